@@ -1,0 +1,128 @@
+"""Datasets on disk -> a list of labelled samples with a group for splitting.
+
+Three layouts are understood:
+
+* the Kaggle "deepfake-faces" layout: ``metadata.csv`` (videoname, label,
+  original, ...) beside ``faces_224/<videoname stem>.jpg``;
+* ``real/`` and ``fake/`` folders of images;
+* a CSV manifest with columns ``path,label[,group]`` (paths relative to the CSV).
+
+Labels are 0 = REAL and 1 = FAKE. The group is what must never be split
+across train/val/test: in DFDC a fake's group is the real video it was made
+from (``original``), a real's group is its own video.
+"""
+from __future__ import annotations
+
+import csv
+import os
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import DataError
+from .imageio import is_image_path
+
+REAL, FAKE = 0, 1
+LABEL_NAMES = {REAL: "REAL", FAKE: "FAKE"}
+_LABEL_WORDS = {"real": REAL, "0": REAL, "fake": FAKE, "1": FAKE}
+
+
+@dataclass(frozen=True)
+class Sample:
+    path: str
+    label: int
+    group: str
+
+
+def parse_label(value: str, where: str) -> int:
+    label = _LABEL_WORDS.get(str(value).strip().lower())
+    if label is None:
+        raise DataError(f"{where}: unknown label {value!r} (expected REAL/FAKE or 0/1)")
+    return label
+
+
+def load_samples(source: str | os.PathLike) -> list[Sample]:
+    """Read any supported layout; raise :class:`DataError` with a clear reason otherwise."""
+    source = Path(source)
+    if not source.exists():
+        raise DataError(f"{source}: no such file or folder")
+    if source.is_file():
+        if source.suffix.lower() != ".csv":
+            raise DataError(f"{source}: a dataset file must be a CSV manifest (path,label[,group])")
+        samples = _read_manifest(source)
+    elif (source / "metadata.csv").is_file():
+        samples = _read_kaggle(source)
+    elif (source / "real").is_dir() or (source / "fake").is_dir():
+        samples = _read_folders(source)
+    else:
+        raise DataError(
+            f"{source}: not a dataset: expected metadata.csv + faces_224/ (Kaggle deepfake-faces), "
+            "real/ + fake/ folders, or a CSV manifest"
+        )
+    _check_classes(samples, source)
+    return samples
+
+
+def _read_csv(path: Path, required: list[str]) -> list[dict[str, str]]:
+    with open(path, newline="", encoding="utf-8-sig") as fh:
+        reader = csv.DictReader(fh)
+        columns = [c.strip() for c in (reader.fieldnames or [])]
+        missing = [c for c in required if c not in columns]
+        if missing:
+            raise DataError(f"{path}: missing column(s) {', '.join(missing)} (found: {', '.join(columns) or 'none'})")
+        return [{(k or "").strip(): (v or "").strip() for k, v in row.items()} for row in reader]
+
+
+def _check_files(samples: list[Sample], source: Path) -> None:
+    missing = [s.path for s in samples if not os.path.isfile(s.path)]
+    if missing:
+        examples = ", ".join(missing[:3])
+        raise DataError(f"{source}: {len(missing)} image file(s) listed but missing, e.g. {examples}")
+
+
+def _read_kaggle(root: Path) -> list[Sample]:
+    rows = _read_csv(root / "metadata.csv", ["videoname", "label", "original"])
+    faces = root / "faces_224"
+    if not faces.is_dir():
+        raise DataError(f"{root}: metadata.csv found but the faces_224/ folder is missing")
+    samples = []
+    for i, row in enumerate(rows, start=2):
+        label = parse_label(row["label"], f"{root / 'metadata.csv'} line {i}")
+        stem = Path(row["videoname"]).stem
+        original = Path(row.get("original") or "").stem
+        group = original if label == FAKE and original else stem
+        samples.append(Sample(str(faces / f"{stem}.jpg"), label, group))
+    _check_files(samples, root)
+    return samples
+
+
+def _read_folders(root: Path) -> list[Sample]:
+    samples = []
+    for name, label in (("real", REAL), ("fake", FAKE)):
+        folder = root / name
+        if not folder.is_dir():
+            continue
+        for path in sorted(folder.rglob("*")):
+            if path.is_file() and is_image_path(path):
+                # Without metadata every image is its own group.
+                samples.append(Sample(str(path), label, f"{name}/{path.relative_to(folder).with_suffix('')}"))
+    return samples
+
+
+def _read_manifest(path: Path) -> list[Sample]:
+    rows = _read_csv(path, ["path", "label"])
+    samples = []
+    for i, row in enumerate(rows, start=2):
+        label = parse_label(row["label"], f"{path} line {i}")
+        img = Path(row["path"])
+        img = img if img.is_absolute() else path.parent / img
+        samples.append(Sample(str(img), label, row.get("group") or str(img)))
+    _check_files(samples, path)
+    return samples
+
+
+def _check_classes(samples: list[Sample], source: Path) -> None:
+    counts = Counter(s.label for s in samples)
+    empty = [LABEL_NAMES[c] for c in (REAL, FAKE) if counts[c] == 0]
+    if empty:
+        raise DataError(f"{source}: no {' and no '.join(empty)} images found; both classes are needed")

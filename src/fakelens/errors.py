@@ -1,0 +1,21 @@
+"""Exceptions with messages meant for people."""
+
+
+class FakelensError(Exception):
+    """Base class: the message says what went wrong and how to fix it."""
+
+
+class DataError(FakelensError, ValueError):
+    """A dataset is missing files or columns, has unknown labels or an empty class."""
+
+
+class ImageReadError(FakelensError, ValueError):
+    """A file could not be decoded as an image (or is too large to decode safely)."""
+
+
+class WeightsUnavailableError(FakelensError, RuntimeError):
+    """Pretrained or trained weights cannot be found or loaded."""
+
+
+class RunDirError(FakelensError, FileNotFoundError):
+    """A run folder is missing or incomplete."""

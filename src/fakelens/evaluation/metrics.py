@@ -1,0 +1,40 @@
+"""Binary deepfake metrics (1 = FAKE is the positive class), all from scikit-learn."""
+from __future__ import annotations
+
+import numpy as np
+from sklearn import metrics as skm
+
+
+def compute_metrics(labels, prob_fake, threshold: float = 0.5) -> dict:
+    """Accuracy, precision, recall, F1, ROC-AUC, log loss and the confusion matrix."""
+    y = np.asarray(labels, dtype=int)
+    p = np.clip(np.asarray(prob_fake, dtype=np.float64), 1e-7, 1 - 1e-7)
+    pred = (p >= threshold).astype(int)
+    both = len(np.unique(y)) == 2
+    tn, fp, fn, tp = skm.confusion_matrix(y, pred, labels=[0, 1]).ravel()
+    return {
+        "n": int(len(y)),
+        "threshold": float(threshold),
+        "accuracy": float(skm.accuracy_score(y, pred)),
+        "balanced_accuracy": float(skm.balanced_accuracy_score(y, pred)) if both else None,
+        "precision": float(skm.precision_score(y, pred, zero_division=0)),
+        "recall": float(skm.recall_score(y, pred, zero_division=0)),
+        "f1": float(skm.f1_score(y, pred, zero_division=0)),
+        "roc_auc": float(skm.roc_auc_score(y, p)) if both else None,
+        "log_loss": float(skm.log_loss(y, p, labels=[0, 1])),
+        "ece": expected_calibration_error(y, p),
+        "confusion_matrix": [[int(tn), int(fp)], [int(fn), int(tp)]],
+    }
+
+
+def expected_calibration_error(labels, prob_fake, n_bins: int = 15) -> float:
+    """ECE over equal-width bins of the predicted FAKE probability."""
+    y = np.asarray(labels, dtype=np.float64)
+    p = np.asarray(prob_fake, dtype=np.float64)
+    bins = np.minimum((p * n_bins).astype(int), n_bins - 1)
+    ece = 0.0
+    for b in range(n_bins):
+        mask = bins == b
+        if mask.any():
+            ece += mask.mean() * abs(p[mask].mean() - y[mask].mean())
+    return float(ece)

@@ -1,0 +1,58 @@
+"""Training hyper-parameters, stored exactly as given (scikit-learn style)."""
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass
+class TrainConfig:
+    data: str
+    model: str = "efficientnet_lite0"
+    out: str = "runs/run"
+    epochs: int = 10
+    batch_size: int = 32
+    image_size: int | None = None  # None: the model's default
+    lr: float | None = None  # None: 3e-4 for transfer models, 2e-3 from scratch
+    weight_decay: float = 0.05
+    warmup_epochs: float = 0.5
+    label_smoothing: float = 0.05
+    freeze_epochs: int = 0
+    pretrained: bool = True
+    pretrained_file: str | None = None
+    init_weights: str | None = None  # start from a trained run's weights (e.g. to continue in a later session)
+    per_class: int | None = None
+    val_fraction: float = 0.1
+    test_fraction: float = 0.1
+    seed: int = 0
+    aug_strength: float = 0.5
+    patience: int = 4
+    num_workers: int = 1
+    max_steps_per_epoch: int | None = None  # cap an epoch (small budgets, smoke runs)
+    max_val_batches: int | None = None
+    threads: int | None = None
+
+    def resolved_lr(self, transfer: bool) -> float:
+        return self.lr if self.lr is not None else (3e-4 if transfer else 2e-3)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - names
+        if unknown:
+            raise ValueError(f"unknown training option(s): {', '.join(sorted(unknown))}")
+        return cls(**d)
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> "TrainConfig":
+        path = Path(path)
+        if path.suffix in (".yaml", ".yml"):
+            import yaml
+
+            return cls.from_dict(yaml.safe_load(path.read_text()) or {})
+        return cls.from_dict(json.loads(path.read_text()))

@@ -1,0 +1,285 @@
+"""The training loop: data -> model -> optimiser, with callbacks around it.
+
+``Trainer(config).fit()`` trains, keeps the best epoch by validation ROC-AUC,
+calibrates (temperature + threshold on validation), saves the detector into
+the run folder and evaluates it on the test split.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import random
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn as nn
+from tqdm.auto import tqdm
+
+from ..data.dataset import FaceCropDataset, make_loader
+from ..data.sources import load_samples
+from ..data.split import read_split_csv, sample_per_class, split_by_group, write_split_csv
+from ..data.transforms import eval_transform, train_transform
+from ..errors import DataError, RunDirError
+from ..evaluation.calibration import choose_threshold, fit_temperature
+from ..evaluation.evaluate import collect_logits
+from ..evaluation.metrics import compute_metrics
+from ..inference.detector import Detector
+from ..models import create_model, get_model_spec
+from ..utils.atomic import atomic_path, write_json
+from .callbacks import BestModelTracker, Callback, Checkpointer, EarlyStopping, HistoryWriter
+from .checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from .config import TrainConfig
+
+BEST_WEIGHTS = "best.safetensors"
+
+
+def warmup_cosine(total_steps: int, warmup_steps: int):
+    """LR multiplier: linear warm-up, then cosine decay to 1% of the peak."""
+
+    def factor(step: int) -> float:
+        if warmup_steps and step < warmup_steps:
+            return (step + 1) / warmup_steps
+        progress = min(1.0, (step - warmup_steps) / max(1, total_steps - warmup_steps))
+        return 0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * progress))
+
+    return factor
+
+
+def _param_groups(model: nn.Module, weight_decay: float):
+    decay, no_decay = [], []
+    for p in model.parameters():
+        (no_decay if p.ndim <= 1 else decay).append(p)
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+
+
+def _classifier_params(model: nn.Module) -> set[int]:
+    get_classifier = getattr(model, "get_classifier", None)
+    return {id(p) for p in get_classifier().parameters()} if get_classifier else set()
+
+
+class Trainer:
+    def __init__(self, config: TrainConfig, callbacks: list[Callback] | None = None, resume: bool = False, quiet: bool = False):
+        self.config = config
+        self.run_dir = Path(config.out)
+        self.resume = resume
+        self.quiet = quiet
+        self.should_stop = False
+        self.callbacks = (callbacks or []) + [BestModelTracker(), EarlyStopping(config.patience), HistoryWriter(), Checkpointer()]
+        self.state: dict = {"epoch": 0, "step": 0, "history": [], "best_score": -math.inf, "best_epoch": 0,
+                            "skipped_images": 0, "train_seconds": 0.0, "images_seen": 0}
+
+    # ------------------------------------------------------------------ set-up
+    def log(self, message: str) -> None:
+        if not self.quiet:
+            tqdm.write(message)
+
+    def _prepare_run_dir(self) -> None:
+        cfg_path = self.run_dir / "config.json"
+        if self.resume:
+            if not cfg_path.is_file():
+                raise RunDirError(f"{self.run_dir}: nothing to resume (no config.json)")
+            saved = TrainConfig.from_dict(json.loads(cfg_path.read_text()))
+            # What may change on resume: how long to train and how to run; never the data or the model.
+            for key in ("epochs", "num_workers", "threads", "patience", "max_steps_per_epoch", "max_val_batches"):
+                setattr(saved, key, getattr(self.config, key))
+            saved.out = str(self.run_dir)
+            self.config = saved
+        elif latest_checkpoint(self.run_dir) or (self.run_dir / "detector.json").exists():
+            raise RunDirError(f"{self.run_dir} already holds a run; pass --resume to continue it or choose another --out")
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        write_json(cfg_path, self.config.to_dict())
+
+    def _prepare_data(self) -> None:
+        cfg = self.config
+        split_csv = self.run_dir / "split.csv"
+        if self.resume and split_csv.is_file():
+            samples, splits = read_split_csv(split_csv)
+        else:
+            samples = sample_per_class(load_samples(cfg.data), cfg.per_class, cfg.seed)
+            splits = split_by_group(samples, cfg.val_fraction, cfg.test_fraction, cfg.seed)
+            write_split_csv(split_csv, samples, splits)
+        self.splits = {name: [s for s, sp in zip(samples, splits) if sp == name] for name in ("train", "val", "test")}
+        for name in ("train", "val"):
+            labels = {s.label for s in self.splits[name]}
+            if labels != {0, 1}:
+                raise DataError(f"the {name} split has only {'/'.join(map(str, labels)) or 'no'} labels; use more data or other fractions")
+        spec = get_model_spec(cfg.model)
+        self.preprocess = dataclasses.replace(spec.preprocess, image_size=cfg.image_size or spec.preprocess.image_size)
+        self.train_loader = make_loader(FaceCropDataset(self.splits["train"], train_transform(self.preprocess, cfg.aug_strength)),
+                                        cfg.batch_size, True, cfg.num_workers, seed=cfg.seed, drop_last=len(self.splits["train"]) > cfg.batch_size)
+        self.val_loader = make_loader(FaceCropDataset(self.splits["val"], eval_transform(self.preprocess)), cfg.batch_size * 2, False, cfg.num_workers)
+
+    def _prepare_model(self) -> None:
+        cfg = self.config
+        self.spec = get_model_spec(cfg.model)
+        use_pretrained = cfg.pretrained and self.spec.pretrainable and not self.resume and not cfg.init_weights
+        self.model = create_model(cfg.model, pretrained=use_pretrained, pretrained_file=cfg.pretrained_file if use_pretrained else None)
+        if cfg.init_weights and not self.resume:
+            init = Detector.from_dir(cfg.init_weights, backend="torch")
+            if init.model_name != cfg.model:
+                raise ValueError(f"--init-weights run has model {init.model_name}, not {cfg.model}")
+            self.model.load_state_dict(init.model.state_dict())
+        # channels_last runs convolutions about 10% faster on CPU (oneDNN's native layout).
+        self.model = self.model.to(memory_format=torch.channels_last)
+        self.steps_per_epoch = len(self.train_loader) if cfg.max_steps_per_epoch is None else min(len(self.train_loader), cfg.max_steps_per_epoch)
+        total = self.steps_per_epoch * cfg.epochs
+        lr = cfg.resolved_lr(self.spec.pretrainable)
+        self.optimizer = torch.optim.AdamW(_param_groups(self.model, cfg.weight_decay), lr=lr)
+        warmup = int(cfg.warmup_epochs * self.steps_per_epoch)
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, warmup_cosine(total, warmup))
+        self.criterion = nn.BCEWithLogitsLoss()
+
+    def _restore(self) -> None:
+        folder = latest_checkpoint(self.run_dir) if self.resume else None
+        if folder is None:
+            return
+        saved = load_checkpoint(folder, self.model)
+        self.optimizer.load_state_dict(saved.pop("optimizer"))
+        self.scheduler.load_state_dict(saved.pop("scheduler"))
+        rng = saved.pop("rng", None)
+        if rng is not None:
+            torch.set_rng_state(rng)
+        self.state.update(saved)
+        self.log(f"resumed {self.run_dir} after epoch {self.state['epoch']}")
+
+    # ------------------------------------------------------------- persistence
+    def save_checkpoint(self) -> None:
+        state = dict(self.state, optimizer=self.optimizer.state_dict(), scheduler=self.scheduler.state_dict(), rng=torch.get_rng_state())
+        save_checkpoint(self.run_dir, self.state["epoch"], self.model, state)
+
+    def save_best_weights(self) -> None:
+        from safetensors.torch import save_file
+
+        with atomic_path(self.run_dir / BEST_WEIGHTS) as tmp:
+            save_file({k: v.detach().contiguous() for k, v in self.model.state_dict().items()}, str(tmp))
+
+    # ---------------------------------------------------------------- training
+    def _set_frozen(self, frozen: bool) -> None:
+        keep = _classifier_params(self.model)
+        if not keep:
+            return
+        for p in self.model.parameters():
+            p.requires_grad_(not frozen or id(p) in keep)
+
+    def _train_epoch(self, epoch: int) -> dict:
+        cfg = self.config
+        frozen = epoch <= cfg.freeze_epochs and self.spec.pretrainable
+        self._set_frozen(frozen)
+        self.model.train()
+        if frozen:  # a frozen backbone keeps its ImageNet batch-norm statistics
+            for m in self.model.modules():
+                if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                    m.eval()
+        torch.manual_seed(cfg.seed * 1000 + epoch)
+        total_loss, seen, correct = 0.0, 0, 0
+        bar = tqdm(total=self.steps_per_epoch, desc=f"epoch {epoch}/{cfg.epochs}" + (" (frozen)" if frozen else ""), unit="batch", disable=self.quiet)
+        for step, (x, y, _, n_bad) in enumerate(self.train_loader):
+            if step >= self.steps_per_epoch:
+                break
+            self.state["skipped_images"] += n_bad
+            if x is None:
+                continue
+            target = y * (1 - cfg.label_smoothing) + 0.5 * cfg.label_smoothing
+            logits = self.model(x.contiguous(memory_format=torch.channels_last)).reshape(-1)
+            loss = self.criterion(logits, target)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            nn.utils.clip_grad_norm_(self.model.parameters(), 2.0)
+            self.optimizer.step()
+            self.scheduler.step()
+            self.state["step"] += 1
+            total_loss += loss.item() * len(y)
+            seen += len(y)
+            correct += int(((logits.detach() > 0).float() == y).sum())
+            bar.set_postfix(loss=f"{total_loss / seen:.4f}", acc=f"{correct / seen:.3f}", lr=f"{self.scheduler.get_last_lr()[0]:.1e}")
+            bar.update(1)
+        bar.close()
+        self._set_frozen(False)
+        self.state["images_seen"] += seen
+        return {"train_loss": total_loss / max(seen, 1), "train_accuracy": correct / max(seen, 1)}
+
+    def _validate(self) -> tuple[dict, np.ndarray, np.ndarray]:
+        self.model.eval()
+        logits, labels, _, skipped = collect_logits(lambda x: self.model(x).reshape(-1).numpy(), self.val_loader,
+                                                    self.config.max_val_batches, desc="validate")
+        self.state["skipped_images"] += skipped
+        probs = 1 / (1 + np.exp(-logits))
+        m = compute_metrics(labels, probs, 0.5)
+        return {"val_loss": m["log_loss"], "val_accuracy": m["accuracy"], "val_roc_auc": m["roc_auc"]}, logits, labels
+
+    def fit(self) -> dict:
+        torch.set_num_threads(self.config.threads or max(1, os.cpu_count() or 1))
+        random.seed(self.config.seed)
+        np.random.seed(self.config.seed)
+        self._prepare_run_dir()
+        self._prepare_data()
+        self._prepare_model()
+        self._restore()
+        for cb in self.callbacks:
+            cb.on_fit_start(self)
+        self.log(f"training {self.config.model} on {len(self.splits['train'])} images "
+                 f"(val {len(self.splits['val'])}, test {len(self.splits['test'])}) -> {self.run_dir}")
+        while self.state["epoch"] < self.config.epochs and not self.should_stop and not self._stopped_early():
+            epoch = self.state["epoch"] + 1
+            start = time.time()
+            logs = {"epoch": epoch, **self._train_epoch(epoch)}
+            logs.update(self._validate()[0])
+            self.state["train_seconds"] += time.time() - start
+            logs["seconds"] = round(time.time() - start, 1)
+            self.state["epoch"] = epoch
+            self.state["history"].append(logs)
+            self.log(f"epoch {epoch}: " + ", ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in logs.items() if k != "epoch"))
+            for cb in self.callbacks:
+                cb.on_epoch_end(self, logs)
+        if self.state["skipped_images"]:
+            self.log(f"skipped {self.state['skipped_images']} unreadable image(s)")
+        result = self.finalize()
+        for cb in self.callbacks:
+            cb.on_fit_end(self)
+        return result
+
+    def _stopped_early(self) -> bool:
+        return bool(self.config.patience) and self.state["epoch"] - self.state["best_epoch"] >= self.config.patience
+
+    # ---------------------------------------------------------------- finalise
+    def finalize(self) -> dict:
+        """Best weights -> calibration on val -> detector in the run folder -> test metrics."""
+        from safetensors.torch import load_file
+
+        from ..evaluation.evaluate import evaluate_run
+
+        best = self.run_dir / BEST_WEIGHTS
+        if best.is_file():
+            self.model.load_state_dict(load_file(str(best)))
+        _, val_logits, val_labels = self._validate()
+        temperature = fit_temperature(val_logits, val_labels)
+        val_probs = 1 / (1 + np.exp(-val_logits / temperature))
+        threshold = choose_threshold(val_labels, val_probs)
+        info = {
+            "trained_on": str(self.config.data),
+            "train_images": len(self.splits["train"]),
+            "best_epoch": self.state["best_epoch"],
+            "epochs_run": self.state["epoch"],
+            "train_minutes": round(self.state["train_seconds"] / 60, 2),
+            "train_images_seen": self.state["images_seen"],
+            "skipped_unreadable": self.state["skipped_images"],
+            "val": compute_metrics(val_labels, val_probs, threshold),
+            "val_ece_before_calibration": compute_metrics(val_labels, 1 / (1 + np.exp(-val_logits)), threshold)["ece"],
+        }
+        detector = Detector(self.model, self.config.model, self.preprocess, threshold=threshold, temperature=temperature, info=info)
+        detector.save(self.run_dir)
+        metrics = {"model": self.config.model, "val": info["val"], "temperature": temperature, "threshold": threshold}
+        if self.splits["test"]:
+            metrics["test"] = evaluate_run(self.run_dir, num_workers=self.config.num_workers, backend="torch")
+        write_json(self.run_dir / "metrics.json", metrics)
+        test = metrics.get("test", {})
+        self.log(f"done: test accuracy={test.get('accuracy')}, ROC-AUC={test.get('roc_auc')}; detector saved in {self.run_dir}")
+        return metrics
+
+
+def train(config: TrainConfig, resume: bool = False, quiet: bool = False) -> dict:
+    return Trainer(config, resume=resume, quiet=quiet).fit()

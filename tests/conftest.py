@@ -1,0 +1,42 @@
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("FAKELENS_CACHE", str(Path(__file__).resolve().parent.parent / ".pytest_cache" / "fakelens"))
+
+SHARED_DFDC = Path(__file__).resolve().parents[2] / "shared" / "data" / "dfdc-faces"
+
+
+@pytest.fixture(scope="session")
+def kaggle_dataset(tmp_path_factory):
+    from fakelens.data.synthetic import make_kaggle_dataset
+
+    return make_kaggle_dataset(tmp_path_factory.mktemp("kaggle"), per_class=120, size=64, seed=0)
+
+
+@pytest.fixture(scope="session")
+def folder_dataset(tmp_path_factory):
+    from fakelens.data.synthetic import make_folder_dataset
+
+    return make_folder_dataset(tmp_path_factory.mktemp("folders"), per_class=20, size=64)
+
+
+@pytest.fixture(scope="session")
+def trained_run(tmp_path_factory, kaggle_dataset):
+    """A small simple_cnn run on synthetic data, shared by the prediction/evaluation tests."""
+    from fakelens.training import TrainConfig, train
+
+    out = tmp_path_factory.mktemp("runs") / "simple"
+    cfg = TrainConfig(data=str(kaggle_dataset), model="simple_cnn", out=str(out), epochs=8, batch_size=16, image_size=64,
+                      lr=3e-3, aug_strength=0.0, num_workers=0, patience=0, seed=0)
+    metrics = train(cfg, quiet=True)
+    return out, metrics
+
+
+@pytest.fixture
+def shared_dfdc():
+    if not (SHARED_DFDC / "metadata.csv").is_file():
+        pytest.skip("../shared/data/dfdc-faces is not present")
+    return SHARED_DFDC

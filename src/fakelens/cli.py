@@ -43,7 +43,9 @@ def _train(args) -> int:
     from .training import TrainConfig, train
 
     options = {k: v for k, v in vars(args).items() if k not in ("command", "config", "resume", "func") and v is not None}
-    base = TrainConfig.from_file(args.config).to_dict() if args.config else {}
+    from .training.config import read_config_file
+
+    base = read_config_file(args.config) if args.config else {}
     base.update(options)
     if "data" not in base and not args.resume:
         raise FakelensError("--data is required (or a --config that names it)")
@@ -85,12 +87,20 @@ def _compare(args) -> int:
 
 
 def _add_predict(sub) -> None:
-    p = sub.add_parser("predict", help="score face crops (files or folders)")
-    p.add_argument("inputs", nargs="+", help="images or folders of images")
+    p = sub.add_parser("predict", help="find and score the faces in photos and videos, or score face crops")
+    p.add_argument("inputs", nargs="+", help="photos, videos, face crops, or folders of them")
     p.add_argument("--run", help="run folder (default: the bundled detector)")
-    p.add_argument("--output", "-o", help="CSV or .json file (default: CSV on standard output)")
+    p.add_argument("--output", "-o", help="CSV (one row per face) or .json file (everything, per frame/person/video); "
+                   "with videos a CSV also gets the .json beside it (default: CSV on standard output)")
     p.add_argument("--backend", default="auto", choices=["auto", "torch", "onnx"])
     p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--crops", action="store_true", help="the images are face crops: score each whole image, no face detection")
+    p.add_argument("--frames", type=int, default=32, help="frames sampled evenly from each video (default 32)")
+    p.add_argument("--aggregate", default="confident", choices=["confident", "mean"],
+                   help="per-person/per-video aggregation of frame scores (default: confident, as the DFDC winner)")
+    p.add_argument("--annotate", metavar="DIR", help="write photos with boxes and P(fake), and for videos an H.264 video, "
+                   "a per-frame P(fake) plot and the full JSON, into DIR")
+    p.add_argument("--face-detector", default="yuface", help="yuface (default) or res10")
 
 
 def _predict(args) -> int:
@@ -98,6 +108,8 @@ def _predict(args) -> int:
     from .inference.predict import PREDICT_COLUMNS, expand_inputs, write_rows
 
     detector = load(args.run, backend=args.backend)
+    if not args.crops or args.annotate:
+        return _predict_media(args, detector)
     paths = expand_inputs(args.inputs)
     if not paths:
         raise FakelensError("no images found in the given inputs")
@@ -113,6 +125,57 @@ def _predict(args) -> int:
     failed = sum(1 for r in rows if r["error"])
     if failed:
         print(f"fakelens: {failed} of {len(rows)} item(s) failed; see the error column", file=sys.stderr)
+        return 3
+    return 0
+
+
+def _predict_media(args, detector) -> int:
+    from .faces.batch import expand_media, predict_media, summary, write_results
+    from .faces.pipeline import FacePipeline
+
+    if args.frames < 1:
+        raise FakelensError("--frames must be at least 1")
+    paths = expand_media(args.inputs)
+    if not paths:
+        raise FakelensError("no images or videos found in the given inputs")
+    pipeline = FacePipeline(detector, args.face_detector, batch_size=args.batch_size)
+    results = predict_media(pipeline, paths, crops=True if args.crops else None, frames=args.frames, aggregate_by=args.aggregate,
+                            annotate_dir=args.annotate, progress=args.output is not None)
+    write_results(results, args.output)
+    failed, no_face = summary(results)
+    if no_face:
+        print(f"fakelens: {no_face} of {len(results)} input(s) had no face (status no_face)", file=sys.stderr)
+    if failed:
+        print(f"fakelens: {failed} of {len(results)} item(s) failed; see the error column", file=sys.stderr)
+        return 3
+    return 0
+
+
+def _add_extract_faces(sub) -> None:
+    p = sub.add_parser("extract-faces", help="raw DFDC videos -> face crops in the Kaggle deepfake-faces layout")
+    p.add_argument("videos", help="folder of videos (a DFDC train folder)")
+    p.add_argument("--metadata", help="DFDC metadata.json with the labels (default: VIDEOS/metadata.json)")
+    p.add_argument("--out", required=True, help="dataset folder: metadata.csv + faces_224/")
+    p.add_argument("--frames", type=int, default=8, help="frames sampled per video; the largest face is kept (default 8)")
+    p.add_argument("--face-detector", default="yuface", help="yuface (default) or res10")
+    p.add_argument("--overwrite", action="store_true", help="redo videos already extracted into --out")
+
+
+def _extract_faces(args) -> int:
+    from pathlib import Path
+
+    from .faces.extract import extract_faces
+
+    metadata = args.metadata or str(Path(args.videos) / "metadata.json")
+    report = extract_faces(args.videos, metadata, args.out, frames=args.frames, face_detector=args.face_detector,
+                           overwrite=args.overwrite, progress=True)
+    for name, reason in report.failed.items():
+        print(f"fakelens: skipped {name}: {reason}", file=sys.stderr)
+    summary = report.to_dict()
+    summary.pop("failures")
+    print(json.dumps(summary, indent=2))
+    if report.failed:
+        print(f"fakelens: {len(report.failed)} video(s) skipped; see {Path(args.out) / 'extract_report.csv'}", file=sys.stderr)
         return 3
     return 0
 
@@ -149,13 +212,143 @@ def _export(args) -> int:
     return 0
 
 
+def _add_explain(sub) -> None:
+    p = sub.add_parser("explain", help="Grad-CAM and LIME figures: why a face was called FAKE or REAL")
+    p.add_argument("inputs", nargs="+", help="face crops (files or folders)")
+    p.add_argument("--run", help="run folder (default: the bundled detector)")
+    p.add_argument("--method", default="all", help="gradcam, lime or all (default: all)")
+    p.add_argument("--cam", default="gradcam", help="Grad-CAM variant: gradcam, gradcam++, xgradcam, hirescam, layercam, eigengradcam, scorecam")
+    p.add_argument("--lime-samples", type=int, default=1000, help="perturbed faces LIME scores per image")
+    p.add_argument("--top-k", type=int, default=5, help="superpixels LIME shows (and the faithfulness check removes)")
+    p.add_argument("--segmentation", default="slic", help="LIME superpixels: slic or quickshift")
+    p.add_argument("--no-faithfulness", dest="faithfulness", action="store_false", help="skip the deletion check")
+    p.add_argument("--out", required=True, help="folder for one figure per image, grid.png and explanations.json")
+    p.add_argument("--backend", default="auto", choices=["auto", "torch", "onnx"], help="scoring backend (Grad-CAM always uses torch)")
+
+
+def _explain(args) -> int:
+    from .explain import explain_files
+    from .inference import load
+    from .inference.predict import expand_inputs
+
+    detector = load(args.run, backend=args.backend)
+    paths = expand_inputs(args.inputs)
+    if not paths:
+        raise FakelensError("no images found in the given inputs")
+    rows = explain_files(
+        detector, paths, args.out, methods=args.method, cam=args.cam, lime_samples=args.lime_samples, top_k=args.top_k,
+        segmentation=args.segmentation, faithfulness=args.faithfulness, progress=True,
+    )
+    failed = [r for r in rows if r["error"]]
+    for r in failed:
+        print(f"fakelens: {r['error']}", file=sys.stderr)
+    print(f"fakelens: {len(rows) - len(failed)} figure(s) and explanations.json in {args.out}", file=sys.stderr)
+    if failed:
+        print(f"fakelens: {len(failed)} of {len(rows)} item(s) failed; see the error field", file=sys.stderr)
+        return 3
+    return 0
+
+
+def _add_study(sub) -> None:
+    p = sub.add_parser("study", help="train, evaluate and compare every model config in a folder")
+    p.add_argument("configs", help="folder of *.yaml training configs (one per model)")
+    p.add_argument("--data", default="", help="dataset (default: the one each config names)")
+    p.add_argument("--out", required=True, help="study folder: one run per config + leaderboard/")
+    p.add_argument("--only", nargs="*", help="config or model names to run")
+    p.add_argument("--pretrained-dir", help="folder of ImageNet weights named <model>.safetensors/.pth")
+    p.add_argument("--report", action="store_true", help="also write the HTML report into OUT/report")
+
+
+def _study(args) -> int:
+    from .training.study import run_study
+
+    rows = run_study(args.configs, args.data, args.out, only=args.only, pretrained_dir=args.pretrained_dir)
+    if args.report:
+        from .evaluation.report import write_report
+        from pathlib import Path
+
+        write_report([Path(args.out) / r["name"] for r in rows], Path(args.out) / "report")
+    for r in rows:
+        print(f"{r['name']:<28} acc={r['accuracy']:.4f} auc={r['roc_auc']:.4f}")
+    return 0
+
+
+def _add_tune(sub) -> None:
+    p = sub.add_parser("tune", help="Optuna search over training hyper-parameters (resumable)")
+    p.add_argument("--data", required=True)
+    p.add_argument("--model", default="efficientnet_lite0")
+    p.add_argument("--out", required=True, help="folder for study.db, trials/ and best_config.yaml")
+    p.add_argument("--config", help="base training config (YAML/JSON)")
+    p.add_argument("--trials", type=int, default=20)
+    p.add_argument("--timeout", type=float, help="stop starting new trials after this many seconds")
+    p.add_argument("--epochs", type=int, default=3)
+    p.add_argument("--per-class", type=int, default=2000)
+    p.add_argument("--image-size", type=int, help="fix the image size instead of searching it")
+    p.add_argument("--max-steps-per-epoch", type=int)
+    p.add_argument("--num-workers", type=int, default=1)
+    p.add_argument("--seed", type=int, default=0)
+
+
+def _tune(args) -> int:
+    from .training import TrainConfig
+    from .training.tune import SEARCH_SPACE, tune
+
+    from .training.config import read_config_file
+
+    base = read_config_file(args.config) if args.config else {}
+    base.update(data=args.data, model=args.model, epochs=args.epochs, per_class=args.per_class, num_workers=args.num_workers,
+                max_steps_per_epoch=args.max_steps_per_epoch, seed=args.seed, out=args.out)
+    if args.image_size:
+        base["image_size"] = args.image_size
+    space = {k: v for k, v in SEARCH_SPACE.items() if not (k == "image_size" and args.image_size)}
+    study = tune(TrainConfig.from_dict(base), args.out, n_trials=args.trials, timeout=args.timeout, seed=args.seed, space=space)
+    print(json.dumps({"best_value": study.best_value, "best_params": study.best_params}, indent=2))
+    return 0
+
+
+def _add_report(sub) -> None:
+    p = sub.add_parser("report", help="one HTML + Markdown report comparing runs")
+    p.add_argument("runs", nargs="+")
+    p.add_argument("--out", required=True)
+
+
+def _report(args) -> int:
+    from .evaluation.report import write_report
+
+    print(write_report(args.runs, args.out))
+    return 0
+
+
+def _add_serve(sub) -> None:
+    p = sub.add_parser("serve", help="REST service and web page (FastAPI + uvicorn)")
+    p.add_argument("--host", default="127.0.0.1", help="bind address (default: loopback only)")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--run", help="run folder (default: the bundled detector)")
+    p.add_argument("--backend", default="auto", choices=["auto", "torch", "onnx"])
+    p.add_argument("--api-key", default=os.environ.get("FAKELENS_API_KEY"), help="require this key on /v1 routes (or FAKELENS_API_KEY)")
+    p.add_argument("--workers", type=int, help="inference threads (default 2)")
+
+
+def _serve(args) -> int:
+    from .service import serve
+
+    serve(args.host, args.port, run=args.run, api_key=args.api_key, backend=args.backend, workers=args.workers)
+    return 0
+
+
 COMMANDS = {
     "train": (_add_train, _train),
     "evaluate": (_add_evaluate, _evaluate),
     "compare": (_add_compare, _compare),
     "predict": (_add_predict, _predict),
+    "extract-faces": (_add_extract_faces, _extract_faces),
     "export": (_add_export, _export),
+    "explain": (_add_explain, _explain),
     "models": (_add_models, _models),
+    "study": (_add_study, _study),
+    "tune": (_add_tune, _tune),
+    "report": (_add_report, _report),
+    "serve": (_add_serve, _serve),
 }
 
 

@@ -19,3 +19,7 @@ class WeightsUnavailableError(FakelensError, RuntimeError):
 
 class RunDirError(FakelensError, FileNotFoundError):
     """A run folder is missing or incomplete."""
+
+
+class VideoReadError(FakelensError, ValueError):
+    """A file could not be decoded as a video (corrupt, truncated, no frames, unsupported codec)."""

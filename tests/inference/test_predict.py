@@ -28,7 +28,7 @@ def test_cli_predict_csv_reports_bad_items_and_keeps_going(trained_run, crops, t
     run, _ = trained_run
     folder, notes = crops
     out = tmp_path / "pred.csv"
-    code = main(["predict", str(folder), str(notes), "--run", str(run), "--output", str(out), "--backend", "torch"])
+    code = main(["predict", str(folder), str(notes), "--run", str(run), "--output", str(out), "--backend", "torch", "--crops"])
     assert code == 3  # some items failed
     rows = list(csv.DictReader(open(out)))
     assert list(rows[0].keys())[:4] == ["path", "prob_fake", "label", "error"]
@@ -45,7 +45,7 @@ def test_cli_predict_json_and_exit_zero(trained_run, crops, tmp_path):
     folder, _ = crops
     (folder / "broken.jpg").unlink()
     out = tmp_path / "pred.json"
-    assert main(["predict", str(folder), "--run", str(run), "-o", str(out), "--backend", "torch"]) == 0
+    assert main(["predict", str(folder), "--run", str(run), "-o", str(out), "--backend", "torch", "--crops"]) == 0
     rows = json.loads(out.read_text())
     assert len(rows) == 6 and all(r["error"] == "" for r in rows)
 

@@ -18,7 +18,7 @@ from scipy.special import expit
 from .. import __version__
 from ..data.imageio import ImageInput, open_image
 from ..data.sources import LABEL_NAMES
-from ..data.transforms import PreprocessConfig, images_to_batch
+from ..data.transforms import PreprocessConfig, images_to_batch, normalize_uint8, resize_square
 from ..errors import ImageReadError, RunDirError
 from ..models import create_model, get_model_spec
 from ..utils.atomic import atomic_path, write_json
@@ -85,7 +85,17 @@ class Detector:
                 "no default detector is bundled with this install; train one with "
                 "'fakelens train ...' and pass --run RUN_DIR"
             )
-        return cls.from_dir(DEFAULT_DIR, backend=backend)
+        if backend != "auto":
+            return cls.from_dir(DEFAULT_DIR, backend=backend)
+        det = cls.from_dir(DEFAULT_DIR, backend="torch")
+        try:  # ONNX Runtime is ~4x faster on CPU: export once into the user cache, reuse after
+            det.set_backend("onnx")
+        except Exception as exc:  # noqa: BLE001 - e.g. a read-only home: PyTorch still works
+            import warnings
+
+            warnings.warn(f"ONNX Runtime unavailable for the default detector, using PyTorch: {exc}", stacklevel=2)
+            det.set_backend("torch")
+        return det
 
     def save(self, path: str | os.PathLike) -> None:
         """Write ``model.safetensors`` and ``detector.json`` atomically."""
@@ -151,26 +161,47 @@ class Detector:
     def label(self, prob_fake: float) -> str:
         return LABEL_NAMES[int(prob_fake >= self.threshold)]
 
-    def score_files(self, paths: Iterable[str], batch_size: int = 32, progress: bool = False) -> list[dict]:
-        """One row per file: ``path, prob_fake, label, error``; unreadable files get an error, the rest go on."""
+    def decode(self, source: ImageInput) -> np.ndarray:
+        """One image -> uint8 HxWx3 at the model's input size (thread-safe; PIL releases the GIL)."""
+        size = self.preprocess.image_size
+        return np.asarray(resize_square(open_image(source, draft_size=size), size))
+
+    def score_files(self, paths: Iterable[str], batch_size: int = 32, progress: bool = False, decode_threads: int = 2) -> list[dict]:
+        """One row per file: ``path, prob_fake, label, error``; unreadable files get an error, the rest go on.
+
+        Decoding runs in a thread pool one batch ahead of inference, so the
+        JPEG decoder and the model overlap.
+        """
+        from concurrent.futures import ThreadPoolExecutor
+
         from tqdm.auto import tqdm
 
         paths = [str(p) for p in paths]
         rows: list[dict | None] = [None] * len(paths)
+
+        def decode_safe(i: int):
+            try:
+                return i, self.decode(paths[i]), None
+            except ImageReadError as exc:
+                return i, None, str(exc)
+
+        starts = list(range(0, len(paths), batch_size))
         bar = tqdm(total=len(paths), desc="scoring", unit="img", disable=not progress)
-        for start in range(0, len(paths), batch_size):
-            images, good = [], []
-            for i in range(start, min(start + batch_size, len(paths))):
-                try:
-                    images.append(open_image(paths[i]))
-                    good.append(i)
-                except ImageReadError as exc:
-                    rows[i] = {"path": paths[i], "prob_fake": None, "label": None, "error": str(exc)}
-            if images:
-                probs = self.proba_from_logits(self.logits(images_to_batch(images, self.preprocess)))
-                for i, q in zip(good, probs):
-                    rows[i] = {"path": paths[i], "prob_fake": round(float(q), 6), "label": self.label(q), "error": ""}
-            bar.update(min(batch_size, len(paths) - start))
+        with ThreadPoolExecutor(max_workers=max(1, decode_threads)) as pool:
+            submit = lambda s: [pool.submit(decode_safe, i) for i in range(s, min(s + batch_size, len(paths)))]  # noqa: E731
+            pending = submit(starts[0]) if starts else []
+            for k in range(len(starts)):
+                decoded = [f.result() for f in pending]
+                pending = submit(starts[k + 1]) if k + 1 < len(starts) else []
+                good = [(i, arr) for i, arr, err in decoded if err is None]
+                for i, _, err in decoded:
+                    if err is not None:
+                        rows[i] = {"path": paths[i], "prob_fake": None, "label": None, "error": err}
+                if good:
+                    batch = normalize_uint8(torch.from_numpy(np.stack([a for _, a in good])).permute(0, 3, 1, 2), self.preprocess)
+                    for (i, _), q in zip(good, self.proba_from_logits(self.logits(batch))):
+                        rows[i] = {"path": paths[i], "prob_fake": round(float(q), 6), "label": self.label(q), "error": ""}
+                bar.update(len(decoded))
         bar.close()
         return rows
 

@@ -49,10 +49,15 @@ class TrainConfig:
         return cls(**d)
 
     @classmethod
-    def from_file(cls, path: str | Path) -> "TrainConfig":
-        path = Path(path)
-        if path.suffix in (".yaml", ".yml"):
-            import yaml
+    def from_file(cls, path: str | Path, **overrides) -> "TrainConfig":
+        """Read a YAML/JSON config; ``overrides`` fill in or replace its values (e.g. ``data``)."""
+        return cls.from_dict({"data": "", **read_config_file(path), **overrides})
 
-            return cls.from_dict(yaml.safe_load(path.read_text()) or {})
-        return cls.from_dict(json.loads(path.read_text()))
+
+def read_config_file(path: str | Path) -> dict:
+    path = Path(path)
+    if path.suffix in (".yaml", ".yml"):
+        import yaml
+
+        return yaml.safe_load(path.read_text()) or {}
+    return json.loads(path.read_text())

@@ -117,6 +117,7 @@ class Trainer:
         cfg = self.config
         self.spec = get_model_spec(cfg.model)
         use_pretrained = cfg.pretrained and self.spec.pretrainable and not self.resume and not cfg.init_weights
+        torch.manual_seed(cfg.seed)  # the initial weights too: the same config gives the same model
         self.model = create_model(cfg.model, pretrained=use_pretrained, pretrained_file=cfg.pretrained_file if use_pretrained else None)
         if cfg.init_weights and not self.resume:
             init = Detector.from_dir(cfg.init_weights, backend="torch")

@@ -1,0 +1,63 @@
+"""Helpers shared by the benchmark scripts."""
+from __future__ import annotations
+
+import os
+import re
+import time
+from pathlib import Path
+
+import numpy as np
+
+SHARED_FACES = Path(__file__).resolve().parents[2] / "shared" / "data" / "dfdc-faces" / "faces_224"
+
+
+def sample_images(n: int, folder: Path | None = None) -> list[str]:
+    """``n`` JPEG crops: the shared DFDC crops if present, else synthetic ones written to a temp folder."""
+    folder = folder or SHARED_FACES
+    if folder.is_dir():
+        return [str(p) for p in sorted(folder.glob("*.jpg"))[:n]]
+    import tempfile
+
+    from PIL import Image
+
+    from fakelens.data.synthetic import make_image
+
+    tmp = Path(tempfile.mkdtemp(prefix="fakelens-bench-"))
+    rng = np.random.default_rng(0)
+    paths = []
+    for i in range(n):
+        path = tmp / f"{i:05d}.jpg"
+        Image.fromarray(make_image(rng, 224, fake=i % 2 == 1)[0]).save(path, quality=90)
+        paths.append(str(path))
+    return paths
+
+
+def timeit(fn, repeat: int, warmup: int = 2) -> np.ndarray:
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return np.asarray(times)
+
+
+def cpu_peak_gflops() -> tuple[float, str]:
+    """Theoretical FP32 peak: cores x GHz x FLOPs/cycle (2 FMA units x vector width x 2)."""
+    info = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    mhz = [float(m) for m in re.findall(r"cpu MHz\s*:\s*([\d.]+)", info)] or [2500.0]
+    flags = set(re.search(r"flags\s*:\s*(.*)", info).group(1).split()) if "flags" in info else set()
+    lanes = 16 if "avx512f" in flags else 8 if "avx2" in flags else 4
+    flops_per_cycle = 2 * lanes * 2  # two FMA pipes, FMA = 2 FLOPs
+    cores = len(os.sched_getaffinity(0))
+    ghz = max(mhz) / 1000
+    return cores * ghz * flops_per_cycle, f"{cores} cores x {ghz:.2f} GHz x {flops_per_cycle} FLOP/cycle ({'avx512' if lanes == 16 else 'avx2' if lanes == 8 else 'sse'})"
+
+
+def print_table(rows: list[dict], columns: list[str]) -> None:
+    widths = {c: max(len(c), *(len(f"{r.get(c, '')}") for r in rows)) for c in columns}
+    print(" | ".join(c.ljust(widths[c]) for c in columns))
+    print("-|-".join("-" * widths[c] for c in columns))
+    for r in rows:
+        print(" | ".join(f"{r.get(c, '')}".ljust(widths[c]) for c in columns))

@@ -1,0 +1,46 @@
+"""End to end: a folder of face crops -> Detector.score_files (decoding included).
+
+    python benchmarks/predict_folder.py [--run RUN_DIR] --n 1000 --backend onnx
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import sample_images  # noqa: E402
+
+import fakelens  # noqa: E402
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--run", help="run folder (default: the bundled detector)")
+    ap.add_argument("--n", type=int, default=1000)
+    ap.add_argument("--backend", default="onnx")
+    ap.add_argument("--batch-size", type=int, default=32)
+    args = ap.parse_args()
+    paths = sample_images(args.n)
+    det = fakelens.load(args.run, backend=args.backend)
+    det.score_files(paths[: 2 * args.batch_size], batch_size=args.batch_size)  # warm-up
+    t = time.perf_counter()
+    rows = det.score_files(paths, batch_size=args.batch_size)
+    elapsed = time.perf_counter() - t
+    assert all(not r["error"] for r in rows)
+    one = [paths[i % len(paths)] for i in range(50)]
+    lat = []
+    for p in one:
+        t1 = time.perf_counter()
+        det.score_files([p], batch_size=1)
+        lat.append(time.perf_counter() - t1)
+    print(f"{det!r}")
+    print(f"folder of {len(paths)} crops, batch {args.batch_size}: {len(paths) / elapsed:.1f} images/s end to end (decode included)")
+    print(f"batch-1 latency (decode included): p50 {1000 * np.median(lat):.1f} ms, p95 {1000 * np.percentile(lat, 95):.1f} ms")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,36 @@
+"""Scoring already-decoded faces through the detector.
+
+Every explainer perturbs the face at the model's input size (LIME's
+superpixels, faithfulness' removed regions) and asks the detector again. They
+all go through :func:`score_faces`, which is the same uint8 -> normalised
+tensor -> logits -> calibrated P(FAKE) path as ``Detector.score_files``, so the
+numbers in an explanation are the numbers ``fakelens predict`` prints, and an
+ONNX Runtime backend is used when the detector has one.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ..data.transforms import normalize_uint8
+from ..inference.detector import Detector
+
+
+def faces_to_batch(detector: Detector, faces: np.ndarray) -> torch.Tensor:
+    """uint8 ``NxHxWx3`` faces at the model's input size -> the normalised NCHW tensor the model takes."""
+    # NHWC -> NCHW on the uint8 array, before normalising: the float tensor comes out
+    # contiguous, so ONNX Runtime takes it without another (4x larger) copy.
+    faces = np.ascontiguousarray(np.asarray(faces, dtype=np.uint8).transpose(0, 3, 1, 2))
+    return normalize_uint8(torch.from_numpy(faces), detector.preprocess)
+
+
+def score_faces(detector: Detector, faces: np.ndarray, batch_size: int = 64) -> np.ndarray:
+    """Calibrated P(FAKE) for uint8 ``NxHxWx3`` faces at the model's input size."""
+    faces = np.asarray(faces)
+    if faces.ndim == 3:
+        faces = faces[None]
+    out = [
+        detector.proba_from_logits(detector.logits(faces_to_batch(detector, faces[i : i + batch_size])))
+        for i in range(0, len(faces), batch_size)
+    ]
+    return np.concatenate(out) if out else np.zeros(0)

@@ -1,0 +1,104 @@
+"""Many photos and videos -> results -> CSV rows or one JSON; used by ``fakelens predict``.
+
+Every input gets a result: a bad file gets ``status: error`` with the reason
+and the batch goes on.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Iterable, TextIO, Union
+
+from ..data.imageio import is_image_path
+from ..utils.atomic import write_csv, write_json
+from .photo import ERROR, NO_FACE, PHOTO_COLUMNS, PhotoResult, predict_photo
+from .pipeline import FacePipeline
+from .video import VIDEO_COLUMNS, VideoResult, predict_video
+from .videoio import is_video_path
+
+MediaResult = Union[PhotoResult, VideoResult]
+
+
+def expand_media(inputs: Iterable[str | os.PathLike]) -> list[str]:
+    """Files as given; folders expanded to their images and videos, sorted."""
+    paths: list[str] = []
+    for item in inputs:
+        item = Path(item)
+        if item.is_dir():
+            paths.extend(str(p) for p in sorted(item.rglob("*")) if p.is_file() and (is_image_path(p) or is_video_path(p)))
+        else:
+            paths.append(str(item))
+    return paths
+
+
+def _annotation_paths(source: str, annotate_dir: Path, taken: set[str]) -> str:
+    """``DIR/<stem>`` made unique when two inputs share a file name."""
+    stem = Path(source).stem or "input"
+    name, k = stem, 1
+    while name in taken:
+        name, k = f"{stem}_{k}", k + 1
+    taken.add(name)
+    return str(annotate_dir / name)
+
+
+def predict_media(detector, paths: Iterable[str], crops: bool | None = None, frames: int = 32, aggregate_by: str = "confident",
+                  annotate_dir: str | os.PathLike | None = None, face_detector=None, progress: bool = False) -> list[MediaResult]:
+    """Photos and videos (by file extension; anything else is tried as a photo).
+
+    With ``annotate_dir``: ``<stem>.jpg`` for a photo; for a video
+    ``<stem>.mp4`` (the sampled frames with boxes, H.264), ``<stem>_probs.png``
+    (P(fake) per frame) and ``<stem>.json`` (its full result).
+    """
+    from tqdm.auto import tqdm
+
+    pipeline = FacePipeline.of(detector, face_detector)
+    annotate_dir = Path(annotate_dir) if annotate_dir is not None else None
+    taken: set[str] = set()
+    results: list[MediaResult] = []
+    paths = list(paths)
+    for path in tqdm(paths, desc="predicting", unit="file", disable=not progress):
+        out = _annotation_paths(path, annotate_dir, taken) if annotate_dir is not None else None
+        if is_video_path(path):
+            result = predict_video(pipeline, path, frames=frames, aggregate_by=aggregate_by,
+                                   annotate_video=f"{out}.mp4" if out else None, plot=f"{out}_probs.png" if out else None)
+            if out:
+                write_json(f"{out}.json", result.to_dict())
+        else:
+            result = predict_photo(pipeline, path, crops=crops, annotate_to=f"{out}.jpg" if out else None)
+        results.append(result)
+    return results
+
+
+def result_rows(results: Iterable[MediaResult]) -> tuple[list[dict], list[str]]:
+    """Flat rows (one per face) and their columns: photo columns, then the video ones when videos are present."""
+    results = list(results)
+    rows = [row for r in results for row in r.rows()]
+    columns = list(PHOTO_COLUMNS)
+    if any(isinstance(r, VideoResult) for r in results):
+        columns += [c for c in VIDEO_COLUMNS if c not in columns]
+    return rows, columns
+
+
+def write_results(results: list[MediaResult], output: str | os.PathLike | None = None, stream: TextIO | None = None) -> None:
+    """``.json``: every result in full (per frame, per person, per video). Otherwise CSV rows, one per face,
+    to ``output`` or ``stream`` (standard output); with videos, the full JSON is also written beside a CSV file."""
+    if output is not None and str(output).lower().endswith(".json"):
+        write_json(output, [r.to_dict() for r in results])
+        return
+    rows, columns = result_rows(results)
+    if output is not None:
+        write_csv(output, rows, columns)
+        if any(isinstance(r, VideoResult) for r in results):
+            write_json(Path(output).with_suffix(".json"), [r.to_dict() for r in results])
+        return
+    import csv
+
+    writer = csv.DictWriter(stream or sys.stdout, columns, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows({k: ("" if r.get(k) is None else r[k]) for k in columns} for r in rows)
+
+
+def summary(results: list[MediaResult]) -> tuple[int, int]:
+    """(number of failed inputs, number of inputs without a face)."""
+    return sum(r.status == ERROR for r in results), sum(r.status == NO_FACE for r in results)

@@ -1,0 +1,166 @@
+"""Photo -> faces -> one verdict per face and one per image (the most-fake face decides).
+
+An image that already is a face crop (like the DFDC crops the model trained
+on) is recognised and scored whole: it is about square, and the crop that
+would be cut around its one face covers most of it. ``crops=True`` forces that
+mode, ``crops=False`` turns recognition off. An image without a face gets the
+status ``no_face`` and no real/fake guess; one that cannot be read gets
+``error`` with the reason.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from ..data.imageio import ImageInput, load_image
+from ..errors import ImageReadError
+from .annotate import BoxLabel, draw_faces, save_image
+from .detectors import FaceBox
+from .pipeline import FacePipeline
+
+OK, NO_FACE, ERROR = "ok", "no_face", "error"
+
+#: Crop recognition: the image is at most this much longer than wide ...
+CROP_MAX_ASPECT = 1.3
+#: ... and the square we would cut around its face overlaps the whole image by at
+#: least this IoU. Re-framing the shared DFDC crops gives IoU 0.84 on average with
+#: the original (p10 0.75, benchmarks/faces_framing.py), so 0.6 keeps nearly all
+#: of them while a portrait with shoulders and background (IoU < 0.4) is a photo.
+CROP_MIN_IOU = 0.6
+#: A face whose square covers less of a square image than this is a face in a
+#: photo, not a crop: no second look is needed.
+CROP_CANDIDATE_IOU = 0.25
+
+PHOTO_COLUMNS = ["path", "prob_fake", "label", "error", "status", "kind", "face", "x0", "y0", "x1", "y1", "det_score",
+                 "image_prob", "image_label", "n_faces"]
+
+
+@dataclass
+class FaceResult:
+    index: int
+    box: tuple[int, int, int, int]  # the detector's face box (the whole image for a crop)
+    det_score: float | None  # face detector confidence (None when crop mode was forced)
+    prob_fake: float
+    label: str
+    crop_box: tuple[int, int, int, int]  # the region that was resized to the model's crop
+
+    def to_dict(self) -> dict:
+        return {"face": self.index, "box": list(self.box), "det_score": _round(self.det_score), "prob_fake": _round(self.prob_fake, 6),
+                "label": self.label, "crop_box": list(self.crop_box)}
+
+
+@dataclass
+class PhotoResult:
+    path: str
+    status: str  # ok | no_face | error
+    kind: str = "photo"  # "photo", or "crop" when the whole image was scored as a face crop
+    width: int | None = None
+    height: int | None = None
+    faces: list[FaceResult] = field(default_factory=list)
+    error: str = ""
+    crops: list[np.ndarray] = field(default_factory=list, repr=False)  # the scored crops, when asked for
+
+    @property
+    def image_prob(self) -> float | None:
+        """P(fake) of the image: the most-fake face decides (one fake face makes a fake photo)."""
+        return max((f.prob_fake for f in self.faces), default=None)
+
+    @property
+    def image_label(self) -> str | None:
+        best = max(self.faces, key=lambda f: f.prob_fake, default=None)
+        return best.label if best else None
+
+    def to_dict(self) -> dict:
+        return {"path": self.path, "kind": self.kind, "status": self.status, "error": self.error, "width": self.width, "height": self.height,
+                "image_prob": _round(self.image_prob, 6), "image_label": self.image_label, "n_faces": len(self.faces),
+                "faces": [f.to_dict() for f in self.faces]}
+
+    def rows(self) -> list[dict]:
+        """One row per face (one row without face fields for ``no_face`` and ``error``)."""
+        base = {"path": self.path, "error": self.error, "status": self.status, "kind": self.kind, "image_prob": _round(self.image_prob, 6),
+                "image_label": self.image_label, "n_faces": len(self.faces)}
+        if not self.faces:
+            return [{**base, "prob_fake": None, "label": None}]
+        return [{**base, "prob_fake": _round(f.prob_fake, 6), "label": f.label, "face": f.index, "x0": f.box[0], "y0": f.box[1],
+                 "x1": f.box[2], "y1": f.box[3], "det_score": _round(f.det_score)} for f in self.faces]
+
+
+def _round(v: float | None, digits: int = 4) -> float | None:
+    return None if v is None else round(float(v), digits)
+
+
+def _image_iou(square: tuple[float, float, float, float], height: int, width: int) -> float:
+    x0, y0, x1, y1 = square
+    ix = max(0.0, min(x1, width) - max(x0, 0.0))
+    iy = max(0.0, min(y1, height) - max(y0, 0.0))
+    inter = ix * iy
+    union = (x1 - x0) * (y1 - y0) + width * height - inter
+    return inter / union if union > 0 else 0.0
+
+
+def find_faces(pipeline: FacePipeline, rgb: np.ndarray, recognise_crops: bool = True) -> tuple[list[FaceBox], bool]:
+    """Faces in ``rgb`` (most confident first), and whether the image itself is a face crop.
+
+    A tight crop (forehead cut, chin on the edge) often hides the face from a
+    detector that needs context around it, so about-square images with at most
+    one large face get a second look with a black border added, as in the
+    framing measurement. The border also finds faces cut by the image edge.
+    """
+    faces = pipeline.detect(rgb)
+    h, w = rgb.shape[:2]
+    if max(h, w) / max(1, min(h, w)) > CROP_MAX_ASPECT or len(faces) > 1:
+        return faces, False
+    framing = pipeline.framing
+    if faces and _image_iou(framing.square(faces[0]), h, w) < CROP_CANDIDATE_IOU:
+        return faces, False
+    pad = max(h, w) // 2
+    padded = cv2.copyMakeBorder(rgb, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=(0, 0, 0))
+    around = [f.scaled(1.0, -pad, -pad) for f in pipeline.detect(padded)]
+    if recognise_crops and around and _image_iou(framing.square(around[0]), h, w) >= CROP_MIN_IOU:
+        return [around[0]], True
+    return faces or around, False
+
+
+def predict_photo(detector, source: ImageInput, crops: bool | None = None, face_detector=None,
+                  annotate_to: str | os.PathLike | None = None, keep_crops: bool = False) -> PhotoResult:
+    """Faces and verdicts for one photo (a path, bytes, an array or a PIL image).
+
+    ``detector``: a :class:`~fakelens.Detector` or a :class:`FacePipeline`.
+    ``crops``: None recognises face crops, True scores the whole image as a
+    crop, False always looks for faces. ``annotate_to``: write the photo with
+    the verdicts drawn on it there.
+    """
+    pipeline = FacePipeline.of(detector, face_detector)
+    path = str(source) if isinstance(source, (str, os.PathLike)) else f"<{type(source).__name__}>"
+    try:
+        rgb = load_image(source)
+    except ImageReadError as exc:
+        return PhotoResult(path, ERROR, error=str(exc))
+    h, w = rgb.shape[:2]
+    if crops:
+        faces, is_crop = [], True
+    else:
+        faces, is_crop = find_faces(pipeline, rgb, recognise_crops=crops is None)
+    if is_crop:
+        prob = float(pipeline.score([rgb])[0])
+        face = FaceResult(0, (0, 0, w, h), faces[0].score if faces else None, prob, pipeline.label(prob), (0, 0, w, h))
+        result = PhotoResult(path, OK, "crop", w, h, [face], crops=[rgb] if keep_crops else [])
+    elif not faces:
+        result = PhotoResult(path, NO_FACE, "photo", w, h)
+    else:
+        from .cropping import crop_region
+
+        face_crops = pipeline.crop(rgb, faces)
+        probs = pipeline.score(face_crops)
+        results = [
+            FaceResult(i, f.as_ints(), float(f.score), float(p), pipeline.label(p), crop_region(pipeline.framing.square(f), h, w))
+            for i, (f, p) in enumerate(zip(faces, probs))
+        ]
+        result = PhotoResult(path, OK, "photo", w, h, results, crops=face_crops if keep_crops else [])
+    if annotate_to is not None:
+        boxes = [BoxLabel(f.box, f.prob_fake, f.label, f"#{f.index} " if len(result.faces) > 1 else "") for f in result.faces]
+        save_image(annotate_to, draw_faces(rgb, boxes))
+    return result

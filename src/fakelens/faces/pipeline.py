@@ -1,0 +1,56 @@
+"""Face detector + crop framing + the deepfake :class:`~fakelens.Detector`, in one object."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from .cropping import CROP_JPEG_QUALITY, CROP_SIZE, crop_face
+from .detectors import FaceBox, FaceDetector, create_face_detector
+
+
+class FacePipeline:
+    """Finds faces, crops them like the training data and scores the crops.
+
+    ``detector`` is the deepfake detector (``fakelens.load(run)``); it does all
+    model preprocessing. ``face_detector`` is a name from
+    :func:`~fakelens.faces.detectors.list_face_detectors` or a detector object.
+    """
+
+    def __init__(self, detector, face_detector: str | FaceDetector | None = None, crop_size: int = CROP_SIZE,
+                 jpeg_quality: int | None = CROP_JPEG_QUALITY, batch_size: int = 32):
+        self.detector = detector
+        self.face_detector = create_face_detector(face_detector)
+        self.framing = self.face_detector.framing
+        self.crop_size = int(crop_size)
+        self.jpeg_quality = jpeg_quality
+        self.batch_size = int(batch_size)
+
+    @classmethod
+    def of(cls, detector_or_pipeline, face_detector: str | FaceDetector | None = None) -> "FacePipeline":
+        """Use a pipeline as is, or build one around a deepfake detector."""
+        if isinstance(detector_or_pipeline, FacePipeline):
+            return detector_or_pipeline
+        return cls(detector_or_pipeline, face_detector)
+
+    @property
+    def threshold(self) -> float:
+        return self.detector.threshold
+
+    def label(self, prob_fake: float) -> str:
+        return self.detector.label(prob_fake)
+
+    def detect(self, rgb: np.ndarray) -> list[FaceBox]:
+        return self.face_detector.detect(rgb)
+
+    def crop(self, rgb: np.ndarray, faces: Sequence[FaceBox]) -> list[np.ndarray]:
+        return [crop_face(rgb, f, self.framing, self.crop_size, self.jpeg_quality) for f in faces]
+
+    def score(self, crops: Sequence[np.ndarray]) -> np.ndarray:
+        """Calibrated P(fake) per crop."""
+        if not crops:
+            return np.zeros(0)
+        return np.asarray(self.detector.predict_proba(list(crops), batch_size=self.batch_size), dtype=np.float64)
+
+    def __repr__(self) -> str:
+        return f"FacePipeline({self.detector!r}, face_detector={self.face_detector!r}, crop_size={self.crop_size})"

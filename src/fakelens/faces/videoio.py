@@ -1,0 +1,293 @@
+"""Reading sampled frames from untrusted video files (PyAV) and writing H.264.
+
+:class:`VideoReader` decodes ``n`` evenly spaced frames. It decodes forward
+and seeks only across gaps longer than ``seek_gap`` seconds; when a seek lands
+behind the position it started from (long keyframe intervals, as in the DFDC
+clips) seeking is switched off for that file, because decoding forward is then
+cheaper. Frame positions come from timestamps, so they stay right after a seek.
+
+Every failure (not a video, no video stream, unsupported codec, no decodable
+frame, a frame larger than :data:`~fakelens.data.imageio.MAX_IMAGE_PIXELS`)
+raises :class:`~fakelens.errors.VideoReadError`. A file that breaks off part
+way keeps the frames decoded before the break and says so in ``warnings``.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import numpy as np
+
+from ..data.imageio import MAX_IMAGE_PIXELS
+from ..errors import VideoReadError
+from ..utils.atomic import atomic_path
+
+VIDEO_EXTENSIONS = {".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".wmv", ".flv", ".3gp", ".ts", ".mts", ".m2ts"}
+
+
+def is_video_path(path: str | os.PathLike) -> bool:
+    return Path(path).suffix.lower() in VIDEO_EXTENSIONS
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    width: int
+    height: int
+    fps: float | None
+    n_frames: int | None  # from the container, the duration, or by counting packets
+    duration: float | None  # seconds
+    codec: str
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class SampledFrame:
+    index: int  # position in the video (0-based)
+    time: float | None  # seconds from the start
+    rgb: np.ndarray
+
+
+def _av():
+    import av
+
+    return av
+
+
+class VideoReader:
+    """``with VideoReader(path) as r: for frame in r.sample(32): ...``"""
+
+    #: Give a file up after this many undecodable packets in a row.
+    MAX_CONSECUTIVE_ERRORS = 25
+
+    def __init__(self, path: str | os.PathLike, seek_gap: float = 2.0):
+        self.path = str(path)
+        self.seek_gap = float(seek_gap)
+        self.warnings: list[str] = []
+        self._container = None
+        self._open()
+        self.info = self._probe()
+
+    # ------------------------------------------------------------------ opening
+    def _open(self) -> None:
+        av = _av()
+        if self._container is not None:
+            self._container.close()
+        try:
+            self._container = av.open(self.path, metadata_errors="ignore")
+        except FileNotFoundError:
+            raise VideoReadError(f"{self.path}: file not found") from None
+        except IsADirectoryError:
+            raise VideoReadError(f"{self.path}: is a folder, not a video") from None
+        except (av.FFmpegError, OSError, ValueError) as exc:
+            raise VideoReadError(f"{self.path}: not a readable video ({_reason(exc)})") from None
+        if not self._container.streams.video:
+            self.close()
+            raise VideoReadError(f"{self.path}: no video stream (audio only or not a video)")
+        self._stream = self._container.streams.video[0]
+        self._stream.thread_type = "AUTO"  # frame threads: both cores decode
+
+    def _probe(self) -> VideoInfo:
+        stream = self._stream
+        ctx = stream.codec_context
+        if ctx is None or not getattr(ctx, "name", None):
+            self.close()
+            raise VideoReadError(f"{self.path}: unsupported video codec (no decoder for it in this FFmpeg build)")
+        width, height = int(ctx.width or 0), int(ctx.height or 0)
+        if width * height > MAX_IMAGE_PIXELS:
+            self.close()
+            raise VideoReadError(f"{self.path}: frames are {width}x{height} pixels, above the {MAX_IMAGE_PIXELS:,} pixel limit")
+        rate = stream.average_rate or stream.guessed_rate
+        fps = float(rate) if rate else None
+        duration = None
+        if stream.duration is not None and stream.time_base is not None:
+            duration = float(stream.duration * stream.time_base)
+        elif self._container.duration:
+            duration = self._container.duration / 1_000_000
+        n_frames = int(stream.frames) if stream.frames else None
+        if n_frames is None and duration and fps:
+            n_frames = max(1, int(round(duration * fps)))
+        if n_frames is None:
+            n_frames = self._count_packets()
+        return VideoInfo(width, height, fps, n_frames, duration, ctx.name)
+
+    def _count_packets(self) -> int | None:
+        """Frame count by demuxing without decoding (cheap); for streams that do not say."""
+        av = _av()
+        try:
+            count = sum(1 for p in self._container.demux(self._stream) if p.size)
+        except (av.FFmpegError, OSError, ValueError):
+            count = None
+        self._open()
+        return count or None
+
+    # ------------------------------------------------------------------ decoding
+    def _frame_index(self, frame, counter: int) -> int:
+        if frame.time is not None and self.info.fps and self._start_time is not None:
+            return int(round((frame.time - self._start_time) * self.info.fps))
+        return counter
+
+    def _decoded(self) -> Iterator[tuple[int, object]]:
+        """(index, frame) in presentation order from the current position.
+
+        Packets are decoded one by one so that a corrupt packet is skipped
+        (and counted) instead of ending the file; after
+        ``MAX_CONSECUTIVE_ERRORS`` bad packets in a row, or a demuxer error,
+        the rest of the file is given up.
+        """
+        av = _av()
+        counter = self._counter_base
+        bad_in_a_row = 0
+        packets = self._container.demux(self._stream)
+        while True:
+            try:
+                packet = next(packets)
+            except StopIteration:
+                return
+            except (av.FFmpegError, OSError, ValueError) as exc:
+                self._break = f"the file breaks off after {counter} decoded frame(s): {_reason(exc)}"
+                return
+            try:
+                frames = packet.decode()  # an empty packet at the end flushes the decoder
+            except (av.FFmpegError, ValueError) as exc:
+                self._bad_packets += 1
+                bad_in_a_row += 1
+                if bad_in_a_row >= self.MAX_CONSECUTIVE_ERRORS:
+                    self._break = f"{bad_in_a_row} undecodable packets in a row after {counter} frame(s): {_reason(exc)}"
+                    return
+                continue
+            bad_in_a_row = 0
+            for frame in frames:
+                if self._start_time is None and frame.time is not None:
+                    self._start_time = frame.time
+                yield self._frame_index(frame, counter), frame
+                counter += 1
+
+    def sample(self, num_frames: int = 32) -> Iterator[SampledFrame]:
+        """``num_frames`` evenly spaced frames (fewer if the video is shorter), first and last included."""
+        if num_frames < 1:
+            raise ValueError("num_frames must be at least 1")
+        n = self.info.n_frames
+        if n is None:
+            raise VideoReadError(f"{self.path}: no frames")
+        targets = np.unique(np.linspace(0, n - 1, min(num_frames, n)).round().astype(int))
+        self._start_time, self._counter_base, self._break, self._bad_packets = None, 0, None, 0
+        can_seek = bool(self.info.fps) and self._stream.time_base is not None
+        decoded = self._decoded()
+        pos, current = -1, None  # index of the last frame handed out; last decoded (index, frame)
+        yielded = 0
+        for target in targets:
+            if can_seek and self._start_time is not None and (target - max(pos, 0)) / self.info.fps > self.seek_gap:
+                decoded, can_seek = self._seek(target, pos)
+                current = None
+            while current is None or current[0] < target:
+                current = next(decoded, None)
+                if current is None:
+                    break
+            if current is None:
+                break  # the video ended (or broke off) before this target
+            if current[0] > pos:
+                pos = current[0]
+                yielded += 1
+                yield SampledFrame(pos, current[1].time, self._to_rgb(current[1]))
+        if yielded == 0:
+            reason = self._break or (f"{self._bad_packets} corrupt packet(s)" if self._bad_packets else "")
+            raise VideoReadError(f"{self.path}: no frame could be decoded ({reason})" if reason else f"{self.path}: the video has no frames")
+        if self._break:
+            self.warnings.append(f"truncated or corrupt: {self._break}; used {yielded} frame(s)")
+        if self._bad_packets:
+            self.warnings.append(f"skipped {self._bad_packets} corrupt packet(s)")
+        if not self._break and yielded < len(targets) and n > yielded:
+            self.warnings.append(f"the video ended early: {yielded} of {len(targets)} planned frames")
+
+    def _seek(self, target: int, pos: int):
+        """Seek to the keyframe before ``target``; returns (decoder, whether to keep seeking)."""
+        av = _av()
+        stream = self._stream
+        seconds = self._start_time + target / self.info.fps
+        try:
+            self._container.seek(int(seconds / stream.time_base), stream=stream, backward=True, any_frame=False)
+        except (av.FFmpegError, OSError, ValueError):
+            # An unseekable file: start again from the beginning and never seek.
+            self._open()
+            self._start_time = None
+            return self._skip_to(pos), False
+        decoded = self._decoded()
+        first = next(decoded, None)
+        if first is None:
+            return iter(()), False
+        keep_seeking = first[0] > pos  # landed behind where we were: the keyframes are too sparse
+        return _chain([first], decoded), keep_seeking
+
+    def _skip_to(self, pos: int):
+        decoded = self._decoded()
+        return (item for item in decoded if item[0] > pos)
+
+    def _to_rgb(self, frame) -> np.ndarray:
+        try:
+            return frame.to_ndarray(format="rgb24")
+        except (_av().FFmpegError, ValueError) as exc:
+            raise VideoReadError(f"{self.path}: frame {frame} cannot be converted to RGB ({_reason(exc)})") from None
+
+    # ------------------------------------------------------------------ closing
+    def close(self) -> None:
+        if self._container is not None:
+            self._container.close()
+            self._container = None
+
+    def __enter__(self) -> "VideoReader":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _chain(first: list, rest: Iterator) -> Iterator:
+    yield from first
+    yield from rest
+
+
+def _reason(exc: BaseException) -> str:
+    return f"{exc.__class__.__name__}: {exc}".strip().rstrip(":")
+
+
+def read_frames(path: str | os.PathLike, num_frames: int = 32) -> tuple[VideoInfo, list[SampledFrame], list[str]]:
+    """All sampled frames at once (for short clips and tests; the pipelines stream)."""
+    with VideoReader(path) as reader:
+        frames = list(reader.sample(num_frames))
+        return reader.info, frames, reader.warnings
+
+
+def write_video(path: str | os.PathLike, frames: Sequence[np.ndarray], fps: float = 4.0, crf: int = 23) -> None:
+    """Encode RGB frames as H.264 (yuv420p, so players everywhere open it), atomically.
+
+    Frames are cropped to even sizes, which 4:2:0 chroma needs.
+    """
+    av = _av()
+    if not frames:
+        raise ValueError("no frames to write")
+    h, w = (d - d % 2 for d in frames[0].shape[:2])
+    from fractions import Fraction
+
+    rate = Fraction(fps).limit_denominator(1001) if fps > 0 else Fraction(4)
+    with atomic_path(path) as tmp:
+        with av.open(str(tmp), "w", format="mp4") as container:
+            stream = container.add_stream("libx264", rate=rate)
+            stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+            stream.options = {"crf": str(crf), "preset": "veryfast"}
+            for rgb in frames:
+                frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb[:h, :w]), format="rgb24")
+                container.mux(stream.encode(frame))
+            container.mux(stream.encode())
+
+
+def playback_fps(n_frames: int, duration: float | None) -> float:
+    """Frame rate that makes ``n_frames`` samples last about as long as the clip."""
+    if not duration or duration <= 0:
+        return 4.0
+    return float(min(30.0, max(1.0, n_frames / duration)))
+
+

@@ -1,0 +1,68 @@
+"""The model study: one config per zoo model, trained, evaluated and compared.
+
+Each run resumes where it stopped and a finished one is skipped, so the study
+can be spread over several sessions of a slow CPU (or moved to a GPU machine).
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from ..evaluation.compare import compare_runs
+from ..models import get_model_spec
+from ..models.pretrained import hub_reachable
+from .checkpoint import latest_checkpoint
+from .config import TrainConfig
+from .trainer import Trainer
+
+
+def load_configs(folder: str | os.PathLike, only: list[str] | None = None) -> list[tuple[str, TrainConfig]]:
+    files = sorted(Path(folder).glob("*.yaml")) + sorted(Path(folder).glob("*.yml"))
+    configs = []
+    for f in files:
+        cfg = TrainConfig.from_file(f)
+        if only and f.stem not in only and cfg.model not in only:
+            continue
+        configs.append((f.stem, cfg))
+    if not configs:
+        raise FileNotFoundError(f"no study configs (*.yaml) in {folder}" + (f" matching {only}" if only else ""))
+    return configs
+
+
+def _with_pretrained(cfg: TrainConfig, pretrained_dir: str | None) -> tuple[TrainConfig, str]:
+    """Where this run's ImageNet weights come from; random init when none can be had offline."""
+    spec = get_model_spec(cfg.model)
+    if not spec.pretrainable or not cfg.pretrained:
+        return cfg, "scratch" if not spec.pretrainable else "random"
+    if cfg.pretrained_file:
+        return cfg, f"file {cfg.pretrained_file}"
+    if pretrained_dir:
+        for ext in (".safetensors", ".pth", ".pt"):
+            candidate = Path(pretrained_dir) / f"{cfg.model}{ext}"
+            if candidate.is_file():
+                return dataclasses.replace(cfg, pretrained_file=str(candidate)), f"file {candidate}"
+    if spec.weights_wheel or hub_reachable():
+        return cfg, "imagenet"
+    return dataclasses.replace(cfg, pretrained=False), "random (no ImageNet weights offline)"
+
+
+def run_study(config_dir: str | os.PathLike, data: str, out: str | os.PathLike, only: list[str] | None = None,
+              pretrained_dir: str | None = None, quiet: bool = False) -> list[dict]:
+    out = Path(out)
+    runs = []
+    configs = load_configs(config_dir, only)
+    for name, cfg in tqdm(configs, desc="study", unit="model", disable=quiet):
+        run_dir = out / name
+        cfg = dataclasses.replace(cfg, data=data or cfg.data, out=str(run_dir))
+        cfg, init = _with_pretrained(cfg, pretrained_dir)
+        if (run_dir / "metrics.json").is_file() and (run_dir / "detector.json").is_file():
+            tqdm.write(f"{name}: finished earlier, skipped")
+        else:
+            resume = latest_checkpoint(run_dir) is not None
+            tqdm.write(f"{name}: {'resuming' if resume else 'training'} {cfg.model} (init: {init})")
+            Trainer(cfg, resume=resume, quiet=quiet).fit()
+        runs.append(run_dir)
+    return compare_runs(runs, out / "leaderboard")

@@ -1,0 +1,76 @@
+"""``fakelens explain`` end to end on a trained run.
+
+The run is ``patch_run`` (tests/explain/conftest.py), the model the trust tests
+train anyway, so that explaining needs one training run, not two.
+"""
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import fakelens
+from fakelens.cli import main
+from fakelens.data.synthetic import make_image
+
+
+@pytest.fixture
+def crops(tmp_path):
+    rng = np.random.default_rng(5)
+    folder = tmp_path / "crops"
+    folder.mkdir()
+    for i in range(4):
+        Image.fromarray(make_image(rng, 64, fake=i % 2 == 1)[0]).save(folder / f"face{i}.jpg")
+    (folder / "broken.jpg").write_bytes(b"\xff\xd8\xff garbage")
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not an image")
+    return folder, notes
+
+
+def test_cli_explain_writes_figures_grid_and_json_and_reports_bad_items(patch_run, crops, tmp_path, capsys):
+    run = patch_run
+    folder, notes = crops
+    out = tmp_path / "explained"
+    code = main(["explain", str(folder), str(notes), "--run", str(run), "--method", "all", "--cam", "gradcam++",
+                 "--lime-samples", "100", "--top-k", "4", "--out", str(out), "--backend", "torch"])
+    assert code == 3  # two items could not be read; the others were explained
+    err = capsys.readouterr().err
+    assert "2 of 6 item(s) failed" in err and "broken.jpg" in err and "notes.txt" in err
+
+    report = json.loads((out / "explanations.json").read_text())
+    assert report["model"] == "simple_cnn" and report["methods"] == ["gradcam", "lime"] and report["grid"] == "grid.png"
+    rows = report["images"]
+    assert len(rows) == 6
+    assert {r["path"].rsplit("/", 1)[-1] for r in rows if r["error"]} == {"broken.jpg", "notes.txt"}
+    good = [r for r in rows if not r["error"]]
+    scores = {r["path"]: r["prob_fake"] for r in fakelens.load(run, backend="torch").score_files([r["path"] for r in good])}
+    for r in good:
+        assert r["prob_fake"] == pytest.approx(scores[r["path"]], abs=1e-5)  # the same number `predict` gives
+        assert r["label"] in ("REAL", "FAKE") and r["gradcam"]["method"] == "gradcam++"
+        assert len(r["lime"]["top_segments"]) == 4
+        assert {"drop_top", "drop_random", "score"} <= set(r["lime"]["faithfulness"])
+        with Image.open(out / r["figure"]) as im:
+            assert im.size[0] > im.size[1] > 100  # three panels side by side
+    with Image.open(out / "grid.png") as im:
+        assert im.size[1] > im.size[0]  # four rows of three panels
+    assert sorted(p.name for p in out.iterdir()) == sorted([r["figure"] for r in good] + ["grid.png", "explanations.json"])
+
+
+def test_cli_explain_bad_options_are_usage_errors(patch_run, crops, tmp_path, capsys):
+    run = patch_run
+    folder, _ = crops
+    out = tmp_path / "never"
+    assert main(["explain", str(folder), "--run", str(run), "--cam", "gradcam+++", "--out", str(out)]) == 2
+    assert "unknown Grad-CAM variant 'gradcam+++'; choose one of: gradcam, gradcam++" in capsys.readouterr().err
+    assert main(["explain", str(folder), "--run", str(run), "--method", "shap", "--out", str(out)]) == 2
+    assert "choose one of: gradcam, lime, all" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_cli_explain_without_a_run_uses_the_bundled_detector_or_says_why_not(crops, tmp_path, monkeypatch, capsys):
+    import fakelens.inference.detector as detector_module
+
+    monkeypatch.setattr(detector_module, "DEFAULT_DIR", tmp_path / "no-weights-here")
+    folder, _ = crops
+    assert main(["explain", str(folder / "face0.jpg"), "--out", str(tmp_path / "out")]) == 2
+    assert "no default detector is bundled" in capsys.readouterr().err

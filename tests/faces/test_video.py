@@ -172,9 +172,30 @@ def test_a_face_seen_in_one_frame_does_not_decide_the_video(scorer, tmp_path):
             photo[100:310, 420:610] = tint_green(head)
         frames.append(photo)
     write_video(tmp_path / "flash.mp4", frames, fps=5)
-    result = predict_video(scorer, tmp_path / "flash.mp4", frames=10)
+    result = predict_video(scorer, tmp_path / "flash.mp4", frames=10, full_detect_every=1)  # search every whole frame
     assert [t.used for t in result.tracks] == [True, False] and [len(t.frames) for t in result.tracks] == [10, 1]
     assert result.prob_fake == pytest.approx(0.15) and result.label == "REAL"
+    # Searching only around known faces between full searches (every 4th frame here) misses the flash.
+    guided = predict_video(scorer, tmp_path / "flash.mp4", frames=10, full_detect_every=4)
+    assert len(guided.tracks) == 1 and len(guided.faces) == 10
+
+
+def test_guided_search_finds_the_same_faces_as_full_search(two_people_video):
+    from fakelens.faces import create_face_detector
+    from fakelens.faces.guided import GuidedFaceFinder
+
+    path, _ = two_people_video
+    _, frames, _ = read_frames(path, 12)
+    detector = create_face_detector()
+    finder = GuidedFaceFinder(detector, full_every=8)
+    for frame in frames:
+        guided = sorted(finder(frame.rgb), key=lambda f: f.x0)
+        full = sorted(detector.detect(frame.rgb), key=lambda f: f.x0)
+        assert len(guided) == len(full), frame.index
+        assert all(iou(g.as_ints(), f.as_ints()) > 0.7 for g, f in zip(guided, full))
+    # Whole-frame searches: frame 0, then 5 and 6 (nobody left to look around after blank frame 4).
+    # Windows: two people in frames 1-4 and 7-11.
+    assert finder.full_searches == 3 and finder.window_searches == 2 * 9
 
 
 def test_video_without_faces_and_broken_video(scorer, tmp_path):

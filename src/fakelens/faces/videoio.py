@@ -82,7 +82,7 @@ class VideoReader:
             raise VideoReadError(f"{self.path}: file not found") from None
         except IsADirectoryError:
             raise VideoReadError(f"{self.path}: is a folder, not a video") from None
-        except (av.FFmpegError, OSError, ValueError) as exc:
+        except (av.error.FFmpegError, OSError, ValueError) as exc:
             raise VideoReadError(f"{self.path}: not a readable video ({_reason(exc)})") from None
         if not self._container.streams.video:
             self.close()
@@ -119,7 +119,7 @@ class VideoReader:
         av = _av()
         try:
             count = sum(1 for p in self._container.demux(self._stream) if p.size)
-        except (av.FFmpegError, OSError, ValueError):
+        except (av.error.FFmpegError, OSError, ValueError):
             count = None
         self._open()
         return count or None
@@ -147,12 +147,12 @@ class VideoReader:
                 packet = next(packets)
             except StopIteration:
                 return
-            except (av.FFmpegError, OSError, ValueError) as exc:
+            except (av.error.FFmpegError, OSError, ValueError) as exc:
                 self._break = f"the file breaks off after {counter} decoded frame(s): {_reason(exc)}"
                 return
             try:
                 frames = packet.decode()  # an empty packet at the end flushes the decoder
-            except (av.FFmpegError, ValueError) as exc:
+            except (av.error.FFmpegError, ValueError) as exc:
                 self._bad_packets += 1
                 bad_in_a_row += 1
                 if bad_in_a_row >= self.MAX_CONSECUTIVE_ERRORS:
@@ -210,15 +210,19 @@ class VideoReader:
         seconds = self._start_time + target / self.info.fps
         try:
             self._container.seek(int(seconds / stream.time_base), stream=stream, backward=True, any_frame=False)
-        except (av.FFmpegError, OSError, ValueError):
+        except (av.error.FFmpegError, OSError, ValueError):
             # An unseekable file: start again from the beginning and never seek.
             self._open()
             self._start_time = None
             return self._skip_to(pos), False
         decoded = self._decoded()
         first = next(decoded, None)
-        if first is None:
-            return iter(()), False
+        if first is None or first[1].time is None:
+            # Nothing after the seek, or no timestamps to tell where it landed:
+            # decode from the start instead, without seeking.
+            self._open()
+            self._start_time = None
+            return self._skip_to(pos), False
         keep_seeking = first[0] > pos  # landed behind where we were: the keyframes are too sparse
         return _chain([first], decoded), keep_seeking
 
@@ -229,7 +233,7 @@ class VideoReader:
     def _to_rgb(self, frame) -> np.ndarray:
         try:
             return frame.to_ndarray(format="rgb24")
-        except (_av().FFmpegError, ValueError) as exc:
+        except (_av().error.FFmpegError, ValueError) as exc:
             raise VideoReadError(f"{self.path}: frame {frame} cannot be converted to RGB ({_reason(exc)})") from None
 
     # ------------------------------------------------------------------ closing

@@ -18,7 +18,7 @@ from scipy.special import expit
 from .. import __version__
 from ..data.imageio import ImageInput, open_image
 from ..data.sources import LABEL_NAMES
-from ..data.transforms import PreprocessConfig, images_to_batch, normalize_uint8, resize_square
+from ..data.transforms import PreprocessConfig, normalize_uint8, resize_square
 from ..errors import ImageReadError, RunDirError
 from ..models import create_model, get_model_spec
 from ..utils.atomic import atomic_path, write_json
@@ -137,7 +137,10 @@ class Detector:
     # ----------------------------------------------------------------- scoring
     def to_batch(self, images: Sequence[ImageInput]) -> torch.Tensor:
         """Decode and preprocess images into the model's input tensor."""
-        return images_to_batch([open_image(im) for im in images], self.preprocess)
+        return self._normalize([self.decode(im) for im in images])
+
+    def _normalize(self, arrays: Sequence[np.ndarray]) -> torch.Tensor:
+        return normalize_uint8(torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2), self.preprocess)
 
     @torch.inference_mode()
     def logits(self, batch: torch.Tensor) -> np.ndarray:
@@ -198,8 +201,8 @@ class Detector:
                     if err is not None:
                         rows[i] = {"path": paths[i], "prob_fake": None, "label": None, "error": err}
                 if good:
-                    batch = normalize_uint8(torch.from_numpy(np.stack([a for _, a in good])).permute(0, 3, 1, 2), self.preprocess)
-                    for (i, _), q in zip(good, self.proba_from_logits(self.logits(batch))):
+                    probs = self.proba_from_logits(self.logits(self._normalize([a for _, a in good])))
+                    for (i, _), q in zip(good, probs):
                         rows[i] = {"path": paths[i], "prob_fake": round(float(q), 6), "label": self.label(q), "error": ""}
                 bar.update(len(decoded))
         bar.close()

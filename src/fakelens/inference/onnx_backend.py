@@ -11,13 +11,15 @@ ONNX_FILE = "model.onnx"
 
 
 def find_onnx(folder: str | os.PathLike | None) -> Path | None:
+    """The exported model beside the weights: int8 if it passed its accuracy check, else fp32."""
     if folder is None:
         return None
-    path = Path(folder) / ONNX_FILE
     weights = Path(folder) / "model.safetensors"
-    # A stale export (older than the weights) is ignored rather than silently used.
-    if path.is_file() and (not weights.is_file() or path.stat().st_mtime >= weights.stat().st_mtime):
-        return path
+    for name in ("model.int8.onnx", ONNX_FILE):
+        path = Path(folder) / name
+        # A stale export (older than the weights) is ignored rather than silently used.
+        if path.is_file() and (not weights.is_file() or path.stat().st_mtime >= weights.stat().st_mtime):
+            return path
     return None
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import copy
 import hmac
 import io
 import os
@@ -60,7 +61,10 @@ def create_app(detector=None, settings: ServiceSettings | None = None, face_dete
     pipeline = FacePipeline.of(detector, face_detector)
     pool = ThreadPoolExecutor(max_workers=settings.workers, thread_name_prefix="fakelens-infer")
     admission = _Admission(settings.workers + settings.queue_size)
-    explain_lock = threading.Lock()  # Grad-CAM hooks the shared model: one explanation at a time
+    # Grad-CAM hooks its model: explanations use their own copy of the weights (so a
+    # concurrent prediction on the shared model is never captured), one at a time.
+    explain_lock = threading.Lock()
+    explain_detector: list = []
 
     app = FastAPI(title="fakelens", version=__version__,
                   description="Deepfake detection for face images and videos, with explanations. 0 = REAL, 1 = FAKE.")
@@ -96,7 +100,11 @@ def create_app(detector=None, settings: ServiceSettings | None = None, face_dete
         from ..explain import explain_faces
 
         with explain_lock:
-            explanations = explain_faces(detector, crops, boxes=boxes, methods=methods, lime_samples=settings.lime_samples)
+            if not explain_detector:
+                twin = copy.copy(detector)
+                twin.model = copy.deepcopy(detector.model)
+                explain_detector.append(twin)
+            explanations = explain_faces(explain_detector[0], crops, boxes=boxes, methods=methods, lime_samples=settings.lime_samples)
         out = []
         for e in explanations:
             d = e.to_dict()

@@ -1,0 +1,73 @@
+"""Optional int8 quantization (ONNX Runtime static QDQ), kept only if it costs
+at most ``max_drop`` accuracy points on the validation split."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ..data.split import read_split_csv
+from ..evaluation.metrics import compute_metrics
+from ..utils.atomic import atomic_path, write_json
+from .onnx_backend import ONNX_FILE, OnnxRunner
+
+INT8_FILE = "model.int8.onnx"
+
+
+class _BatchReader:
+    """Feeds calibration batches to onnxruntime's quantizer."""
+
+    def __init__(self, batches: list[np.ndarray], input_name: str):
+        self._it = iter([{input_name: b} for b in batches])
+
+    def get_next(self):
+        return next(self._it, None)
+
+
+def _val_batches(detector, samples, batch_size: int = 32) -> tuple[list[np.ndarray], np.ndarray]:
+    batches, labels = [], []
+    for start in range(0, len(samples), batch_size):
+        chunk = samples[start : start + batch_size]
+        batches.append(detector.to_batch([s.path for s in chunk]).numpy())
+        labels.extend(s.label for s in chunk)
+    return batches, np.asarray(labels)
+
+
+def quantize_run(detector, run_dir: str | os.PathLike, calibration_images: int = 256, eval_images: int | None = None,
+                 max_drop: float = 0.005) -> dict:
+    """Quantize ``run_dir/model.onnx`` with validation images; keep ``model.int8.onnx`` only if accurate enough."""
+    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
+
+    run_dir = Path(run_dir)
+    fp32 = run_dir / ONNX_FILE
+    if not fp32.is_file():
+        from .export import export_onnx
+
+        export_onnx(detector, fp32)
+    samples, splits = read_split_csv(run_dir / "split.csv")
+    val = [s for s, sp in zip(samples, splits) if sp == "val"]
+    rng = np.random.default_rng(0)
+    order = rng.permutation(len(val))
+    calib = [val[i] for i in order[:calibration_images]]
+    evaluated = [val[i] for i in order[: eval_images or len(val)]]
+    runner = OnnxRunner(fp32)
+    calib_batches, _ = _val_batches(detector, calib)
+    out = run_dir / INT8_FILE
+    with atomic_path(out) as tmp:
+        quantize_static(str(fp32), str(tmp), _BatchReader(calib_batches, runner.input_name), quant_format=QuantFormat.QDQ,
+                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, per_channel=True,
+                        calibrate_method=CalibrationMethod.MinMax)
+    int8 = OnnxRunner(out)
+    batches, labels = _val_batches(detector, evaluated)
+    p32 = detector.proba_from_logits(np.concatenate([runner.run(b) for b in batches]))
+    p8 = detector.proba_from_logits(np.concatenate([int8.run(b) for b in batches]))
+    acc32 = compute_metrics(labels, p32, detector.threshold)["accuracy"]
+    acc8 = compute_metrics(labels, p8, detector.threshold)["accuracy"]
+    kept = acc32 - acc8 <= max_drop
+    if not kept:
+        out.unlink()
+    report = {"val_images": len(labels), "fp32_accuracy": acc32, "int8_accuracy": acc8, "drop_points": round(100 * (acc32 - acc8), 3),
+              "max_abs_prob_diff": float(np.max(np.abs(p32 - p8))), "kept": kept, "int8_model": str(out) if kept else None}
+    write_json(run_dir / "quantization.json", report)
+    return report

@@ -44,7 +44,11 @@ def timeit(fn, repeat: int, warmup: int = 2) -> np.ndarray:
 
 
 def cpu_peak_gflops() -> tuple[float, str]:
-    """Theoretical FP32 peak: cores x GHz x FLOPs/cycle (2 FMA units x vector width x 2)."""
+    """Theoretical FP32 peak: cores x GHz x FLOPs/cycle (2 FMA units x vector width x 2).
+
+    The clock is the one /proc/cpuinfo reports (often the nominal one); a boost
+    clock above it can make a measured fraction exceed 100%.
+    """
     info = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
     mhz = [float(m) for m in re.findall(r"cpu MHz\s*:\s*([\d.]+)", info)] or [2500.0]
     flags = set(re.search(r"flags\s*:\s*(.*)", info).group(1).split()) if "flags" in info else set()

@@ -102,7 +102,8 @@ def main() -> None:
         r["% CPU peak (onnx b32)"] = round(100 * r["gflops"] * r["onnx_b32_ips"] / peak, 1)
         rows.append(r)
         print(json.dumps(r), file=sys.stderr)
-    print(f"CPU FP32 peak ~{peak:.0f} GFLOP/s = {peak_text}; input {args.size}px; ips = images/s")
+    print(f"CPU FP32 peak ~{peak:.0f} GFLOP/s = {peak_text} at the clock /proc/cpuinfo reports (boost can exceed it); "
+          f"input {args.size}px; ips = images/s; GFLOPs = 2 x multiply-adds")
     print_table(rows, ["model", "gflops", "torch_b1_ips", "torch_b1_p50_ms", "torch_b32_ips", "torch_b32_decode_ips",
                        "onnx_b1_ips", "onnx_b1_p50_ms", "onnx_b32_ips", "onnx_b32_decode_ips", "onnx/torch b32",
                        "% CPU peak (onnx b32)", "peak_mem_mb"])

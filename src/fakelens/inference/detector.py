@@ -137,10 +137,18 @@ class Detector:
     # ----------------------------------------------------------------- scoring
     def to_batch(self, images: Sequence[ImageInput]) -> torch.Tensor:
         """Decode and preprocess images into the model's input tensor."""
-        return self._normalize([self.decode(im) for im in images])
+        return self.arrays_to_batch([self.decode(im) for im in images])
 
-    def _normalize(self, arrays: Sequence[np.ndarray]) -> torch.Tensor:
-        return normalize_uint8(torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2), self.preprocess)
+    def arrays_to_batch(self, arrays: Sequence[np.ndarray] | np.ndarray) -> torch.Tensor:
+        """uint8 ``HxWx3`` arrays at the model's input size -> the normalised NCHW batch."""
+        faces = np.asarray(arrays, dtype=np.uint8) if isinstance(arrays, np.ndarray) else np.stack(arrays).astype(np.uint8, copy=False)
+        if self._runner is not None:
+            # ONNX Runtime wants contiguous NCHW: transpose the uint8 array before normalising,
+            # rather than the 4x larger float tensor after it.
+            return normalize_uint8(torch.from_numpy(np.ascontiguousarray(faces.transpose(0, 3, 1, 2))), self.preprocess)
+        # PyTorch takes the NHWC memory as a channels-last NCHW view, and its CPU convolutions
+        # run faster in that layout (about 1/3 less time for efficientnet_lite0).
+        return normalize_uint8(torch.from_numpy(np.ascontiguousarray(faces)).permute(0, 3, 1, 2), self.preprocess)
 
     @torch.inference_mode()
     def logits(self, batch: torch.Tensor) -> np.ndarray:
@@ -188,22 +196,28 @@ class Detector:
             except ImageReadError as exc:
                 return i, None, str(exc)
 
+        def score_decoded(decoded) -> None:
+            good = [(i, arr) for i, arr, err in decoded if err is None]
+            for i, _, err in decoded:
+                if err is not None:
+                    rows[i] = {"path": paths[i], "prob_fake": None, "label": None, "error": err}
+            if good:
+                probs = self.proba_from_logits(self.logits(self.arrays_to_batch([a for _, a in good])))
+                for (i, _), q in zip(good, probs):
+                    rows[i] = {"path": paths[i], "prob_fake": round(float(q), 6), "label": self.label(q), "error": ""}
+
+        if len(paths) <= batch_size:  # a single batch: no pool to start, the lowest latency
+            score_decoded([decode_safe(i) for i in range(len(paths))])
+            return rows
         starts = list(range(0, len(paths), batch_size))
         bar = tqdm(total=len(paths), desc="scoring", unit="img", disable=not progress)
         with ThreadPoolExecutor(max_workers=max(1, decode_threads)) as pool:
             submit = lambda s: [pool.submit(decode_safe, i) for i in range(s, min(s + batch_size, len(paths)))]  # noqa: E731
-            pending = submit(starts[0]) if starts else []
+            pending = submit(starts[0])
             for k in range(len(starts)):
                 decoded = [f.result() for f in pending]
                 pending = submit(starts[k + 1]) if k + 1 < len(starts) else []
-                good = [(i, arr) for i, arr, err in decoded if err is None]
-                for i, _, err in decoded:
-                    if err is not None:
-                        rows[i] = {"path": paths[i], "prob_fake": None, "label": None, "error": err}
-                if good:
-                    probs = self.proba_from_logits(self.logits(self._normalize([a for _, a in good])))
-                    for (i, _), q in zip(good, probs):
-                        rows[i] = {"path": paths[i], "prob_fake": round(float(q), 6), "label": self.label(q), "error": ""}
+                score_decoded(decoded)
                 bar.update(len(decoded))
         bar.close()
         return rows

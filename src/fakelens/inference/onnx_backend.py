@@ -35,6 +35,7 @@ class OnnxRunner:
         opts.intra_op_num_threads = threads or default_threads()
         opts.inter_op_num_threads = 1
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        opts.log_severity_level = 3  # errors only: the graph clean-up warnings mean nothing to a user
         self.path = str(path)
         self.session = ort.InferenceSession(self.path, opts, providers=["CPUExecutionProvider"])
         self.input_name = self.session.get_inputs()[0].name

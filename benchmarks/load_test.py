@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import print_table, sample_images  # noqa: E402
 
 
-def run_level(url: str, payloads: list[bytes], concurrency: int, n_requests: int, max_seconds: float) -> dict:
+def run_level(url: str, payloads: list[bytes], concurrency: int, n_requests: int, max_seconds: float, form: dict | None = None) -> dict:
     statuses: Counter = Counter()
     latencies: list[float] = []
     deadline = time.perf_counter() + max_seconds
@@ -33,7 +33,7 @@ def run_level(url: str, payloads: list[bytes], concurrency: int, n_requests: int
             return
         t = time.perf_counter()
         try:
-            r = client.post(url + "/v1/detect", files={"file": ("face.jpg", payloads[i % len(payloads)], "image/jpeg")})
+            r = client.post(url + "/v1/detect", files={"file": ("face.jpg", payloads[i % len(payloads)], "image/jpeg")}, data=form)
             statuses[r.status_code] += 1
             if r.status_code == 200:
                 latencies.append(time.perf_counter() - t)
@@ -57,16 +57,18 @@ def main() -> None:
     ap.add_argument("--levels", type=int, nargs="*", default=[1, 4, 16])
     ap.add_argument("--overload", type=int, default=64, help="concurrency of the final burst (0: skip)")
     ap.add_argument("--max-seconds", type=float, default=120)
+    ap.add_argument("--crop", action="store_true", help="send crop=true: score the crops whole, no face detection")
     args = ap.parse_args()
     host = urlparse(args.url).hostname
     if host not in ("127.0.0.1", "localhost", "::1"):
         raise SystemExit("load tests only target this machine's loopback")
     payloads = [Path(p).read_bytes() for p in sample_images(64)]
     httpx.get(args.url + "/healthz", timeout=10).raise_for_status()
-    run_level(args.url, payloads, 2, 10, 30)  # warm-up
-    rows = [run_level(args.url, payloads, c, args.requests, args.max_seconds) for c in args.levels]
+    form = {"crop": "true"} if args.crop else None
+    run_level(args.url, payloads, 2, 10, 30, form)  # warm-up
+    rows = [run_level(args.url, payloads, c, args.requests, args.max_seconds, form) for c in args.levels]
     if args.overload:
-        rows.append(run_level(args.url, payloads, args.overload, max(args.requests, 4 * args.overload), args.max_seconds))
+        rows.append(run_level(args.url, payloads, args.overload, max(args.requests, 4 * args.overload), args.max_seconds, form))
     print_table(rows, ["concurrency", "requests", "ok", "rps (ok)", "p50 ms", "p95 ms", "statuses"])
     five_xx = sum(v for r in rows[: len(args.levels)] for k, v in r["statuses"].items() if isinstance(k, int) and k >= 500)
     print(f"5xx below saturation: {five_xx}")

@@ -144,3 +144,18 @@ def test_corrupt_video_is_422_and_cleaned(make_client, tmp_path):
     r = make_client().post("/v1/detect", files={"file": ("clip.mp4", data[:200], "video/mp4")})
     assert r.status_code == 422
     assert not glob.glob(os.path.join(tempfile.gettempdir(), "fakelens-upload-*"))
+
+
+def test_crop_mode_scores_the_whole_image_without_detection(make_client, service_detector):
+    from fakelens.data.synthetic import make_image
+
+    rng = np.random.default_rng(4)
+    image, _ = make_image(rng, 64, fake=True)
+    buf = io.BytesIO()
+    Image.fromarray(image).save(buf, "PNG")
+    client = make_client()
+    plain = client.post("/v1/detect", files={"file": ("c.png", buf.getvalue())}).json()
+    crop = client.post("/v1/detect", files={"file": ("c.png", buf.getvalue())}, data={"crop": "true"}).json()
+    assert plain["status"] == "no_face"  # a synthetic 64 px blob is no face to the detector
+    assert crop["status"] == "ok" and crop["kind"] == "crop" and crop["n_faces"] == 1
+    assert crop["faces"][0]["box"] == [0, 0, 64, 64]

@@ -115,10 +115,11 @@ def create_app(detector=None, settings: ServiceSettings | None = None, face_dete
             out.append(d)
         return out
 
-    def _detect_image(data: bytes, methods: tuple[str, ...]) -> dict:
+    def _detect_image(data: bytes, methods: tuple[str, ...], crop: bool) -> dict:
         from ..faces import predict_photo
 
-        result = predict_photo(pipeline, data, keep_crops=bool(methods))
+        # crop=true: the caller already has a face crop; skip face detection (the fast path for pipelines)
+        result = predict_photo(pipeline, data, crops=True if crop else None, keep_crops=bool(methods))
         if result.status == "error":
             # a decompression bomb is "too large" even though its file is small
             raise HTTPException(413 if "pixel limit" in result.error else 422, result.error)
@@ -147,7 +148,8 @@ def create_app(detector=None, settings: ServiceSettings | None = None, face_dete
     @app.post("/v1/detect")
     async def detect(file: UploadFile = File(..., description="an image or a video"),
                      explain: str = Form("none", description="none, gradcam, lime or all"),
-                     frames: int = Form(16, description="frames sampled from a video")):
+                     frames: int = Form(16, description="frames sampled from a video"),
+                     crop: bool = Form(False, description="the image is a face crop: score it whole, no face detection")):
         started = time.perf_counter()
         if explain not in ("none", "gradcam", "lime", "all"):
             raise HTTPException(422, "explain must be one of none, gradcam, lime, all")
@@ -166,7 +168,7 @@ def create_app(detector=None, settings: ServiceSettings | None = None, face_dete
             loop = asyncio.get_running_loop()
             methods = () if explain == "none" else ("gradcam", "lime") if explain == "all" else (explain,)
             if media == IMAGE:
-                body = await loop.run_in_executor(pool, _detect_image, data, methods)
+                body = await loop.run_in_executor(pool, _detect_image, data, methods, crop)
             else:
                 body = await loop.run_in_executor(pool, _detect_video, data, Path(file.filename or "").suffix or ".mp4", frames)
         except ImageReadError as exc:

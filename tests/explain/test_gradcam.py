@@ -7,7 +7,7 @@ import fakelens
 from fakelens.data.synthetic import make_image
 from fakelens.data.transforms import PreprocessConfig
 from fakelens.explain import CAM_VARIANTS, GradCam, explain
-from fakelens.explain._scoring import faces_to_batch
+
 from fakelens.inference.detector import Detector
 from fakelens.models import create_model, get_model_spec
 
@@ -29,7 +29,7 @@ def test_gradcam_runs_on_every_zoo_model_at_its_registry_layer(name):
     flags = [p.requires_grad for p in det.model.parameters()]
     cam = GradCam.for_detector(det)
     assert cam.layer_name == get_model_spec(name).gradcam_layer
-    maps = cam(faces_to_batch(det, _faces(2)))
+    maps = cam(det.arrays_to_batch(_faces(2)))
     assert maps.shape == (2, 64, 64) and maps.dtype == np.float32
     assert np.isfinite(maps).all() and maps.min() >= 0.0 and maps.max() <= 1.0 + 1e-6
     # the shared model comes back as it was: eval mode, same weights, same flags, no gradients left behind
@@ -42,13 +42,13 @@ def test_gradcam_runs_on_every_zoo_model_at_its_registry_layer(name):
 @pytest.mark.parametrize("variant", [v for v in CAM_VARIANTS if v != "scorecam"] + ["GradCAM++"])
 def test_every_cam_variant_is_selectable(variant):
     det = _small_detector("simple_cnn")
-    maps = GradCam.for_detector(det, method=variant)(faces_to_batch(det, _faces(2)))
+    maps = GradCam.for_detector(det, method=variant)(det.arrays_to_batch(_faces(2)))
     assert maps.shape == (2, 64, 64) and np.isfinite(maps).all()
 
 
 def test_scorecam_runs_without_printing_progress_bars(capsys):
     det = _small_detector("meso4")  # 16 channels at the target layer: 16 masked forward passes
-    maps = GradCam.for_detector(det, method="scorecam")(faces_to_batch(det, _faces(1)))
+    maps = GradCam.for_detector(det, method="scorecam")(det.arrays_to_batch(_faces(1)))
     assert maps.shape == (1, 64, 64)
     assert capsys.readouterr().err == ""
 
@@ -72,7 +72,7 @@ def test_model_without_the_target_layer_is_a_clear_error():
 def test_a_layer_that_is_not_a_feature_map_is_refused_plainly():
     det = _small_detector("simple_cnn")
     with pytest.raises(ValueError, match=r"'head' outputs \(2, 1\); it needs a 4-D"):
-        GradCam.for_detector(det, target_layer="head")(faces_to_batch(det, _faces(2)))
+        GradCam.for_detector(det, target_layer="head")(det.arrays_to_batch(_faces(2)))
     # the refusal left no hooks behind: scoring still works
     assert det.predict_proba(list(_faces(2))).shape == (2,)
 
@@ -80,6 +80,6 @@ def test_a_layer_that_is_not_a_feature_map_is_refused_plainly():
 def test_gradcam_works_with_a_frozen_backbone():
     det = _small_detector("simple_cnn")
     det.model.requires_grad_(False)
-    maps = GradCam.for_detector(det)(faces_to_batch(det, _faces(2)))
+    maps = GradCam.for_detector(det)(det.arrays_to_batch(_faces(2)))
     assert maps.shape == (2, 64, 64)
     assert not any(p.requires_grad for p in det.model.parameters())

@@ -10,14 +10,8 @@ ONNX Runtime backend is used when the detector has one.
 from __future__ import annotations
 
 import numpy as np
-import torch
 
 from ..inference.detector import Detector
-
-
-def faces_to_batch(detector: Detector, faces: np.ndarray) -> torch.Tensor:
-    """uint8 ``NxHxWx3`` faces at the model's input size -> the normalised NCHW tensor the model takes."""
-    return detector.arrays_to_batch(faces)
 
 
 def score_faces(detector: Detector, faces: np.ndarray, batch_size: int = 64) -> np.ndarray:
@@ -26,7 +20,7 @@ def score_faces(detector: Detector, faces: np.ndarray, batch_size: int = 64) -> 
     if faces.ndim == 3:
         faces = faces[None]
     out = [
-        detector.proba_from_logits(detector.logits(faces_to_batch(detector, faces[i : i + batch_size])))
+        detector.proba_from_logits(detector.logits(detector.arrays_to_batch(faces[i : i + batch_size])))
         for i in range(0, len(faces), batch_size)
     ]
     return np.concatenate(out) if out else np.zeros(0)

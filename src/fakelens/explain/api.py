@@ -18,7 +18,7 @@ from ..data.imageio import ImageInput
 from ..errors import ImageReadError
 from ..inference.detector import Detector
 from ..utils.atomic import save_figure, write_json
-from ._scoring import faces_to_batch, score_faces
+from ._scoring import score_faces
 from .faithfulness import Faithfulness, deletion_faithfulness, random_segment_masks, shifted_masks, top_fraction_mask
 from .gradcam import GradCam
 from .lime_explainer import LimeExplainer, LimeResult
@@ -122,7 +122,7 @@ def explain(
         return []
     faces = np.stack([detector.decode(im) for im in images])
     probs = score_faces(detector, faces)
-    heatmaps = cam_explainer(faces_to_batch(detector, faces)) if cam_explainer else None
+    heatmaps = cam_explainer(detector.arrays_to_batch(faces)) if cam_explainer else None
     score_fn = lambda batch: score_faces(detector, batch)  # noqa: E731
 
     results = []

@@ -7,7 +7,6 @@ import fakelens
 from fakelens.data.synthetic import make_image
 from fakelens.data.transforms import PreprocessConfig
 from fakelens.explain import CAM_VARIANTS, GradCam, explain
-
 from fakelens.inference.detector import Detector
 from fakelens.models import create_model, get_model_spec
 

@@ -223,8 +223,10 @@ def _export(args) -> int:
 
 def _add_explain(sub) -> None:
     p = sub.add_parser("explain", help="Grad-CAM and LIME figures: why a face was called FAKE or REAL")
-    p.add_argument("inputs", nargs="+", help="face crops (files or folders)")
+    p.add_argument("inputs", nargs="+", help="face crops or photos (files or folders)")
     p.add_argument("--run", help="run folder (default: the bundled detector)")
+    p.add_argument("--crops", action="store_true", help="the images are face crops: explain each whole image, no face detection")
+    p.add_argument("--face-detector", default="yuface", help="yuface (default) or res10, for faces in whole photos")
     p.add_argument("--method", default="all", help="gradcam, lime or all (default: all)")
     p.add_argument("--cam", default="gradcam", help="Grad-CAM variant: gradcam, gradcam++, xgradcam, hirescam, layercam, eigengradcam, scorecam")
     p.add_argument("--lime-samples", type=int, default=1000, help="perturbed faces LIME scores per image")
@@ -247,11 +249,15 @@ def _explain(args) -> int:
     rows = explain_files(
         detector, paths, args.out, methods=args.method, cam=args.cam, lime_samples=args.lime_samples, top_k=args.top_k,
         segmentation=args.segmentation, faithfulness=args.faithfulness, progress=True,
+        crops=True if args.crops else None, face_detector=args.face_detector,
     )
     failed = [r for r in rows if r["error"]]
     for r in failed:
         print(f"fakelens: {r['error']}", file=sys.stderr)
-    print(f"fakelens: {len(rows) - len(failed)} figure(s) and explanations.json in {args.out}", file=sys.stderr)
+    for r in rows:
+        if r["status"] == "no_face":
+            print(f"fakelens: {r['path']}: no face found", file=sys.stderr)
+    print(f"fakelens: {sum(1 for r in rows if r['figure'])} figure(s) and explanations.json in {args.out}", file=sys.stderr)
     if failed:
         print(f"fakelens: {len(failed)} of {len(rows)} item(s) failed; see the error field", file=sys.stderr)
         return 3

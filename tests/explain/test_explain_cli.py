@@ -32,7 +32,7 @@ def test_cli_explain_writes_figures_grid_and_json_and_reports_bad_items(patch_ru
     folder, notes = crops
     out = tmp_path / "explained"
     code = main(["explain", str(folder), str(notes), "--run", str(run), "--method", "all", "--cam", "gradcam++",
-                 "--lime-samples", "100", "--top-k", "4", "--out", str(out), "--backend", "torch"])
+                 "--lime-samples", "100", "--top-k", "4", "--out", str(out), "--backend", "torch", "--crops"])
     assert code == 3  # two items could not be read; the others were explained
     err = capsys.readouterr().err
     assert "2 of 6 item(s) failed" in err and "broken.jpg" in err and "notes.txt" in err
@@ -74,3 +74,32 @@ def test_cli_explain_without_a_run_uses_the_bundled_detector_or_says_why_not(cro
     folder, _ = crops
     assert main(["explain", str(folder / "face0.jpg"), "--out", str(tmp_path / "out")]) == 2
     assert "no default detector is bundled" in capsys.readouterr().err
+
+
+def test_cli_explain_whole_photo_explains_each_face_once_with_its_box(patch_run, tmp_path, capsys):
+    from skimage.data import astronaut
+
+    from fakelens.faces import predict_photo
+
+    head = astronaut()[20:230, 130:320]  # the astronaut's head with some margin
+    photo = np.full((400, 720, 3), 90, np.uint8)
+    photo[30:240, 40:230] = head
+    photo[150:360, 460:650] = head[:, ::-1]
+    Image.fromarray(photo).save(tmp_path / "group.jpg", quality=92)
+    Image.fromarray(np.full((200, 300, 3), 90, np.uint8)).save(tmp_path / "empty.png")
+    out = tmp_path / "explained"
+    code = main(["explain", str(tmp_path / "group.jpg"), str(tmp_path / "empty.png"), "--run", str(patch_run),
+                 "--method", "gradcam", "--out", str(out), "--backend", "torch"])
+    assert code == 0
+    assert "empty.png: no face found" in capsys.readouterr().err
+    rows = json.loads((out / "explanations.json").read_text())["images"]
+    faces = [r for r in rows if r["path"].endswith("group.jpg")]
+    assert [r["status"] for r in rows if r["path"].endswith("empty.png")] == ["no_face"]
+    assert len(faces) == 2 and len({r["figure"] for r in faces}) == 2
+    found = predict_photo(fakelens.load(patch_run, backend="torch"), tmp_path / "group.jpg")
+    # one explanation per detected face, pointing back into the photo, with the verdict predict gives
+    assert sorted(tuple(r["face_box"]) for r in faces) == sorted(f.box for f in found.faces)
+    by_box = {tuple(r["face_box"]): r for r in faces}
+    for f in found.faces:
+        assert by_box[f.box]["prob_fake"] == pytest.approx(f.prob_fake, abs=1e-4)
+        assert (out / by_box[f.box]["figure"]).is_file()

@@ -33,7 +33,7 @@ def test_study_configs_in_repo_cover_the_zoo():
     from pathlib import Path
 
     configs = load_configs(Path(__file__).resolve().parents[2] / "configs")
-    models = {cfg.model for _, cfg in configs}
+    models = {c.train.model for c in configs}
     assert {"simple_cnn", "meso4", "xception", "efficientnet_b0", "resnet50", "mobilenetv3_large", "efficientnet_lite0"} <= models
 
 
@@ -41,10 +41,19 @@ def test_study_without_offline_weights_falls_back_to_random_init(tmp_path, kaggl
     from fakelens.training.study import _with_pretrained
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    cfg, init = _with_pretrained(TrainConfig(data="", model="resnet50"), None)
+    cfg, init = _with_pretrained(TrainConfig(data="", model="resnet50", freeze_epochs=1, epochs=3), None,
+                                 {"epochs": 2, "image_size": 128})
     assert not cfg.pretrained and init.startswith("random")
+    # a random backbone is never frozen, and the config's without_imagenet budget replaces its own
+    assert (cfg.freeze_epochs, cfg.epochs, cfg.image_size) == (0, 2, 128)
     cfg, init = _with_pretrained(TrainConfig(data="", model="efficientnet_lite0"), None)
     assert cfg.pretrained and init == "imagenet"
+
+
+def test_study_config_with_unknown_random_init_option_fails_before_training(tmp_path):
+    (tmp_path / "bad.yaml").write_text("model: resnet50\nwithout_imagenet:\n  epochz: 2\n")
+    with pytest.raises(ValueError, match="epochz"):
+        load_configs(tmp_path)
 
 
 def test_tune_prunes_resumes_and_writes_best_config(tmp_path, kaggle_dataset):

@@ -173,12 +173,17 @@ def explain_files(
     out_dir: str | os.PathLike,
     grid_max: int = 24,
     progress: bool = False,
+    crops: bool | None = True,
+    face_detector: str | None = None,
     **kwargs,
 ) -> list[dict]:
-    """Explain image files one by one, writing a figure per image, ``grid.png`` and ``explanations.json``.
+    """Explain image files one by one, writing a figure per face, ``grid.png`` and ``explanations.json``.
 
-    An unreadable file gets its message in the ``error`` field and the rest go
-    on. Returns the per-image rows written to ``explanations.json``.
+    ``crops``: True treats each image as one face crop; None recognises crops and
+    finds the faces in whole photos (each face explained once, with its box); False
+    always looks for faces. An unreadable file gets its message in the ``error``
+    field, a photo without a face gets ``status`` no_face, and the rest go on.
+    Returns the rows written to ``explanations.json`` (one per face).
     """
     from tqdm.auto import tqdm
 
@@ -189,25 +194,33 @@ def explain_files(
     # explain() checks every option before it looks at an image: an empty call reports
     # a bad option once, up front, instead of after (or instead of) the unreadable files.
     explain(detector, [], methods=methods, **kwargs)
+    pipeline = None
+    if crops is not True:
+        from ..faces import FacePipeline
+
+        pipeline = FacePipeline(detector, face_detector)
     rows, shown = [], []
     for i, path in enumerate(tqdm([str(p) for p in paths], desc="explaining", unit="img", disable=not progress)):
-        row = {"path": path, "prob_fake": None, "label": None, "figure": None, "error": ""}
+        base = {"path": path, "status": "ok", "prob_fake": None, "label": None, "figure": None, "error": ""}
         try:
-            (e,) = explain(detector, [path], methods=methods, sources=[path], **kwargs)
+            explanations = _explain_file(detector, pipeline, path, crops, methods, kwargs)
         except ImageReadError as exc:
-            row["error"] = str(exc)
-            rows.append(row)
+            rows.append({**base, "status": "error", "error": str(exc)})
             continue
-        figure = out_dir / f"{i:04d}_{Path(path).stem}.png"
-        save_figure(explanation_figure(e), figure)
-        row.update({k: v for k, v in e.to_dict().items() if k != "source"}, figure=figure.name)
-        rows.append(row)
-        if len(shown) < grid_max:
-            shown.append(e)
+        if not explanations:
+            rows.append({**base, "status": "no_face"})
+            continue
+        for k, e in enumerate(explanations):
+            suffix = f"_face{k}" if e.face_box is not None else ""
+            figure = out_dir / f"{i:04d}_{Path(path).stem}{suffix}.png"
+            save_figure(explanation_figure(e), figure)
+            rows.append({**base, **{key: v for key, v in e.to_dict().items() if key != "source"}, "figure": figure.name})
+            if len(shown) < grid_max:
+                shown.append(e)
     grid = None
     if shown:
         grid = out_dir / "grid.png"
-        n_ok = sum(1 for r in rows if not r["error"])
+        n_ok = sum(1 for r in rows if r["figure"])
         save_figure(explanation_grid(shown, title=f"{detector.model_name}: first {len(shown)} of {n_ok} faces" if n_ok > len(shown) else None), grid)
     write_json(
         out_dir / "explanations.json",
@@ -222,6 +235,20 @@ def explain_files(
         },
     )
     return rows
+
+
+def _explain_file(detector: Detector, pipeline, path: str, crops: bool | None, methods, kwargs: dict) -> list[Explanation]:
+    """The explanations for one file: the whole image as a crop, or each face found in it."""
+    if pipeline is None:
+        return explain(detector, [path], methods=methods, sources=[path], **kwargs)
+    from ..faces import predict_photo
+
+    found = predict_photo(pipeline, path, crops=crops, keep_crops=True)
+    if found.status == "error":
+        raise ImageReadError(found.error)
+    if found.kind == "crop":
+        return explain(detector, found.crops, methods=methods, sources=[path], **kwargs)
+    return explain_faces(detector, found.crops, boxes=[f.box for f in found.faces], source=path, methods=methods, **kwargs)
 
 
 def cam_overlay(rgb: np.ndarray, heatmap: np.ndarray) -> np.ndarray:

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 ONNX_FILE = "model.onnx"
+EXPORT_VERSION = 2  # 2: static 'SAME' padding
 
 
 def find_onnx(folder: str | os.PathLike | None) -> Path | None:
@@ -54,7 +55,8 @@ class OnnxRunner:
             digest.update(k.encode())
             digest.update(v.detach().cpu().numpy().tobytes()[:4096])
         cache = Path(os.environ.get("FAKELENS_CACHE", Path.home() / ".cache" / "fakelens")) / "onnx"
-        path = cache / f"{detector.model_name}-{digest.hexdigest()[:16]}-{detector.preprocess.image_size}.onnx"
+        # EXPORT_VERSION changes whenever the exported graph does, so old caches are not reused.
+        path = cache / f"{detector.model_name}-{digest.hexdigest()[:16]}-{detector.preprocess.image_size}-v{EXPORT_VERSION}.onnx"
         if not path.is_file():
             export_onnx(detector, path)
         return path

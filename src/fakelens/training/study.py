@@ -15,25 +15,44 @@ from ..evaluation.compare import compare_runs
 from ..models import get_model_spec
 from ..models.pretrained import hub_reachable
 from .checkpoint import latest_checkpoint
-from .config import TrainConfig
+from .config import TrainConfig, read_config_file
 from .trainer import Trainer
 
+# A study config may hold this mapping: the options that replace the others when a transfer
+# model has to start from random weights (no frozen-backbone epochs, a budget sized for that case).
+RANDOM_INIT_KEY = "without_imagenet"
 
-def load_configs(folder: str | os.PathLike, only: list[str] | None = None) -> list[tuple[str, TrainConfig]]:
+
+@dataclasses.dataclass(frozen=True)
+class StudyConfig:
+    name: str
+    train: TrainConfig
+    random_init_overrides: dict
+
+
+def load_configs(folder: str | os.PathLike, only: list[str] | None = None) -> list[StudyConfig]:
     files = sorted(Path(folder).glob("*.yaml")) + sorted(Path(folder).glob("*.yml"))
     configs = []
     for f in files:
-        cfg = TrainConfig.from_file(f)
+        raw = read_config_file(f)
+        overrides = raw.pop(RANDOM_INIT_KEY, None) or {}
+        cfg = TrainConfig.from_dict({"data": "", **raw})
+        TrainConfig.from_dict({**cfg.to_dict(), **overrides})  # unknown keys fail here, before any training
         if only and f.stem not in only and cfg.model not in only:
             continue
-        configs.append((f.stem, cfg))
+        configs.append(StudyConfig(f.stem, cfg, overrides))
     if not configs:
         raise FileNotFoundError(f"no study configs (*.yaml) in {folder}" + (f" matching {only}" if only else ""))
     return configs
 
 
-def _with_pretrained(cfg: TrainConfig, pretrained_dir: str | None) -> tuple[TrainConfig, str]:
-    """Where this run's ImageNet weights come from; random init when none can be had offline."""
+def _with_pretrained(cfg: TrainConfig, pretrained_dir: str | None, random_init_overrides: dict | None = None
+                     ) -> tuple[TrainConfig, str]:
+    """Where this run's ImageNet weights come from; random init when none can be had offline.
+
+    A random backbone gains nothing from frozen epochs, so those are dropped, and the config's
+    ``without_imagenet`` options (if any) replace the rest.
+    """
     spec = get_model_spec(cfg.model)
     if not spec.pretrainable or not cfg.pretrained:
         return cfg, "scratch" if not spec.pretrainable else "random"
@@ -46,7 +65,8 @@ def _with_pretrained(cfg: TrainConfig, pretrained_dir: str | None) -> tuple[Trai
                 return dataclasses.replace(cfg, pretrained_file=str(candidate)), f"file {candidate}"
     if spec.weights_wheel or hub_reachable():
         return cfg, "imagenet"
-    return dataclasses.replace(cfg, pretrained=False), "random (no ImageNet weights offline)"
+    fallback = {"freeze_epochs": 0, **(random_init_overrides or {}), "pretrained": False}
+    return TrainConfig.from_dict({**cfg.to_dict(), **fallback}), "random (no ImageNet weights offline)"
 
 
 def run_study(config_dir: str | os.PathLike, data: str, out: str | os.PathLike, only: list[str] | None = None,
@@ -54,10 +74,11 @@ def run_study(config_dir: str | os.PathLike, data: str, out: str | os.PathLike, 
     out = Path(out)
     runs = []
     configs = load_configs(config_dir, only)
-    for name, cfg in tqdm(configs, desc="study", unit="model", disable=quiet):
+    for study_cfg in tqdm(configs, desc="study", unit="model", disable=quiet):
+        name = study_cfg.name
         run_dir = out / name
-        cfg = dataclasses.replace(cfg, data=data or cfg.data, out=str(run_dir))
-        cfg, init = _with_pretrained(cfg, pretrained_dir)
+        cfg = dataclasses.replace(study_cfg.train, data=data or study_cfg.train.data, out=str(run_dir))
+        cfg, init = _with_pretrained(cfg, pretrained_dir, study_cfg.random_init_overrides)
         if (run_dir / "metrics.json").is_file() and (run_dir / "detector.json").is_file():
             tqdm.write(f"{name}: finished earlier, skipped")
         else:

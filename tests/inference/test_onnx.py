@@ -8,7 +8,7 @@ import fakelens
 from fakelens.cli import main
 from fakelens.data.synthetic import make_image
 from fakelens.inference.detector import Detector
-from fakelens.inference.export import export_run
+from fakelens.inference.export import export_onnx, export_run
 from fakelens.models import create_model
 
 
@@ -88,3 +88,39 @@ def test_int8_quantization_is_checked_on_validation(run_copy):
     # a strict bound that no quantized model passes unless it is exactly as accurate
     strict = quantize_run(det, run_copy, calibration_images=32, max_drop=-1.0)
     assert not strict["kept"] and not (run_copy / INT8_FILE).exists()
+
+
+def test_export_bakes_same_padding_into_a_static_graph(tmp_path):
+    """tf_efficientnet_lite's 'SAME' convs must not export as per-call shape arithmetic (it cost ~40% at batch 1)."""
+    import onnx
+
+    det = Detector(create_model("efficientnet_lite0"), "efficientnet_lite0")
+    det.preprocess = type(det.preprocess)(96, det.preprocess.mean, det.preprocess.std)
+    path = export_onnx(det, tmp_path / "m.onnx")
+    ops = {n.op_type for n in onnx.load(str(path)).graph.node}
+    assert not ops & {"Shape", "Ceil", "Gather"}, ops
+    from fakelens.inference.onnx_backend import OnnxRunner
+
+    batch = torch.randn(3, 3, 96, 96, generator=torch.Generator().manual_seed(1))
+    with torch.inference_mode():
+        ref = det.model(batch).reshape(-1).numpy()
+    assert np.abs(OnnxRunner(path).run(batch.numpy()) - ref).max() < 1e-4
+    assert any(type(m).__name__ == "Conv2dSame" for m in det.model.modules())  # the detector's own model is untouched
+
+
+@pytest.mark.parametrize("backend", ["torch", "onnx"])
+def test_tta_averages_the_logits_of_each_face_and_its_mirror(run_copy, backend):
+    from scipy.special import expit
+
+    rng = np.random.default_rng(7)
+    images = [make_image(rng, 64, fake=i % 2 == 1)[0] for i in range(6)]
+    det = fakelens.load(run_copy, backend=backend)
+    plain = det.logits(det.to_batch(images))
+    mirrored = det.logits(det.to_batch([im[:, ::-1].copy() for im in images]))
+    tta = fakelens.load(run_copy, backend=backend, tta=True)
+    assert tta.tta and "tta=True" in repr(tta)
+    got = tta.predict_proba(images)
+    assert np.allclose(got, expit((plain + mirrored) / 2 / det.temperature), atol=1e-5)
+    assert np.abs(got - det.predict_proba(images)).max() > 1e-4  # the mirror does change the scores
+    tta.save(run_copy)  # the choice is kept with the detector
+    assert fakelens.load(run_copy, backend=backend).tta

@@ -45,12 +45,14 @@ def score_samples(detector, samples: list[Sample], batch_size: int = 64, num_wor
 
 
 def evaluate_run(run_dir: str | os.PathLike, data: str | None = None, out: str | None = None, split: str = "test",
-                 batch_size: int = 64, num_workers: int = 1, backend: str = "auto") -> dict:
+                 batch_size: int = 64, num_workers: int = 1, backend: str = "auto", tta: bool | None = None) -> dict:
     """Metrics, predictions and plots for a trained run on its test split (or on ``data``)."""
     from ..inference.detector import Detector
 
     run_dir = Path(run_dir)
     detector = Detector.from_dir(run_dir, backend=backend)
+    if tta is not None:
+        detector.tta = bool(tta)
     if data:
         samples = load_samples(data)
         name = Path(data).name
@@ -61,11 +63,11 @@ def evaluate_run(run_dir: str | os.PathLike, data: str | None = None, out: str |
         all_samples, splits = read_split_csv(split_csv)
         samples = [s for s, sp in zip(all_samples, splits) if sp == split]
         name = split
-    out_dir = Path(out) if out else run_dir / ("eval" if data is None else f"eval-{name}")
+    out_dir = Path(out) if out else run_dir / (("eval" if data is None else f"eval-{name}") + ("-tta" if detector.tta else ""))
     probs, labels, indices, skipped = score_samples(detector, samples, batch_size, num_workers, desc=f"evaluate {name}")
     metrics = compute_metrics(labels, probs, detector.threshold)
     metrics.update({"dataset": str(data or run_dir / "split.csv"), "split": None if data else split, "skipped_unreadable": skipped,
-                    "model": detector.model_name, "backend": detector.backend})
+                    "model": detector.model_name, "backend": detector.backend, "tta": detector.tta})
     write_json(out_dir / "metrics.json", metrics)
     write_csv(out_dir / "predictions.csv",
               ({"path": samples[i].path, "label": samples[i].label, "group": samples[i].group, "prob_fake": round(float(p), 6)}

@@ -23,6 +23,29 @@ def _fmt(m: dict, key: str) -> str:
     return "n/a" if v is None else f"{v:.4f}"
 
 
+def _lineage(run: Path) -> str:
+    """The compute of the runs this one continued from (``--init-weights``), oldest first."""
+    parts = []
+    cfg_path = run / "config.json"
+    while cfg_path.is_file():
+        init = json.loads(cfg_path.read_text()).get("init_weights")
+        if not init or not (Path(init) / "detector.json").is_file():
+            break
+        info = json.loads((Path(init) / "detector.json").read_text()).get("info", {})
+        parts.insert(0, f"{info.get('epochs_run')} epochs ({info.get('train_minutes')} min) in `{init}`")
+        cfg_path = Path(init) / "config.json"
+    return ("It continued from " + ", then ".join(parts) + ".") if parts else ""
+
+
+def _tta_line(run: Path) -> str:
+    path = run / "eval-tta" / "metrics.json"
+    if not path.is_file():
+        return ""
+    m = json.loads(path.read_text())
+    return (f"\nWith `--tta` (each face averaged with its mirror image, twice the compute): accuracy {_fmt(m, 'accuracy')}, "
+            f"ROC-AUC {_fmt(m, 'roc_auc')}, ECE {_fmt(m, 'ece')} on the same test split.\n")
+
+
 def model_card(run: Path, detector: dict, metrics: dict) -> str:
     info = detector.get("info", {})
     test, val = metrics.get("test", {}), metrics.get("val", {})
@@ -36,7 +59,7 @@ Output: calibrated P(FAKE) for one face crop; label FAKE when P >= **{detector['
 ## Data and split
 - Trained on `{info.get('trained_on')}`: the Kaggle "deepfake-faces" DFDC crops (13,048 real + 13,048 fake, 224x224 JPEG).
 - Split by group, seeded: a fake's group is the real video it was made from, a real's its own video; 80/10/10 train/val/test; no group on two sides (`split.csv` in the run folder).
-- {info.get('train_images')} training images; best epoch {info.get('best_epoch')} of {info.get('epochs_run')}; {info.get('train_minutes')} min of training on a 2-core CPU, {info.get('train_images_seen')} images seen.
+- {info.get('train_images')} training images; best epoch {info.get('best_epoch')} of {info.get('epochs_run')}; {info.get('train_minutes')} min of training on a 2-core CPU, {info.get('train_images_seen')} images seen. {_lineage(run)}
 
 ## Metrics on the group-disjoint test split (n = {test.get('n')})
 | accuracy | precision | recall | F1 | ROC-AUC | log loss | ECE |
@@ -45,7 +68,7 @@ Output: calibrated P(FAKE) for one face crop; label FAKE when P >= **{detector['
 
 Confusion matrix (rows true REAL, FAKE; columns predicted REAL, FAKE): {cm}.
 Validation: accuracy {_fmt(val, 'accuracy')}, ROC-AUC {_fmt(val, 'roc_auc')}.
-
+{_tta_line(run)}
 ## Calibration
 Temperature scaling fitted on the validation split: T = {detector['temperature']:.4f}.
 Validation ECE before calibration {info.get('val_ece_before_calibration', float('nan')):.4f}, after {_fmt(val, 'ece')}; test ECE after {_fmt(test, 'ece')}.

@@ -18,7 +18,7 @@ from scipy.special import expit
 from .. import __version__
 from ..data.imageio import ImageInput, open_image
 from ..data.sources import LABEL_NAMES
-from ..data.transforms import PreprocessConfig, normalize_uint8, resize_square
+from ..data.transforms import PreprocessConfig, normalize_uint8, normalize_uint8_numpy, resize_square
 from ..errors import ImageReadError, RunDirError
 from ..models import create_model, get_model_spec
 from ..utils.atomic import atomic_path, write_json
@@ -149,24 +149,25 @@ class Detector:
         """uint8 ``HxWx3`` arrays at the model's input size -> the normalised NCHW batch."""
         faces = np.asarray(arrays, dtype=np.uint8) if isinstance(arrays, np.ndarray) else np.stack(arrays).astype(np.uint8, copy=False)
         if self._runner is not None:
-            # ONNX Runtime wants contiguous NCHW: transpose the uint8 array before normalising,
-            # rather than the 4x larger float tensor after it.
-            return normalize_uint8(torch.from_numpy(np.ascontiguousarray(faces.transpose(0, 3, 1, 2))), self.preprocess)
+            # ONNX Runtime wants contiguous NCHW float32; made in NumPy so that no PyTorch op
+            # (and so no spinning OpenMP thread) sits in its hot path.
+            return torch.from_numpy(normalize_uint8_numpy(faces, self.preprocess))
         # PyTorch takes the NHWC memory as a channels-last NCHW view, and its CPU convolutions
         # run faster in that layout (about 1/3 less time for efficientnet_lite0).
         return normalize_uint8(torch.from_numpy(np.ascontiguousarray(faces)).permute(0, 3, 1, 2), self.preprocess)
 
-    @torch.inference_mode()
     def logits(self, batch: torch.Tensor) -> np.ndarray:
         """Raw (uncalibrated) FAKE logits for a preprocessed batch (averaged with the mirror image under TTA)."""
         if self.tta:
-            return (self._forward(batch) + self._forward(torch.flip(batch, dims=[3]))) / 2
+            return (self._forward(batch) + self._forward(batch, mirror=True)) / 2
         return self._forward(batch)
 
-    def _forward(self, batch: torch.Tensor) -> np.ndarray:
-        if self._runner is not None:
-            return self._runner.run(batch.numpy())
-        return self.model(batch).reshape(-1).float().numpy()
+    def _forward(self, batch: torch.Tensor, mirror: bool = False) -> np.ndarray:
+        if self._runner is not None:  # NumPy only: no PyTorch op in ONNX Runtime's hot path
+            x = batch.numpy()
+            return self._runner.run(x[..., ::-1] if mirror else x)
+        with torch.inference_mode():
+            return self.model(torch.flip(batch, dims=[3]) if mirror else batch).reshape(-1).float().numpy()
 
     def proba_from_logits(self, logits: np.ndarray) -> np.ndarray:
         return expit(np.asarray(logits, dtype=np.float64) / self.temperature)

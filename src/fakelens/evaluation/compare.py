@@ -9,7 +9,8 @@ from ..errors import RunDirError
 from ..utils.atomic import write_csv, write_text
 from .plots import plot_leaderboard
 
-COLUMNS = ["name", "model", "accuracy", "precision", "recall", "f1", "roc_auc", "log_loss", "ece", "threshold", "n", "train_minutes", "train_images_seen"]
+COLUMNS = ["name", "model", "accuracy", "precision", "recall", "f1", "roc_auc", "log_loss", "ece", "threshold", "n",
+           "init", "image_size", "epochs_run", "train_images", "train_minutes", "train_images_seen"]
 
 
 def read_run_metrics(run_dir: Path) -> dict:
@@ -23,7 +24,27 @@ def read_run_metrics(run_dir: Path) -> dict:
     test = metrics.get("test", metrics)
     info = detector.get("info", {})
     return {"name": run_dir.name, "model": detector.get("model", metrics.get("model")), **{k: test.get(k) for k in COLUMNS[2:11]},
-            "train_minutes": info.get("train_minutes"), "train_images_seen": info.get("train_images_seen")}
+            "init": _init_of(run_dir), "image_size": detector.get("preprocess", {}).get("image_size"),
+            **{k: info.get(k) for k in ("epochs_run", "train_images", "train_minutes", "train_images_seen")}}
+
+
+def _init_of(run_dir: Path) -> str | None:
+    """Where a run's weights started: imagenet, random, scratch, or the run it continued from."""
+    from ..models import get_model_spec
+
+    cfg_path = run_dir / "config.json"
+    if not cfg_path.is_file():
+        return None
+    cfg = json.loads(cfg_path.read_text())
+    if cfg.get("init_weights"):
+        return f"continued from {Path(cfg['init_weights']).name}"
+    try:
+        pretrainable = get_model_spec(cfg["model"]).pretrainable
+    except (KeyError, ValueError):
+        return None
+    if not pretrainable:
+        return "scratch"
+    return "imagenet" if cfg.get("pretrained", True) else "random"
 
 
 def compare_runs(run_dirs: list[str | os.PathLike], out: str | os.PathLike) -> list[dict]:

@@ -56,6 +56,13 @@ def test_study_config_with_unknown_random_init_option_fails_before_training(tmp_
         load_configs(tmp_path)
 
 
+def test_train_config_file_ignores_the_study_only_section():
+    from pathlib import Path
+
+    cfg = TrainConfig.from_file(Path(__file__).resolve().parents[2] / "configs" / "xception.yaml", data="d")
+    assert cfg.model == "xception" and cfg.freeze_epochs == 1 and cfg.image_size == 160
+
+
 def test_tune_prunes_resumes_and_writes_best_config(tmp_path, kaggle_dataset):
     base = TrainConfig(data=str(kaggle_dataset), model="meso4", image_size=48, epochs=2, batch_size=16, num_workers=0)
     space = {"lr": ("float_log", 1e-4, 1e-2), "aug_strength": ("float", 0.0, 0.5)}

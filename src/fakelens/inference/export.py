@@ -1,11 +1,10 @@
 """Export a detector to ONNX, with its preprocessing constants beside it."""
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import copy
+import os
 import warnings
+from pathlib import Path
 
 import numpy as np
 import torch

@@ -50,8 +50,18 @@ class TrainConfig:
 
     @classmethod
     def from_file(cls, path: str | Path, **overrides) -> "TrainConfig":
-        """Read a YAML/JSON config; ``overrides`` fill in or replace its values (e.g. ``data``)."""
-        return cls.from_dict({"data": "", **read_config_file(path), **overrides})
+        """Read a YAML/JSON config; ``overrides`` fill in or replace its values (e.g. ``data``).
+
+        A study config's ``without_imagenet`` section only applies inside ``fakelens study``.
+        """
+        raw = read_config_file(path)
+        raw.pop(RANDOM_INIT_KEY, None)
+        return cls.from_dict({"data": "", **raw, **overrides})
+
+
+# A study config may hold this mapping: the options that replace the others when a transfer model
+# has to start from random weights (see training/study.py).
+RANDOM_INIT_KEY = "without_imagenet"
 
 
 def read_config_file(path: str | Path) -> dict:

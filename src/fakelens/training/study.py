@@ -15,12 +15,8 @@ from ..evaluation.compare import compare_runs
 from ..models import get_model_spec
 from ..models.pretrained import hub_reachable
 from .checkpoint import latest_checkpoint
-from .config import TrainConfig, read_config_file
+from .config import RANDOM_INIT_KEY, TrainConfig, read_config_file
 from .trainer import Trainer
-
-# A study config may hold this mapping: the options that replace the others when a transfer
-# model has to start from random weights (no frozen-backbone epochs, a budget sized for that case).
-RANDOM_INIT_KEY = "without_imagenet"
 
 
 @dataclasses.dataclass(frozen=True)

@@ -62,14 +62,15 @@ def _add_evaluate(sub) -> None:
     p.add_argument("--out", help="output folder (default RUN/eval)")
     p.add_argument("--backend", default="auto", choices=["auto", "torch", "onnx"])
     p.add_argument("--num-workers", type=int, default=1)
-    p.add_argument("--tta", action="store_true", help="test-time augmentation: average each face with its mirror image (~2x slower)")
+    p.add_argument("--tta", action=argparse.BooleanOptionalAction, default=None,
+                   help="test-time augmentation: average each face with its mirror image (2x the compute); default: as the detector was saved")
 
 
 def _evaluate(args) -> int:
     from .evaluation.evaluate import evaluate_run
 
     m = evaluate_run(args.run, data=args.data, out=args.out, split=args.split, num_workers=args.num_workers, backend=args.backend,
-                     tta=True if args.tta else None)
+                     tta=args.tta)
     print(json.dumps({k: m[k] for k in ("n", "accuracy", "precision", "recall", "f1", "roc_auc", "log_loss", "ece")}, indent=2))
     return 0
 
@@ -107,14 +108,15 @@ def _add_predict(sub) -> None:
     p.add_argument("--annotate", metavar="DIR", help="write photos with boxes and P(fake), and for videos an H.264 video, "
                    "a per-frame P(fake) plot and the full JSON, into DIR")
     p.add_argument("--face-detector", default="yuface", help="yuface (default) or res10")
-    p.add_argument("--tta", action="store_true", help="test-time augmentation: average each face with its mirror image (~2x slower)")
+    p.add_argument("--tta", action=argparse.BooleanOptionalAction, default=None,
+                   help="test-time augmentation: average each face with its mirror image (2x the compute); default: as the detector was saved")
 
 
 def _predict(args) -> int:
     from .inference import load
     from .inference.predict import PREDICT_COLUMNS, expand_inputs, write_rows
 
-    detector = load(args.run, backend=args.backend, tta=True if args.tta else None)
+    detector = load(args.run, backend=args.backend, tta=args.tta)
     if not args.crops or args.annotate:
         return _predict_media(args, detector)
     paths = expand_inputs(args.inputs)

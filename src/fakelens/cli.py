@@ -24,7 +24,7 @@ def _add_train(sub) -> None:
     p.add_argument("--label-smoothing", type=float)
     p.add_argument("--freeze-epochs", type=int)
     p.add_argument("--aug-strength", type=float, help="0 (flips only) .. 1 (strong)")
-    p.add_argument("--per-class", type=int, help="balanced subset: at most N images per class")
+    p.add_argument("--per-class", type=int, help="balanced subset of the training split: at most N images per class (val and test stay whole)")
     p.add_argument("--val-fraction", type=float)
     p.add_argument("--test-fraction", type=float)
     p.add_argument("--seed", type=int)

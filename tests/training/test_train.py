@@ -81,3 +81,18 @@ def test_unreadable_training_images_are_skipped_and_counted(tmp_path, kaggle_dat
     trainer.fit()
     assert trainer.state["skipped_images"] == 3
     assert json.loads((tmp_path / "run" / "detector.json").read_text())["info"]["skipped_unreadable"] == 3
+
+
+def test_per_class_subsets_only_the_training_split(tmp_path, kaggle_dataset, trained_run):
+    """Runs of any budget are validated and tested on the same groups, so their leaderboard rows compare."""
+    from fakelens.data.split import read_split_csv
+
+    full_run, _ = trained_run  # the same data and seed, no subset
+    train(_config(kaggle_dataset, tmp_path / "small", "simple_cnn", per_class=30, epochs=1), quiet=True)
+    samples, splits = read_split_csv(tmp_path / "small" / "split.csv")
+    full_samples, full_splits = read_split_csv(full_run / "split.csv")
+    for part in ("val", "test"):
+        assert sorted(s.path for s, sp in zip(samples, splits) if sp == part) == \
+            sorted(s.path for s, sp in zip(full_samples, full_splits) if sp == part)
+    train_labels = [s.label for s, sp in zip(samples, splits) if sp == "train"]
+    assert train_labels.count(0) == 30 and train_labels.count(1) == 30

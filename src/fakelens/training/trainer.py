@@ -99,8 +99,16 @@ class Trainer:
         if self.resume and split_csv.is_file():
             samples, splits = read_split_csv(split_csv)
         else:
-            samples = sample_per_class(load_samples(cfg.data), cfg.per_class, cfg.seed)
+            # Split the whole dataset first and only then draw the per-class subset from the
+            # training part: every run on a dataset (whatever its budget) is validated and tested
+            # on the same groups, so their numbers compare, and no subset can train on a group
+            # that another run tests on.
+            samples = load_samples(cfg.data)
             splits = split_by_group(samples, cfg.val_fraction, cfg.test_fraction, cfg.seed)
+            if cfg.per_class:
+                kept = {s.path for s in sample_per_class([s for s, sp in zip(samples, splits) if sp == "train"], cfg.per_class, cfg.seed)}
+                pairs = [(s, sp) for s, sp in zip(samples, splits) if sp != "train" or s.path in kept]
+                samples, splits = [s for s, _ in pairs], [sp for _, sp in pairs]
             write_split_csv(split_csv, samples, splits)
         self.splits = {name: [s for s, sp in zip(samples, splits) if sp == name] for name in ("train", "val", "test")}
         for name in ("train", "val"):

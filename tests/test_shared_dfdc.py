@@ -10,7 +10,10 @@ def test_train_then_predict_on_shared_dfdc(shared_dfdc, tmp_path):
                  "--image-size", "64", "--num-workers", "1", "--out", str(run)])
     assert code == 0
     rows = list(csv.DictReader(open(run / "split.csv")))
-    assert len(rows) == 600
+    train = [r for r in rows if r["split"] == "train"]
+    # --per-class draws from the training split only; val and test are the whole split's (as for every run)
+    assert len(train) == 600 and sum(r["label"] == "1" for r in train) == 300
+    assert sum(r["split"] == "test" for r in rows) == sum(r["split"] == "test" for r in csv.DictReader(open(_full_split(shared_dfdc, tmp_path))))
     sides = {}
     for r in rows:
         sides.setdefault(r["group"], set()).add(r["split"])
@@ -41,3 +44,14 @@ def test_default_detector_on_held_out_dfdc_crops(shared_dfdc):
     y = np.array([s.label for s in picked])
     assert roc_auc_score(y, p) > 0.85
     assert ((p >= det.threshold) == y).mean() > 0.75
+
+
+def _full_split(data, tmp_path):
+    """split.csv of the whole dataset with the default seed and fractions, as a full run writes it."""
+    from fakelens.data import load_samples, split_by_group
+    from fakelens.data.split import write_split_csv
+
+    samples = load_samples(data)
+    path = tmp_path / "full_split.csv"
+    write_split_csv(path, samples, split_by_group(samples, 0.1, 0.1, seed=0))
+    return path

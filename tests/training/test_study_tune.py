@@ -83,4 +83,9 @@ def test_report_cli(tmp_path, trained_run):
     page = (tmp_path / "rep" / "report.html").read_text()
     assert "Leaderboard" in page and "Wrong verdicts" in page and "data:image/png;base64" in page
     assert (tmp_path / "rep" / "plots" / "roc_all.png").is_file()
-    assert "# fakelens report" in (tmp_path / "rep" / "report.md").read_text()
+    md = (tmp_path / "rep" / "report.md").read_text()
+    assert "# fakelens report" in md
+    import re
+
+    links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md)
+    assert links and all((tmp_path / "rep" / link).is_file() for link in links), links  # every figure opens from the report folder

@@ -9,6 +9,7 @@ import html
 import io
 import json
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -77,8 +78,10 @@ def write_report(run_dirs: list[str | os.PathLike], out: str | os.PathLike, gall
         conf = json.loads((run / "eval" / "metrics.json").read_text())["confusion_matrix"] if (run / "eval" / "metrics.json").is_file() else None
         if conf:
             plot_confusion(conf, out / "plots" / f"{row['name']}_confusion.png", title=row["name"])
+        if (run / "plots" / "history.png").is_file():  # copied, so that report.md's links work from the report folder
+            shutil.copyfile(run / "plots" / "history.png", out / "plots" / f"{row['name']}_history.png")
         figs = [p for p in (out / "plots" / f"{row['name']}_confusion.png", out / "plots" / f"{row['name']}_reliability.png",
-                            run / "plots" / "history.png") if p.is_file()]
+                            out / "plots" / f"{row['name']}_history.png") if p.is_file()]
         budget = f"{info.get('train_minutes', '?')} min on this machine, {info.get('train_images_seen', '?')} images seen, best epoch {info.get('best_epoch', '?')} of {info.get('epochs_run', '?')}"
         sections.append(
             f"<section><h3>{html.escape(row['name'])} ({html.escape(str(row['model']))})</h3>"
@@ -86,7 +89,7 @@ def write_report(run_dirs: list[str | os.PathLike], out: str | os.PathLike, gall
             + "".join(_img_tag(p, 360) for p in figs)
             + (_gallery(labels, probs, paths, detector.get("threshold", 0.5)) if gallery else "")
             + "</section>")
-        md.append(f"### {row['name']} ({row['model']})\n\nCompute: {budget}.\n\n" + "\n".join(f"![]({p.relative_to(out) if p.is_relative_to(out) else p})" for p in figs))
+        md.append(f"### {row['name']} ({row['model']})\n\nCompute: {budget}.\n\n" + "\n".join(f"![]({p.relative_to(out)})" for p in figs))
     if curves:
         plot_roc(curves, out / "plots" / "roc_all.png", title="ROC, test split")
     fmt = lambda v: "" if v is None else f"{v:.4f}" if isinstance(v, float) else html.escape(str(v))  # noqa: E731

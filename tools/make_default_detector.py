@@ -42,10 +42,10 @@ def _tta_metrics(run: Path) -> dict:
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
-def model_card(run: Path, detector: dict, metrics: dict) -> str:
+def model_card(run: Path, detector: dict, metrics: dict, tta: dict) -> str:
+    """``tta``: the run's test metrics with TTA (``{}`` when it was not evaluated so)."""
     info = detector.get("info", {})
     test, val = metrics.get("test", {}), metrics.get("val", {})
-    tta = _tta_metrics(run)
     if detector.get("tta") and not tta:
         raise SystemExit(f"--tta: run 'fakelens evaluate {run} --tta' first, so that the card has the bundled setting's numbers")
     plain = test
@@ -109,9 +109,10 @@ def main() -> None:
     detector["info"] = dict(detector.get("info", {}))
     keys = ("n", "accuracy", "precision", "recall", "f1", "roc_auc", "ece")
     detector["info"]["test"] = {k: metrics.get("test", {}).get(k) for k in keys}
-    if _tta_metrics(run):
-        detector["info"]["test_tta"] = {k: _tta_metrics(run).get(k) for k in keys}
-    card = model_card(run, detector, metrics)  # before any file is replaced: a missing TTA evaluation stops here
+    tta = _tta_metrics(run)
+    if tta:
+        detector["info"]["test_tta"] = {k: tta.get(k) for k in keys}
+    card = model_card(run, detector, metrics, tta)  # before any file is replaced: a missing TTA evaluation stops here
     WEIGHTS_DIR.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(weights, WEIGHTS_DIR / ".model.safetensors.tmp")
     (WEIGHTS_DIR / ".model.safetensors.tmp").replace(WEIGHTS_DIR / "model.safetensors")

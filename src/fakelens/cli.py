@@ -54,6 +54,11 @@ def _train(args) -> int:
     return 0
 
 
+def _add_tta(p) -> None:
+    p.add_argument("--tta", action=argparse.BooleanOptionalAction, default=None,
+                   help="test-time augmentation: average each face with its mirror image (2x the compute); default: as the detector was saved")
+
+
 def _add_evaluate(sub) -> None:
     p = sub.add_parser("evaluate", help="metrics and plots for a trained run")
     p.add_argument("run", help="run folder")
@@ -62,8 +67,7 @@ def _add_evaluate(sub) -> None:
     p.add_argument("--out", help="output folder (default RUN/eval)")
     p.add_argument("--backend", default="auto", choices=["auto", "torch", "onnx"])
     p.add_argument("--num-workers", type=int, default=1)
-    p.add_argument("--tta", action=argparse.BooleanOptionalAction, default=None,
-                   help="test-time augmentation: average each face with its mirror image (2x the compute); default: as the detector was saved")
+    _add_tta(p)
 
 
 def _evaluate(args) -> int:
@@ -108,8 +112,7 @@ def _add_predict(sub) -> None:
     p.add_argument("--annotate", metavar="DIR", help="write photos with boxes and P(fake), and for videos an H.264 video, "
                    "a per-frame P(fake) plot and the full JSON, into DIR")
     p.add_argument("--face-detector", default="yuface", help="yuface (default) or res10")
-    p.add_argument("--tta", action=argparse.BooleanOptionalAction, default=None,
-                   help="test-time augmentation: average each face with its mirror image (2x the compute); default: as the detector was saved")
+    _add_tta(p)
 
 
 def _predict(args) -> int:

@@ -47,12 +47,10 @@ def score_samples(detector, samples: list[Sample], batch_size: int = 64, num_wor
 def evaluate_run(run_dir: str | os.PathLike, data: str | None = None, out: str | None = None, split: str = "test",
                  batch_size: int = 64, num_workers: int = 1, backend: str = "auto", tta: bool | None = None) -> dict:
     """Metrics, predictions and plots for a trained run on its test split (or on ``data``)."""
-    from ..inference.detector import Detector
+    from ..inference.detector import load
 
     run_dir = Path(run_dir)
-    detector = Detector.from_dir(run_dir, backend=backend)
-    if tta is not None:
-        detector.tta = bool(tta)
+    detector = load(run_dir, backend=backend, tta=tta)
     if data:
         samples = load_samples(data)
         name = Path(data).name

@@ -48,7 +48,8 @@ class Detector:
         self.temperature = float(temperature)
         self.info = dict(info or {})
         # Test-time augmentation: average the logits of each face and its mirror image.
-        # About +0.5 points of accuracy for twice the compute, so it is opt-in.
+        # It costs twice the compute, so it is on only where a detector is saved with it
+        # (the bundled default is) or asked for.
         self.tta = bool(tta)
         self.source: str | None = None
         self.backend = "torch"

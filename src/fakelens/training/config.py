@@ -7,6 +7,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 
+# A study config may hold this mapping: the options that replace the others when a transfer model
+# has to start from random weights (see training/study.py).
+RANDOM_INIT_KEY = "without_imagenet"
+
+
 @dataclass
 class TrainConfig:
     data: str
@@ -58,10 +63,6 @@ class TrainConfig:
         raw.pop(RANDOM_INIT_KEY, None)
         return cls.from_dict({"data": "", **raw, **overrides})
 
-
-# A study config may hold this mapping: the options that replace the others when a transfer model
-# has to start from random weights (see training/study.py).
-RANDOM_INIT_KEY = "without_imagenet"
 
 
 def read_config_file(path: str | Path) -> dict:

@@ -30,9 +30,8 @@ def load_configs(folder: str | os.PathLike, only: list[str] | None = None) -> li
     files = sorted(Path(folder).glob("*.yaml")) + sorted(Path(folder).glob("*.yml"))
     configs = []
     for f in files:
-        raw = read_config_file(f)
-        overrides = raw.pop(RANDOM_INIT_KEY, None) or {}
-        cfg = TrainConfig.from_dict({"data": "", **raw})
+        cfg = TrainConfig.from_file(f)
+        overrides = read_config_file(f).get(RANDOM_INIT_KEY) or {}
         TrainConfig.from_dict({**cfg.to_dict(), **overrides})  # unknown keys fail here, before any training
         if only and f.stem not in only and cfg.model not in only:
             continue

@@ -192,6 +192,21 @@ def _extract_faces(args) -> int:
     return 0
 
 
+def _add_crop_faces(sub) -> None:
+    p = sub.add_parser("crop-faces", help="a dataset of photos -> the face crops predict would score (train as you infer)")
+    p.add_argument("data", help="dataset: real/ + fake/ folders, a CSV manifest (path,label[,group]) or a Kaggle layout")
+    p.add_argument("--out", required=True, help="output: real/, fake/, manifest.csv, crop_report.csv")
+    p.add_argument("--workers", type=int, default=1, help="processes (default 1)")
+
+
+def _crop_faces(args) -> int:
+    from .faces.crop_dataset import crop_dataset
+
+    summary = crop_dataset(args.data, args.out, workers=args.workers)
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
 def _add_models(sub) -> None:
     sub.add_parser("models", help="list the model zoo")
 
@@ -363,6 +378,7 @@ COMMANDS = {
     "compare": (_add_compare, _compare),
     "predict": (_add_predict, _predict),
     "extract-faces": (_add_extract_faces, _extract_faces),
+    "crop-faces": (_add_crop_faces, _crop_faces),
     "export": (_add_export, _export),
     "explain": (_add_explain, _explain),
     "models": (_add_models, _models),

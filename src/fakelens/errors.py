@@ -23,3 +23,7 @@ class RunDirError(FakelensError, FileNotFoundError):
 
 class VideoReadError(FakelensError, ValueError):
     """A file could not be decoded as a video (corrupt, truncated, no frames, unsupported codec)."""
+
+
+class ConfigError(FakelensError, ValueError):
+    """A configuration (training options, a source YAML, detector.json) is invalid."""

@@ -42,17 +42,35 @@ def test_export_parity_zoo_models(name, tmp_path):
 
 
 def test_auto_is_torch_without_export_and_stale_export_is_ignored(run_copy):
+    from safetensors.torch import load_file, save_file
+
     assert fakelens.load(run_copy).backend == "torch"
     det = fakelens.load(run_copy, backend="onnx")  # exports into the cache on demand
     assert det.backend == "onnx"
     export_run(det, run_copy)
-    (run_copy / "model.safetensors").touch()  # weights newer than the export
-    import os
-    import time
-
-    old = time.time() - 100
-    os.utime(run_copy / "model.onnx", (old, old))
+    assert fakelens.load(run_copy).backend == "onnx"
+    # New weights: the export records the hash of the weights it came from, so it no longer counts.
+    state = load_file(str(run_copy / "model.safetensors"))
+    first = sorted(state)[0]
+    state[first] = state[first] + 0.01
+    save_file(state, str(run_copy / "model.safetensors"))
     assert fakelens.load(run_copy).backend == "torch"
+
+
+def test_export_parity_is_enforced(run_copy, monkeypatch):
+    from fakelens.inference import export
+
+    det = fakelens.load(run_copy, backend="torch")
+    real_export = export.export_onnx
+
+    def export_other_weights(detector, path, opset=17):
+        other = Detector(create_model(detector.model_name), detector.model_name, detector.preprocess)
+        return real_export(other, path, opset)
+
+    monkeypatch.setattr(export, "export_onnx", export_other_weights)
+    with pytest.raises(export.ExportParityError, match="differs from PyTorch"):
+        export_run(det, run_copy, tolerance=1e-4)
+    assert not (run_copy / "model.onnx").exists()
 
 
 def test_unknown_backend(run_copy):

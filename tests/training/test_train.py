@@ -38,7 +38,7 @@ def test_run_folder_has_everything(trained_run):
                  "plots/history.png", "eval/roc.png", "eval/confusion.png", "eval/metrics.json"):
         assert (run / name).is_file(), name
     lines = (run / "split.csv").read_text().splitlines()
-    assert lines[0] == "path,label,group,split"
+    assert lines[0] == "path,label,group,split,source"
     sides = {}
     for line in lines[1:]:
         *_, group, split = line.rsplit(",", 2)

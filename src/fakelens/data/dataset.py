@@ -3,16 +3,20 @@ from __future__ import annotations
 
 from typing import Callable
 
+import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Sampler, WeightedRandomSampler
 
 from ..errors import ImageReadError
-from .imageio import open_image
-from .sources import Sample
+from .imageio import load_image
+from .sources import FAKE, Sample
 
 
 class FaceCropDataset(Dataset):
-    """Face-crop images and labels; an unreadable image yields ``None`` (skipped in the batch)."""
+    """Face crops through ``transform`` (a path -> tensor function, e.g. the predict-time path).
+
+    An unreadable image yields ``None`` (skipped in the batch and counted).
+    """
 
     def __init__(self, samples: list[Sample], transform: Callable):
         self.samples = samples
@@ -24,10 +28,40 @@ class FaceCropDataset(Dataset):
     def __getitem__(self, index: int):
         sample = self.samples[index]
         try:
-            image = open_image(sample.path)
+            x = self.transform(sample.path)
         except ImageReadError:
             return None
-        return self.transform(image), sample.label, index
+        return x, sample.label, index
+
+
+class TrainingDataset(Dataset):
+    """Training samples through a random :class:`~fakelens.data.transforms.TrainTransform`.
+
+    A sample of kind ``sbi`` is a real face turned into a self-blended
+    pseudo-fake on the fly (a new blend every time it is drawn), labelled FAKE.
+    Each item's random generator is seeded from the loader's per-epoch seed and
+    the index, so a run is repeatable and epochs differ.
+    """
+
+    def __init__(self, samples: list[Sample], transform: Callable[[np.ndarray, np.random.Generator], np.ndarray]):
+        self.samples = samples
+        self.transform = transform
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, index: int):
+        from .sbi import self_blend
+
+        sample = self.samples[index]
+        rng = np.random.default_rng([torch.initial_seed() % 2**63, index])
+        try:
+            rgb = load_image(sample.path)
+        except ImageReadError:
+            return None
+        if sample.kind == "sbi":
+            rgb = self_blend(rgb, rng)
+        return torch.from_numpy(self.transform(rgb, rng)), FAKE if sample.kind == "sbi" else sample.label, index
 
 
 def collate_skip_unreadable(batch):
@@ -42,12 +76,20 @@ def collate_skip_unreadable(batch):
     return images, labels, indices, skipped
 
 
-def make_loader(dataset: Dataset, batch_size: int, shuffle: bool, num_workers: int, seed: int = 0, drop_last: bool = False) -> DataLoader:
+def weighted_sampler(weights: np.ndarray, num_samples: int, seed: int = 0) -> WeightedRandomSampler:
+    """Draw ``num_samples`` per epoch with probability proportional to ``weights`` (with replacement)."""
+    return WeightedRandomSampler(torch.as_tensor(weights, dtype=torch.double), int(num_samples), replacement=True,
+                                 generator=torch.Generator().manual_seed(seed))
+
+
+def make_loader(dataset: Dataset, batch_size: int, shuffle: bool, num_workers: int, seed: int = 0, drop_last: bool = False,
+                sampler: Sampler | None = None) -> DataLoader:
     generator = torch.Generator().manual_seed(seed)
     return DataLoader(
         dataset,
         batch_size=batch_size,
-        shuffle=shuffle,
+        shuffle=shuffle and sampler is None,
+        sampler=sampler,
         num_workers=num_workers,
         collate_fn=collate_skip_unreadable,
         generator=generator,

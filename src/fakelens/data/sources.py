@@ -32,6 +32,8 @@ class Sample:
     path: str
     label: int
     group: str
+    source: str = ""  # the dataset it came from (multi-source training)
+    kind: str = ""  # "" for an image as stored; "sbi": a real face served as a self-blended fake
 
 
 def parse_label(value: str, where: str) -> int:
@@ -41,8 +43,12 @@ def parse_label(value: str, where: str) -> int:
     return label
 
 
-def load_samples(source: str | os.PathLike) -> list[Sample]:
-    """Read any supported layout; raise :class:`DataError` with a clear reason otherwise."""
+def load_samples(source: str | os.PathLike, require_both: bool = True) -> list[Sample]:
+    """Read any supported layout; raise :class:`DataError` with a clear reason otherwise.
+
+    ``require_both=False`` accepts a one-class source (real photos only, say), for
+    training beside other sources.
+    """
     source = Path(source)
     if not source.exists():
         raise DataError(f"{source}: no such file or folder")
@@ -59,7 +65,10 @@ def load_samples(source: str | os.PathLike) -> list[Sample]:
             f"{source}: not a dataset: expected metadata.csv + faces_224/ (Kaggle deepfake-faces), "
             "real/ + fake/ folders, or a CSV manifest"
         )
-    _check_classes(samples, source)
+    if require_both:
+        _check_classes(samples, source)
+    elif not samples:
+        raise DataError(f"{source}: no images found")
     return samples
 
 

@@ -64,15 +64,15 @@ def split_by_group(samples: list[Sample], val_fraction: float = 0.1, test_fracti
 
 
 def write_split_csv(path: str | os.PathLike, samples: list[Sample], splits: list[str]) -> None:
-    rows = ({"path": s.path, "label": s.label, "group": s.group, "split": sp} for s, sp in zip(samples, splits))
-    write_csv(path, rows, ["path", "label", "group", "split"])
+    rows = ({"path": s.path, "label": s.label, "group": s.group, "split": sp, "source": s.source} for s, sp in zip(samples, splits))
+    write_csv(path, rows, ["path", "label", "group", "split", "source"])
 
 
 def read_split_csv(path: str | os.PathLike) -> tuple[list[Sample], list[str]]:
     samples, splits = [], []
     with open(path, newline="", encoding="utf-8") as fh:
         for i, row in enumerate(csv.DictReader(fh), start=2):
-            samples.append(Sample(row["path"], parse_label(row["label"], f"{path} line {i}"), row["group"]))
+            samples.append(Sample(row["path"], parse_label(row["label"], f"{path} line {i}"), row["group"], row.get("source") or ""))
             if row["split"] not in SPLITS:
                 raise DataError(f"{path} line {i}: unknown split {row['split']!r}")
             splits.append(row["split"])

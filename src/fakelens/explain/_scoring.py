@@ -17,10 +17,4 @@ from ..inference.detector import Detector
 def score_faces(detector: Detector, faces: np.ndarray, batch_size: int = 64) -> np.ndarray:
     """Calibrated P(FAKE) for uint8 ``NxHxWx3`` faces at the model's input size."""
     faces = np.asarray(faces)
-    if faces.ndim == 3:
-        faces = faces[None]
-    out = [
-        detector.proba_from_logits(detector.logits(detector.arrays_to_batch(faces[i : i + batch_size])))
-        for i in range(0, len(faces), batch_size)
-    ]
-    return np.concatenate(out) if out else np.zeros(0)
+    return detector.score_arrays(faces[None] if faces.ndim == 3 else faces, batch_size)

@@ -8,7 +8,6 @@ writes figures and ``explanations.json``.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -19,50 +18,12 @@ from ..errors import ImageReadError
 from ..inference.detector import Detector
 from ..utils.atomic import save_figure, write_json
 from ._scoring import score_faces
-from .faithfulness import Faithfulness, deletion_faithfulness, random_segment_masks, shifted_masks, top_fraction_mask
-from .gradcam import GradCam
-from .lime_explainer import LimeExplainer, LimeResult
+from .cam import cam_overlay, make_cam_explainer
+from .faithfulness import deletion_faithfulness, random_segment_masks, shifted_masks, top_fraction_mask
+from .lime_explainer import LimeExplainer
+from .results import CamResult, Explanation
 
 METHODS = ("gradcam", "lime")
-
-
-@dataclass
-class CamResult:
-    method: str  # the Grad-CAM variant, e.g. "gradcam++"
-    layer: str  # the model layer it looked at
-    heatmap: np.ndarray  # HxW float32 in [0, 1]: where the evidence for FAKE is
-    overlay: np.ndarray  # HxWx3 uint8: the heatmap (jet) over the face
-
-
-@dataclass
-class Explanation:
-    """Everything about one face's verdict and why; ``to_dict()`` gives the JSON-friendly part."""
-
-    source: str | None
-    rgb: np.ndarray  # HxWx3 uint8: the face as the model saw it (its input size)
-    prob_fake: float
-    label: str
-    gradcam: CamResult | None = None
-    lime: LimeResult | None = None
-    faithfulness: dict[str, Faithfulness] = field(default_factory=dict)  # method -> deletion check
-    face_box: tuple[int, int, int, int] | None = None  # where the face sits in a whole photo, when known
-
-    def to_dict(self) -> dict:
-        d: dict = {"source": self.source, "prob_fake": round(float(self.prob_fake), 6), "label": self.label}
-        if self.face_box is not None:
-            d["face_box"] = [int(v) for v in self.face_box]
-        if self.gradcam is not None:
-            d["gradcam"] = {"method": self.gradcam.method, "layer": self.gradcam.layer}
-        if self.lime is not None:
-            top = self.lime.top_segments
-            d["lime"] = {
-                "top_segments": [int(s) for s in top],
-                "top_weights": [round(float(w), 6) for w in self.lime.weights[top]],
-                "fit_r2": round(self.lime.fit_r2, 6),
-            }
-        for method, check in self.faithfulness.items():
-            d.setdefault(method, {})["faithfulness"] = check.to_dict()
-        return d
 
 
 def resolve_methods(methods: str | Iterable[str]) -> tuple[str, ...]:
@@ -112,7 +73,7 @@ def explain(
     """
     methods = resolve_methods(methods)
     # Build (and so validate) the explainers before decoding anything: a bad option fails at once.
-    cam_explainer = GradCam.for_detector(detector, cam, target_layer) if "gradcam" in methods else None
+    cam_explainer = make_cam_explainer(detector, cam, target_layer) if "gradcam" in methods else None
     lime_explainer = (
         LimeExplainer(detector, lime_samples, top_k, segmentation, random_state=random_state) if "lime" in methods else None
     )
@@ -123,6 +84,10 @@ def explain(
     faces = np.stack([detector.decode(im) for im in images])
     probs = score_faces(detector, faces)
     heatmaps = cam_explainer(detector.arrays_to_batch(faces)) if cam_explainer else None
+    if heatmaps is not None and detector.tta:
+        # The verdict averages the face and its mirror image, so the map does too.
+        mirrored = cam_explainer(np.ascontiguousarray(detector.arrays_to_batch(faces)[..., ::-1]))[..., ::-1]
+        heatmaps = (heatmaps + mirrored) / 2
     score_fn = lambda batch: score_faces(detector, batch)  # noqa: E731
 
     results = []
@@ -249,13 +214,6 @@ def _explain_file(detector: Detector, pipeline, path: str, crops: bool | None, m
     if found.kind == "crop":
         return explain(detector, found.crops, methods=methods, sources=[path], **kwargs)
     return explain_faces(detector, found.crops, boxes=[f.box for f in found.faces], source=path, methods=methods, **kwargs)
-
-
-def cam_overlay(rgb: np.ndarray, heatmap: np.ndarray) -> np.ndarray:
-    """The heatmap in the jet colour map, half over the face (pytorch-grad-cam's rendering)."""
-    from pytorch_grad_cam.utils.image import show_cam_on_image
-
-    return show_cam_on_image(rgb.astype(np.float32) / 255.0, heatmap, use_rgb=True, image_weight=0.5)
 
 
 def _source_name(image: ImageInput) -> str | None:

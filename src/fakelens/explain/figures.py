@@ -10,7 +10,7 @@ from typing import Sequence
 
 from matplotlib.figure import Figure
 
-from .api import Explanation
+from .results import Explanation
 from .faithfulness import Faithfulness
 
 VERDICT_COLOURS = {"FAKE": "#c0392b", "REAL": "#1e8449"}

@@ -19,29 +19,12 @@ import torch.nn as nn
 
 from ..inference.detector import Detector
 from ..models import get_model_spec, get_submodule
+from .cam import CAM_VARIANTS, check_cam_variant
 
-#: Selectable variants -> pytorch-grad-cam class names. All of them are driven
-#: by the FAKE target; EigenCAM-style maps that ignore the target are left out.
-CAM_VARIANTS = {
-    "gradcam": "GradCAM",
-    "gradcam++": "GradCAMPlusPlus",
-    "xgradcam": "XGradCAM",
-    "hirescam": "HiResCAM",
-    "layercam": "LayerCAM",
-    "eigengradcam": "EigenGradCAM",
-    "scorecam": "ScoreCAM",  # one forward pass per channel: accurate, but seconds per image
-}
-
-# pytorch-grad-cam records activations with forward hooks on the shared model;
-# two explanations running at once would see each other's activations.
+# pytorch-grad-cam records activations with forward hooks on the model; two explanations
+# running at once on one model would see each other's activations. (Predictions never
+# share that model: explainers use the detector's private copy, Detector.explain_model().)
 _HOOK_LOCK = threading.Lock()
-
-
-def check_cam_variant(name: str) -> str:
-    key = str(name).lower()
-    if key not in CAM_VARIANTS:
-        raise ValueError(f"unknown Grad-CAM variant {name!r}; choose one of: {', '.join(CAM_VARIANTS)}")
-    return key
 
 
 class GradCam:
@@ -61,7 +44,10 @@ class GradCam:
 
     @classmethod
     def for_detector(cls, detector: Detector, method: str = "gradcam", target_layer: str | None = None) -> "GradCam":
-        """The detector's torch model (also when it scores through ONNX Runtime) at its registry layer."""
+        """A private copy of the detector's torch model (also when it scores through ONNX Runtime) at its registry layer.
+
+        The copy keeps Grad-CAM's hooks out of the model that other threads predict with.
+        """
         method = check_cam_variant(method)
         if target_layer is None:
             try:
@@ -72,10 +58,12 @@ class GradCam:
             get_submodule(detector.model, target_layer)
         except ValueError as exc:
             raise ValueError(f"{detector.model_name}: {exc}; pass target_layer= with an existing conv layer") from None
-        return cls(detector.model, target_layer, method)
+        return cls(detector.explain_model(), target_layer, method)
 
-    def __call__(self, batch: torch.Tensor) -> np.ndarray:
-        """``batch``: the normalised NCHW tensor the model takes."""
+    def __call__(self, batch) -> np.ndarray:
+        """``batch``: the normalised NCHW batch the model takes (a NumPy array or a tensor)."""
+        if not isinstance(batch, torch.Tensor):
+            batch = torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32))
         if len(batch) == 0:
             return np.zeros((0, *batch.shape[-2:]), dtype=np.float32)
         # imported here, not at the top: pytorch-grad-cam pulls in OpenCV and ttach,

@@ -1,29 +1,37 @@
-"""The detector: weights + preprocessing + threshold + calibration, in one object.
+"""The detector: preprocessing + a backend (PyTorch or ONNX Runtime) + calibration, in one object.
 
 predict, evaluate, explain, export and the service all go through a
-:class:`Detector`; none of them re-implements preprocessing.
+:class:`Detector`; none of them re-implements preprocessing. Each part is small:
+
+* :class:`~fakelens.data.preprocess.PreprocessConfig`: any image -> the model's input (the one path);
+* a runner (:mod:`fakelens.inference.onnx_backend`): input -> raw FAKE logits;
+* :class:`~fakelens.inference.calibration.Calibration`: logits -> P(fake) -> REAL / UNCERTAIN / FAKE.
+
+Scoring with ONNX Runtime needs no PyTorch: a run folder with a matching
+``model.onnx`` (the bundled detector has one) loads its weights into PyTorch
+only when something asks for ``detector.model`` (training, export, Grad-CAM
+variants). Every method may be called from many threads at once.
 """
 from __future__ import annotations
 
+import copy
+import dataclasses
 import json
 import os
+import threading
 from pathlib import Path
 from typing import Iterable, Sequence
 
 import numpy as np
-import torch
-import torch.nn as nn
-from scipy.special import expit
 
 from .. import __version__
-from ..data.imageio import ImageInput, open_image
-from ..data.sources import LABEL_NAMES
-from ..data.transforms import PreprocessConfig, normalize_uint8, normalize_uint8_numpy, resize_square
+from ..data.imageio import ImageInput
+from ..data.preprocess import PreprocessConfig, batched
 from ..errors import ImageReadError, RunDirError
-from ..models import create_model, get_model_spec
 from ..utils.atomic import atomic_path, write_json
+from .calibration import Bands, Calibration
+from .onnx_backend import ONNX_FILE, WEIGHTS_FILE, OnnxRunner, TorchRunner, find_onnx
 
-WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "detector.json"
 DEFAULT_DIR = Path(__file__).resolve().parent.parent / "weights"
 
@@ -33,29 +41,78 @@ class Detector:
 
     def __init__(
         self,
-        model: nn.Module,
+        model,
         model_name: str,
         preprocess: PreprocessConfig | None = None,
         threshold: float = 0.5,
         temperature: float = 1.0,
         info: dict | None = None,
         tta: bool = False,
+        bands: Bands | None = None,
     ):
-        self.model = model.eval()
         self.model_name = model_name
-        self.preprocess = preprocess or get_model_spec(model_name).preprocess
-        self.threshold = float(threshold)
-        self.temperature = float(temperature)
-        self.info = dict(info or {})
-        # Test-time augmentation: average the logits of each face and its mirror image.
-        # It costs twice the compute, so it is on only where a detector is saved with it
-        # (the bundled default is) or asked for.
-        self.tta = bool(tta)
-        self.source: str | None = None
-        self.backend = "torch"
-        self._runner = None  # an ONNX Runtime session when backend == "onnx"
+        if preprocess is None:
+            from ..models import get_model_spec
 
-    # ----------------------------------------------------------------- loading
+            preprocess = get_model_spec(model_name).preprocess
+        self.preprocess = preprocess
+        # Test-time augmentation (the logits of each face and its mirror image averaged) is part of
+        # the calibration: temperature, threshold and bands are fitted with the TTA setting that ships.
+        self.calibration = Calibration(float(temperature), float(threshold), bool(tta), bands)
+        self.info = dict(info or {})
+        self.source: str | None = None
+        self._model = model.eval() if model is not None else None
+        self._weights_file: Path | None = None  # loaded on first use of .model
+        self._runner = TorchRunner(self._model) if model is not None else None
+        self._lock = threading.Lock()
+        self._explain_model = None
+
+    # ----------------------------------------------------------- calibration
+    @property
+    def threshold(self) -> float:
+        return self.calibration.threshold
+
+    @threshold.setter
+    def threshold(self, value: float) -> None:
+        self.calibration = dataclasses.replace(self.calibration, threshold=float(value))
+
+    @property
+    def temperature(self) -> float:
+        return self.calibration.temperature
+
+    @temperature.setter
+    def temperature(self, value: float) -> None:
+        self.calibration = dataclasses.replace(self.calibration, temperature=float(value))
+
+    @property
+    def tta(self) -> bool:
+        return self.calibration.tta
+
+    @tta.setter
+    def tta(self, value: bool) -> None:
+        self.calibration = dataclasses.replace(self.calibration, tta=bool(value))
+
+    # ---------------------------------------------------------------- model
+    @property
+    def model(self):
+        """The PyTorch model (loaded from the run folder's weights on first use)."""
+        if self._model is None:
+            with self._lock:
+                if self._model is None:
+                    self._model = _load_torch_model(self.model_name, self._weights_file)
+        return self._model
+
+    def explain_model(self):
+        """A private copy of the model for explainers that hook into it (Grad-CAM).
+
+        Hooks on the shared model would fire inside other threads' predictions.
+        """
+        with self._lock:
+            if self._explain_model is None:
+                self._explain_model = copy.deepcopy(self.model).eval()
+        return self._explain_model
+
+    # -------------------------------------------------------------- loading
     @classmethod
     def from_dir(cls, path: str | os.PathLike, backend: str = "auto") -> "Detector":
         """Load from a run folder (or any folder with ``model.safetensors`` + ``detector.json``)."""
@@ -65,43 +122,31 @@ class Detector:
             raise RunDirError(f"{path}: no such run folder")
         if not cfg_path.is_file() or not weights.is_file():
             raise RunDirError(f"{path}: not a trained run (needs {CONFIG_FILE} and {WEIGHTS_FILE}; has training finished?)")
-        cfg = json.loads(cfg_path.read_text())
-        from safetensors.torch import load_file
-
-        model = create_model(cfg["model"])
-        model.load_state_dict(load_file(str(weights)))
+        cfg = read_detector_config(cfg_path)
         det = cls(
-            model,
+            None,
             cfg["model"],
             PreprocessConfig.from_dict(cfg["preprocess"]),
             threshold=cfg.get("threshold", 0.5),
             temperature=cfg.get("temperature", 1.0),
             info=cfg.get("info", {}),
             tta=cfg.get("tta", False),
+            bands=Bands.from_dict(cfg.get("bands")),
         )
         det.source = str(path)
+        det._weights_file = weights
         det.set_backend(backend)
         return det
 
     @classmethod
     def default(cls, backend: str = "auto") -> "Detector":
-        """The detector bundled with fakelens."""
+        """The detector bundled with fakelens (it ships its ONNX export: no PyTorch needed to score)."""
         if not (DEFAULT_DIR / WEIGHTS_FILE).is_file():
             raise RunDirError(
                 "no default detector is bundled with this install; train one with "
                 "'fakelens train ...' and pass --run RUN_DIR"
             )
-        if backend != "auto":
-            return cls.from_dir(DEFAULT_DIR, backend=backend)
-        det = cls.from_dir(DEFAULT_DIR, backend="torch")
-        try:  # ONNX Runtime is ~4x faster on CPU: export once into the user cache, reuse after
-            det.set_backend("onnx")
-        except Exception as exc:  # noqa: BLE001 - e.g. a read-only home: PyTorch still works
-            import warnings
-
-            warnings.warn(f"ONNX Runtime unavailable for the default detector, using PyTorch: {exc}", stacklevel=2)
-            det.set_backend("torch")
-        return det
+        return cls.from_dir(DEFAULT_DIR, backend=backend)
 
     def save(self, path: str | os.PathLike) -> None:
         """Write ``model.safetensors`` and ``detector.json`` atomically."""
@@ -115,67 +160,81 @@ class Detector:
         write_json(path / CONFIG_FILE, self.config())
 
     def config(self) -> dict:
+        c = self.calibration
         return {
             "model": self.model_name,
             "preprocess": self.preprocess.to_dict(),
-            "threshold": self.threshold,
-            "temperature": self.temperature,
-            "tta": self.tta,
+            "threshold": c.threshold,
+            "temperature": c.temperature,
+            "tta": c.tta,
+            "bands": c.bands.to_dict() if c.bands else None,
             "fakelens_version": __version__,
             "info": self.info,
         }
 
-    # ----------------------------------------------------------------- backends
+    # ------------------------------------------------------------- backends
+    @property
+    def backend(self) -> str:
+        return self._runner.name if self._runner is not None else "torch"
+
     def set_backend(self, backend: str = "auto") -> "Detector":
-        """``torch``, ``onnx`` or ``auto`` (ONNX Runtime when an exported model is beside the weights)."""
+        """``torch``, ``onnx`` or ``auto`` (ONNX Runtime when an export made from these weights is there).
+
+        ``onnx`` without such an export exports once into the user cache (needs PyTorch).
+        """
         if backend not in ("auto", "torch", "onnx"):
             raise ValueError(f"unknown backend {backend!r}; choose auto, torch or onnx")
-        self._runner, self.backend = None, "torch"
+        runner = None
         if backend in ("auto", "onnx"):
-            from .onnx_backend import OnnxRunner, find_onnx
-
             onnx_path = find_onnx(self.source) if self.source else None
             if onnx_path is None and backend == "onnx":
-                onnx_path = OnnxRunner.export_cached(self)
+                from .export import export_cached
+
+                onnx_path = export_cached(self)
             if onnx_path is not None:
-                self._runner, self.backend = OnnxRunner(onnx_path), "onnx"
+                runner = _open_onnx(onnx_path, fallback=backend == "auto")
+        self._runner = runner or TorchRunner(self.model)
         return self
 
-    # ----------------------------------------------------------------- scoring
-    def to_batch(self, images: Sequence[ImageInput]) -> torch.Tensor:
-        """Decode and preprocess images into the model's input tensor."""
+    @property
+    def runner(self):
+        if self._runner is None:
+            self._runner = TorchRunner(self.model)
+        return self._runner
+
+    # --------------------------------------------------------------- scoring
+    def decode(self, source: ImageInput) -> np.ndarray:
+        """One image -> uint8 HxWx3 at the model's input size: the one preprocessing path."""
+        return self.preprocess.load_face(source)
+
+    def arrays_to_batch(self, arrays: Sequence[np.ndarray] | np.ndarray) -> np.ndarray:
+        """uint8 ``HxWx3`` arrays at the model's input size -> the normalised NCHW float32 batch."""
+        faces = np.asarray(arrays, dtype=np.uint8) if isinstance(arrays, np.ndarray) else np.stack(arrays).astype(np.uint8, copy=False)
+        return self.preprocess.normalize(faces)
+
+    def to_batch(self, images: Sequence[ImageInput]) -> np.ndarray:
+        """Decode and preprocess images into the model's input batch."""
         return self.arrays_to_batch([self.decode(im) for im in images])
 
-    def arrays_to_batch(self, arrays: Sequence[np.ndarray] | np.ndarray) -> torch.Tensor:
-        """uint8 ``HxWx3`` arrays at the model's input size -> the normalised NCHW batch."""
-        faces = np.asarray(arrays, dtype=np.uint8) if isinstance(arrays, np.ndarray) else np.stack(arrays).astype(np.uint8, copy=False)
-        if self._runner is not None:
-            # ONNX Runtime wants contiguous NCHW float32; made in NumPy so that no PyTorch op
-            # (and so no spinning OpenMP thread) sits in its hot path.
-            return torch.from_numpy(normalize_uint8_numpy(faces, self.preprocess))
-        # PyTorch takes the NHWC memory as a channels-last NCHW view, and its CPU convolutions
-        # run faster in that layout (about 1/3 less time for efficientnet_lite0).
-        return normalize_uint8(torch.from_numpy(np.ascontiguousarray(faces)).permute(0, 3, 1, 2), self.preprocess)
-
-    def logits(self, batch: torch.Tensor) -> np.ndarray:
+    def logits(self, batch) -> np.ndarray:
         """Raw (uncalibrated) FAKE logits for a preprocessed batch (averaged with the mirror image under TTA)."""
+        x = np.asarray(batch.numpy() if hasattr(batch, "numpy") else batch, dtype=np.float32)
+        runner = self.runner
         if self.tta:
-            return (self._forward(batch) + self._forward(batch, mirror=True)) / 2
-        return self._forward(batch)
-
-    def _forward(self, batch: torch.Tensor, mirror: bool = False) -> np.ndarray:
-        if self._runner is not None:  # NumPy only: no PyTorch op in ONNX Runtime's hot path
-            x = batch.numpy()
-            return self._runner.run(x[..., ::-1] if mirror else x)
-        with torch.inference_mode():
-            return self.model(torch.flip(batch, dims=[3]) if mirror else batch).reshape(-1).float().numpy()
+            return (runner.run(x) + runner.run(np.ascontiguousarray(x[..., ::-1]))) / 2
+        return runner.run(x)
 
     def proba_from_logits(self, logits: np.ndarray) -> np.ndarray:
-        return expit(np.asarray(logits, dtype=np.float64) / self.temperature)
+        return self.calibration.proba(logits)
+
+    def score_arrays(self, faces: Sequence[np.ndarray] | np.ndarray, batch_size: int = 32) -> np.ndarray:
+        """Calibrated P(FAKE) for uint8 faces already at the model's size: the one batching loop."""
+        out = [self.proba_from_logits(self.logits(self.arrays_to_batch(chunk))) for chunk in batched(faces, batch_size)]
+        return np.concatenate(out) if out else np.zeros(0)
 
     def predict_proba(self, images: Sequence[ImageInput], batch_size: int = 32) -> np.ndarray:
         """Calibrated P(FAKE) for each image; raises :class:`ImageReadError` on an unreadable one."""
-        out = [self.proba_from_logits(self.logits(self.to_batch(images[i : i + batch_size]))) for i in range(0, len(images), batch_size)]
+        out = [self.score_arrays([self.decode(im) for im in chunk], batch_size) for chunk in batched(list(images), batch_size)]
         return np.concatenate(out) if out else np.zeros(0)
 
     def predict(self, images: Sequence[ImageInput], batch_size: int = 32) -> np.ndarray:
@@ -183,15 +242,15 @@ class Detector:
         return (self.predict_proba(images, batch_size) >= self.threshold).astype(int)
 
     def label(self, prob_fake: float) -> str:
-        return LABEL_NAMES[int(prob_fake >= self.threshold)]
+        """REAL or FAKE at the binary threshold."""
+        return self.calibration.label(prob_fake)
 
-    def decode(self, source: ImageInput) -> np.ndarray:
-        """One image -> uint8 HxWx3 at the model's input size (thread-safe; PIL releases the GIL)."""
-        size = self.preprocess.image_size
-        return np.asarray(resize_square(open_image(source, draft_size=size), size))
+    def verdict(self, prob_fake: float) -> str:
+        """REAL, UNCERTAIN or FAKE: the verdict shown to people."""
+        return self.calibration.verdict(prob_fake)
 
     def score_files(self, paths: Iterable[str], batch_size: int = 32, progress: bool = False, decode_threads: int = 2) -> list[dict]:
-        """One row per file: ``path, prob_fake, label, error``; unreadable files get an error, the rest go on.
+        """One row per file: ``path, prob_fake, label, verdict, error``; unreadable files get an error, the rest go on.
 
         Decoding runs in a thread pool one batch ahead of inference, so the
         JPEG decoder and the model overlap.
@@ -213,23 +272,22 @@ class Detector:
             good = [(i, arr) for i, arr, err in decoded if err is None]
             for i, _, err in decoded:
                 if err is not None:
-                    rows[i] = {"path": paths[i], "prob_fake": None, "label": None, "error": err}
+                    rows[i] = {"path": paths[i], "prob_fake": None, "label": None, "verdict": None, "error": err}
             if good:
-                probs = self.proba_from_logits(self.logits(self.arrays_to_batch([a for _, a in good])))
+                probs = self.score_arrays([a for _, a in good], batch_size)
                 for (i, _), q in zip(good, probs):
-                    rows[i] = {"path": paths[i], "prob_fake": round(float(q), 6), "label": self.label(q), "error": ""}
+                    rows[i] = {"path": paths[i], "prob_fake": round(float(q), 6), "label": self.label(q), "verdict": self.verdict(q), "error": ""}
 
-        if len(paths) <= batch_size:  # a single batch: no pool to start, the lowest latency
+        chunks = list(batched(range(len(paths)), batch_size))
+        if len(chunks) <= 1:  # a single batch: no pool to start, the lowest latency
             score_decoded([decode_safe(i) for i in range(len(paths))])
             return rows
-        starts = list(range(0, len(paths), batch_size))
         bar = tqdm(total=len(paths), desc="scoring", unit="img", disable=not progress)
         with ThreadPoolExecutor(max_workers=max(1, decode_threads)) as pool:
-            submit = lambda s: [pool.submit(decode_safe, i) for i in range(s, min(s + batch_size, len(paths)))]  # noqa: E731
-            pending = submit(starts[0])
-            for k in range(len(starts)):
+            pending = [pool.submit(decode_safe, i) for i in chunks[0]]
+            for k in range(len(chunks)):
                 decoded = [f.result() for f in pending]
-                pending = submit(starts[k + 1]) if k + 1 < len(starts) else []
+                pending = [pool.submit(decode_safe, i) for i in chunks[k + 1]] if k + 1 < len(chunks) else []
                 score_decoded(decoded)
                 bar.update(len(decoded))
         bar.close()
@@ -241,6 +299,47 @@ class Detector:
             f"threshold={self.threshold:.3f}, temperature={self.temperature:.3f}, backend={self.backend!r}"
             + (", tta=True)" if self.tta else ")")
         )
+
+
+def read_detector_config(path: Path) -> dict:
+    """``detector.json`` as a dict, or :class:`RunDirError` saying what is wrong with it."""
+    try:
+        cfg = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise RunDirError(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(cfg, dict) or "model" not in cfg or "preprocess" not in cfg:
+        raise RunDirError(f"{path}: not a detector config (needs 'model' and 'preprocess')")
+    return cfg
+
+
+def _load_torch_model(model_name: str, weights: Path | None):
+    if weights is None:
+        raise RunDirError("this detector has no weights file to load a PyTorch model from")
+    try:
+        from safetensors.torch import load_file
+    except ImportError:
+        raise RunDirError("PyTorch is not installed: this needs the training install, pip install 'fakelens[train]'") from None
+    from ..models import create_model
+
+    model = create_model(model_name)
+    try:
+        model.load_state_dict(load_file(str(weights)))
+    except Exception as exc:  # noqa: BLE001 - truncated/empty safetensors, or weights of another architecture
+        raise RunDirError(f"{weights}: cannot load the {model_name} weights ({exc.__class__.__name__})") from None
+    return model.eval()
+
+
+def _open_onnx(path: Path, fallback: bool) -> OnnxRunner | None:
+    """An ONNX Runtime session, or None (PyTorch is used) when the file cannot be opened and ``fallback``."""
+    try:
+        return OnnxRunner(path)
+    except Exception as exc:  # noqa: BLE001 - a corrupt export: say so, score with PyTorch
+        if not fallback:
+            raise RunDirError(f"{path}: cannot open this ONNX file ({exc.__class__.__name__})") from None
+        import warnings
+
+        warnings.warn(f"{path.name} beside the weights cannot be opened ({exc.__class__.__name__}); using PyTorch", stacklevel=3)
+        return None
 
 
 def load(run: str | os.PathLike | None = None, backend: str = "auto", tta: bool | None = None) -> Detector:

@@ -13,22 +13,82 @@ import torch.nn as nn
 from ..utils.atomic import atomic_path, write_json
 
 
+class LogitAndCam(nn.Module):
+    """The model's FAKE logit plus its class-activation map, for models with a global-average-pool + linear head.
+
+    For such a head, Grad-CAM on the last feature map equals CAM (Zhou et al. 2016):
+    the gradient of the logit with respect to feature map k is the constant
+    ``w_k / (h*w)``, so Grad-CAM's weighted sum is ``sum_k w_k A_k`` up to a
+    positive factor, and both are scaled to [0, 1] per map. Exported as a second
+    output, the map costs no extra pass and needs no PyTorch at run time.
+    """
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor):
+        features = self.model.forward_features(x)
+        logit = self.model.forward_head(features).reshape(-1)
+        weight = self.model.get_classifier().weight.reshape(-1)
+        cam = torch.relu(torch.einsum("nchw,c->nhw", features, weight))
+        return logit, cam
+
+
+def has_cam_head(model: nn.Module) -> bool:
+    """True for timm models whose head is global average pooling + one linear layer (CAM == Grad-CAM)."""
+    if not all(hasattr(model, a) for a in ("forward_features", "forward_head", "get_classifier")):
+        return False
+    pool = getattr(model, "global_pool", None)
+    return isinstance(model.get_classifier(), nn.Linear) and getattr(pool, "pool_type", None) == "avg"
+
+
 def export_onnx(detector, path: str | os.PathLike, opset: int = 17) -> Path:
-    """Write ``path`` atomically; the graph takes a normalised NCHW float batch and returns FAKE logits."""
+    """Write ``path`` atomically; the graph takes a normalised NCHW float batch and returns FAKE logits.
+
+    Models with a pooling + linear head also output ``cam``, their class-activation
+    map. The file's metadata records the hash of the weights it was made from.
+    """
+    import onnx
+
+    from .onnx_backend import CAM_OUTPUT, DIGEST_KEY, weights_digest
+
     path = Path(path)
     size = detector.preprocess.image_size
     model = static_same_padding(detector.model.eval(), size)
+    with_cam = has_cam_head(model)
+    graph = LogitAndCam(model).eval() if with_cam else model
+    outputs = ["logit", CAM_OUTPUT] if with_cam else ["logit"]
+    axes = {"input": {0: "batch"}, **{o: {0: "batch"} for o in outputs}}
     dummy = torch.zeros(2, 3, size, size)
     with atomic_path(path) as tmp, torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
         # the exporter's notes on constant folding are about its own graph passes, not the user's model
         warnings.simplefilter("ignore", UserWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
         try:
             # The TorchScript exporter is quick and gives ONNX Runtime a lean graph for timm models.
-            torch.onnx.export(model, (dummy,), str(tmp), input_names=["input"], output_names=["logit"],
-                              dynamic_axes={"input": {0: "batch"}, "logit": {0: "batch"}}, opset_version=opset, dynamo=False)
+            torch.onnx.export(graph, (dummy,), str(tmp), input_names=["input"], output_names=outputs,
+                              dynamic_axes=axes, opset_version=opset, dynamo=False)
         except Exception:  # noqa: BLE001 - e.g. adaptive pooling to a size that does not divide the input
-            torch.onnx.export(model, (dummy,), str(tmp), input_names=["input"], output_names=["logit"],
+            torch.onnx.export(graph, (dummy,), str(tmp), input_names=["input"], output_names=outputs,
                               dynamic_shapes=({0: torch.export.Dim("batch")},), dynamo=True, verbose=False)
+        proto = onnx.load(str(tmp))
+        state = {k: v.detach().cpu().numpy() for k, v in detector.model.state_dict().items()}
+        onnx.helper.set_model_props(proto, {DIGEST_KEY: weights_digest(state)})
+        onnx.save(proto, str(tmp))
+    return path
+
+
+def export_cached(detector) -> Path:
+    """Export ``detector`` once into a user cache folder keyed by the hash of all its weights."""
+    from .onnx_backend import EXPORT_VERSION, weights_digest
+
+    digest = weights_digest({k: v.detach().cpu().numpy() for k, v in detector.model.state_dict().items()})
+    cache = Path(os.environ.get("FAKELENS_CACHE", Path.home() / ".cache" / "fakelens")) / "onnx"
+    # EXPORT_VERSION changes whenever the exported graph does, so old caches are not reused.
+    path = cache / f"{detector.model_name}-{digest[:16]}-{detector.preprocess.image_size}-v{EXPORT_VERSION}.onnx"
+    if not path.is_file():
+        export_onnx(detector, path)
     return path
 
 
@@ -73,19 +133,30 @@ def static_same_padding(model: nn.Module, image_size: int) -> nn.Module:
     return model
 
 
-def export_run(detector, out_dir: str | os.PathLike, check_batch: torch.Tensor | None = None) -> dict:
-    """Export into ``out_dir`` (``model.onnx`` + ``detector.json``) and check parity with PyTorch."""
-    from .onnx_backend import ONNX_FILE, OnnxRunner
+class ExportParityError(RuntimeError):
+    """The exported model's probabilities differ from PyTorch's by more than the tolerance."""
+
+
+def export_run(detector, out_dir: str | os.PathLike, check_batch: np.ndarray | None = None, tolerance: float = 1e-3) -> dict:
+    """Export into ``out_dir`` (``model.onnx`` + ``detector.json``) and enforce parity with PyTorch.
+
+    Raises :class:`ExportParityError` (and removes the export) when any P(fake)
+    on the check batch differs by more than ``tolerance``.
+    """
+    from .onnx_backend import ONNX_FILE, OnnxRunner, TorchRunner
 
     out_dir = Path(out_dir)
     onnx_path = export_onnx(detector, out_dir / ONNX_FILE)
     if check_batch is None:
-        gen = torch.Generator().manual_seed(0)
-        check_batch = torch.randn(8, 3, detector.preprocess.image_size, detector.preprocess.image_size, generator=gen)
-    with torch.inference_mode():
-        ref = detector.proba_from_logits(detector.model(check_batch).reshape(-1).numpy())
-    got = detector.proba_from_logits(OnnxRunner(onnx_path).run(check_batch.numpy()))
+        size = detector.preprocess.image_size
+        check_batch = np.random.default_rng(0).standard_normal((8, 3, size, size)).astype(np.float32)
+    check_batch = np.asarray(check_batch, dtype=np.float32)
+    ref = detector.calibration.proba(TorchRunner(detector.model).run(check_batch))
+    got = detector.calibration.proba(OnnxRunner(onnx_path).run(check_batch))
     max_diff = float(np.max(np.abs(ref - got)))
+    if max_diff > tolerance:
+        onnx_path.unlink(missing_ok=True)
+        raise ExportParityError(f"ONNX export differs from PyTorch by {max_diff:.2e} in P(fake) (tolerance {tolerance:.0e}); not kept")
     if not (out_dir / "detector.json").exists():
         write_json(out_dir / "detector.json", detector.config())
     return {"onnx": str(onnx_path), "max_abs_prob_diff": max_diff}

@@ -10,9 +10,8 @@ import numpy as np
 from ..data.split import read_split_csv
 from ..evaluation.metrics import compute_metrics
 from ..utils.atomic import atomic_path, write_json
-from .onnx_backend import ONNX_FILE, OnnxRunner
-
-INT8_FILE = "model.int8.onnx"
+from ..data.preprocess import batched
+from .onnx_backend import INT8_FILE, ONNX_FILE, OnnxRunner
 
 
 class _BatchReader:
@@ -26,12 +25,9 @@ class _BatchReader:
 
 
 def _val_batches(detector, samples, batch_size: int = 32) -> tuple[list[np.ndarray], np.ndarray]:
-    batches, labels = [], []
-    for start in range(0, len(samples), batch_size):
-        chunk = samples[start : start + batch_size]
-        batches.append(detector.to_batch([s.path for s in chunk]).numpy())
-        labels.extend(s.label for s in chunk)
-    return batches, np.asarray(labels)
+    """Preprocessed validation batches (the one preprocessing path) and their labels."""
+    batches = [detector.to_batch([s.path for s in chunk]) for chunk in batched(samples, batch_size)]
+    return batches, np.asarray([s.label for s in samples])
 
 
 def quantize_run(detector, run_dir: str | os.PathLike, calibration_images: int = 256, eval_images: int | None = None,

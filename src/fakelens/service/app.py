@@ -100,10 +100,8 @@ def create_app(detector=None, settings: ServiceSettings | None = None, face_dete
         from ..explain import explain_faces
 
         with explain_lock:
-            if not explain_detector:
-                twin = copy.copy(detector)
-                twin.model = copy.deepcopy(detector.model)
-                explain_detector.append(twin)
+            if not explain_detector:  # explainers hook a private copy of the model (Detector.explain_model)
+                explain_detector.append(detector)
             explanations = explain_faces(explain_detector[0], crops, boxes=boxes, methods=methods, lime_samples=settings.lime_samples)
         out = []
         for e in explanations:

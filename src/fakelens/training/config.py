@@ -3,8 +3,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from dataclasses import dataclass
 from pathlib import Path
+
+from pydantic import ConfigDict, ValidationError, field_validator
+from pydantic.dataclasses import dataclass
+
+from ..errors import ConfigError
 
 
 # A study config may hold this mapping: the options that replace the others when a transfer model
@@ -12,9 +16,12 @@ from pathlib import Path
 RANDOM_INIT_KEY = "without_imagenet"
 
 
-@dataclass
+# Validated on construction: a wrong type or an unknown key fails at once with the option's name,
+# not later inside the optimiser (``lr: 3e-4`` in YAML is read as a string by PyYAML and converted here).
+@dataclass(config=ConfigDict(extra="forbid", validate_assignment=False))
 class TrainConfig:
-    data: str
+    # One or more sources: dataset folders/manifests or source YAMLs (configs/data/*.yaml).
+    data: list[str]
     model: str = "efficientnet_lite0"
     out: str = "runs/run"
     epochs: int = 10
@@ -38,6 +45,16 @@ class TrainConfig:
     max_steps_per_epoch: int | None = None  # cap an epoch (small budgets, smoke runs)
     max_val_batches: int | None = None
     threads: int | None = None
+    sbi: float = 0.0  # share of each source's fakes drawn as self-blended reals (a source's YAML may set its own)
+    samples_per_epoch: int | None = None  # None: as many draws as training images
+    framing_jitter: float = 0.15  # largest relative change of a crop's framing in training
+
+    @field_validator("data", mode="before")
+    @classmethod
+    def _one_or_more_sources(cls, value):
+        if isinstance(value, (str, Path)):
+            return [str(value)] if str(value) else []
+        return value
 
     def resolved_lr(self, transfer: bool) -> float:
         return self.lr if self.lr is not None else (3e-4 if transfer else 2e-3)
@@ -50,8 +67,12 @@ class TrainConfig:
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = set(d) - names
         if unknown:
-            raise ValueError(f"unknown training option(s): {', '.join(sorted(unknown))}")
-        return cls(**d)
+            raise ConfigError(f"unknown training option(s): {', '.join(sorted(unknown))}")
+        try:
+            return cls(**d)
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'config'}: {e['msg']}" for e in exc.errors())
+            raise ConfigError(f"invalid training option(s): {problems}") from None
 
     @classmethod
     def from_file(cls, path: str | Path, **overrides) -> "TrainConfig":

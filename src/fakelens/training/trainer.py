@@ -19,9 +19,9 @@ import torch
 import torch.nn as nn
 from tqdm.auto import tqdm
 
-from ..data.dataset import FaceCropDataset, make_loader
-from ..data.sources import load_samples
-from ..data.split import read_split_csv, sample_per_class, split_by_group, write_split_csv
+from ..data.dataset import FaceCropDataset, TrainingDataset, make_loader, weighted_sampler
+from ..data.multisource import SourceSpec, split_sources, training_draws
+from ..data.split import read_split_csv, write_split_csv
 from ..data.transforms import eval_transform, train_transform
 from ..errors import DataError, RunDirError
 from ..evaluation.calibration import choose_threshold, fit_temperature
@@ -95,20 +95,16 @@ class Trainer:
 
     def _prepare_data(self) -> None:
         cfg = self.config
+        self.sources = [SourceSpec.parse(d) for d in cfg.data]
         split_csv = self.run_dir / "split.csv"
         if self.resume and split_csv.is_file():
             samples, splits = read_split_csv(split_csv)
+            if len(self.sources) == 1 and not samples[0].source:  # a run from before multi-source training
+                samples = [dataclasses.replace(s, source=self.sources[0].name) for s in samples]
         else:
-            # Split the whole dataset first and only then draw the per-class subset from the
-            # training part: every run on a dataset (whatever its budget) is validated and tested
-            # on the same groups, so their numbers compare, and no subset can train on a group
-            # that another run tests on.
-            samples = load_samples(cfg.data)
-            splits = split_by_group(samples, cfg.val_fraction, cfg.test_fraction, cfg.seed)
-            if cfg.per_class:
-                kept = {s.path for s in sample_per_class([s for s, sp in zip(samples, splits) if sp == "train"], cfg.per_class, cfg.seed)}
-                pairs = [(s, sp) for s, sp in zip(samples, splits) if sp != "train" or s.path in kept]
-                samples, splits = [s for s, _ in pairs], [sp for _, sp in pairs]
+            # Each source is split by its own groups first; only then is the per-class subset drawn
+            # from the training part, so every run on a source is validated and tested on the same groups.
+            samples, splits = split_sources(self.sources, cfg.val_fraction, cfg.test_fraction, cfg.seed, cfg.per_class, not self.quiet)
             write_split_csv(split_csv, samples, splits)
         self.splits = {name: [s for s, sp in zip(samples, splits) if sp == name] for name in ("train", "val", "test")}
         for name in ("train", "val"):
@@ -117,8 +113,11 @@ class Trainer:
                 raise DataError(f"the {name} split has only {'/'.join(map(str, labels)) or 'no'} labels; use more data or other fractions")
         spec = get_model_spec(cfg.model)
         self.preprocess = dataclasses.replace(spec.preprocess, image_size=cfg.image_size or spec.preprocess.image_size)
-        self.train_loader = make_loader(FaceCropDataset(self.splits["train"], train_transform(self.preprocess, cfg.aug_strength)),
-                                        cfg.batch_size, True, cfg.num_workers, seed=cfg.seed, drop_last=len(self.splits["train"]) > cfg.batch_size)
+        items, weights = training_draws(self.splits["train"], self.sources, cfg.sbi)
+        draws = cfg.samples_per_epoch or len(self.splits["train"])
+        self.train_loader = make_loader(TrainingDataset(items, train_transform(self.preprocess, cfg.aug_strength, cfg.framing_jitter)),
+                                        cfg.batch_size, True, cfg.num_workers, seed=cfg.seed, drop_last=draws > cfg.batch_size,
+                                        sampler=weighted_sampler(weights, draws, cfg.seed))
         self.val_loader = make_loader(FaceCropDataset(self.splits["val"], eval_transform(self.preprocess)), cfg.batch_size * 2, False, cfg.num_workers)
 
     def _prepare_model(self) -> None:
@@ -184,6 +183,8 @@ class Trainer:
                 if isinstance(m, nn.modules.batchnorm._BatchNorm):
                     m.eval()
         torch.manual_seed(cfg.seed * 1000 + epoch)
+        # Epoch k draws the same items whether or not the run was resumed in between.
+        self.train_loader.sampler.generator.manual_seed(cfg.seed * 1000 + epoch)
         total_loss, seen, correct = 0.0, 0, 0
         bar = tqdm(total=self.steps_per_epoch, desc=f"epoch {epoch}/{cfg.epochs}" + (" (frozen)" if frozen else ""), unit="batch", disable=self.quiet)
         for step, (x, y, _, n_bad) in enumerate(self.train_loader):
@@ -269,7 +270,7 @@ class Trainer:
         val_probs = 1 / (1 + np.exp(-val_logits / temperature))
         threshold = choose_threshold(val_labels, val_probs)
         info = {
-            "trained_on": str(self.config.data),
+            "trained_on": [src.model_dump() for src in self.sources],
             "train_images": len(self.splits["train"]),
             "best_epoch": self.state["best_epoch"],
             "epochs_run": self.state["epoch"],

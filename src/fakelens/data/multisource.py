@@ -1,0 +1,209 @@
+"""Several training sources at once: each described by a small YAML, split by its own groups.
+
+A source is a folder or manifest in any layout :func:`~fakelens.data.sources.load_samples`
+reads, plus how to use it (``configs/data/*.yaml``)::
+
+    name: lfw                       # shown in split.csv's source column and in reports
+    path: ${FAKELENS_DATA:-~/fakelens-data}/crops/lfw
+    layout: auto                    # auto | kaggle | folders | manifest
+    labels: {Real: REAL, Fake: FAKE}  # folders layout: sub-folder name -> label (default real/ + fake/)
+    group: auto                     # auto | layout | phash | file
+    weight: 1.0                     # share of each epoch's draws, relative to the other sources
+    sbi: 0.5                        # share of the fakes drawn from this source that are self-blended reals
+
+Groups: ``layout`` keeps the layout's own groups (DFDC: the source video);
+``phash`` also merges near-duplicate images (perceptual hash) into one group;
+``file`` makes each image its own group; ``auto`` is ``layout`` for the Kaggle
+layout and ``phash`` otherwise. Every source is then split on its own, so a
+source's val and test parts hold none of its training groups, and the split of
+a source does not depend on which other sources are trained beside it.
+"""
+from __future__ import annotations
+
+import os
+import re
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ..errors import DataError
+from .sources import FAKE, REAL, Sample, load_samples, parse_label
+from .split import sample_per_class, split_by_group
+
+_VAR = re.compile(r"\$\{(\w+)(?::-([^}]*))?\}")
+
+
+def expand_path(text: str) -> str:
+    """``${VAR}`` and ``${VAR:-default}`` from the environment, then ``~``."""
+
+    def sub(m: re.Match) -> str:
+        value = os.environ.get(m.group(1)) or m.group(2)
+        if value is None:
+            raise DataError(f"{text}: the environment variable {m.group(1)} is not set")
+        return value
+
+    return os.path.expanduser(_VAR.sub(sub, text))
+
+
+class SourceSpec(BaseModel):
+    """One training source and how to use it (validated: unknown keys and bad values are refused)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1, pattern=r"^[\w.-]+$")
+    path: str
+    layout: Literal["auto", "kaggle", "folders", "manifest"] = "auto"
+    labels: dict[str, Literal["REAL", "FAKE", "real", "fake"]] = Field(default_factory=dict)
+    group: Literal["auto", "layout", "phash", "file"] = "auto"
+    weight: float = Field(1.0, gt=0, allow_inf_nan=False)
+    sbi: float | None = Field(None, ge=0, le=1)
+
+    @classmethod
+    def parse(cls, arg: str | os.PathLike) -> "SourceSpec":
+        """A ``--data`` argument: a source YAML, or a dataset path (named after its folder)."""
+        arg = str(arg)
+        if arg.endswith((".yaml", ".yml")):
+            import yaml
+
+            try:
+                raw = yaml.safe_load(Path(arg).read_text())
+            except FileNotFoundError:
+                raise DataError(f"{arg}: no such source config") from None
+            except yaml.YAMLError as exc:
+                raise DataError(f"{arg}: not valid YAML ({exc})") from None
+            if not isinstance(raw, dict):
+                raise DataError(f"{arg}: a source config is a mapping (name, path, layout, ...)")
+            raw.setdefault("name", Path(arg).stem)
+            try:
+                return cls(**raw)
+            except ValidationError as exc:
+                problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'config'}: {e['msg']}" for e in exc.errors())
+                raise DataError(f"{arg}: {problems}") from None
+        return cls(name=re.sub(r"[^\w.-]", "_", Path(arg).name or "data"), path=arg)
+
+    @property
+    def resolved_path(self) -> Path:
+        return Path(expand_path(self.path))
+
+
+def load_source(spec: SourceSpec, progress: bool = True) -> list[Sample]:
+    """The source's samples, with ``source`` set and groups made unique to the source."""
+    path = spec.resolved_path
+    if spec.labels:
+        samples = _read_labelled_folders(path, spec.labels)
+    else:
+        samples = load_samples(path, require_both=False)
+        if spec.layout != "auto":
+            detected = "kaggle" if (path / "metadata.csv").is_file() else "manifest" if path.is_file() else "folders"
+            if detected != spec.layout:
+                raise DataError(f"{path}: source {spec.name!r} says layout {spec.layout} but it is a {detected} dataset")
+    rule = spec.group if spec.group != "auto" else ("layout" if (path / "metadata.csv").is_file() else "phash")
+    if rule == "file":
+        groups = [s.path for s in samples]
+    elif rule == "phash":
+        groups = _merge_near_duplicates(samples, progress)
+    else:
+        groups = [s.group for s in samples]
+    # A shared prefix keeps the groups' sort order, so a source alone splits exactly as before.
+    return [Sample(s.path, s.label, f"{spec.name}:{g}", spec.name) for s, g in zip(samples, groups)]
+
+
+def _read_labelled_folders(root: Path, labels: dict[str, str]) -> list[Sample]:
+    from .imageio import is_image_path
+
+    samples = []
+    for folder_name, word in labels.items():
+        folder = root / folder_name
+        if not folder.is_dir():
+            raise DataError(f"{root}: the labels mapping names {folder_name}/, which does not exist")
+        label = parse_label(word, f"{root} labels")
+        samples += [Sample(str(p), label, str(p.relative_to(root).with_suffix(""))) for p in sorted(folder.rglob("*"))
+                    if p.is_file() and is_image_path(p)]
+    if not samples:
+        raise DataError(f"{root}: no images in {', '.join(labels)}")
+    return samples
+
+
+def _merge_near_duplicates(samples: list[Sample], progress: bool) -> list[str]:
+    """The layout's groups, with groups that share a near-duplicate image merged (named by their first group)."""
+    from .dedup import phash_groups
+
+    dup = phash_groups([s.path for s in samples], progress=progress)
+    # Union the layout groups with the duplicate groups: images linked by either end up together.
+    parent: dict[str, str] = {}
+
+    def find(x: str) -> str:
+        parent.setdefault(x, x)
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    first_of_dup: dict[int, str] = {}
+    for s, d in zip(samples, dup):
+        key = first_of_dup.setdefault(d, s.group)
+        a, b = find(key), find(s.group)
+        if a != b:
+            parent[max(a, b)] = min(a, b)
+    return [find(s.group) for s in samples]
+
+
+def split_sources(specs: list[SourceSpec], val_fraction: float, test_fraction: float, seed: int,
+                  per_class: int | None = None, progress: bool = True) -> tuple[list[Sample], list[str]]:
+    """All sources' samples and their split (train/val/test), each source split by its own groups.
+
+    ``per_class`` draws at most that many images of each class from each
+    source's training part (val and test are kept whole, so runs compare).
+    """
+    names = [s.name for s in specs]
+    if len(set(names)) != len(names):
+        raise DataError(f"two sources share a name: {', '.join(n for n, k in Counter(names).items() if k > 1)}")
+    samples, splits = [], []
+    for spec in specs:
+        own = load_source(spec, progress)
+        own_splits = split_by_group(own, val_fraction, test_fraction, seed)
+        if per_class:
+            train = [s for s, sp in zip(own, own_splits) if sp == "train"]
+            kept = {s.path for s in sample_per_class(train, per_class, seed)}
+            pairs = [(s, sp) for s, sp in zip(own, own_splits) if sp != "train" or s.path in kept]
+            own, own_splits = [s for s, _ in pairs], [sp for _, sp in pairs]
+        samples += own
+        splits += own_splits
+    counts = Counter(s.label for s in samples)
+    if not counts[REAL] or not counts[FAKE]:
+        missing = "REAL" if not counts[REAL] else "FAKE"
+        raise DataError(f"the sources together have no {missing} images; both classes are needed")
+    return samples, splits
+
+
+def training_draws(train: list[Sample], specs: list[SourceSpec], default_sbi: float = 0.0) -> tuple[list[Sample], np.ndarray]:
+    """The training items (stored images plus self-blended reals) and the probability of drawing each.
+
+    Each source gets ``weight`` of every epoch's draws (relative to the others):
+    half to its reals and half to its fakes, and of the fakes a share ``sbi`` are
+    self-blended reals (all of them for a source without stored fakes).
+    """
+    by_name = {s.name: s for s in specs}
+    cells: dict[tuple[str, str], list[Sample]] = defaultdict(list)
+    for s in train:
+        cells[(s.source, "real" if s.label == REAL else "fake")].append(s)
+    items: list[Sample] = []
+    weights: list[float] = []
+    total = sum(by_name[n].weight for n in {s.source for s in train})
+    for name in dict.fromkeys(s.source for s in train):
+        spec = by_name[name]
+        share = spec.weight / total
+        sbi = spec.sbi if spec.sbi is not None else default_sbi
+        reals, fakes = cells[(name, "real")], cells[(name, "fake")]
+        blends = [Sample(s.path, FAKE, s.group, s.source, "sbi") for s in reals] if sbi > 0 else []
+        parts = {"real": (reals, 0.5), "fake": (fakes, 0.5 * (1 - sbi) if blends else 0.5), "sbi": (blends, 0.5 * sbi if fakes else 0.5)}
+        live = {k: v for k, v in parts.items() if v[0] and v[1] > 0}
+        norm = sum(p for _, p in live.values())
+        for members, p in live.values():
+            items += members
+            weights += [share * p / norm / len(members)] * len(members)
+    w = np.asarray(weights, dtype=np.float64)
+    return items, w / w.sum()

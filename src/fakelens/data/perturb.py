@@ -1,0 +1,101 @@
+"""Image degradations that real-world faces go through: compression, rescaling, noise, blur.
+
+One set of functions serves two purposes: training draws them at random
+(:func:`random_degradation`) so the detector learns to look past them, and
+``fakelens robustness`` applies fixed settings (:data:`ROBUSTNESS_PERTURBATIONS`)
+to measure what each one costs. All take and return uint8 ``HxWx3`` RGB arrays
+of the same size.
+"""
+from __future__ import annotations
+
+import io
+from typing import Callable
+
+import cv2
+import numpy as np
+from PIL import Image
+
+Perturbation = Callable[[np.ndarray], np.ndarray]
+
+
+def jpeg(rgb: np.ndarray, quality: int, subsampling: int | None = None) -> np.ndarray:
+    """Encode and decode as JPEG at ``quality`` (PIL's default 4:2:0 chroma unless given)."""
+    buf = io.BytesIO()
+    kwargs = {} if subsampling is None else {"subsampling": subsampling}
+    Image.fromarray(rgb).save(buf, format="JPEG", quality=int(quality), **kwargs)
+    buf.seek(0)
+    with Image.open(buf) as im:
+        return np.asarray(im.convert("RGB"))
+
+
+def rescale(rgb: np.ndarray, factor: float, down: int = cv2.INTER_AREA, up: int = cv2.INTER_LINEAR) -> np.ndarray:
+    """Down-scale by ``factor`` and back up: the softness of a low-resolution source."""
+    h, w = rgb.shape[:2]
+    small = cv2.resize(rgb, (max(4, round(w * factor)), max(4, round(h * factor))), interpolation=down)
+    return cv2.resize(small, (w, h), interpolation=up)
+
+
+def gaussian_noise(rgb: np.ndarray, sigma: float, rng: np.random.Generator | None = None) -> np.ndarray:
+    rng = rng or np.random.default_rng(0)
+    noisy = rgb.astype(np.float32) + rng.normal(0.0, sigma, rgb.shape).astype(np.float32)
+    return np.clip(noisy, 0, 255).round().astype(np.uint8)
+
+
+def gaussian_blur(rgb: np.ndarray, sigma: float) -> np.ndarray:
+    return cv2.GaussianBlur(rgb, (0, 0), sigmaX=float(sigma))
+
+
+def social_media_chain(rgb: np.ndarray, face_fraction: float = 0.3, long_side: int = 720, quality: int = 75) -> np.ndarray:
+    """What a face goes through when its photo is resized to ``long_side`` and saved at JPEG ``quality``.
+
+    A face crop is ``face_fraction`` of the photo's long side, so after the resize
+    it has ``face_fraction * long_side`` pixels; it is compressed at that size
+    and scaled back up, as the detector's face cropper would.
+    """
+    h, w = rgb.shape[:2]
+    side = max(16, int(round(face_fraction * long_side)))
+    if side < max(h, w):
+        small = cv2.resize(rgb, (side, side), interpolation=cv2.INTER_AREA)
+        return cv2.resize(jpeg(small, quality), (w, h), interpolation=cv2.INTER_LINEAR)
+    return jpeg(rgb, quality)
+
+
+#: The fixed perturbations of ``fakelens robustness`` (name -> function), mildest first within each kind.
+ROBUSTNESS_PERTURBATIONS: dict[str, Perturbation] = {
+    "none": lambda x: x,
+    "jpeg90": lambda x: jpeg(x, 90),
+    "jpeg70": lambda x: jpeg(x, 70),
+    "jpeg50": lambda x: jpeg(x, 50),
+    "jpeg30": lambda x: jpeg(x, 30),
+    "resize0.5": lambda x: rescale(x, 0.5),
+    "resize0.25": lambda x: rescale(x, 0.25),
+    "blur1": lambda x: gaussian_blur(x, 1.0),
+    "noise3": lambda x: gaussian_noise(x, 3.0),
+    "noise5": lambda x: gaussian_noise(x, 5.0),
+    "noise10": lambda x: gaussian_noise(x, 10.0),
+    "social720": lambda x: social_media_chain(x),
+}
+
+
+def random_degradation(rgb: np.ndarray, rng: np.random.Generator, strength: float = 1.0) -> np.ndarray:
+    """A random chain of the degradations above; ``strength`` in [0, 1] scales how often and how much.
+
+    Each kind is applied independently, in the order a real picture meets them
+    (blur or rescale at capture, noise, then one or two compressions), so the
+    model sees mixtures, not only one degradation at a time.
+    """
+    s = float(np.clip(strength, 0.0, 1.0))
+    if s == 0:
+        return rgb
+    out = rgb
+    if rng.random() < 0.15 * s:
+        out = gaussian_blur(out, rng.uniform(0.3, 0.3 + 1.5 * s))
+    if rng.random() < 0.25 * s:
+        out = rescale(out, rng.uniform(1.0 - 0.75 * s, 1.0), down=int(rng.choice([cv2.INTER_AREA, cv2.INTER_LINEAR, cv2.INTER_CUBIC])))
+    if rng.random() < 0.2 * s:
+        out = gaussian_noise(out, rng.uniform(1.0, 1.0 + 11.0 * s), rng)
+    if rng.random() < 0.15 * s:
+        out = social_media_chain(out, face_fraction=rng.uniform(0.15, 0.5), quality=int(rng.integers(60, 90)))
+    if rng.random() < 0.5 * s:
+        out = jpeg(out, int(rng.integers(int(100 - 70 * s), 101)))
+    return out

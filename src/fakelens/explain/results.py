@@ -1,0 +1,48 @@
+"""What an explanation holds: arrays for notebooks and the service, ``to_dict()`` for JSON."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .faithfulness import Faithfulness
+from .lime_explainer import LimeResult
+
+
+@dataclass
+class CamResult:
+    method: str  # the Grad-CAM variant, e.g. "gradcam++"
+    layer: str  # the model layer it looked at
+    heatmap: np.ndarray  # HxW float32 in [0, 1]: where the evidence for FAKE is
+    overlay: np.ndarray  # HxWx3 uint8: the heatmap (jet) over the face
+
+
+@dataclass
+class Explanation:
+    """Everything about one face's verdict and why; ``to_dict()`` gives the JSON-friendly part."""
+
+    source: str | None
+    rgb: np.ndarray  # HxWx3 uint8: the face as the model saw it (its input size)
+    prob_fake: float
+    label: str
+    gradcam: CamResult | None = None
+    lime: LimeResult | None = None
+    faithfulness: dict[str, Faithfulness] = field(default_factory=dict)  # method -> deletion check
+    face_box: tuple[int, int, int, int] | None = None  # where the face sits in a whole photo, when known
+
+    def to_dict(self) -> dict:
+        d: dict = {"source": self.source, "prob_fake": round(float(self.prob_fake), 6), "label": self.label}
+        if self.face_box is not None:
+            d["face_box"] = [int(v) for v in self.face_box]
+        if self.gradcam is not None:
+            d["gradcam"] = {"method": self.gradcam.method, "layer": self.gradcam.layer}
+        if self.lime is not None:
+            top = self.lime.top_segments
+            d["lime"] = {
+                "top_segments": [int(s) for s in top],
+                "top_weights": [round(float(w), 6) for w in self.lime.weights[top]],
+                "fit_r2": round(self.lime.fit_r2, 6),
+            }
+        for method, check in self.faithfulness.items():
+            d.setdefault(method, {})["faithfulness"] = check.to_dict()
+        return d

@@ -1,0 +1,126 @@
+"""Calibration: raw logits -> calibrated P(fake) -> a verdict. NumPy only.
+
+A detector's calibration is fitted on validation data with the setting it will
+ship with (TTA on or off), and holds:
+
+* ``temperature``: P(fake) = sigmoid(logit / T) (Guo et al. 2017);
+* ``threshold``: the binary REAL/FAKE cut (balanced accuracy on validation), used
+  for accuracy-style metrics;
+* ``bands``: the verdict that admits doubt. P(fake) below ``real_below`` is REAL,
+  at or above ``fake_from`` is FAKE, and in between UNCERTAIN. ``fake_from`` is
+  the lowest cut at which validation FAKE verdicts were right at least 90% of
+  the time (pooled over every validation source) and that at most 3% of validation
+  real faces reach; ``real_below`` is fitted likewise for REAL verdicts. Calling a real face FAKE is the worst failure fakelens can make, so
+  a FAKE verdict needs strong evidence and the rest stays UNCERTAIN.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+REAL, UNCERTAIN, FAKE = "REAL", "UNCERTAIN", "FAKE"
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    """Numerically stable logistic function."""
+    x = np.asarray(x, dtype=np.float64)
+    out = np.empty_like(x)
+    pos = x >= 0
+    out[pos] = 1.0 / (1.0 + np.exp(-x[pos]))
+    ex = np.exp(x[~pos])
+    out[~pos] = ex / (1.0 + ex)
+    return out
+
+
+@dataclass(frozen=True)
+class Bands:
+    """REAL below ``real_below``, FAKE from ``fake_from``, UNCERTAIN in between (0 <= real_below <= fake_from <= 1)."""
+
+    real_below: float
+    fake_from: float
+    # How they were fitted (target precision, validation figures), for the model card.
+    fitted: dict = field(default_factory=dict, compare=False)
+
+    def __post_init__(self):
+        if not (0.0 <= self.real_below <= self.fake_from <= 1.0):
+            raise ValueError(f"bands need 0 <= real_below <= fake_from <= 1 (got {self.real_below}, {self.fake_from})")
+
+    def verdict(self, prob_fake: float) -> str:
+        return FAKE if prob_fake >= self.fake_from else REAL if prob_fake < self.real_below else UNCERTAIN
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict | None) -> "Bands | None":
+        return None if not d else cls(float(d["real_below"]), float(d["fake_from"]), dict(d.get("fitted") or {}))
+
+
+@dataclass(frozen=True)
+class Calibration:
+    temperature: float = 1.0
+    threshold: float = 0.5
+    tta: bool = False
+    bands: Bands | None = None
+
+    def proba(self, logits: np.ndarray) -> np.ndarray:
+        return sigmoid(np.asarray(logits, dtype=np.float64) / self.temperature)
+
+    def label(self, prob_fake: float) -> str:
+        """The binary label at ``threshold``."""
+        return FAKE if prob_fake >= self.threshold else REAL
+
+    def verdict(self, prob_fake: float) -> str:
+        """REAL / UNCERTAIN / FAKE from the bands (the binary label where none were fitted)."""
+        return self.bands.verdict(prob_fake) if self.bands is not None else self.label(prob_fake)
+
+
+def fit_bands(labels, prob_fake, precision: float = 0.9, max_real_called_fake: float = 0.03, min_support: int = 20) -> Bands:
+    """Bands whose FAKE (and REAL) verdicts reached ``precision`` on these validation labels.
+
+    ``fake_from`` is the lowest cut t such that, among faces with P(fake) >= t,
+    at least ``precision`` are fake (with at least ``min_support`` of them), and
+    at most ``max_real_called_fake`` of the real faces reach it: precision alone
+    depends on how many fakes the validation data holds, the share of real faces
+    accused does not;
+    ``real_below`` is the highest cut such that, among faces below it, at least
+    ``precision`` are real. If the two would cross, both sit at the balanced cut.
+    """
+    y = np.asarray(labels, dtype=int)
+    p = np.asarray(prob_fake, dtype=np.float64)
+    order = np.argsort(-p)
+    ys, ps = y[order], p[order]
+    # FAKE side: precision of "p >= ps[k]" for each k (descending order).
+    tp = np.cumsum(ys == 1)
+    n = np.arange(1, len(ys) + 1)
+    ok = (tp / n >= precision) & (n >= min_support)
+    fake_from = float(ps[np.nonzero(ok)[0].max()]) if ok.any() else 1.0
+    reals = p[y == 0]
+    if len(reals):
+        # the smallest cut that at most max_real_called_fake of the reals reach
+        fake_from = max(fake_from, float(np.nextafter(np.quantile(reals, 1.0 - max_real_called_fake, method="higher"), 1.0)))
+    # REAL side: precision of "p < t" for ascending cuts.
+    asc = order[::-1]
+    ya, pa = y[asc], p[asc]
+    tn = np.cumsum(ya == 0)
+    ok = (tn / n >= precision) & (n >= min_support)
+    # "p < real_below" must include pa[k]: place the cut just above it.
+    real_below = float(np.nextafter(pa[np.nonzero(ok)[0].max()], 1.0)) if ok.any() else 0.0
+    if real_below > fake_from:
+        from ..evaluation.calibration import choose_threshold
+
+        real_below = fake_from = float(choose_threshold(y, p))
+    fake = p >= fake_from
+    real = p < real_below
+    fitted = {
+        "precision_target": precision,
+        "max_real_called_fake": max_real_called_fake,
+        "n": int(len(y)),
+        "fake_precision": float((y[fake] == 1).mean()) if fake.any() else None,
+        "real_precision": float((y[real] == 0).mean()) if real.any() else None,
+        "share_uncertain": float((~fake & ~real).mean()),
+        "real_called_fake": float(fake[y == 0].mean()) if (y == 0).any() else None,
+        "fakes_called_fake": float(fake[y == 1].mean()) if (y == 1).any() else None,
+    }
+    return Bands(real_below, fake_from, fitted)

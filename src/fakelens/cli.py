@@ -12,7 +12,8 @@ from .errors import FakelensError
 
 def _add_train(sub) -> None:
     p = sub.add_parser("train", help="train a detector on a dataset")
-    p.add_argument("--data", required=False, help="dataset: Kaggle layout folder, real/+fake/ folders or a CSV manifest")
+    p.add_argument("--data", action="append", help="a training source: a Kaggle layout folder, real/+fake/ folders, a CSV manifest, "
+                   "or a source YAML (configs/data/*.yaml: layout, labels, groups, weight, sbi); repeat for several sources")
     p.add_argument("--model", default=None, help="zoo model name (see 'fakelens models')")
     p.add_argument("--out", required=True, help="run folder")
     p.add_argument("--config", help="YAML/JSON file of training options (command-line options override it)")
@@ -23,7 +24,10 @@ def _add_train(sub) -> None:
     p.add_argument("--weight-decay", type=float)
     p.add_argument("--label-smoothing", type=float)
     p.add_argument("--freeze-epochs", type=int)
-    p.add_argument("--aug-strength", type=float, help="0 (flips only) .. 1 (strong)")
+    p.add_argument("--aug-strength", type=float, help="0 (flips only) .. 1 (strong): JPEG 30-100, rescaling, noise, blur, social-media chain")
+    p.add_argument("--framing-jitter", type=float, help="largest relative change of a crop's framing (default 0.15)")
+    p.add_argument("--sbi", type=float, help="share of each source's fakes drawn as self-blended reals (0..1; a source YAML may set its own)")
+    p.add_argument("--samples-per-epoch", type=int, help="draws per epoch across all sources (default: the number of training images)")
     p.add_argument("--per-class", type=int, help="balanced subset of the training split: at most N images per class (val and test stay whole)")
     p.add_argument("--val-fraction", type=float)
     p.add_argument("--test-fraction", type=float)
@@ -51,6 +55,23 @@ def _train(args) -> int:
         raise FakelensError("--data is required (or a --config that names it)")
     base.setdefault("data", "")
     train(TrainConfig.from_dict(base), resume=args.resume)
+    return 0
+
+
+def _add_calibrate(sub) -> None:
+    p = sub.add_parser("calibrate", help="refit a run's TTA choice, temperature, threshold and REAL/UNCERTAIN/FAKE bands on its validation split")
+    p.add_argument("run", help="run folder (with split.csv)")
+    _add_tta(p)
+    p.add_argument("--precision", type=float, default=0.9, help="FAKE (and REAL) verdicts must be right this often on validation (default 0.9)")
+    p.add_argument("--max-real-called-fake", type=float, default=0.03, help="at most this share of validation real faces may be called FAKE (default 0.03)")
+    p.add_argument("--num-workers", type=int, default=1)
+
+
+def _calibrate(args) -> int:
+    from .training.calibrate import calibrate_run
+
+    fitted = calibrate_run(args.run, args.tta, args.precision, args.max_real_called_fake, args.num_workers)
+    print(json.dumps({k: fitted[k] for k in ("tta", "temperature", "threshold", "bands")}, indent=2))
     return 0
 
 
@@ -379,6 +400,7 @@ COMMANDS = {
     "predict": (_add_predict, _predict),
     "extract-faces": (_add_extract_faces, _extract_faces),
     "crop-faces": (_add_crop_faces, _crop_faces),
+    "calibrate": (_add_calibrate, _calibrate),
     "export": (_add_export, _export),
     "explain": (_add_explain, _explain),
     "models": (_add_models, _models),

@@ -15,7 +15,7 @@ from .sources import FAKE, Sample
 class FaceCropDataset(Dataset):
     """Face crops through ``transform`` (a path -> tensor function, e.g. the predict-time path).
 
-    An unreadable image yields ``None`` (skipped in the batch and counted).
+    An unreadable image yields ``(None, None, index)`` (skipped in the batch and reported).
     """
 
     def __init__(self, samples: list[Sample], transform: Callable):
@@ -30,7 +30,7 @@ class FaceCropDataset(Dataset):
         try:
             x = self.transform(sample.path)
         except ImageReadError:
-            return None
+            return None, None, index
         return x, sample.label, index
 
 
@@ -58,16 +58,16 @@ class TrainingDataset(Dataset):
         try:
             rgb = load_image(sample.path)
         except ImageReadError:
-            return None
+            return None, None, index
         if sample.kind == "sbi":
             rgb = self_blend(rgb, rng)
         return torch.from_numpy(self.transform(rgb, rng)), FAKE if sample.kind == "sbi" else sample.label, index
 
 
 def collate_skip_unreadable(batch):
-    """Stack the readable items; report how many were skipped."""
-    good = [item for item in batch if item is not None]
-    skipped = len(batch) - len(good)
+    """Stack the readable items; the last element lists the indices of the unreadable ones."""
+    good = [item for item in batch if item[0] is not None]
+    skipped = [item[2] for item in batch if item[0] is None]
     if not good:
         return None, None, None, skipped
     images = torch.stack([g[0] for g in good])

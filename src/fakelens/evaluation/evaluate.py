@@ -15,19 +15,19 @@ from ..data.split import read_split_csv
 from ..data.transforms import eval_transform
 from ..errors import RunDirError
 from ..utils.atomic import write_csv, write_json
-from .metrics import compute_metrics
+from .metrics import compute_metrics, verdict_metrics
 from .plots import plot_confusion, plot_reliability, plot_roc
 
 
 def collect_logits(logit_fn: Callable[[torch.Tensor], np.ndarray], loader, max_batches: int | None = None, desc: str = "eval"):
-    """Run ``logit_fn`` over a loader; returns (logits, labels, sample indices, skipped count)."""
-    logits, labels, indices, skipped = [], [], [], 0
+    """Run ``logit_fn`` over a loader; returns (logits, labels, sample indices, indices of unreadable samples)."""
+    logits, labels, indices, skipped = [], [], [], []
     total = len(loader) if max_batches is None else min(len(loader), max_batches)
     with torch.inference_mode():
         for b, (x, y, idx, n_bad) in enumerate(tqdm(loader, total=total, desc=desc, unit="batch", leave=False)):
             if max_batches is not None and b >= max_batches:
                 break
-            skipped += n_bad
+            skipped += list(n_bad)
             if x is None:
                 continue
             logits.append(np.asarray(logit_fn(x), dtype=np.float64).reshape(-1))
@@ -40,14 +40,14 @@ def collect_logits(logit_fn: Callable[[torch.Tensor], np.ndarray], loader, max_b
 def score_samples(detector, samples: list[Sample], batch_size: int = 64, num_workers: int = 1, desc: str = "eval"):
     """Calibrated P(FAKE) for dataset samples, decoding in worker processes."""
     loader = make_loader(FaceCropDataset(samples, eval_transform(detector.preprocess)), batch_size, False, num_workers)
-    logits, labels, indices, skipped = collect_logits(detector.logits, loader, desc=desc)
-    return detector.proba_from_logits(logits), labels, indices, skipped
+    logits, labels, indices, unreadable = collect_logits(detector.logits, loader, desc=desc)
+    return detector.proba_from_logits(logits), labels, indices, len(unreadable)
 
 
 def evaluate_run(run_dir: str | os.PathLike, data: str | None = None, out: str | None = None, split: str = "test",
                  batch_size: int = 64, num_workers: int = 1, backend: str = "auto", tta: bool | None = None) -> dict:
     """Metrics, predictions and plots for a trained run on its test split (or on ``data``)."""
-    from ..inference.detector import load
+    from ..inference.detector import CONFIG_FILE, load, read_detector_config
 
     run_dir = Path(run_dir)
     detector = load(run_dir, backend=backend, tta=tta)
@@ -61,9 +61,14 @@ def evaluate_run(run_dir: str | os.PathLike, data: str | None = None, out: str |
         all_samples, splits = read_split_csv(split_csv)
         samples = [s for s, sp in zip(all_samples, splits) if sp == split]
         name = split
-    out_dir = Path(out) if out else run_dir / (("eval" if data is None else f"eval-{name}") + ("-tta" if detector.tta else ""))
+    # The detector's own setting (as shipped) goes to eval/; only an override of its TTA choice gets a suffix.
+    saved_tta = bool(read_detector_config(run_dir / CONFIG_FILE).get("tta", False))
+    suffix = "" if detector.tta == saved_tta else ("-tta" if detector.tta else "-notta")
+    out_dir = Path(out) if out else run_dir / (("eval" if data is None else f"eval-{name}") + suffix)
     probs, labels, indices, skipped = score_samples(detector, samples, batch_size, num_workers, desc=f"evaluate {name}")
     metrics = compute_metrics(labels, probs, detector.threshold)
+    if detector.calibration.bands is not None:
+        metrics.update(verdict_metrics(labels, probs, detector.calibration.bands))
     metrics.update({"dataset": str(data or run_dir / "split.csv"), "split": None if data else split, "skipped_unreadable": skipped,
                     "model": detector.model_name, "backend": detector.backend, "tta": detector.tta})
     write_json(out_dir / "metrics.json", metrics)

@@ -38,3 +38,18 @@ def expected_calibration_error(labels, prob_fake, n_bins: int = 15) -> float:
         if mask.any():
             ece += mask.mean() * abs(p[mask].mean() - y[mask].mean())
     return float(ece)
+
+
+def verdict_metrics(labels, prob_fake, bands) -> dict:
+    """What people see: the share of real faces called FAKE, of fakes called FAKE, and of UNCERTAIN verdicts.
+
+    ``bands``: a :class:`~fakelens.inference.calibration.Bands` (FAKE from
+    ``fake_from``, REAL below ``real_below``); an UNCERTAIN verdict accuses no one.
+    """
+    y, p = np.asarray(labels, dtype=int), np.asarray(prob_fake, dtype=np.float64)
+    fake, real = p >= bands.fake_from, p < bands.real_below
+    return {
+        "real_called_fake": float(fake[y == 0].mean()) if (y == 0).any() else None,
+        "fakes_called_fake": float(fake[y == 1].mean()) if (y == 1).any() else None,
+        "uncertain": float((~fake & ~real).mean()) if len(y) else None,
+    }

@@ -24,12 +24,12 @@ from ..data.multisource import SourceSpec, split_sources, training_draws
 from ..data.split import read_split_csv, write_split_csv
 from ..data.transforms import eval_transform, train_transform
 from ..errors import DataError, RunDirError
-from ..evaluation.calibration import choose_threshold, fit_temperature
 from ..evaluation.evaluate import collect_logits
 from ..evaluation.metrics import compute_metrics
 from ..inference.detector import Detector
 from ..models import create_model, get_model_spec
 from ..utils.atomic import atomic_path, write_json
+from .calibrate import calibrate
 from .callbacks import BestModelTracker, Callback, Checkpointer, EarlyStopping, HistoryWriter
 from .checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from .config import TrainConfig
@@ -70,7 +70,7 @@ class Trainer:
         self.should_stop = False
         self.callbacks = (callbacks or []) + [BestModelTracker(), EarlyStopping(config.patience), HistoryWriter(), Checkpointer()]
         self.state: dict = {"epoch": 0, "step": 0, "history": [], "best_score": -math.inf, "best_epoch": 0,
-                            "skipped_images": 0, "train_seconds": 0.0, "images_seen": 0}
+                            "skipped_images": 0, "train_seconds": 0.0, "images_seen": 0, "unreadable": []}
 
     # ------------------------------------------------------------------ set-up
     def log(self, message: str) -> None:
@@ -187,10 +187,10 @@ class Trainer:
         self.train_loader.sampler.generator.manual_seed(cfg.seed * 1000 + epoch)
         total_loss, seen, correct = 0.0, 0, 0
         bar = tqdm(total=self.steps_per_epoch, desc=f"epoch {epoch}/{cfg.epochs}" + (" (frozen)" if frozen else ""), unit="batch", disable=self.quiet)
-        for step, (x, y, _, n_bad) in enumerate(self.train_loader):
+        for step, (x, y, _, bad) in enumerate(self.train_loader):
             if step >= self.steps_per_epoch:
                 break
-            self.state["skipped_images"] += n_bad
+            self._note_unreadable(self.train_loader.dataset.samples[i].path for i in bad)
             if x is None:
                 continue
             target = y * (1 - cfg.label_smoothing) + 0.5 * cfg.label_smoothing
@@ -214,9 +214,9 @@ class Trainer:
 
     def _validate(self) -> tuple[dict, np.ndarray, np.ndarray]:
         self.model.eval()
-        logits, labels, _, skipped = collect_logits(lambda x: self.model(x).reshape(-1).numpy(), self.val_loader,
-                                                    self.config.max_val_batches, desc="validate")
-        self.state["skipped_images"] += skipped
+        logits, labels, _, unreadable = collect_logits(lambda x: self.model(x).reshape(-1).numpy(), self.val_loader,
+                                                       self.config.max_val_batches, desc="validate")
+        self._note_unreadable(self.splits["val"][i].path for i in unreadable)
         probs = 1 / (1 + np.exp(-logits))
         m = compute_metrics(labels, probs, 0.5)
         return {"val_loss": m["log_loss"], "val_accuracy": m["accuracy"], "val_roc_auc": m["roc_auc"]}, logits, labels
@@ -252,6 +252,14 @@ class Trainer:
             cb.on_fit_end(self)
         return result
 
+    def _note_unreadable(self, paths) -> None:
+        """Count each unreadable image once, however often it is drawn (draws are with replacement)."""
+        known = set(self.state["unreadable"])
+        new = [p for p in paths if p not in known]
+        if new:
+            self.state["unreadable"] = sorted(known | set(new))
+            self.state["skipped_images"] = len(self.state["unreadable"])
+
     def _stopped_early(self) -> bool:
         return bool(self.config.patience) and self.state["epoch"] - self.state["best_epoch"] >= self.config.patience
 
@@ -265,10 +273,10 @@ class Trainer:
         best = self.run_dir / BEST_WEIGHTS
         if best.is_file():
             self.model.load_state_dict(load_file(str(best)))
-        _, val_logits, val_labels = self._validate()
-        temperature = fit_temperature(val_logits, val_labels)
-        val_probs = 1 / (1 + np.exp(-val_logits / temperature))
-        threshold = choose_threshold(val_labels, val_probs)
+        detector = Detector(self.model, self.config.model, self.preprocess)
+        # The separate calibrate step: TTA chosen on validation, then temperature, threshold and
+        # verdict bands fitted with that setting, on every source's validation part.
+        fitted = calibrate(detector, self.splits["val"], num_workers=self.config.num_workers)
         info = {
             "trained_on": [src.model_dump() for src in self.sources],
             "train_images": len(self.splits["train"]),
@@ -277,11 +285,12 @@ class Trainer:
             "train_minutes": round(self.state["train_seconds"] / 60, 2),
             "train_images_seen": self.state["images_seen"],
             "skipped_unreadable": self.state["skipped_images"],
-            "val": compute_metrics(val_labels, val_probs, threshold),
-            "val_ece_before_calibration": compute_metrics(val_labels, 1 / (1 + np.exp(-val_logits)), threshold)["ece"],
+            "val": fitted["val"],
+            "calibration": {k: v for k, v in fitted.items() if k != "val"},
         }
-        detector = Detector(self.model, self.config.model, self.preprocess, threshold=threshold, temperature=temperature, info=info)
+        detector.info = info
         detector.save(self.run_dir)
+        temperature, threshold = detector.temperature, detector.threshold
         metrics = {"model": self.config.model, "val": info["val"], "temperature": temperature, "threshold": threshold}
         if self.splits["test"]:
             metrics["test"] = evaluate_run(self.run_dir, num_workers=self.config.num_workers, backend="torch")

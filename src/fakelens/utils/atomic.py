@@ -2,7 +2,9 @@
 
 Everything fakelens writes (checkpoints, CSV/JSON results, plots) goes to a
 temporary file in the same folder first and is then moved into place with
-``os.replace``, which is atomic on POSIX file systems.
+``os.replace``, which is atomic on POSIX file systems. The file is flushed to
+disk (fsync) before the move, and gets the permissions a plain ``open()`` would
+give it (``0666`` less the umask), not the ``0600`` of a temporary file.
 """
 from __future__ import annotations
 
@@ -25,10 +27,34 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        os.chmod(tmp_path, 0o666 & ~_umask())
+        with open(tmp_path, "rb+") as fh:  # the data is on disk before the name points at it
+            os.fsync(fh.fileno())
         os.replace(tmp_path, path)
+        _fsync_dir(path.parent)
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+def _umask() -> int:
+    mask = os.umask(0)  # the only way to read it; set straight back
+    os.umask(mask)
+    return mask
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make the rename itself durable (POSIX; a no-op where folders cannot be opened)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def write_text(path: str | os.PathLike, text: str) -> None:

@@ -75,6 +75,39 @@ def _calibrate(args) -> int:
     return 0
 
 
+def _add_benchmark(sub) -> None:
+    p = sub.add_parser("benchmark", help="several detectors on several datasets: AUC, real faces called FAKE, fakes caught, ECE, per-group FPR")
+    p.add_argument("bench", help="benchmark YAML (datasets: name, data, split, groups)")
+    p.add_argument("runs", nargs="*", help="run folders (default: the bundled detector)")
+    p.add_argument("--out", required=True, help="output folder: benchmark.md/.csv/.json/.png")
+    p.add_argument("--num-workers", type=int, default=1)
+
+
+def _benchmark(args) -> int:
+    from .evaluation.benchmark import run_benchmark
+
+    rows = run_benchmark(args.bench, args.runs or [None], args.out, args.num_workers)
+    print((__import__("pathlib").Path(args.out) / "benchmark.md").read_text())
+    return 0 if rows else 3
+
+
+def _add_robustness(sub) -> None:
+    p = sub.add_parser("robustness", help="accuracy and AUC under JPEG, resizing, blur, noise and the social-media chain")
+    p.add_argument("run", nargs="?", help="run folder (default: the bundled detector)")
+    p.add_argument("--data", required=True, help="dataset (any layout) or source YAML")
+    p.add_argument("--out", help="output folder (default: RUN/robustness-<source>)")
+    p.add_argument("--max-images", type=int, default=1000, help="score at most this many images (default 1000)")
+
+
+def _robustness(args) -> int:
+    from .evaluation.robustness import robustness_run
+
+    rows = robustness_run(args.run, args.data, args.out, args.max_images)
+    for r in rows:
+        print(f"{r['perturbation']:>12}  accuracy {r['accuracy']:.4f}  AUC {r['roc_auc'] if r['roc_auc'] is None else round(r['roc_auc'], 4)}")
+    return 0
+
+
 def _add_tta(p) -> None:
     p.add_argument("--tta", action=argparse.BooleanOptionalAction, default=None,
                    help="test-time augmentation: average each face with its mirror image (2x the compute); default: as the detector was saved")
@@ -401,6 +434,8 @@ COMMANDS = {
     "extract-faces": (_add_extract_faces, _extract_faces),
     "crop-faces": (_add_crop_faces, _crop_faces),
     "calibrate": (_add_calibrate, _calibrate),
+    "benchmark": (_add_benchmark, _benchmark),
+    "robustness": (_add_robustness, _robustness),
     "export": (_add_export, _export),
     "explain": (_add_explain, _explain),
     "models": (_add_models, _models),

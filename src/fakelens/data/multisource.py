@@ -184,7 +184,8 @@ def training_draws(train: list[Sample], specs: list[SourceSpec], default_sbi: fl
 
     Each source gets ``weight`` of every epoch's draws (relative to the others):
     half to its reals and half to its fakes, and of the fakes a share ``sbi`` are
-    self-blended reals (all of them for a source without stored fakes).
+    self-blended reals (all of them for a source without stored fakes; a source
+    of reals only gets self-blended fakes unless its ``sbi`` is set to 0).
     """
     by_name = {s.name: s for s in specs}
     cells: dict[tuple[str, str], list[Sample]] = defaultdict(list)
@@ -196,8 +197,9 @@ def training_draws(train: list[Sample], specs: list[SourceSpec], default_sbi: fl
     for name in dict.fromkeys(s.source for s in train):
         spec = by_name[name]
         share = spec.weight / total
-        sbi = spec.sbi if spec.sbi is not None else default_sbi
         reals, fakes = cells[(name, "real")], cells[(name, "fake")]
+        # A source of real photos only is paired with self-blended fakes unless its YAML says sbi: 0.
+        sbi = spec.sbi if spec.sbi is not None else (default_sbi if fakes else 1.0)
         blends = [Sample(s.path, FAKE, s.group, s.source, "sbi") for s in reals] if sbi > 0 else []
         parts = {"real": (reals, 0.5), "fake": (fakes, 0.5 * (1 - sbi) if blends else 0.5), "sbi": (blends, 0.5 * sbi if fakes else 0.5)}
         live = {k: v for k, v in parts.items() if v[0] and v[1] > 0}

@@ -79,3 +79,38 @@ def plot_leaderboard(rows: list[dict], path: str | os.PathLike) -> None:
     ax.legend(fontsize=8)
     ax.set_title("Leaderboard (test split)")
     save_figure(fig, path)
+
+
+def _grouped_bars(ax, groups: list[str], series: dict[str, list[float | None]], ylabel: str, title: str) -> None:
+    """One bar per series within each group (datasets or perturbations on the x axis)."""
+    x = np.arange(len(groups))
+    width = 0.8 / max(1, len(series))
+    for i, (name, values) in enumerate(series.items()):
+        ax.bar(x + (i - (len(series) - 1) / 2) * width, [v if v is not None else 0 for v in values], width=width, label=name)
+    ax.set_xticks(x, groups, rotation=30, ha="right")
+    ax.set(ylabel=ylabel, title=title)
+    ax.legend(fontsize=8)
+    ax.grid(axis="y", alpha=0.3)
+
+
+def plot_benchmark(rows: list[dict], path: str | os.PathLike) -> None:
+    """ROC-AUC and the share of real faces called FAKE, per dataset and detector."""
+    datasets = list(dict.fromkeys(r["dataset"] for r in rows))
+    detectors = list(dict.fromkeys(r["detector"] for r in rows))
+    get = {(r["dataset"], r["detector"]): r for r in rows}
+    fig, axes = plt.subplots(1, 2, figsize=(max(8, 1.6 * len(datasets) * 2), 4.5))
+    _grouped_bars(axes[0], datasets, {d: [get[(s, d)].get("roc_auc") for s in datasets] for d in detectors}, "ROC-AUC", "ROC-AUC per dataset")
+    axes[0].axhline(0.5, color="grey", ls="--", lw=1)
+    axes[0].set_ylim(0, 1)
+    key = "real_called_fake_verdict" if any(r.get("real_called_fake_verdict") is not None for r in rows) else "real_called_fake"
+    _grouped_bars(axes[1], datasets, {d: [get[(s, d)].get(key) for s in datasets] for d in detectors}, "share", "Real faces called FAKE")
+    save_figure(fig, path)
+
+
+def plot_robustness(rows: list[dict], path: str | os.PathLike) -> None:
+    """Accuracy and ROC-AUC per perturbation (the unperturbed data first)."""
+    names = [r["perturbation"] for r in rows]
+    fig, ax = plt.subplots(figsize=(max(6, 0.7 * len(names)), 4.5))
+    _grouped_bars(ax, names, {"accuracy": [r["accuracy"] for r in rows], "ROC-AUC": [r["roc_auc"] for r in rows]}, "", "Robustness")
+    ax.set_ylim(0, 1)
+    save_figure(fig, path)

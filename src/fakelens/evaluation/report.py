@@ -66,6 +66,7 @@ def write_report(run_dirs: list[str | os.PathLike], out: str | os.PathLike, gall
     rows = compare_runs(runs, out)
     by_name = {r.name: r for r in runs}
     curves, sections, md = {}, [], []
+    (out / "plots").mkdir(parents=True, exist_ok=True)
     for row in rows:
         run = by_name[row["name"]]
         labels, probs, paths = _predictions(run)
@@ -74,14 +75,19 @@ def write_report(run_dirs: list[str | os.PathLike], out: str | os.PathLike, gall
         if len(labels):
             curves[row["name"]] = (labels, probs)
             plot_reliability(labels, probs, out / "plots" / f"{row['name']}_reliability.png",
-                             title=f"{row['name']}: ECE {row['ece']:.3f} (before calibration on val: {info.get('val_ece_before_calibration', float('nan')):.3f})")
+                             title=f"{row['name']}: ECE {row['ece']:.3f} (before calibration on val: "
+                                   f"{info.get('calibration', info).get('val_ece_before_calibration', float('nan')):.3f})")
         conf = json.loads((run / "eval" / "metrics.json").read_text())["confusion_matrix"] if (run / "eval" / "metrics.json").is_file() else None
         if conf:
             plot_confusion(conf, out / "plots" / f"{row['name']}_confusion.png", title=row["name"])
         if (run / "plots" / "history.png").is_file():  # copied, so that report.md's links work from the report folder
             shutil.copyfile(run / "plots" / "history.png", out / "plots" / f"{row['name']}_history.png")
+        robustness = []
+        for rob in sorted(run.glob("robustness-*/robustness.png")):  # written by `fakelens robustness RUN --data ...`
+            robustness.append(out / "plots" / f"{row['name']}_{rob.parent.name}.png")
+            shutil.copyfile(rob, robustness[-1])
         figs = [p for p in (out / "plots" / f"{row['name']}_confusion.png", out / "plots" / f"{row['name']}_reliability.png",
-                            out / "plots" / f"{row['name']}_history.png") if p.is_file()]
+                            out / "plots" / f"{row['name']}_history.png", *robustness) if p.is_file()]
         budget = f"{info.get('train_minutes', '?')} min on this machine, {info.get('train_images_seen', '?')} images seen, best epoch {info.get('best_epoch', '?')} of {info.get('epochs_run', '?')}"
         sections.append(
             f"<section><h3>{html.escape(row['name'])} ({html.escape(str(row['model']))})</h3>"

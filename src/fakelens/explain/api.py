@@ -93,7 +93,7 @@ def explain(
     results = []
     for i, (rgb, p) in enumerate(zip(faces, probs)):
         source = sources[i] if sources is not None else _source_name(images[i])
-        e = Explanation(source, rgb, float(p), detector.label(p))
+        e = Explanation(source, rgb, float(p), detector.verdict(p))
         rng = np.random.default_rng(random_state)  # the same random regions for a face, whatever batch it is in
         if cam_explainer is not None:
             heat = heatmaps[i]

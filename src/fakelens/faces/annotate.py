@@ -13,6 +13,7 @@ from ..utils.atomic import atomic_path, save_figure
 
 FAKE_RGB = (220, 40, 40)
 REAL_RGB = (40, 180, 70)
+UNCERTAIN_RGB = (235, 170, 20)
 UNSCORED_RGB = (150, 150, 150)
 
 
@@ -27,14 +28,14 @@ class BoxLabel:
 
 
 def draw_faces(rgb: np.ndarray, boxes: Sequence[BoxLabel]) -> np.ndarray:
-    """A copy of ``rgb`` with each box outlined (red FAKE, green REAL) and captioned ``FAKE 0.93``."""
+    """A copy of ``rgb`` with each box outlined (red FAKE, amber UNCERTAIN, green REAL) and captioned ``FAKE 0.93``."""
     out = np.ascontiguousarray(rgb.copy())
     h, w = out.shape[:2]
     # Line and text scale with the picture so they read the same on 320 px and 4K.
     thick = max(1, int(round(max(h, w) / 400)))
     font_scale = max(0.4, max(h, w) / 1400)
     for item in boxes:
-        colour = UNSCORED_RGB if item.prob_fake is None else FAKE_RGB if item.label == "FAKE" else REAL_RGB
+        colour = UNSCORED_RGB if item.prob_fake is None else {"FAKE": FAKE_RGB, "UNCERTAIN": UNCERTAIN_RGB}.get(item.label, REAL_RGB)
         x0, y0, x1, y1 = (int(round(v)) for v in item.box)
         cv2.rectangle(out, (x0, y0), (x1, y1), colour, thick, cv2.LINE_AA)
         text = "no score" if item.prob_fake is None else f"{item.label} {item.prob_fake:.2f}"

@@ -38,7 +38,8 @@ class FacePipeline:
         return self.detector.threshold
 
     def label(self, prob_fake: float) -> str:
-        return self.detector.label(prob_fake)
+        """The verdict shown for a face, a photo or a video: REAL, UNCERTAIN or FAKE."""
+        return self.detector.verdict(prob_fake)
 
     def detect(self, rgb: np.ndarray) -> list[FaceBox]:
         return self.face_detector.detect(rgb)

@@ -242,7 +242,7 @@ class Detector:
         return (self.predict_proba(images, batch_size) >= self.threshold).astype(int)
 
     def label(self, prob_fake: float) -> str:
-        """REAL or FAKE at the binary threshold."""
+        """REAL or FAKE at the binary threshold (for accuracy-style metrics; people are shown :meth:`verdict`)."""
         return self.calibration.label(prob_fake)
 
     def verdict(self, prob_fake: float) -> str:
@@ -250,7 +250,9 @@ class Detector:
         return self.calibration.verdict(prob_fake)
 
     def score_files(self, paths: Iterable[str], batch_size: int = 32, progress: bool = False, decode_threads: int = 2) -> list[dict]:
-        """One row per file: ``path, prob_fake, label, verdict, error``; unreadable files get an error, the rest go on.
+        """One row per file: ``path, prob_fake, label, error``; unreadable files get an error, the rest go on.
+
+        ``label`` is the verdict shown to people: REAL, UNCERTAIN or FAKE.
 
         Decoding runs in a thread pool one batch ahead of inference, so the
         JPEG decoder and the model overlap.
@@ -272,11 +274,11 @@ class Detector:
             good = [(i, arr) for i, arr, err in decoded if err is None]
             for i, _, err in decoded:
                 if err is not None:
-                    rows[i] = {"path": paths[i], "prob_fake": None, "label": None, "verdict": None, "error": err}
+                    rows[i] = {"path": paths[i], "prob_fake": None, "label": None, "error": err}
             if good:
                 probs = self.score_arrays([a for _, a in good], batch_size)
                 for (i, _), q in zip(good, probs):
-                    rows[i] = {"path": paths[i], "prob_fake": round(float(q), 6), "label": self.label(q), "verdict": self.verdict(q), "error": ""}
+                    rows[i] = {"path": paths[i], "prob_fake": round(float(q), 6), "label": self.verdict(q), "error": ""}
 
         chunks = list(batched(range(len(paths)), batch_size))
         if len(chunks) <= 1:  # a single batch: no pool to start, the lowest latency

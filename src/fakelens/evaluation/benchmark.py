@@ -1,0 +1,195 @@
+"""Cross-dataset benchmark: several detectors on several datasets, with the figures people care about.
+
+``fakelens benchmark BENCH.yaml RUN...`` reads a small YAML::
+
+    datasets:
+      - name: dfdc-test                 # the test part of a source in a run's split.csv
+        data: configs/data/dfdc.yaml
+        split: test                     # needs runs that share the split (it is read from the first run)
+      - name: stylegan2-vs-ffhq         # a whole held-out source
+        data: configs/data/headshots.yaml
+      - name: sd-vs-ffhq                # several sources combined, each filtered to one class
+        data:
+          - {source: configs/data/sdfd.yaml}
+          - {source: configs/data/headshots.yaml, only: real}
+      - name: in-the-wild
+        data: my/manifest.csv
+        groups: {column: group}          # per-group false-positive rates (a manifest column) ...
+        # groups: {pattern: '^(?P<group>[a-z]+)_'}   # ... or a regular expression on the file name
+
+and writes, per dataset and detector: n, accuracy and ROC-AUC, the share of
+real faces called FAKE and of fakes caught (at the binary threshold and at the
+FAKE verdict band), the share UNCERTAIN, ECE, and the false-positive rate per
+group. Results go to ``benchmark.md``, ``benchmark.csv``, ``benchmark.json``
+and ``benchmark.png``.
+"""
+from __future__ import annotations
+
+import csv
+import os
+import re
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ..data.multisource import SourceSpec, load_source
+from ..data.sources import REAL, Sample
+from ..data.split import read_split_csv
+from ..errors import ConfigError, DataError
+from ..utils.atomic import write_csv, write_json, write_text
+from .metrics import compute_metrics, verdict_metrics
+
+
+class DataPart(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    source: str
+    only: Literal["real", "fake"] | None = None
+
+
+class GroupRule(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    column: str | None = None
+    pattern: str | None = None
+
+
+class BenchDataset(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1)
+    data: str | list[DataPart | str]
+    split: Literal["train", "val", "test"] | None = None
+    groups: GroupRule | None = None
+    max_images: int | None = Field(None, ge=1)
+
+
+class BenchConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    datasets: list[BenchDataset] = Field(min_length=1)
+
+    @classmethod
+    def read(cls, path: str | os.PathLike) -> "BenchConfig":
+        import yaml
+
+        path = Path(path)
+        try:
+            raw = yaml.safe_load(path.read_text())
+            return cls(**(raw or {}))
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: no such benchmark file") from None
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: not valid YAML ({exc})") from None
+        except (TypeError, ValidationError) as exc:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()) if isinstance(exc, ValidationError) else str(exc)
+            raise ConfigError(f"{path}: {problems}") from None
+
+
+COLUMNS = ["dataset", "detector", "n", "n_real", "n_fake", "accuracy", "roc_auc", "real_called_fake", "fakes_caught",
+           "real_called_fake_verdict", "fakes_caught_verdict", "uncertain", "ece", "worst_group_fpr", "group_fpr_gap"]
+
+
+def dataset_samples(ds: BenchDataset, split_csv: Path | None) -> list[Sample]:
+    """The dataset's samples (a group label per sample in ``Sample.group`` when a group rule is given)."""
+    parts = [DataPart(source=ds.data)] if isinstance(ds.data, str) else [p if isinstance(p, DataPart) else DataPart(source=p) for p in ds.data]
+    samples: list[Sample] = []
+    for part in parts:
+        spec = SourceSpec.parse(part.source)
+        spec = spec.model_copy(update={"group": "file"} if spec.group == "phash" else {})  # no pHash pass: groups are not split here
+        own = load_source(spec, progress=False)
+        if ds.split:
+            if split_csv is None or not split_csv.is_file():
+                raise ConfigError(f"dataset {ds.name}: 'split: {ds.split}' needs runs with a split.csv")
+            all_samples, splits = read_split_csv(split_csv)
+            wanted = {s.path for s, sp in zip(all_samples, splits) if sp == ds.split and s.source in ("", spec.name)}
+            own = [s for s in own if s.path in wanted]
+        if part.only:
+            own = [s for s in own if (s.label == REAL) == (part.only == "real")]
+        samples += own
+    if ds.groups is not None:
+        samples = [Sample(s.path, s.label, _group_of(s, ds.groups), s.source) for s in samples]
+    if ds.max_images and len(samples) > ds.max_images:
+        keep = np.random.default_rng(0).choice(len(samples), ds.max_images, replace=False)
+        samples = [samples[i] for i in sorted(keep)]
+    if not samples:
+        raise DataError(f"dataset {ds.name}: no images")
+    return samples
+
+
+def _group_of(sample: Sample, rule: GroupRule) -> str:
+    if rule.pattern:
+        m = re.search(rule.pattern, Path(sample.path).name)
+        return (m.group("group") if m and "group" in m.groupdict() else m.group(0) if m else "") or "unknown"
+    if rule.column:
+        return _manifest_column(sample.path, rule.column) or "unknown"
+    return "unknown"
+
+
+_COLUMN_CACHE: dict[tuple[str, str], dict[str, str]] = {}
+
+
+def _manifest_column(path: str, column: str) -> str | None:
+    """A manifest's column for an image (the manifest beside or above it), read once per manifest."""
+    for folder in Path(path).parents:
+        manifest = folder / "manifest.csv"
+        if manifest.is_file():
+            key = (str(manifest), column)
+            if key not in _COLUMN_CACHE:
+                with open(manifest, newline="", encoding="utf-8") as fh:
+                    _COLUMN_CACHE[key] = {str((folder / r["path"])): r.get(column, "") for r in csv.DictReader(fh)}
+            return _COLUMN_CACHE[key].get(path)
+    return None
+
+
+def score(detector, samples: list[Sample], num_workers: int = 1) -> tuple[np.ndarray, np.ndarray, list[Sample]]:
+    from .evaluate import score_samples
+
+    probs, labels, indices, _ = score_samples(detector, samples, num_workers=num_workers, desc="benchmark")
+    return probs, labels, [samples[i] for i in indices]
+
+
+def dataset_row(name: str, detector_name: str, detector, labels: np.ndarray, probs: np.ndarray, samples: list[Sample],
+                with_groups: bool) -> dict:
+    m = compute_metrics(labels, probs, detector.threshold)
+    real, fake = labels == 0, labels == 1
+    row = {"dataset": name, "detector": detector_name, "n": m["n"], "n_real": int(real.sum()), "n_fake": int(fake.sum()),
+           "accuracy": m["accuracy"], "roc_auc": m["roc_auc"], "ece": m["ece"],
+           "real_called_fake": float((probs[real] >= detector.threshold).mean()) if real.any() else None,
+           "fakes_caught": float((probs[fake] >= detector.threshold).mean()) if fake.any() else None}
+    bands = detector.calibration.bands
+    if bands is not None:
+        v = verdict_metrics(labels, probs, bands)
+        row.update(real_called_fake_verdict=v["real_called_fake"], fakes_caught_verdict=v["fakes_called_fake"], uncertain=v["uncertain"])
+    if with_groups:
+        cut = bands.fake_from if bands is not None else detector.threshold
+        groups = np.asarray([s.group for s in samples])
+        fpr = {g: float((probs[real & (groups == g)] >= cut).mean()) for g in sorted(set(groups[real]))}
+        row["group_fpr"] = fpr
+        if fpr:
+            row["worst_group_fpr"] = max(fpr.values())
+            row["group_fpr_gap"] = max(fpr.values()) - min(fpr.values())
+    return row
+
+
+def run_benchmark(bench: str | os.PathLike, runs: list[str | os.PathLike | None], out: str | os.PathLike, num_workers: int = 1) -> list[dict]:
+    """Score every detector in ``runs`` (None: the bundled default) on every dataset of ``bench``."""
+    from ..inference.detector import load
+    from .plots import plot_benchmark
+
+    cfg = BenchConfig.read(bench)
+    out = Path(out)
+    split_csv = next((Path(r) / "split.csv" for r in runs if r is not None and (Path(r) / "split.csv").is_file()), None)
+    detectors = {(Path(r).name if r is not None else "default"): load(r) for r in runs}
+    rows = []
+    for ds in cfg.datasets:
+        samples = dataset_samples(ds, split_csv)
+        for det_name, det in detectors.items():
+            probs, labels, scored = score(det, samples, num_workers)
+            rows.append(dataset_row(ds.name, det_name, det, labels, probs, scored, ds.groups is not None))
+    write_json(out / "benchmark.json", rows)
+    write_csv(out / "benchmark.csv", rows, COLUMNS)
+    fmt = lambda v: "" if v is None else f"{v:.3f}" if isinstance(v, float) else str(v)  # noqa: E731
+    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    lines += ["| " + " | ".join(fmt(r.get(c)) for c in COLUMNS) + " |" for r in rows]
+    write_text(out / "benchmark.md", f"# Benchmark ({Path(bench).name})\n\n" + "\n".join(lines) + "\n")
+    plot_benchmark(rows, out / "benchmark.png")
+    return rows

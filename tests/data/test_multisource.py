@@ -1,0 +1,130 @@
+import shutil
+from collections import Counter
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from fakelens.data.dedup import near_duplicate_groups, phash_groups
+from fakelens.data.multisource import SourceSpec, load_source, split_sources, training_draws
+from fakelens.data.sources import FAKE, REAL
+from fakelens.data.split import read_split_csv, split_by_group, write_split_csv
+from fakelens.data.synthetic import make_image
+from fakelens.errors import DataError
+
+
+def _real_only(root, n=40, seed=5, size=64):
+    rng = np.random.default_rng(seed)
+    (root / "real").mkdir(parents=True)
+    for i in range(n):
+        Image.fromarray(make_image(rng, size)[0]).save(root / "real" / f"{i:03d}.jpg", quality=95)
+    return root
+
+
+def test_near_duplicate_groups_join_close_hashes_transitively():
+    a = 0x0F0F_0F0F_0F0F_0F0F
+    hashes = [a, a ^ 0b111, a ^ 0b111 ^ (0b11 << 40), 0xFFFF_0000_FFFF_0000, None]
+    groups = near_duplicate_groups(hashes, max_distance=4)
+    assert groups[0] == groups[1] == groups[2]  # 3 bits apart, then 2 more: one chain
+    assert len({groups[0], groups[3], groups[4]}) == 3
+
+
+def test_phash_groups_catch_resaved_and_resized_copies(tmp_path):
+    rng = np.random.default_rng(0)
+    paths = []
+    for i in range(6):  # structured pictures: random 8x8 colour blocks, smoothly enlarged
+        img = Image.fromarray(rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)).resize((128, 128), Image.BICUBIC)
+        img.save(tmp_path / f"{i}.png")
+        paths.append(str(tmp_path / f"{i}.png"))
+    Image.open(paths[2]).resize((96, 96)).save(tmp_path / "copy_of_2.jpg", quality=70)
+    paths.append(str(tmp_path / "copy_of_2.jpg"))
+    groups = phash_groups(paths, progress=False)
+    assert groups[2] == groups[6]
+    assert len(set(groups)) == 6
+
+
+def test_dfdc_split_is_unchanged_by_the_source_prefix(kaggle_dataset):
+    from fakelens.data.sources import load_samples
+
+    plain = load_samples(kaggle_dataset)
+    spec = SourceSpec(name="dfdc", path=str(kaggle_dataset), group="layout")
+    prefixed = load_source(spec)
+    assert [s.path for s in plain] == [s.path for s in prefixed]
+    assert split_by_group(plain, 0.1, 0.1, 0) == split_by_group(prefixed, 0.1, 0.1, 0)
+    assert all(s.source == "dfdc" and s.group.startswith("dfdc:") for s in prefixed)
+
+
+def test_each_source_is_split_by_its_own_groups_and_a_copy_never_straddles(tmp_path, kaggle_dataset):
+    lfw = _real_only(tmp_path / "photos")
+    # a near-copy of one photo inside the same source: the two must land on one side
+    Image.open(lfw / "real" / "000.jpg").save(lfw / "real" / "000_resaved.jpg", quality=60)
+    specs = [SourceSpec(name="dfdc", path=str(kaggle_dataset)), SourceSpec(name="photos", path=str(lfw), sbi=1.0)]
+    samples, splits = split_sources(specs, 0.2, 0.2, seed=0, progress=False)
+    by_path = {s.path: sp for s, sp in zip(samples, splits)}
+    assert by_path[str(lfw / "real" / "000.jpg")] == by_path[str(lfw / "real" / "000_resaved.jpg")]
+    for source in ("dfdc", "photos"):
+        own = [(s, sp) for s, sp in zip(samples, splits) if s.source == source]
+        assert {sp for _, sp in own} == {"train", "val", "test"}
+        sides = {}
+        for s, sp in own:
+            assert sides.setdefault(s.group, sp) == sp, f"group {s.group} on two sides"
+    write_split_csv(tmp_path / "split.csv", samples, splits)
+    assert (tmp_path / "split.csv").read_text().splitlines()[0] == "path,label,group,split,source"
+    back, back_splits = read_split_csv(tmp_path / "split.csv")
+    assert back == samples and back_splits == splits
+
+
+def test_training_draws_give_each_source_its_weight_and_balance_classes(tmp_path, kaggle_dataset):
+    photos = _real_only(tmp_path / "photos")
+    specs = [SourceSpec(name="dfdc", path=str(kaggle_dataset), weight=3.0, sbi=0.5), SourceSpec(name="photos", path=str(photos))]
+    samples, splits = split_sources(specs, 0.1, 0.1, 0, progress=False)
+    train = [s for s, sp in zip(samples, splits) if sp == "train"]
+    items, p = training_draws(train, specs)
+    assert p.sum() == pytest.approx(1.0)
+    share = lambda cond: float(sum(pi for it, pi in zip(items, p) if cond(it)))  # noqa: E731
+    assert share(lambda it: it.source == "dfdc") == pytest.approx(0.75)
+    # dfdc: half real, half fake, and half of the fakes self-blended
+    assert share(lambda it: it.source == "dfdc" and it.kind == "sbi") == pytest.approx(0.75 * 0.25)
+    # a real-only source gets its fakes from self-blending alone (sbi unset: still 0.5 of its draws)
+    assert share(lambda it: it.source == "photos" and it.kind == "sbi") == pytest.approx(0.25 * 0.5)
+    assert all(it.label == FAKE for it in items if it.kind == "sbi")
+    assert share(lambda it: it.label == REAL and it.kind != "sbi") == pytest.approx(0.5)
+
+
+def test_source_yaml_is_validated(tmp_path, kaggle_dataset, monkeypatch):
+    monkeypatch.setenv("MY_DATA", str(kaggle_dataset.parent))
+    good = tmp_path / "good.yaml"
+    good.write_text(f"name: synth\npath: ${{MY_DATA}}/{kaggle_dataset.name}\nlayout: kaggle\nweight: 2\nsbi: 0.25\n")
+    spec = SourceSpec.parse(str(good))
+    assert spec.resolved_path == kaggle_dataset and spec.weight == 2 and spec.sbi == 0.25
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\npath: somewhere\nweight: -1\nshuffle: yes\n")
+    with pytest.raises(DataError, match="weight.*greater than 0.*shuffle.*[Ee]xtra"):
+        SourceSpec.parse(str(bad))
+    wrong = tmp_path / "wrong.yaml"
+    wrong.write_text(f"name: x\npath: {kaggle_dataset}\nlayout: folders\n")
+    with pytest.raises(DataError, match="says layout folders but it is a kaggle dataset"):
+        load_source(SourceSpec.parse(str(wrong)))
+
+
+def test_sources_need_both_classes_together(tmp_path):
+    photos = _real_only(tmp_path / "photos", n=10)
+    with pytest.raises(DataError, match="no FAKE images"):
+        split_sources([SourceSpec(name="p", path=str(photos))], 0.1, 0.1, 0, progress=False)
+
+
+def test_train_on_two_sources_with_self_blending(tmp_path, kaggle_dataset):
+    from fakelens.training import TrainConfig, train
+
+    photos = _real_only(tmp_path / "photos", n=30)
+    cfg = TrainConfig(data=[str(kaggle_dataset), str(photos)], model="simple_cnn", out=str(tmp_path / "run"), epochs=1, batch_size=16,
+                      image_size=64, lr=3e-3, num_workers=0, patience=0, sbi=0.5, samples_per_epoch=64)
+    metrics = train(cfg, quiet=True)
+    rows = (tmp_path / "run" / "split.csv").read_text().splitlines()
+    assert Counter(r.rsplit(",", 1)[1] for r in rows[1:]) == {kaggle_dataset.name: 240, "photos": 30}
+    assert metrics["val"]["n"] > 0
+    import json
+
+    det = json.loads((tmp_path / "run" / "detector.json").read_text())
+    assert [s["name"] for s in det["info"]["trained_on"]] == [kaggle_dataset.name, "photos"]
+    assert det["bands"]["real_below"] <= det["bands"]["fake_from"]

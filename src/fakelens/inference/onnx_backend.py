@@ -8,7 +8,7 @@ time: the runtime install has no PyTorch.
 
 An exported ONNX file carries, in its metadata, the hash of the weights it was
 made from (:func:`weights_digest`): an export that does not match the weights
-beside it is ignored rather than silently used.
+beside it is ignored rather than silently used (:func:`open_matching_onnx`).
 """
 from __future__ import annotations
 
@@ -44,28 +44,35 @@ def file_weights_digest(weights: str | os.PathLike) -> str:
     return weights_digest(load_file(str(weights)))
 
 
-def onnx_digest(path: str | os.PathLike) -> str | None:
-    """The weights hash an export recorded (None for an export without one, or an unreadable file)."""
-    import onnx
+def open_matching_onnx(folder: str | os.PathLike | None, on_error: str = "skip") -> "OnnxRunner | None":
+    """An ONNX Runtime session for the export beside the weights that was made from them (int8 first, if it passed its check).
 
-    try:
-        model = onnx.load(str(path), load_external_data=False)
-    except Exception:  # noqa: BLE001 - a corrupt or truncated file: treat as no usable export
-        return None
-    return next((p.value for p in model.metadata_props if p.key == DIGEST_KEY), None)
-
-
-def find_onnx(folder: str | os.PathLike | None) -> Path | None:
-    """The export beside the weights that was made from them: int8 if it passed its check, else fp32."""
+    The weights hash is read from the export's metadata through ONNX Runtime, so
+    this needs neither the ``onnx`` package nor PyTorch. ``on_error``: ``skip`` a
+    file that cannot be opened (with a warning) or ``raise``.
+    """
     if folder is None:
         return None
     folder = Path(folder)
     weights = folder / WEIGHTS_FILE
-    want = file_weights_digest(weights) if weights.is_file() else None
+    want = None
     for name in (INT8_FILE, ONNX_FILE):
         path = folder / name
-        if path.is_file() and (got := onnx_digest(path)) is not None and (want is None or got == want):
-            return path
+        if not path.is_file():
+            continue
+        try:
+            runner = OnnxRunner(path)
+        except Exception as exc:  # noqa: BLE001 - a corrupt or truncated export
+            if on_error == "raise":
+                raise ValueError(f"{path}: cannot open this ONNX file ({exc.__class__.__name__})") from None
+            import warnings
+
+            warnings.warn(f"{path.name} beside the weights cannot be opened ({exc.__class__.__name__}); ignoring it", stacklevel=3)
+            continue
+        if want is None and weights.is_file():
+            want = file_weights_digest(weights)
+        if runner.weights_digest is not None and (want is None or runner.weights_digest == want):
+            return runner
     return None
 
 
@@ -89,6 +96,8 @@ class OnnxRunner:
         self.path = str(path)
         self.session = ort.InferenceSession(self.path, opts, providers=["CPUExecutionProvider"])
         self.input_name = self.session.get_inputs()[0].name
+        # The hash of the weights this export was made from (None for an export without one).
+        self.weights_digest = self.session.get_modelmeta().custom_metadata_map.get(DIGEST_KEY)
         outputs = [o.name for o in self.session.get_outputs()]
         self.logit_name = outputs[0]
         self.has_cam = CAM_OUTPUT in outputs

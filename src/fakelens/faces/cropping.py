@@ -30,16 +30,23 @@ much as the detector.
 """
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol, Sequence
 
 import cv2
 import numpy as np
-from PIL import Image
 
-if TYPE_CHECKING:
-    from .detectors import FaceBox
+from ..data.perturb import jpeg
+
+
+class FaceLike(Protocol):
+    """What framing needs of a detected face (a :class:`~fakelens.faces.detectors.FaceBox`, duck-typed so
+    that this module, which the detectors import for their framings, imports nothing of theirs)."""
+
+    area: float
+    centre: tuple[float, float]
+    landmarks: Sequence[tuple[float, float]] | None
+
 
 #: Side of the crops written and scored, as in the Kaggle "deepfake-faces" layout.
 CROP_SIZE = 224
@@ -63,10 +70,10 @@ class Framing:
     centre_dy: float = 0.0
     eye_mouth_ratio: float | None = None
 
-    def uses_landmarks(self, face: "FaceBox") -> bool:
+    def uses_landmarks(self, face: "FaceLike") -> bool:
         return self.eye_mouth_ratio is not None and face.landmarks is not None and len(face.landmarks) >= 5
 
-    def face_size(self, face: "FaceBox") -> float:
+    def face_size(self, face: "FaceLike") -> float:
         box = float(np.sqrt(max(face.area, 1.0)))
         if not self.uses_landmarks(face):
             return box
@@ -75,7 +82,7 @@ class Framing:
         em = float(np.clip(_eye_mouth_distance(face), 0.6 * self.eye_mouth_ratio * box, 1.6 * self.eye_mouth_ratio * box))
         return float(np.sqrt(box * em))
 
-    def face_centre(self, face: "FaceBox") -> tuple[float, float]:
+    def face_centre(self, face: "FaceLike") -> tuple[float, float]:
         bx, by = face.centre
         if not self.uses_landmarks(face):
             return bx, by
@@ -85,7 +92,7 @@ class Framing:
             return bx, by
         return lx, ly
 
-    def square(self, face: "FaceBox") -> tuple[float, float, float, float]:
+    def square(self, face: "FaceLike") -> tuple[float, float, float, float]:
         """The crop square ``(x0, y0, x1, y1)`` in image coordinates (may leave the image)."""
         size = self.face_size(face)
         cx, cy = self.face_centre(face)
@@ -97,14 +104,14 @@ class Framing:
         return {"side_scale": self.side_scale, "centre_dx": self.centre_dx, "centre_dy": self.centre_dy, "eye_mouth_ratio": self.eye_mouth_ratio}
 
 
-def _landmark_centre(face: "FaceBox") -> tuple[float, float]:
+def _landmark_centre(face: "FaceLike") -> tuple[float, float]:
     lm = np.asarray(face.landmarks[:5], dtype=np.float64)
     eyes, mouth = lm[0:2].mean(axis=0), lm[3:5].mean(axis=0)
     centre = (eyes + mouth) / 2
     return float(centre[0]), float(centre[1])
 
 
-def _eye_mouth_distance(face: "FaceBox") -> float:
+def _eye_mouth_distance(face: "FaceLike") -> float:
     lm = np.asarray(face.landmarks[:5], dtype=np.float64)
     return float(np.linalg.norm(lm[3:5].mean(axis=0) - lm[0:2].mean(axis=0)))
 
@@ -144,14 +151,10 @@ def crop_region(square: tuple[float, float, float, float], height: int, width: i
 
 def jpeg_roundtrip(rgb: np.ndarray, quality: int = CROP_JPEG_QUALITY) -> np.ndarray:
     """Encode and decode as JPEG (4:2:0), as the training crops were stored."""
-    buf = io.BytesIO()
-    Image.fromarray(rgb).save(buf, format="JPEG", quality=int(quality))
-    buf.seek(0)
-    with Image.open(buf) as im:
-        return np.asarray(im.convert("RGB"))
+    return jpeg(rgb, quality)
 
 
-def crop_face(rgb: np.ndarray, face: "FaceBox", framing: Framing, size: int = CROP_SIZE,
+def crop_face(rgb: np.ndarray, face: "FaceLike", framing: Framing, size: int = CROP_SIZE,
               jpeg_quality: int | None = CROP_JPEG_QUALITY) -> np.ndarray:
     """The ``size`` x ``size`` RGB crop of ``face`` framed like the training data.
 

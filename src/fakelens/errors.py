@@ -23,3 +23,15 @@ class RunDirError(FakelensError, FileNotFoundError):
 
 class VideoReadError(FakelensError, ValueError):
     """A file could not be decoded as a video (corrupt, truncated, no frames, unsupported codec)."""
+
+
+class InputTooLargeError(FakelensError, ValueError):
+    """An input is above a size limit (pixels, decode budget): refused before the costly work (the service answers 413)."""
+
+
+class ImageTooLargeError(ImageReadError, InputTooLargeError):
+    """An image above the pixel limit, including decompression bombs (a small file with a huge header)."""
+
+
+class VideoTooLargeError(VideoReadError, InputTooLargeError):
+    """A video whose frames are above the pixel limit."""

@@ -109,9 +109,9 @@ def _decode_stream(fp: BinaryIO, name: str, draft_size: int | None, limit: int) 
             return im
     except ImageReadError:
         raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        # PIL refuses these while reading the header, before we see the size: a decompression bomb.
-        raise ImageTooLargeError(f"{name}: image is above the {limit:,} pixel limit (a decompression bomb)") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        # PIL refuses these while reading the header, before we see the size.
+        raise ImageTooLargeError(f"{name}: image is above the {limit:,} pixel limit ({exc.__class__.__name__})") from None
     except UnidentifiedImageError as exc:
         raise ImageReadError(f"{name}: not a readable image ({exc.__class__.__name__})") from None
     except OSError as exc:

@@ -33,6 +33,10 @@ CROP_MIN_IOU = 0.6
 #: A face whose square covers less of a square image than this is a face in a
 #: photo, not a crop: no second look is needed.
 CROP_CANDIDATE_IOU = 0.25
+#: The second look pads the image to twice its size; a larger image is shrunk to this
+#: long side first (the face detector shrinks the padded image far below it anyway),
+#: so an 8000 px square costs a 2048 px padded copy, not a 16000 px one (+768 MB).
+CROP_SEARCH_MAX_SIDE = 1024
 
 PHOTO_COLUMNS = ["path", "prob_fake", "label", "error", "status", "kind", "face", "x0", "y0", "x1", "y1", "det_score",
                  "image_prob", "image_label", "n_faces"]
@@ -116,22 +120,25 @@ def find_faces(pipeline: FacePipeline, rgb: np.ndarray, recognise_crops: bool = 
     framing = pipeline.framing
     if faces and _image_iou(framing.square(faces[0]), h, w) < CROP_CANDIDATE_IOU:
         return faces, False
-    pad = max(h, w) // 2
-    padded = cv2.copyMakeBorder(rgb, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=(0, 0, 0))
-    around = [f.scaled(1.0, -pad, -pad) for f in pipeline.detect(padded)]
+    scale = min(1.0, CROP_SEARCH_MAX_SIDE / max(h, w))
+    small = rgb if scale == 1.0 else cv2.resize(rgb, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+    pad = max(small.shape[:2]) // 2
+    padded = cv2.copyMakeBorder(small, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=(0, 0, 0))
+    around = [f.scaled(1.0 / scale, -pad / scale, -pad / scale) for f in pipeline.detect(padded)]
     if recognise_crops and around and _image_iou(framing.square(around[0]), h, w) >= CROP_MIN_IOU:
         return [around[0]], True
     return faces or around, False
 
 
 def predict_photo(detector, source: ImageInput, crops: bool | None = None, face_detector=None,
-                  annotate_to: str | os.PathLike | None = None, keep_crops: bool = False) -> PhotoResult:
+                  annotate_to: str | os.PathLike | None = None, keep_crops: bool = False, max_faces: int | None = None) -> PhotoResult:
     """Faces and verdicts for one photo (a path, bytes, an array or a PIL image).
 
     ``detector``: a :class:`~fakelens.Detector` or a :class:`FacePipeline`.
     ``crops``: None recognises face crops, True scores the whole image as a
     crop, False always looks for faces. ``annotate_to``: write the photo with
-    the verdicts drawn on it there.
+    the verdicts drawn on it there. ``max_faces``: keep only the most
+    confident faces (a limit for untrusted photos: a grid of 450 faces).
     """
     pipeline = FacePipeline.of(detector, face_detector)
     path = str(source) if isinstance(source, (str, os.PathLike)) else f"<{type(source).__name__}>"
@@ -144,6 +151,7 @@ def predict_photo(detector, source: ImageInput, crops: bool | None = None, face_
         faces, is_crop = [], True
     else:
         faces, is_crop = find_faces(pipeline, rgb, recognise_crops=crops is None)
+        faces = faces[:max_faces]
     if is_crop:
         prob = float(pipeline.score([rgb])[0])
         face = FaceResult(0, (0, 0, w, h), faces[0].score if faces else None, prob, pipeline.label(prob), (0, 0, w, h))

@@ -78,7 +78,8 @@ def build_router(service: InferenceService) -> APIRouter:
 
 
 async def _refused(request: Request, exc: Refused) -> JSONResponse:
-    return JSONResponse({"detail": exc.detail}, status_code=exc.status, headers=exc.headers)
+    # Close the connection: a refused body may be unread (a client sending 1 GiB should stop, not keep the socket).
+    return JSONResponse({"detail": exc.detail}, status_code=exc.status, headers={**(exc.headers or {}), "Connection": "close"})
 
 
 def create_app(detector=None, settings: ServiceSettings | None = None, face_detector=None) -> FastAPI:

@@ -81,8 +81,23 @@ def uvicorn_config(app, host: str, port: int, settings: ServiceSettings, log_lev
                           limit_concurrency=settings.max_connections, server_header=False)
 
 
-def _warn(message: str) -> None:
-    print(f"fakelens: warning: {message}", file=sys.stderr)
+def apply_bind_defaults(host: str, port: int, settings: ServiceSettings) -> list[str]:
+    """Safer defaults for where the server binds; returns warnings for the operator.
+
+    On loopback, only this machine's names are accepted as Host (a web page
+    cannot reach the service through DNS rebinding). Beyond loopback without
+    an API key, anyone who reaches the port can use the service: say so.
+    """
+    notes = []
+    if not settings.trusted_hosts and host in ("127.0.0.1", "localhost"):
+        settings.trusted_hosts = LOOPBACK_HOSTS
+    if not is_loopback(host):
+        if settings.api_key is None:
+            notes.append(f"serving on {host} without an API key: anyone who can reach port {port} can use it "
+                         "(set FAKELENS_API_KEY or --api-key-file)")
+        if not settings.trusted_hosts:
+            notes.append("any Host header is accepted; set FAKELENS_TRUSTED_HOSTS to the names clients use")
+    return notes
 
 
 def serve(host: str = "127.0.0.1", port: int = 8000, run: str | None = None, api_key: str | None = None, backend: str = "auto",
@@ -95,13 +110,7 @@ def serve(host: str = "127.0.0.1", port: int = 8000, run: str | None = None, api
 
     overrides = {"api_key": api_key, "api_key_file": api_key_file, "workers": workers}
     settings = settings or load_settings(**{k: v for k, v in overrides.items() if v is not None})
-    if not settings.trusted_hosts and host in ("127.0.0.1", "localhost"):
-        # Only names of this machine: a web page cannot reach us through DNS rebinding.
-        settings.trusted_hosts = LOOPBACK_HOSTS
-    if not is_loopback(host) and settings.api_key is None:
-        _warn(f"serving on {host} without an API key: anyone who can reach port {port} can use it "
-              "(set FAKELENS_API_KEY or --api-key-file)")
-    if not is_loopback(host) and not settings.trusted_hosts:
-        _warn("any Host header is accepted; set FAKELENS_TRUSTED_HOSTS to the names clients use")
+    for note in apply_bind_defaults(host, port, settings):
+        print(f"fakelens: warning: {note}", file=sys.stderr)
     app = create_app(load(run, backend=backend), settings)
     uvicorn.Server(uvicorn_config(app, host, port, settings)).run()

@@ -65,22 +65,17 @@ class Detector:
             raise RunDirError(f"{path}: no such run folder")
         if not cfg_path.is_file() or not weights.is_file():
             raise RunDirError(f"{path}: not a trained run (needs {CONFIG_FILE} and {WEIGHTS_FILE}; has training finished?)")
-        cfg = json.loads(cfg_path.read_text())
-        from safetensors.torch import load_file
+        # Untrusted run folder: the JSON, the weights and an ONNX file beside them are checked
+        # (detector_config.py); a bad one raises RunDirError with one line, not a traceback.
+        from .detector_config import DetectorConfig, load_weights, use_backend
 
-        model = create_model(cfg["model"])
-        model.load_state_dict(load_file(str(weights)))
-        det = cls(
-            model,
-            cfg["model"],
-            PreprocessConfig.from_dict(cfg["preprocess"]),
-            threshold=cfg.get("threshold", 0.5),
-            temperature=cfg.get("temperature", 1.0),
-            info=cfg.get("info", {}),
-            tta=cfg.get("tta", False),
-        )
+        cfg = DetectorConfig.load(cfg_path)
+        model = create_model(cfg.model)
+        load_weights(model, weights, cfg.model)
+        det = cls(model, cfg.model, cfg.preprocess.to_preprocess_config(), threshold=cfg.threshold,
+                  temperature=cfg.temperature, info=cfg.info, tta=cfg.tta)
         det.source = str(path)
-        det.set_backend(backend)
+        use_backend(det, backend)
         return det
 
     @classmethod

@@ -506,3 +506,18 @@ def test_the_app_uses_a_lifespan_handler_and_closes_its_pools(service_detector):
     with TestClient(app) as client:
         assert client.get("/healthz").status_code == 200
     assert app.state.service._detect_pool._shutdown and app.state.service._explain_pool._shutdown
+
+
+def test_explanations_score_in_batches_no_larger_than_detection(service_detector, monkeypatch):
+    """LIME scores 64 faces per call; at batch 64 ONNX Runtime's arena grew by ~800 MB for good. The explainer splits them."""
+    from fakelens.service import InferenceService, ServiceSettings
+    from fakelens.service.inference_service import EXPLAIN_BATCH
+
+    sizes = []
+    service = InferenceService(service_detector, ServiceSettings())
+    monkeypatch.setattr(service.detector, "logits", lambda batch: sizes.append(len(batch)) or np.zeros(len(batch)), raising=False)
+    twin = service._explainer()
+    assert twin is not service.detector and twin.model is not service.detector.model
+    assert twin.logits(np.zeros((64, 3, 8, 8), np.float32)).shape == (64,)
+    assert sizes == [EXPLAIN_BATCH, EXPLAIN_BATCH] and EXPLAIN_BATCH == 32
+    service.close()

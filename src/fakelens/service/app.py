@@ -23,7 +23,7 @@ from .refusal import Refused
 from .security import middleware_stack
 from .settings import ServiceSettings
 from .sniff import IMAGE
-from .upload import receive_upload
+from .upload import check_content_length, receive_upload
 
 STATIC = Path(__file__).resolve().parent / "static"
 
@@ -57,6 +57,7 @@ def build_router(service: InferenceService) -> APIRouter:
                  summary="Faces and verdicts for an image or a video (multipart: file, explain, frames, crop)")
     async def detect(request: Request):
         started = time.perf_counter()
+        check_content_length(request, service.upload_limits)  # a declared 1 GiB body: 413 before anything else
         with service.admission.slot():  # before the body is read: a full server costs nothing to refuse
             upload = await receive_upload(request, service.upload_limits)
             try:

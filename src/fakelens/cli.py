@@ -10,6 +10,50 @@ from . import __version__
 from .errors import FakelensError
 
 
+# ---------------------------------------------------------------- argument and output checks (before any work)
+def _positive_int(text: str) -> int:
+    """argparse type: a whole number >= 1 (``--batch-size 0`` is a usage error, not a crash later)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1 (got {value})")
+    return value
+
+
+def _writable_folder(folder: str, what: str, path: str) -> None:
+    """``folder`` (or its nearest existing parent, where it would be created) must be a folder we may write in."""
+    from pathlib import Path
+
+    existing = Path(folder)
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise FakelensError(f"{what} {path}: {existing} is a file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise FakelensError(f"{what} {path}: cannot write in {existing} (permission denied)")
+
+
+def check_output_file(path: str | None, what: str = "--output") -> None:
+    """Refuse an output file that cannot be written, before the batch runs (its results would be lost)."""
+    if path is None:
+        return
+    if os.path.isdir(path):
+        raise FakelensError(f"{what} {path} is a folder; give a file name such as {os.path.join(path, 'predictions.csv')}")
+    _writable_folder(os.path.dirname(os.path.abspath(path)), what, path)
+
+
+def check_output_folder(path: str | None, what: str = "--out") -> None:
+    """Refuse an output folder that is a file or cannot be created, before any work."""
+    if path is None:
+        return
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise FakelensError(f"{what} {path} is a file, not a folder")
+    _writable_folder(path, what, path)
+
+
+
 def _add_train(sub) -> None:
     p = sub.add_parser("train", help="train a detector on a dataset")
     p.add_argument("--data", action="append", help="a training source: a Kaggle layout folder, real/+fake/ folders, a CSV manifest, "
@@ -18,7 +62,7 @@ def _add_train(sub) -> None:
     p.add_argument("--out", required=True, help="run folder")
     p.add_argument("--config", help="YAML/JSON file of training options (command-line options override it)")
     p.add_argument("--epochs", type=int)
-    p.add_argument("--batch-size", type=int)
+    p.add_argument("--batch-size", type=_positive_int)
     p.add_argument("--image-size", type=int)
     p.add_argument("--lr", type=float)
     p.add_argument("--weight-decay", type=float)
@@ -158,9 +202,9 @@ def _add_predict(sub) -> None:
     p.add_argument("--output", "-o", help="CSV (one row per face) or .json file (everything, per frame/person/video); "
                    "with videos a CSV also gets the .json beside it (default: CSV on standard output)")
     p.add_argument("--backend", default="auto", choices=["auto", "torch", "onnx"])
-    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--batch-size", type=_positive_int, default=32)
     p.add_argument("--crops", action="store_true", help="the images are face crops: score each whole image, no face detection")
-    p.add_argument("--frames", type=int, default=32, help="frames sampled evenly from each video (default 32)")
+    p.add_argument("--frames", type=_positive_int, default=32, help="frames sampled evenly from each video (default 32)")
     p.add_argument("--aggregate", default="confident", choices=["confident", "mean"],
                    help="per-person/per-video aggregation of frame scores (default: confident, as the DFDC winner)")
     p.add_argument("--annotate", metavar="DIR", help="write photos with boxes and P(fake), and for videos an H.264 video, "
@@ -173,6 +217,8 @@ def _predict(args) -> int:
     from .inference import load
     from .inference.predict import PREDICT_COLUMNS, expand_inputs, write_rows
 
+    check_output_file(args.output)
+    check_output_folder(args.annotate, "--annotate")
     detector = load(args.run, backend=args.backend, tta=args.tta)
     if not args.crops or args.annotate:
         return _predict_media(args, detector)
@@ -222,7 +268,7 @@ def _add_extract_faces(sub) -> None:
     p.add_argument("videos", help="folder of videos (a DFDC train folder)")
     p.add_argument("--metadata", help="DFDC metadata.json with the labels (default: VIDEOS/metadata.json)")
     p.add_argument("--out", required=True, help="dataset folder: metadata.csv + faces_224/")
-    p.add_argument("--frames", type=int, default=8, help="frames sampled per video; the largest face is kept (default 8)")
+    p.add_argument("--frames", type=_positive_int, default=8, help="frames sampled per video; the largest face is kept (default 8)")
     p.add_argument("--face-detector", default="yuface", help="yuface (default) or res10")
     p.add_argument("--overwrite", action="store_true", help="redo videos already extracted into --out")
 
@@ -319,6 +365,7 @@ def _explain(args) -> int:
     from .inference import load
     from .inference.predict import expand_inputs
 
+    check_output_folder(args.out)
     detector = load(args.run, backend=args.backend)
     paths = expand_inputs(args.inputs)
     if not paths:
@@ -415,14 +462,17 @@ def _add_serve(sub) -> None:
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--run", help="run folder (default: the bundled detector)")
     p.add_argument("--backend", default="auto", choices=["auto", "torch", "onnx"])
-    p.add_argument("--api-key", default=os.environ.get("FAKELENS_API_KEY"), help="require this key on /v1 routes (or FAKELENS_API_KEY)")
-    p.add_argument("--workers", type=int, help="inference threads (default 2)")
+    p.add_argument("--api-key", help="require this key on /v1 routes; it shows in the process list, so prefer FAKELENS_API_KEY "
+                   "or --api-key-file")
+    p.add_argument("--api-key-file", help="read the API key from this file (or FAKELENS_API_KEY_FILE)")
+    p.add_argument("--workers", type=_positive_int, help="inference threads (default 2)")
 
 
 def _serve(args) -> int:
     from .service import serve
 
-    serve(args.host, args.port, run=args.run, api_key=args.api_key, backend=args.backend, workers=args.workers)
+    serve(args.host, args.port, run=args.run, api_key=args.api_key, api_key_file=args.api_key_file, backend=args.backend,
+          workers=args.workers)
     return 0
 
 
@@ -462,7 +512,7 @@ def main(argv: list[str] | None = None) -> int:
     except FakelensError as exc:
         print(f"fakelens: error: {exc}", file=sys.stderr)
         return 2
-    except (ValueError, FileNotFoundError) as exc:
+    except (ValueError, OSError) as exc:  # OSError: a file that cannot be read or written, said in one line
         print(f"fakelens: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -27,3 +27,15 @@ class VideoReadError(FakelensError, ValueError):
 
 class ConfigError(FakelensError, ValueError):
     """A configuration (training options, a source YAML, detector.json) is invalid."""
+
+
+class InputTooLargeError(FakelensError, ValueError):
+    """An input is above a size limit (pixels, decode budget): refused before the costly work (the service answers 413)."""
+
+
+class ImageTooLargeError(ImageReadError, InputTooLargeError):
+    """An image above the pixel limit, including decompression bombs (a small file with a huge header)."""
+
+
+class VideoTooLargeError(VideoReadError, InputTooLargeError):
+    """A video whose frames are above the pixel limit."""

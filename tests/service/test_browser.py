@@ -1,8 +1,5 @@
 """A real browser (Debian's Chromium driven by Playwright) uploads a photo and sees the verdict."""
 import shutil
-import socket
-import threading
-import time
 
 import pytest
 
@@ -11,33 +8,9 @@ from .conftest import astronaut_photo
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def live_server(service_detector):
-    import uvicorn
-
-    from fakelens.service import ServiceSettings, create_app
-
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(service_detector, ServiceSettings(lime_samples=50)), host="127.0.0.1",
-                                           port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 30
-    while not server.started and time.time() < deadline:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
-
-
 @pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it)")
 def test_page_uploads_a_photo_and_shows_the_verdict(live_server, tmp_path):
+    live_server = live_server(lime_samples=50)
     playwright = pytest.importorskip("playwright.sync_api")
     photo = tmp_path / "person.jpg"
     photo.write_bytes(astronaut_photo())
@@ -63,4 +36,30 @@ def test_page_uploads_a_photo_and_shows_the_verdict(live_server, tmp_path):
         page.set_input_files("#file", str(bad))
         page.wait_for_selector("#status.error", timeout=30_000)
         assert "Unsupported file type" in page.inner_text("#status")
+        browser.close()
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it)")
+def test_page_asks_for_the_api_key_and_sends_it(live_server, tmp_path):
+    """With an API key the page shows a key field, keeps the key in sessionStorage and sends it as X-API-Key."""
+    url = live_server(api_key="s3cret", lime_samples=50)
+    playwright = pytest.importorskip("playwright.sync_api")
+    photo = tmp_path / "person.jpg"
+    photo.write_bytes(astronaut_photo())
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                    args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                                          "--disable-sync", "--no-first-run", "--disable-quic"])
+        page = browser.new_page()
+        page.goto(url + "/")
+        page.wait_for_selector("#key-row:not([hidden])", timeout=30_000)
+        page.uncheck("#want-explain")
+        page.set_input_files("#file", str(photo))
+        page.wait_for_selector("#status.error", timeout=30_000)
+        assert "API key" in page.inner_text("#status")
+        page.fill("#api-key", "s3cret")
+        page.dispatch_event("#api-key", "change")
+        assert page.evaluate("sessionStorage.getItem('fakelens-api-key')") == "s3cret"
+        page.set_input_files("#file", str(photo))
+        page.wait_for_selector("#verdict:has-text('Image verdict')", timeout=60_000)
         browser.close()

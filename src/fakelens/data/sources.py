@@ -73,13 +73,36 @@ def load_samples(source: str | os.PathLike, require_both: bool = True) -> list[S
 
 
 def _read_csv(path: Path, required: list[str]) -> list[dict[str, str]]:
-    with open(path, newline="", encoding="utf-8-sig") as fh:
-        reader = csv.DictReader(fh)
-        columns = [c.strip() for c in (reader.fieldnames or [])]
-        missing = [c for c in required if c not in columns]
-        if missing:
-            raise DataError(f"{path}: missing column(s) {', '.join(missing)} (found: {', '.join(columns) or 'none'})")
-        return [{(k or "").strip(): (v or "").strip() for k, v in row.items()} for row in reader]
+    """Rows of a CSV file as dicts; any malformed row or header raises :class:`DataError` naming its line."""
+    rows = []
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            reader = csv.reader(fh)
+            header = next(reader, [])
+            columns = [c.strip() for c in header]
+            _check_header(path, columns, required)
+            for fields in reader:
+                if not fields:
+                    continue  # a blank line
+                if len(fields) > len(columns):
+                    raise DataError(f"{path} line {reader.line_num}: {len(fields)} fields but the header has {len(columns)} "
+                                    "(a comma inside a value must be quoted)")
+                fields += [""] * (len(columns) - len(fields))
+                rows.append({c: v.strip() for c, v in zip(columns, fields)})
+    except csv.Error as exc:  # a field over csv.field_size_limit(), a NUL byte, a broken quote
+        raise DataError(f"{path} line {reader.line_num}: not a readable CSV row ({exc})") from None
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    return rows
+
+
+def _check_header(path: Path, columns: list[str], required: list[str]) -> None:
+    duplicated = sorted({c for c in columns if c and columns.count(c) > 1})
+    if duplicated:
+        raise DataError(f"{path}: column(s) {', '.join(duplicated)} appear more than once in the header; which one holds the data?")
+    missing = [c for c in required if c not in columns]
+    if missing:
+        raise DataError(f"{path}: missing column(s) {', '.join(missing)} (found: {', '.join(columns) or 'none'})")
 
 
 def _check_files(samples: list[Sample], source: Path) -> None:

@@ -135,13 +135,14 @@ def _padded_look(pipeline: FacePipeline, rgb: np.ndarray) -> list[FaceBox]:
 
 
 def predict_photo(detector, source: ImageInput, crops: bool | None = None, face_detector=None,
-                  annotate_to: str | os.PathLike | None = None, keep_crops: bool = False) -> PhotoResult:
+                  annotate_to: str | os.PathLike | None = None, keep_crops: bool = False, max_faces: int | None = None) -> PhotoResult:
     """Faces and verdicts for one photo (a path, bytes, an array or a PIL image).
 
     ``detector``: a :class:`~fakelens.Detector` or a :class:`FacePipeline`.
     ``crops``: None recognises face crops, True scores the whole image as a
     crop, False always looks for faces. ``annotate_to``: write the photo with
-    the verdicts drawn on it there.
+    the verdicts drawn on it there. ``max_faces``: keep only the most
+    confident faces (a limit for untrusted photos: a grid of 450 faces).
     """
     pipeline = FacePipeline.of(detector, face_detector)
     path = str(source) if isinstance(source, (str, os.PathLike)) else f"<{type(source).__name__}>"
@@ -154,6 +155,7 @@ def predict_photo(detector, source: ImageInput, crops: bool | None = None, face_
         faces, is_crop = [], True
     else:
         faces, is_crop = find_faces(pipeline, rgb, recognise_crops=crops is None)
+        faces = faces[:max_faces]
     if is_crop:
         prob = float(pipeline.score([rgb])[0])
         face = FaceResult(0, (0, 0, w, h), faces[0].score if faces else None, prob, pipeline.label(prob), (0, 0, w, h))

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from ..errors import VideoReadError
+from ..errors import InputTooLargeError, VideoReadError
 from .aggregate import AGGREGATES, aggregate
 from .annotate import BoxLabel, draw_faces, plot_frame_probs
 from .detectors import FaceBox
@@ -30,7 +30,7 @@ from .guided import GuidedFaceFinder
 from .photo import ERROR, NO_FACE, OK, _round
 from .pipeline import FacePipeline
 from .tracking import link_faces
-from .videoio import VideoInfo, VideoReader, playback_fps, write_video
+from .videoio import DecodeBudget, VideoInfo, VideoReader, playback_fps, write_video
 
 VIDEO_COLUMNS = ["path", "prob_fake", "label", "error", "status", "kind", "face", "x0", "y0", "x1", "y1", "det_score", "frame", "time",
                  "track", "track_prob", "video_prob", "video_label", "n_tracks"]
@@ -84,6 +84,7 @@ class VideoResult:
     label: str | None = None
     warnings: list[str] = field(default_factory=list)
     kind: str = "video"
+    too_large: bool = False  # the error is a size limit (pixels, decode budget): the service answers 413
 
     def to_dict(self) -> dict:
         by_frame: dict[int, list[dict]] = {}
@@ -114,7 +115,8 @@ class VideoResult:
 
 def predict_video(detector, path: str | os.PathLike, frames: int = 32, aggregate_by: str = "confident", face_detector=None,
                   min_track_fraction: float = 0.2, annotate_video: str | os.PathLike | None = None,
-                  plot: str | os.PathLike | None = None, full_detect_every: int = 8) -> VideoResult:
+                  plot: str | os.PathLike | None = None, full_detect_every: int = 8, max_faces: int | None = None,
+                  budget: DecodeBudget | None = None, max_pixels: int | None = None) -> VideoResult:
     """Verdicts for one video file.
 
     ``detector``: a :class:`~fakelens.Detector` or a :class:`FacePipeline`.
@@ -125,6 +127,9 @@ def predict_video(detector, path: str | os.PathLike, frames: int = 32, aggregate
     ``full_detect_every``: search the whole frame every this many sampled
     frames and only around the known faces in between (:mod:`.guided`);
     1 searches every whole frame.
+    ``max_faces``, ``budget``, ``max_pixels``: limits for untrusted files (the
+    service): the most confident faces kept per frame, a
+    :class:`~fakelens.faces.videoio.DecodeBudget`, the largest frame decoded.
     """
     if aggregate_by not in AGGREGATES:
         raise ValueError(f"unknown aggregation {aggregate_by!r}; choose one of {', '.join(AGGREGATES)}")
@@ -133,10 +138,10 @@ def predict_video(detector, path: str | os.PathLike, frames: int = 32, aggregate
     finder = GuidedFaceFinder(pipeline.face_detector, full_every=full_detect_every)
     sampled, frame_faces, crops, kept = [], [], [], []
     try:
-        with VideoReader(path) as reader:
+        with VideoReader(path, budget=budget, max_pixels=max_pixels) as reader:
             info = reader.info
             for frame in reader.sample(frames):
-                faces = finder(frame.rgb)
+                faces = finder(frame.rgb)[:max_faces]
                 sampled.append((frame.index, frame.time))
                 frame_faces.append(faces)
                 crops.extend(pipeline.crop(frame.rgb, faces))
@@ -144,7 +149,7 @@ def predict_video(detector, path: str | os.PathLike, frames: int = 32, aggregate
                     kept.append(_shrink(frame.rgb, ANNOTATE_MAX_SIDE))
             warnings = list(reader.warnings)
     except VideoReadError as exc:
-        return VideoResult(path, ERROR, error=str(exc), aggregate=aggregate_by)
+        return VideoResult(path, ERROR, error=str(exc), aggregate=aggregate_by, too_large=isinstance(exc, InputTooLargeError))
 
     result = VideoResult(path, OK, info=info, aggregate=aggregate_by, sampled=sampled, warnings=warnings)
     track_ids = link_faces(frame_faces)

@@ -7,13 +7,24 @@ clips) seeking is switched off for that file, because decoding forward is then
 cheaper. Frame positions come from timestamps, so they stay right after a seek.
 
 Every failure (not a video, no video stream, unsupported codec, no decodable
-frame, a frame larger than :data:`~fakelens.data.imageio.MAX_IMAGE_PIXELS`)
-raises :class:`~fakelens.errors.VideoReadError`. A file that breaks off part
-way keeps the frames decoded before the break and says so in ``warnings``.
+frame) raises :class:`~fakelens.errors.VideoReadError`. A file that breaks off
+part way keeps the frames decoded before the break and says so in ``warnings``.
+
+Untrusted files: every frame is checked against the pixel limit (default
+:data:`~fakelens.data.imageio.MAX_IMAGE_PIXELS`), not only the size the codec
+header claims: FFmpeg refuses to allocate a larger frame (its ``max_pixels``
+option) and a frame that gets through anyway is refused before its RGB copy
+is made (:class:`~fakelens.errors.VideoTooLargeError`). A :class:`DecodeBudget`
+bounds the frames decoded and the seconds spent (a stream with one keyframe
+must be decoded from the start to reach its end) and can be cancelled from
+another thread; when it runs out, the frames sampled so far are used and a
+warning says so.
 """
 from __future__ import annotations
 
 import os
+import threading
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Iterator, Sequence
@@ -21,7 +32,7 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from ..data.imageio import MAX_IMAGE_PIXELS
-from ..errors import VideoReadError
+from ..errors import VideoReadError, VideoTooLargeError
 from ..utils.atomic import atomic_path
 
 VIDEO_EXTENSIONS = {".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".wmv", ".flv", ".3gp", ".ts", ".mts", ".m2ts"}
@@ -44,6 +55,48 @@ class VideoInfo:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class DecodeBudget:
+    """Limits on decoding one video; None means no limit.
+
+    ``max_frames``: frames decoded (not only sampled: a stream with sparse
+    keyframes is decoded forward); ``max_seconds``: wall-clock seconds from
+    opening the file; ``cancel``: set it (from any thread) to stop at the next
+    frame, e.g. when the client that asked has gone.
+    """
+
+    max_frames: int | None = None
+    max_seconds: float | None = None
+    cancel: threading.Event | None = None
+
+    def __post_init__(self):
+        if self.max_frames is not None and self.max_frames < 1:
+            raise ValueError("max_frames must be at least 1")
+        if self.max_seconds is not None and not self.max_seconds > 0:
+            raise ValueError("max_seconds must be positive")
+
+
+class _BudgetClock:
+    """Counts decoded frames and time against a :class:`DecodeBudget`."""
+
+    def __init__(self, budget: DecodeBudget | None):
+        self.budget = budget or DecodeBudget()
+        self.started = time.monotonic()
+        self.frames = 0
+
+    def cancelled(self) -> bool:
+        return self.budget.cancel is not None and self.budget.cancel.is_set()
+
+    def spent(self) -> str | None:
+        """Why the budget is spent, or None."""
+        b = self.budget
+        if b.max_frames is not None and self.frames >= b.max_frames:
+            return f"decode budget reached: {self.frames} frames decoded (limit {b.max_frames})"
+        if b.max_seconds is not None and time.monotonic() - self.started >= b.max_seconds:
+            return f"decode budget reached: {b.max_seconds:g} s spent decoding after {self.frames} frames"
+        return None
+
+
 @dataclass
 class SampledFrame:
     index: int  # position in the video (0-based)
@@ -58,15 +111,23 @@ def _av():
 
 
 class VideoReader:
-    """``with VideoReader(path) as r: for frame in r.sample(32): ...``"""
+    """``with VideoReader(path) as r: for frame in r.sample(32): ...``
+
+    ``budget``: a :class:`DecodeBudget` (default: none); ``max_pixels``: the
+    largest frame decoded (default :data:`~fakelens.data.imageio.MAX_IMAGE_PIXELS`).
+    """
 
     #: Give a file up after this many undecodable packets in a row.
     MAX_CONSECUTIVE_ERRORS = 25
 
-    def __init__(self, path: str | os.PathLike, seek_gap: float = 2.0):
+    def __init__(self, path: str | os.PathLike, seek_gap: float = 2.0, budget: DecodeBudget | None = None,
+                 max_pixels: int | None = None):
         self.path = str(path)
         self.seek_gap = float(seek_gap)
+        self.max_pixels = int(max_pixels) if max_pixels is not None else MAX_IMAGE_PIXELS
         self.warnings: list[str] = []
+        self._clock = _BudgetClock(budget)
+        self._stopped: str | None = None  # why decoding stopped early (the budget), if it did
         self._container = None
         self._open()
         self.info = self._probe()
@@ -89,6 +150,11 @@ class VideoReader:
             raise VideoReadError(f"{self.path}: no video stream (audio only or not a video)")
         self._stream = self._container.streams.video[0]
         self._stream.thread_type = "AUTO"  # frame threads: both cores decode
+        # FFmpeg checks every frame's size before allocating it: a stream whose header
+        # says 64x64 cannot switch to 16000x16000 frames later (the codec context below
+        # only tells the first size).
+        if self._stream.codec_context is not None:  # None: no decoder (refused in _probe)
+            self._stream.codec_context.options = {"max_pixels": str(self.max_pixels)}
 
     def _probe(self) -> VideoInfo:
         stream = self._stream
@@ -97,9 +163,9 @@ class VideoReader:
             self.close()
             raise VideoReadError(f"{self.path}: unsupported video codec (no decoder for it in this FFmpeg build)")
         width, height = int(ctx.width or 0), int(ctx.height or 0)
-        if width * height > MAX_IMAGE_PIXELS:
+        if width * height > self.max_pixels:
             self.close()
-            raise VideoReadError(f"{self.path}: frames are {width}x{height} pixels, above the {MAX_IMAGE_PIXELS:,} pixel limit")
+            raise VideoTooLargeError(f"{self.path}: frames are {width}x{height} pixels, above the {self.max_pixels:,} pixel limit")
         rate = stream.average_rate or stream.guessed_rate
         fps = float(rate) if rate else None
         duration = None
@@ -115,12 +181,24 @@ class VideoReader:
         return VideoInfo(width, height, fps, n_frames, duration, ctx.name)
 
     def _count_packets(self) -> int | None:
-        """Frame count by demuxing without decoding (cheap); for streams that do not say."""
+        """Frame count by demuxing without decoding (cheap); for streams that do not say.
+
+        Within the frame budget: a stream with more packets is treated as that
+        many frames long (its first ``max_frames`` are sampled), with a warning.
+        """
         av = _av()
+        limit = self._clock.budget.max_frames
+        count = 0
         try:
-            count = sum(1 for p in self._container.demux(self._stream) if p.size)
+            for packet in self._container.demux(self._stream):
+                count += 1 if packet.size else 0
+                if limit is not None and count >= limit:
+                    self.warnings.append(f"more than {limit} frames: only the first {limit} are sampled (decode budget)")
+                    break
+                if count % 256 == 0 and (self._clock.cancelled() or self._clock.spent()):
+                    break
         except (av.error.FFmpegError, OSError, ValueError):
-            count = None
+            count = 0
         self._open()
         return count or None
 
@@ -143,6 +221,11 @@ class VideoReader:
         bad_in_a_row = 0
         packets = self._container.demux(self._stream)
         while True:
+            if self._clock.cancelled():
+                raise VideoReadError(f"{self.path}: decoding cancelled")
+            self._stopped = self._clock.spent()
+            if self._stopped:
+                return
             try:
                 packet = next(packets)
             except StopIteration:
@@ -153,6 +236,7 @@ class VideoReader:
             try:
                 frames = packet.decode()  # an empty packet at the end flushes the decoder
             except (av.error.FFmpegError, ValueError) as exc:
+                self._check_refused_size()
                 self._bad_packets += 1
                 bad_in_a_row += 1
                 if bad_in_a_row >= self.MAX_CONSECUTIVE_ERRORS:
@@ -161,10 +245,21 @@ class VideoReader:
                 continue
             bad_in_a_row = 0
             for frame in frames:
+                self._clock.frames += 1
+                if frame.width * frame.height > self.max_pixels:  # before any copy of it is made
+                    raise VideoTooLargeError(f"{self.path}: frame {counter} is {frame.width}x{frame.height} pixels, "
+                                             f"above the {self.max_pixels:,} pixel limit")
                 if self._start_time is None and frame.time is not None:
                     self._start_time = frame.time
                 yield self._frame_index(frame, counter), frame
                 counter += 1
+
+    def _check_refused_size(self) -> None:
+        """After a decode error: did FFmpeg refuse a frame for its size? (It then reports no frame size.)"""
+        ctx = self._stream.codec_context
+        if self.info.width * self.info.height and not (ctx.width and ctx.height):
+            raise VideoTooLargeError(f"{self.path}: a frame is larger than the {self.max_pixels:,} pixel limit "
+                                     f"(the header says {self.info.width}x{self.info.height})")
 
     def sample(self, num_frames: int = 32) -> Iterator[SampledFrame]:
         """``num_frames`` evenly spaced frames (fewer if the video is shorter), first and last included."""
@@ -194,13 +289,17 @@ class VideoReader:
                 yielded += 1
                 yield SampledFrame(pos, current[1].time, self._to_rgb(current[1]))
         if yielded == 0:
+            if self._stopped:
+                raise VideoTooLargeError(f"{self.path}: {self._stopped} before the first sampled frame")
             reason = self._break or (f"{self._bad_packets} corrupt packet(s)" if self._bad_packets else "")
             raise VideoReadError(f"{self.path}: no frame could be decoded ({reason})" if reason else f"{self.path}: the video has no frames")
+        if self._stopped:
+            self.warnings.append(f"{self._stopped}; used {yielded} of {len(targets)} planned frames")
         if self._break:
             self.warnings.append(f"truncated or corrupt: {self._break}; used {yielded} frame(s)")
         if self._bad_packets:
             self.warnings.append(f"skipped {self._bad_packets} corrupt packet(s)")
-        if not self._break and yielded < len(targets) and n > yielded:
+        if not self._break and not self._stopped and yielded < len(targets) and n > yielded:
             self.warnings.append(f"the video ended early: {yielded} of {len(targets)} planned frames")
 
     def _seek(self, target: int, pos: int):
@@ -258,9 +357,10 @@ def _reason(exc: BaseException) -> str:
     return f"{exc.__class__.__name__}: {exc}".strip().rstrip(":")
 
 
-def read_frames(path: str | os.PathLike, num_frames: int = 32) -> tuple[VideoInfo, list[SampledFrame], list[str]]:
+def read_frames(path: str | os.PathLike, num_frames: int = 32, budget: DecodeBudget | None = None,
+                max_pixels: int | None = None) -> tuple[VideoInfo, list[SampledFrame], list[str]]:
     """All sampled frames at once (for short clips and tests; the pipelines stream)."""
-    with VideoReader(path) as reader:
+    with VideoReader(path, budget=budget, max_pixels=max_pixels) as reader:
         frames = list(reader.sample(num_frames))
         return reader.info, frames, reader.warnings
 

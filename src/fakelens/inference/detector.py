@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import json
 import os
 import threading
 from pathlib import Path
@@ -122,16 +121,20 @@ class Detector:
             raise RunDirError(f"{path}: no such run folder")
         if not cfg_path.is_file() or not weights.is_file():
             raise RunDirError(f"{path}: not a trained run (needs {CONFIG_FILE} and {WEIGHTS_FILE}; has training finished?)")
-        cfg = read_detector_config(cfg_path)
+        # Untrusted run folder: detector.json is validated (detector_config.py) and a bad one raises
+        # RunDirError with one line; the weights are checked when PyTorch first loads them.
+        from .detector_config import DetectorConfig
+
+        cfg = DetectorConfig.load(cfg_path)
         det = cls(
             None,
-            cfg["model"],
-            PreprocessConfig.from_dict(cfg["preprocess"]),
-            threshold=cfg.get("threshold", 0.5),
-            temperature=cfg.get("temperature", 1.0),
-            info=cfg.get("info", {}),
-            tta=cfg.get("tta", False),
-            bands=Bands.from_dict(cfg.get("bands")),
+            cfg.model,
+            cfg.preprocess.to_preprocess_config(),
+            threshold=cfg.threshold,
+            temperature=cfg.temperature,
+            info=cfg.info,
+            tta=cfg.tta,
+            bands=Bands.from_dict(cfg.bands.model_dump() if cfg.bands else None),
         )
         det.source = str(path)
         det._weights_file = weights
@@ -304,31 +307,18 @@ class Detector:
         )
 
 
-def read_detector_config(path: Path) -> dict:
-    """``detector.json`` as a dict, or :class:`RunDirError` saying what is wrong with it."""
-    try:
-        cfg = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise RunDirError(f"{path}: not valid JSON ({exc})") from None
-    if not isinstance(cfg, dict) or "model" not in cfg or "preprocess" not in cfg:
-        raise RunDirError(f"{path}: not a detector config (needs 'model' and 'preprocess')")
-    return cfg
-
-
 def _load_torch_model(model_name: str, weights: Path | None):
     if weights is None:
         raise RunDirError("this detector has no weights file to load a PyTorch model from")
     try:
-        from safetensors.torch import load_file
+        import torch  # noqa: F401
     except ImportError:
         raise RunDirError("PyTorch is not installed: this needs the training install, pip install 'fakelens[train]'") from None
     from ..models import create_model
+    from .detector_config import load_weights
 
     model = create_model(model_name)
-    try:
-        model.load_state_dict(load_file(str(weights)))
-    except Exception as exc:  # noqa: BLE001 - truncated/empty safetensors, or weights of another architecture
-        raise RunDirError(f"{weights}: cannot load the {model_name} weights ({exc.__class__.__name__})") from None
+    load_weights(model, weights, model_name)
     return model.eval()
 
 

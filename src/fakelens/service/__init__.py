@@ -1,5 +1,6 @@
 """The REST service and web page."""
 from .app import create_app, serve
+from .inference_service import InferenceService
 from .settings import ServiceSettings
 
-__all__ = ["create_app", "serve", "ServiceSettings"]
+__all__ = ["create_app", "serve", "InferenceService", "ServiceSettings"]

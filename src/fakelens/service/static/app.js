@@ -1,11 +1,35 @@
 // fakelens web page: upload a file to POST /v1/detect and draw the verdicts.
 const $ = (id) => document.getElementById(id);
-const drop = $("drop"), input = $("file");
+const drop = $("drop"), input = $("file"), keyInput = $("api-key");
+const KEY_STORE = "fakelens-api-key";  // sessionStorage: gone when the tab closes, never sent to another site
 let last = null;
 
-fetch("/v1/models").then((r) => r.ok ? r.json() : null).then((m) => {
-  if (m) $("model").textContent = `${m.models[0].name} (threshold ${m.models[0].threshold.toFixed(2)}, ${m.models[0].backend})`;
-}).catch(() => {});
+function apiKey() { return sessionStorage.getItem(KEY_STORE) || ""; }
+function authHeaders() { return apiKey() ? { "X-API-Key": apiKey() } : {}; }
+function askForKey(message) {
+  $("key-row").hidden = false;
+  keyInput.focus();
+  if (message) setStatus(message, true);
+}
+
+keyInput.value = apiKey();
+keyInput.addEventListener("change", () => {
+  sessionStorage.setItem(KEY_STORE, keyInput.value.trim());
+  setStatus("");
+  loadModel();
+});
+
+function loadModel() {
+  fetch("/v1/models", { headers: authHeaders() }).then((r) => {
+    if (r.status === 401) { askForKey(apiKey() ? "The API key was refused: check it." : ""); return null; }
+    return r.ok ? r.json() : null;
+  }).then((m) => {
+    if (m) $("model").textContent = `${m.models[0].name} (threshold ${m.models[0].threshold.toFixed(2)}, ${m.models[0].backend})`;
+  }).catch(() => {});
+}
+
+fetch("/healthz").then((r) => r.json()).then((h) => { if (h.api_key_required) $("key-row").hidden = false; }).catch(() => {});
+loadModel();
 
 ["dragenter", "dragover"].forEach((t) => drop.addEventListener(t, (e) => { e.preventDefault(); drop.classList.add("over"); }));
 ["dragleave", "drop"].forEach((t) => drop.addEventListener(t, (e) => { e.preventDefault(); drop.classList.remove("over"); }));
@@ -27,13 +51,15 @@ async function upload(file) {
   form.append("explain", $("want-explain").checked && !file.type.startsWith("video") ? "all" : "none");
   let res;
   try {
-    res = await fetch("/v1/detect", { method: "POST", body: form });
+    res = await fetch("/v1/detect", { method: "POST", body: form, headers: authHeaders() });
   } catch (err) {
     return setStatus("The service could not be reached.", true);
   }
   const body = await res.json().catch(() => ({}));
+  if (res.status === 401) return askForKey("This server needs an API key: enter it above and drop the file again.");
   if (!res.ok) {
-    const why = { 413: "File too large", 415: "Unsupported file type", 422: "Could not read this file", 503: "The service is busy" }[res.status] || `Error ${res.status}`;
+    const why = { 400: "Bad request", 403: "Refused", 408: "Upload too slow", 413: "File too large", 415: "Unsupported file type",
+                  422: "Could not read this file", 503: "The service is busy" }[res.status] || `Error ${res.status}`;
     return setStatus(`${why}: ${body.detail || ""}`, true);
   }
   last = { body, url: URL.createObjectURL(file), isVideo: body.media === "video" };
@@ -58,6 +84,7 @@ function show() {
     setStatus(`${b.n_faces} face(s) found${b.kind === "crop" ? " (the image is a face crop)" : ""}.`);
     $("verdict").innerHTML = "Image verdict: " + verdictText(b.image_label, b.image_prob);
   }
+  if ((b.warnings || []).length) setStatus(`${$("status").textContent} Note: ${b.warnings.join("; ")}.`.trim());
   $("stage").hidden = last.isVideo;
   $("plot").hidden = !last.isVideo || b.status !== "ok";
   if (!last.isVideo) {

@@ -1,0 +1,116 @@
+"""``fakelens serve``: the app under uvicorn, with connection limits a slow or hostile client cannot outlast.
+
+uvicorn bounds the request head (``h11_max_incomplete_event_size``), idle
+keep-alive connections (``timeout_keep_alive``) and open connections
+(``limit_concurrency``: 503 beyond), but a client that trickles its headers a
+byte at a time is never timed out; :class:`HeaderDeadlineProtocol` closes a
+connection whose request head has not arrived within ``header_timeout_s``.
+The body has its own deadline (``body_timeout_s``, in the upload reader).
+"""
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import sys
+
+import h11
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from .settings import ServiceSettings, load_settings
+
+LOOPBACK_HOSTS = ["127.0.0.1", "localhost"]
+
+
+class HeaderDeadlineProtocol(H11Protocol):
+    """h11 protocol that closes a connection whose request head is not complete ``header_timeout`` seconds after it may start."""
+
+    header_timeout: float = 10.0
+    _header_deadline: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport) -> None:
+        super().connection_made(transport)
+        self._arm_header_deadline()
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if self.conn.their_state is not h11.IDLE:  # the head of a request has arrived
+            self._disarm_header_deadline()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if not self.transport.is_closing() and self.conn.their_state is h11.IDLE:
+            self._arm_header_deadline()  # the next request on this keep-alive connection
+
+    def connection_lost(self, exc) -> None:
+        self._disarm_header_deadline()
+        super().connection_lost(exc)
+
+    def _arm_header_deadline(self) -> None:
+        self._disarm_header_deadline()
+        self._header_deadline = self.loop.call_later(self.header_timeout, self._header_deadline_passed)
+
+    def _disarm_header_deadline(self) -> None:
+        if self._header_deadline is not None:
+            self._header_deadline.cancel()
+            self._header_deadline = None
+
+    def _header_deadline_passed(self) -> None:
+        self._header_deadline = None
+        if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
+            self.transport.close()
+
+    @classmethod
+    def with_timeout(cls, seconds: float) -> type["HeaderDeadlineProtocol"]:
+        return type(cls.__name__, (cls,), {"header_timeout": float(seconds)})
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def uvicorn_config(app, host: str, port: int, settings: ServiceSettings, log_level: str = "info"):
+    import uvicorn
+
+    return uvicorn.Config(app, host=host, port=port, log_level=log_level, http=HeaderDeadlineProtocol.with_timeout(settings.header_timeout_s),
+                          timeout_keep_alive=settings.keep_alive_s, h11_max_incomplete_event_size=settings.max_header_kb * 1024,
+                          limit_concurrency=settings.max_connections, server_header=False)
+
+
+def apply_bind_defaults(host: str, port: int, settings: ServiceSettings) -> list[str]:
+    """Safer defaults for where the server binds; returns warnings for the operator.
+
+    On loopback, only this machine's names are accepted as Host (a web page
+    cannot reach the service through DNS rebinding). Beyond loopback without
+    an API key, anyone who reaches the port can use the service: say so.
+    """
+    notes = []
+    if not settings.trusted_hosts and host in ("127.0.0.1", "localhost"):
+        settings.trusted_hosts = LOOPBACK_HOSTS
+    if not is_loopback(host):
+        if settings.api_key is None:
+            notes.append(f"serving on {host} without an API key: anyone who can reach port {port} can use it "
+                         "(set FAKELENS_API_KEY or --api-key-file)")
+        if not settings.trusted_hosts:
+            notes.append("any Host header is accepted; set FAKELENS_TRUSTED_HOSTS to the names clients use")
+    return notes
+
+
+def serve(host: str = "127.0.0.1", port: int = 8000, run: str | None = None, api_key: str | None = None, backend: str = "auto",
+          workers: int | None = None, api_key_file: str | None = None, settings: ServiceSettings | None = None) -> None:
+    """Run the service until interrupted; ``settings`` default to the ``FAKELENS_*`` environment variables."""
+    import uvicorn
+
+    from ..inference import load
+    from .app import create_app
+
+    overrides = {"api_key": api_key, "api_key_file": api_key_file, "workers": workers}
+    settings = settings or load_settings(**{k: v for k, v in overrides.items() if v is not None})
+    for note in apply_bind_defaults(host, port, settings):
+        print(f"fakelens: warning: {note}", file=sys.stderr)
+    app = create_app(load(run, backend=backend), settings)
+    uvicorn.Server(uvicorn_config(app, host, port, settings)).run()

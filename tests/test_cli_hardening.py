@@ -1,0 +1,99 @@
+"""The CLI refuses bad outputs and arguments before any work, in one line with exit 2."""
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from fakelens.cli import main
+
+
+@pytest.fixture(scope="module")
+def crop(tmp_path_factory):
+    path = tmp_path_factory.mktemp("crop") / "face.png"
+    Image.fromarray(np.full((64, 64, 3), 120, np.uint8)).save(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    import torch
+
+    from fakelens import Detector, create_model
+    from fakelens.data.transforms import PreprocessConfig
+
+    torch.manual_seed(0)
+    out = tmp_path_factory.mktemp("tiny_run")
+    Detector(create_model("simple_cnn"), "simple_cnn", PreprocessConfig(64, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5))).save(out)
+    return out
+
+
+def _one_line_error(capsys) -> str:
+    err = capsys.readouterr().err.strip()
+    assert "Traceback" not in err and len(err.splitlines()) == 1, err
+    return err
+
+
+def test_output_that_is_a_folder_is_refused_before_any_work(crop, tmp_path, capsys):
+    # the run folder does not exist either: the output is checked first, before the detector is loaded
+    assert main(["predict", str(crop), "--crops", "--run", str(tmp_path / "no-run"), "--output", str(tmp_path)]) == 2
+    err = _one_line_error(capsys)
+    assert "is a folder; give a file name" in err and "no such run folder" not in err
+
+
+def test_output_under_a_file_is_refused(crop, tmp_path, capsys):
+    blocker = tmp_path / "notes.txt"
+    blocker.write_text("a file, not a folder")
+    assert main(["predict", str(crop), "--crops", "--run", str(tmp_path / "no-run"), "--output", str(blocker / "out.csv")]) == 2
+    assert "notes.txt is a file, not a folder" in _one_line_error(capsys)
+
+
+def test_output_in_a_new_folder_is_fine(crop, tiny_run, tmp_path):
+    out = tmp_path / "new" / "deeper" / "rows.csv"
+    assert main(["predict", str(crop), "--crops", "--run", str(tiny_run), "--output", str(out)]) == 0
+    assert out.read_text().startswith("path,prob_fake,label,error")
+
+
+@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root writes anywhere")
+def test_output_in_a_read_only_folder_is_refused(crop, tmp_path, capsys):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    assert main(["predict", str(crop), "--crops", "--output", str(locked / "rows.csv")]) == 2
+    assert "permission denied" in _one_line_error(capsys)
+
+
+def test_annotate_and_explain_folders_that_are_files(crop, tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    assert main(["predict", str(crop), "--annotate", str(blocker), "--run", str(tmp_path / "no-run")]) == 2
+    assert "--annotate" in _one_line_error(capsys)
+    assert main(["explain", str(crop), "--crops", "--out", str(blocker), "--run", str(tmp_path / "no-run")]) == 2
+    assert "is a file, not a folder" in _one_line_error(capsys)
+
+
+@pytest.mark.parametrize("argv", [
+    ["predict", "x.jpg", "--batch-size", "0"],
+    ["predict", "x.jpg", "--batch-size", "-3"],
+    ["predict", "x.jpg", "--frames", "0"],
+    ["train", "--out", "o", "--batch-size", "0"],
+])
+def test_counts_below_one_are_usage_errors(argv, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    assert "must be at least 1" in capsys.readouterr().err
+
+
+def test_unreadable_inputs_are_named_not_called_corrupt(crop, tiny_run, tmp_path, capsys):
+    loop = tmp_path / "loop.jpg"
+    os.symlink(loop, loop)
+    out = tmp_path / "rows.csv"
+    assert main(["predict", str(crop), str(loop), "--crops", "--run", str(tiny_run), "--output", str(out)]) == 3
+    rows = out.read_text()
+    assert "symbolic links" in rows and "corrupt" not in rows
+
+
+def test_serve_with_a_missing_key_file_is_one_line(tmp_path, capsys):
+    assert main(["serve", "--api-key-file", str(tmp_path / "missing-key")]) == 2
+    assert "cannot read the API key file" in _one_line_error(capsys)

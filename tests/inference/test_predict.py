@@ -36,7 +36,7 @@ def test_cli_predict_csv_reports_bad_items_and_keeps_going(trained_run, crops, t
     bad = {r["path"].rsplit("/", 1)[-1] for r in rows if r["error"]}
     assert bad == {"broken.jpg", "notes.txt"}
     good = [r for r in rows if not r["error"]]
-    assert all(r["label"] in ("REAL", "FAKE") and 0 <= float(r["prob_fake"]) <= 1 for r in good)
+    assert all(r["label"] in ("REAL", "UNCERTAIN", "FAKE") and 0 <= float(r["prob_fake"]) <= 1 for r in good)
     assert "2 of 8 item(s) failed" in capsys.readouterr().err
 
 

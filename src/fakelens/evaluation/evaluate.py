@@ -47,7 +47,8 @@ def score_samples(detector, samples: list[Sample], batch_size: int = 64, num_wor
 def evaluate_run(run_dir: str | os.PathLike, data: str | None = None, out: str | None = None, split: str = "test",
                  batch_size: int = 64, num_workers: int = 1, backend: str = "auto", tta: bool | None = None) -> dict:
     """Metrics, predictions and plots for a trained run on its test split (or on ``data``)."""
-    from ..inference.detector import CONFIG_FILE, load, read_detector_config
+    from ..inference.detector import CONFIG_FILE, load
+    from ..inference.detector_config import DetectorConfig
 
     run_dir = Path(run_dir)
     detector = load(run_dir, backend=backend, tta=tta)
@@ -62,7 +63,7 @@ def evaluate_run(run_dir: str | os.PathLike, data: str | None = None, out: str |
         samples = [s for s, sp in zip(all_samples, splits) if sp == split]
         name = split
     # The detector's own setting (as shipped) goes to eval/; only an override of its TTA choice gets a suffix.
-    saved_tta = bool(read_detector_config(run_dir / CONFIG_FILE).get("tta", False))
+    saved_tta = DetectorConfig.load(run_dir / CONFIG_FILE).tta
     suffix = "" if detector.tta == saved_tta else ("-tta" if detector.tta else "-notta")
     out_dir = Path(out) if out else run_dir / (("eval" if data is None else f"eval-{name}") + suffix)
     probs, labels, indices, skipped = score_samples(detector, samples, batch_size, num_workers, desc=f"evaluate {name}")

@@ -64,10 +64,10 @@ def open_matching_onnx(folder: str | os.PathLike | None, on_error: str = "skip")
             runner = OnnxRunner(path)
         except Exception as exc:  # noqa: BLE001 - a corrupt or truncated export
             if on_error == "raise":
-                raise ValueError(f"{path}: cannot open this ONNX file ({exc.__class__.__name__})") from None
+                raise ValueError(f"{path}: the ONNX model cannot be loaded ({exc.__class__.__name__})") from None
             import warnings
 
-            warnings.warn(f"{path.name} beside the weights cannot be opened ({exc.__class__.__name__}); ignoring it", stacklevel=3)
+            warnings.warn(f"{path.name}: the ONNX model cannot be loaded ({exc.__class__.__name__}); using PyTorch", stacklevel=3)
             continue
         if want is None and weights.is_file():
             want = file_weights_digest(weights)

@@ -66,8 +66,14 @@ async function upload(file) {
   show();
 }
 
+// The verdict admits doubt: REAL, UNCERTAIN (amber: not enough evidence either way) or FAKE.
+const VERDICT_COLOUR = { FAKE: "#c5221f", UNCERTAIN: "#b06000", REAL: "#137333" };
+function verdictColour(label) {
+  return VERDICT_COLOUR[label] || VERDICT_COLOUR.REAL;
+}
+
 function verdictText(label, p) {
-  return `<span class="${label === "FAKE" ? "fake" : "real"}">${label}</span> (P(fake) ${(100 * p).toFixed(1)}%)`;
+  return `<span class="${(label || "real").toLowerCase()}">${label}</span> (P(fake) ${(100 * p).toFixed(1)}%)`;
 }
 
 function show() {
@@ -107,7 +113,7 @@ function drawBoxes() {
   ctx.lineWidth = 3; ctx.font = "bold 14px system-ui";
   (b.faces || []).forEach((f, i) => {
     const [x0, y0, x1, y1] = f.box;
-    const colour = f.label === "FAKE" ? "#c5221f" : "#137333";
+    const colour = verdictColour(f.label);
     ctx.strokeStyle = colour; ctx.fillStyle = colour;
     ctx.strokeRect(x0 * sx, y0 * sy, (x1 - x0) * sx, (y1 - y0) * sy);
     ctx.fillText(`#${i + 1} ${f.label} ${(100 * f.prob_fake).toFixed(0)}%`, x0 * sx + 3, Math.max(14, y0 * sy - 5));
@@ -130,7 +136,7 @@ function renderFaces() {
     const p = f.prob_fake;
     li.innerHTML = `${src ? `<img class="face" alt="${mode} overlay" src="${src}">` : ""}
       <div><strong>${f.title}</strong>: ${verdictText(f.label, p)}
-      <div class="bar" title="P(fake)"><span style="width:${(100 * p).toFixed(1)}%;background:${f.label === "FAKE" ? "#c5221f" : "#137333"}"></span></div></div>`;
+      <div class="bar" title="P(fake)"><span style="width:${(100 * p).toFixed(1)}%;background:${verdictColour(f.label)}"></span></div></div>`;
     list.appendChild(li);
   });
 }

@@ -45,3 +45,21 @@ def test_calibrate_run_fits_with_the_tta_setting_that_ships(trained_run, tmp_pat
     assert det.tta and det.calibration.bands is not None
     assert main(["calibrate", str(run), "--no-tta"]) == 0
     assert json.loads((run / "detector.json").read_text())["tta"] is False
+
+
+def test_photo_cuts_keep_a_photo_of_real_people_as_rarely_accused_as_one_real_face():
+    from fakelens.inference.calibration import photo_cuts
+
+    rng = np.random.default_rng(1)
+    reals = rng.beta(2, 6, 20000)  # P(fake) of validation real faces
+    fake_from = float(np.quantile(reals, 0.97))  # 3% of single real faces reach FAKE
+    cuts = photo_cuts(reals, fake_from, max_faces=4)
+    assert cuts[0] == fake_from and list(cuts) == sorted(cuts)
+    fresh = rng.beta(2, 6, (40000, 4))  # photos of 4 real people
+    accused_naive = (fresh.max(axis=1) >= fake_from).mean()
+    accused_fitted = (fresh.max(axis=1) >= cuts[3]).mean()
+    assert accused_naive > 0.09  # about 1 - 0.97^4
+    assert accused_fitted == pytest.approx(0.03, abs=0.006)
+    bands = Bands(0.1, fake_from, fake_from_by_faces=cuts)
+    assert bands.photo_verdict(cuts[3] - 1e-6, 4) == "UNCERTAIN" and bands.photo_verdict(cuts[3] - 1e-6, 1) == "FAKE"
+    assert Bands.from_dict(bands.to_dict()) == bands

@@ -59,6 +59,8 @@ class PhotoResult:
     faces: list[FaceResult] = field(default_factory=list)
     error: str = ""
     crops: list[np.ndarray] = field(default_factory=list, repr=False)  # the scored crops, when asked for
+    # The photo's verdict, fitted at photo level (set by predict_photo; None: the most-fake face's label).
+    verdict: str | None = None
 
     @property
     def image_prob(self) -> float | None:
@@ -67,6 +69,8 @@ class PhotoResult:
 
     @property
     def image_label(self) -> str | None:
+        if self.verdict is not None:
+            return self.verdict
         best = max(self.faces, key=lambda f: f.prob_fake, default=None)
         return best.label if best else None
 
@@ -172,6 +176,8 @@ def predict_photo(detector, source: ImageInput, crops: bool | None = None, face_
             for i, (f, p) in enumerate(zip(faces, probs))
         ]
         result = PhotoResult(path, OK, "photo", w, h, results, crops=face_crops if keep_crops else [])
+        if len(results) > 1:  # judged by its most-fake face, at the cut fitted for that many faces
+            result.verdict = pipeline.photo_verdict(result.image_prob, len(results))
     if annotate_to is not None:
         boxes = [BoxLabel(f.box, f.prob_fake, f.label, f"#{f.index} " if len(result.faces) > 1 else "") for f in result.faces]
         save_image(annotate_to, draw_faces(rgb, boxes))

@@ -41,6 +41,11 @@ class FacePipeline:
         """The verdict shown for a face, a photo or a video: REAL, UNCERTAIN or FAKE."""
         return self.detector.verdict(prob_fake)
 
+    def photo_verdict(self, most_fake: float, n_faces: int) -> str:
+        """The verdict for a photo of ``n_faces`` faces whose most-fake face scored ``most_fake``."""
+        calibration = getattr(self.detector, "calibration", None)
+        return calibration.photo_verdict(most_fake, n_faces) if calibration is not None else self.label(most_fake)
+
     def detect(self, rgb: np.ndarray) -> list[FaceBox]:
         return self.face_detector.detect(rgb)
 

@@ -41,6 +41,10 @@ class Bands:
     fake_from: float
     # How they were fitted (target precision, validation figures), for the model card.
     fitted: dict = field(default_factory=dict, compare=False)
+    # The FAKE cut for a photo with k faces (k = 1, 2, ...; the last entry for more): a photo is
+    # judged by its most-fake face, and the most-fake of k real faces is higher than one real face,
+    # so the cut rises with k to keep a photo of real people as rarely accused as one real face.
+    fake_from_by_faces: tuple[float, ...] = ()
 
     def __post_init__(self):
         if not (0.0 <= self.real_below <= self.fake_from <= 1.0):
@@ -49,12 +53,22 @@ class Bands:
     def verdict(self, prob_fake: float) -> str:
         return FAKE if prob_fake >= self.fake_from else REAL if prob_fake < self.real_below else UNCERTAIN
 
+    def photo_verdict(self, most_fake: float, n_faces: int) -> str:
+        """The verdict for a photo whose most-fake face scored ``most_fake`` among ``n_faces`` faces."""
+        cut = self.fake_from_by_faces[min(n_faces, len(self.fake_from_by_faces)) - 1] if self.fake_from_by_faces and n_faces > 1 else self.fake_from
+        return FAKE if most_fake >= cut else REAL if most_fake < self.real_below else UNCERTAIN
+
     def to_dict(self) -> dict:
-        return asdict(self)
+        d = asdict(self)
+        d["fake_from_by_faces"] = list(self.fake_from_by_faces)
+        return d
 
     @classmethod
     def from_dict(cls, d: dict | None) -> "Bands | None":
-        return None if not d else cls(float(d["real_below"]), float(d["fake_from"]), dict(d.get("fitted") or {}))
+        if not d:
+            return None
+        return cls(float(d["real_below"]), float(d["fake_from"]), dict(d.get("fitted") or {}),
+                   tuple(float(v) for v in d.get("fake_from_by_faces") or ()))
 
 
 @dataclass(frozen=True)
@@ -74,6 +88,10 @@ class Calibration:
     def verdict(self, prob_fake: float) -> str:
         """REAL / UNCERTAIN / FAKE from the bands (the binary label where none were fitted)."""
         return self.bands.verdict(prob_fake) if self.bands is not None else self.label(prob_fake)
+
+    def photo_verdict(self, most_fake: float, n_faces: int) -> str:
+        """The verdict for a whole photo (its most-fake face among ``n_faces``), fitted at photo level."""
+        return self.bands.photo_verdict(most_fake, n_faces) if self.bands is not None else self.label(most_fake)
 
 
 def fit_bands(labels, prob_fake, precision: float = 0.9, max_real_called_fake: float = 0.03, min_support: int = 20) -> Bands:
@@ -123,4 +141,23 @@ def fit_bands(labels, prob_fake, precision: float = 0.9, max_real_called_fake: f
         "real_called_fake": float(fake[y == 0].mean()) if (y == 0).any() else None,
         "fakes_called_fake": float(fake[y == 1].mean()) if (y == 1).any() else None,
     }
-    return Bands(real_below, fake_from, fitted)
+    return Bands(real_below, fake_from, fitted, photo_cuts(p[y == 0], fake_from))
+
+
+def photo_cuts(real_probs: np.ndarray, fake_from: float, max_faces: int = 8) -> tuple[float, ...]:
+    """FAKE cuts for photos of 1..``max_faces`` faces, from validation real faces.
+
+    One real face reaches ``fake_from`` with probability a (its share among the
+    validation reals). For k independent real faces the most-fake one reaches a
+    cut t with probability 1 - F(t)^k (F: the reals' distribution), so the cut
+    that keeps a photo's accusation rate at a is F's quantile at (1 - a)^(1/k).
+    """
+    reals = np.sort(np.asarray(real_probs, dtype=np.float64))
+    if not len(reals):
+        return ()
+    a = float((reals >= fake_from).mean())
+    cuts = [fake_from]
+    for k in range(2, max_faces + 1):
+        level = (1.0 - a) ** (1.0 / k)
+        cuts.append(max(fake_from, float(np.nextafter(np.quantile(reals, level, method="higher"), 1.0)) if a > 0 else fake_from))
+    return tuple(cuts)

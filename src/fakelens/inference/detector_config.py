@@ -48,6 +48,7 @@ class BandsSpec(BaseModel):
     real_below: FiniteFloat = Field(ge=0, le=1)
     fake_from: FiniteFloat = Field(ge=0, le=1)
     fitted: dict[str, Any] = Field(default_factory=dict)
+    fake_from_by_faces: list[Annotated[float, AllowInfNan(False), Field(ge=0, le=1)]] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _ordered(self):

@@ -13,6 +13,7 @@ from typing import Sequence
 from tqdm.auto import tqdm
 
 from ..errors import ImageReadError
+from ..utils.unionfind import UnionFind
 from .imageio import open_image
 
 
@@ -34,14 +35,7 @@ def near_duplicate_groups(hashes: Sequence[int | None], max_distance: int = 4) -
     bit bands, so only images sharing a band are compared.
     """
     n = len(hashes)
-    parent = list(range(n))
-
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
+    sets = UnionFind()
     bands = max_distance + 1
     width = 64 // bands
     for b in range(bands):
@@ -54,10 +48,8 @@ def near_duplicate_groups(hashes: Sequence[int | None], max_distance: int = 4) -
             for a_i, a in enumerate(members):
                 for c in members[a_i + 1 :]:
                     if bin(hashes[a] ^ hashes[c]).count("1") <= max_distance:
-                        ra, rc = find(a), find(c)
-                        if ra != rc:
-                            parent[rc] = ra
-    roots = [find(i) for i in range(n)]
+                        sets.union(a, c)
+    roots = [sets.find(i) for i in range(n)]
     order = {r: k for k, r in enumerate(dict.fromkeys(roots))}
     return [order[r] for r in roots]
 

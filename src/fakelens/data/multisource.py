@@ -30,6 +30,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..errors import DataError
+from ..utils.unionfind import UnionFind
 from .sources import FAKE, REAL, Sample, load_samples, parse_label
 from .split import sample_per_class, split_by_group
 
@@ -133,22 +134,11 @@ def _merge_near_duplicates(samples: list[Sample], progress: bool) -> list[str]:
 
     dup = phash_groups([s.path for s in samples], progress=progress)
     # Union the layout groups with the duplicate groups: images linked by either end up together.
-    parent: dict[str, str] = {}
-
-    def find(x: str) -> str:
-        parent.setdefault(x, x)
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
+    sets = UnionFind()
     first_of_dup: dict[int, str] = {}
     for s, d in zip(samples, dup):
-        key = first_of_dup.setdefault(d, s.group)
-        a, b = find(key), find(s.group)
-        if a != b:
-            parent[max(a, b)] = min(a, b)
-    return [find(s.group) for s in samples]
+        sets.union(first_of_dup.setdefault(d, s.group), s.group)
+    return [sets.find(s.group) for s in samples]
 
 
 def split_sources(specs: list[SourceSpec], val_fraction: float, test_fraction: float, seed: int,

@@ -38,6 +38,7 @@ class TrainConfig:
     max_steps_per_epoch: int | None = None  # cap an epoch (small budgets, smoke runs)
     max_val_batches: int | None = None
     threads: int | None = None
+    world_size: int = 1  # processes that trained (set by the trainer; torchrun); batch_size is per process
 
     def resolved_lr(self, transfer: bool) -> float:
         return self.lr if self.lr is not None else (3e-4 if transfer else 2e-3)

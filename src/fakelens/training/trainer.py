@@ -31,6 +31,7 @@ from ..inference.detector import Detector
 from ..models import create_model, get_model_spec
 from ..utils.atomic import atomic_path, write_json
 from .callbacks import BestModelTracker, Callback, Checkpointer, EarlyStopping, HistoryWriter
+from . import distributed
 from .checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from .config import TrainConfig
 
@@ -74,7 +75,7 @@ class Trainer:
 
     # ------------------------------------------------------------------ set-up
     def log(self, message: str) -> None:
-        if not self.quiet:
+        if not self.quiet and distributed.is_main():
             tqdm.write(message)
 
     def _prepare_run_dir(self) -> None:
@@ -90,8 +91,10 @@ class Trainer:
             self.config = saved
         elif latest_checkpoint(self.run_dir) or (self.run_dir / "detector.json").exists():
             raise RunDirError(f"{self.run_dir} already holds a run; pass --resume to continue it or choose another --out")
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        write_json(cfg_path, self.config.to_dict())
+        self.config.world_size = distributed.world_size()  # batch_size is per process: the global batch is both
+        if distributed.is_main():
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            write_json(cfg_path, self.config.to_dict())
 
     def _prepare_data(self) -> None:
         cfg = self.config
@@ -109,7 +112,8 @@ class Trainer:
                 kept = {s.path for s in sample_per_class([s for s, sp in zip(samples, splits) if sp == "train"], cfg.per_class, cfg.seed)}
                 pairs = [(s, sp) for s, sp in zip(samples, splits) if sp != "train" or s.path in kept]
                 samples, splits = [s for s, _ in pairs], [sp for _, sp in pairs]
-            write_split_csv(split_csv, samples, splits)
+            if distributed.is_main():
+                write_split_csv(split_csv, samples, splits)
         self.splits = {name: [s for s, sp in zip(samples, splits) if sp == name] for name in ("train", "val", "test")}
         for name in ("train", "val"):
             labels = {s.label for s in self.splits[name]}
@@ -120,6 +124,11 @@ class Trainer:
         self.train_loader = make_loader(FaceCropDataset(self.splits["train"], train_transform(self.preprocess, cfg.aug_strength)),
                                         cfg.batch_size, True, cfg.num_workers, seed=cfg.seed, drop_last=len(self.splits["train"]) > cfg.batch_size)
         self.val_loader = make_loader(FaceCropDataset(self.splits["val"], eval_transform(self.preprocess)), cfg.batch_size * 2, False, cfg.num_workers)
+
+    def _shard_data(self) -> None:
+        """Distributed (torchrun): each rank reads its own part of the training and validation sets."""
+        self.train_loader = distributed.shard_loader(self.train_loader, self.config.seed)
+        self.val_loader = distributed.shard_loader(self.val_loader, self.config.seed)
 
     def _prepare_model(self) -> None:
         cfg = self.config
@@ -133,7 +142,7 @@ class Trainer:
                 raise ValueError(f"--init-weights run has model {init.model_name}, not {cfg.model}")
             self.model.load_state_dict(init.model.state_dict())
         # channels_last runs convolutions about 10% faster on CPU (oneDNN's native layout).
-        self.model = self.model.to(memory_format=torch.channels_last)
+        self.model = self.model.to(device=self.device, memory_format=torch.channels_last)
         self.steps_per_epoch = len(self.train_loader) if cfg.max_steps_per_epoch is None else min(len(self.train_loader), cfg.max_steps_per_epoch)
         total = self.steps_per_epoch * cfg.epochs
         lr = cfg.resolved_lr(self.spec.pretrainable)
@@ -183,17 +192,21 @@ class Trainer:
             for m in self.model.modules():
                 if isinstance(m, nn.modules.batchnorm._BatchNorm):
                     m.eval()
-        torch.manual_seed(cfg.seed * 1000 + epoch)
+        model = distributed.wrap_model(self.model)  # DDP under torchrun (wrapped after freezing: frozen weights sync no grads)
+        distributed.set_epoch(self.train_loader, epoch)
+        torch.manual_seed(distributed.rank_seed(cfg.seed * 1000 + epoch))
+        skipped_before = self.state["skipped_images"]
         total_loss, seen, correct = 0.0, 0, 0
-        bar = tqdm(total=self.steps_per_epoch, desc=f"epoch {epoch}/{cfg.epochs}" + (" (frozen)" if frozen else ""), unit="batch", disable=self.quiet)
+        bar = tqdm(total=self.steps_per_epoch, desc=f"epoch {epoch}/{cfg.epochs}" + (" (frozen)" if frozen else ""), unit="batch", disable=self.quiet or not distributed.is_main())
         for step, (x, y, _, n_bad) in enumerate(self.train_loader):
             if step >= self.steps_per_epoch:
                 break
             self.state["skipped_images"] += n_bad
             if x is None:
                 continue
+            x, y = x.to(self.device), y.to(self.device)
             target = y * (1 - cfg.label_smoothing) + 0.5 * cfg.label_smoothing
-            logits = self.model(x.contiguous(memory_format=torch.channels_last)).reshape(-1)
+            logits = model(x.contiguous(memory_format=torch.channels_last)).reshape(-1)
             loss = self.criterion(logits, target)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -208,27 +221,36 @@ class Trainer:
             bar.update(1)
         bar.close()
         self._set_frozen(False)
+        # every rank logs the same numbers: the sums over all ranks
+        total_loss, seen, correct, skipped = distributed.all_reduce_sum(total_loss, seen, correct, self.state["skipped_images"] - skipped_before)
+        seen, self.state["skipped_images"] = int(seen), skipped_before + int(skipped)
         self.state["images_seen"] += seen
         return {"train_loss": total_loss / max(seen, 1), "train_accuracy": correct / max(seen, 1)}
 
     def _validate(self) -> tuple[dict, np.ndarray, np.ndarray]:
         self.model.eval()
-        logits, labels, _, skipped = collect_logits(lambda x: self.model(x).reshape(-1).numpy(), self.val_loader,
-                                                    self.config.max_val_batches, desc="validate")
-        self.state["skipped_images"] += skipped
+        distributed.broadcast_state(self.model)  # validate (and so choose and calibrate) rank 0's model, the saved one
+        logits, labels, indices, skipped = collect_logits(lambda x: self.model(x.to(self.device)).reshape(-1).float().cpu().numpy(),
+                                                          self.val_loader, self.config.max_val_batches, desc="validate")
+        logits, labels, _ = distributed.gather_predictions(logits, labels, indices)  # metrics over every rank's part
+        self.state["skipped_images"] += int(distributed.all_reduce_sum(skipped)[0])
         probs = 1 / (1 + np.exp(-logits))
         m = compute_metrics(labels, probs, 0.5)
         return {"val_loss": m["log_loss"], "val_accuracy": m["accuracy"], "val_roc_auc": m["roc_auc"]}, logits, labels
 
     def fit(self) -> dict:
-        torch.set_num_threads(self.config.threads or max(1, os.cpu_count() or 1))
+        # torchrun: the processes on a machine share its cores
+        torch.set_num_threads(self.config.threads or max(1, (os.cpu_count() or 1) // distributed.local_world_size()))
         random.seed(self.config.seed)
         np.random.seed(self.config.seed)
+        self.device = distributed.device()
         self._prepare_run_dir()
         self._prepare_data()
+        self._shard_data()
         self._prepare_model()
         self._restore()
-        for cb in self.callbacks:
+        # Callbacks run on rank 0 only (they write the run folder); what they decide is broadcast.
+        for cb in self.callbacks if distributed.is_main() else []:
             cb.on_fit_start(self)
         self.log(f"training {self.config.model} on {len(self.splits['train'])} images "
                  f"(val {len(self.splits['val'])}, test {len(self.splits['test'])}) -> {self.run_dir}")
@@ -242,12 +264,13 @@ class Trainer:
             self.state["epoch"] = epoch
             self.state["history"].append(logs)
             self.log(f"epoch {epoch}: " + ", ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in logs.items() if k != "epoch"))
-            for cb in self.callbacks:
+            for cb in self.callbacks if distributed.is_main() else []:
                 cb.on_epoch_end(self, logs)
+            self.state, self.should_stop = distributed.broadcast_object((self.state, self.should_stop))
         if self.state["skipped_images"]:
             self.log(f"skipped {self.state['skipped_images']} unreadable image(s)")
         result = self.finalize()
-        for cb in self.callbacks:
+        for cb in self.callbacks if distributed.is_main() else []:
             cb.on_fit_end(self)
         return result
 
@@ -262,9 +285,11 @@ class Trainer:
         from ..evaluation.evaluate import evaluate_run
 
         best = self.run_dir / BEST_WEIGHTS
-        if best.is_file():
+        if distributed.is_main() and best.is_file():  # _validate broadcasts them to the other ranks
             self.model.load_state_dict(load_file(str(best)))
         _, val_logits, val_labels = self._validate()
+        if not distributed.is_main():
+            return {}  # rank 0 calibrates, saves and tests the detector
         temperature = fit_temperature(val_logits, val_labels)
         val_probs = 1 / (1 + np.exp(-val_logits / temperature))
         threshold = choose_threshold(val_labels, val_probs)
@@ -279,7 +304,7 @@ class Trainer:
             "val": compute_metrics(val_labels, val_probs, threshold),
             "val_ece_before_calibration": compute_metrics(val_labels, 1 / (1 + np.exp(-val_logits)), threshold)["ece"],
         }
-        detector = Detector(self.model, self.config.model, self.preprocess, threshold=threshold, temperature=temperature, info=info)
+        detector = Detector(self.model.cpu(), self.config.model, self.preprocess, threshold=threshold, temperature=temperature, info=info)
         detector.save(self.run_dir)
         metrics = {"model": self.config.model, "val": info["val"], "temperature": temperature, "threshold": threshold}
         if self.splits["test"]:
@@ -291,4 +316,6 @@ class Trainer:
 
 
 def train(config: TrainConfig, resume: bool = False, quiet: bool = False) -> dict:
-    return Trainer(config, resume=resume, quiet=quiet).fit()
+    """Train and return the test metrics; under ``torchrun`` every rank calls this (only rank 0 gets the metrics)."""
+    with distributed.process_group():
+        return Trainer(config, resume=resume, quiet=quiet).fit()

@@ -12,7 +12,8 @@ from .errors import FakelensError
 
 def _add_train(sub) -> None:
     p = sub.add_parser("train", help="train a detector on a dataset")
-    p.add_argument("--data", required=False, help="dataset: Kaggle layout folder, real/+fake/ folders or a CSV manifest")
+    p.add_argument("--data", required=False, help="dataset: Kaggle layout folder, real/+fake/ folders, a CSV manifest, "
+                   "or a folder of tar shards ('fakelens shard')")
     p.add_argument("--model", default=None, help="zoo model name (see 'fakelens models')")
     p.add_argument("--out", required=True, help="run folder")
     p.add_argument("--config", help="YAML/JSON file of training options (command-line options override it)")
@@ -51,6 +52,25 @@ def _train(args) -> int:
         raise FakelensError("--data is required (or a --config that names it)")
     base.setdefault("data", "")
     train(TrainConfig.from_dict(base), resume=args.resume)
+    return 0
+
+
+def _add_shard(sub) -> None:
+    p = sub.add_parser("shard", help="write a dataset's training split as WebDataset-style tar shards (train --data SHARDS/)")
+    p.add_argument("data", help="dataset: Kaggle layout folder, real/+fake/ folders or a CSV manifest")
+    p.add_argument("--out", required=True, help="shard folder: train-NNNNNN.tar, split.csv, shards.json")
+    p.add_argument("--samples-per-shard", type=int, default=1000)
+    p.add_argument("--seed", type=int, default=0, help="the group split's seed (as in train)")
+    p.add_argument("--val-fraction", type=float, default=0.1)
+    p.add_argument("--test-fraction", type=float, default=0.1)
+
+
+def _shard(args) -> int:
+    from .data.shards import write_shards
+
+    index = write_shards(args.data, args.out, samples_per_shard=args.samples_per_shard, seed=args.seed,
+                         val_fraction=args.val_fraction, test_fraction=args.test_fraction)
+    print(json.dumps({"out": args.out, "train_samples": index["train_samples"], "shards": len(index["shards"])}, indent=2))
     return 0
 
 
@@ -359,6 +379,7 @@ def _serve(args) -> int:
 
 COMMANDS = {
     "train": (_add_train, _train),
+    "shard": (_add_shard, _shard),
     "evaluate": (_add_evaluate, _evaluate),
     "compare": (_add_compare, _compare),
     "predict": (_add_predict, _predict),

@@ -159,11 +159,11 @@ def shard_loader(loader: DataLoader, seed: int = 0) -> DataLoader:
     other sampler is wrapped by :class:`DistributedSamplerWrapper`. An
     ``IterableDataset`` (tar shards) splits itself across ranks and is kept.
     """
-    if world_size() == 1 or isinstance(loader.dataset, IterableDataset):
+    if isinstance(loader.dataset, IterableDataset):
         return loader
     if isinstance(loader.sampler, (RandomSampler, SequentialSampler)):
-        sampler = DistributedSampler(loader.dataset, shuffle=isinstance(loader.sampler, RandomSampler), seed=seed,
-                                     drop_last=False)
+        sampler = DistributedSampler(loader.dataset, num_replicas=world_size(), rank=rank(),
+                                     shuffle=isinstance(loader.sampler, RandomSampler), seed=seed)
     else:
         sampler = DistributedSamplerWrapper(loader.sampler, seed)
     return DataLoader(

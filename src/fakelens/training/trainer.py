@@ -20,6 +20,7 @@ import torch.nn as nn
 from tqdm.auto import tqdm
 
 from ..data.dataset import FaceCropDataset, make_loader
+from ..data.shards import ShardDataset, is_shard_dir, read_shard_split
 from ..data.sources import load_samples
 from ..data.split import read_split_csv, sample_per_class, split_by_group, write_split_csv
 from ..data.transforms import eval_transform, train_transform
@@ -101,6 +102,10 @@ class Trainer:
         split_csv = self.run_dir / "split.csv"
         if self.resume and split_csv.is_file():
             samples, splits = read_split_csv(split_csv)
+        elif is_shard_dir(cfg.data):  # `fakelens shard` fixed the split; _shard_data streams its training part
+            samples, splits = read_shard_split(cfg.data, cfg.per_class)
+            if distributed.is_main():
+                write_split_csv(split_csv, samples, splits)
         else:
             # Split the whole dataset first and only then draw the per-class subset from the
             # training part: every run on a dataset (whatever its budget) is validated and tested
@@ -126,9 +131,13 @@ class Trainer:
         self.val_loader = make_loader(FaceCropDataset(self.splits["val"], eval_transform(self.preprocess)), cfg.batch_size * 2, False, cfg.num_workers)
 
     def _shard_data(self) -> None:
-        """Distributed (torchrun): each rank reads its own part of the training and validation sets."""
-        self.train_loader = distributed.shard_loader(self.train_loader, self.config.seed)
-        self.val_loader = distributed.shard_loader(self.val_loader, self.config.seed)
+        """Each rank reads its own part of the data: tar shards stream the training split; torchrun shards the loaders."""
+        cfg = self.config
+        if is_shard_dir(cfg.data):  # tar shards: the dataset itself splits them across ranks and workers
+            shards = ShardDataset(cfg.data, train_transform(self.preprocess, cfg.aug_strength), seed=cfg.seed)
+            self.train_loader = make_loader(shards, cfg.batch_size, False, cfg.num_workers, drop_last=len(shards) > cfg.batch_size)
+        self.train_loader = distributed.shard_loader(self.train_loader, cfg.seed)
+        self.val_loader = distributed.shard_loader(self.val_loader, cfg.seed)
 
     def _prepare_model(self) -> None:
         cfg = self.config

@@ -119,10 +119,12 @@ def _print_leaderboard(rows: list[dict]) -> None:
 
 def _add_predict(sub) -> None:
     p = sub.add_parser("predict", help="find and score the faces in photos and videos, or score face crops")
-    p.add_argument("inputs", nargs="+", help="photos, videos, face crops, or folders of them")
+    p.add_argument("inputs", nargs="*", help="photos, videos, face crops, or folders of them")
+    p.add_argument("--manifest", help="also score the files this lists: a text file (one path per line) or a Parquet "
+                   "file with a 'path' column; relative paths are relative to the manifest's folder")
     p.add_argument("--run", help="run folder (default: the bundled detector)")
-    p.add_argument("--output", "-o", help="CSV (one row per face) or .json file (everything, per frame/person/video); "
-                   "with videos a CSV also gets the .json beside it (default: CSV on standard output)")
+    p.add_argument("--output", "-o", help="CSV or .parquet file (one row per face) or .json file (everything, per "
+                   "frame/person/video); with videos a CSV or Parquet file also gets the .json beside it (default: CSV on standard output)")
     p.add_argument("--backend", default="auto", choices=["auto", "torch", "onnx"])
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--crops", action="store_true", help="the images are face crops: score each whole image, no face detection")
@@ -132,22 +134,54 @@ def _add_predict(sub) -> None:
     p.add_argument("--annotate", metavar="DIR", help="write photos with boxes and P(fake), and for videos an H.264 video, "
                    "a per-frame P(fake) plot and the full JSON, into DIR")
     p.add_argument("--face-detector", default="yuface", help="yuface (default) or res10")
+    p.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
+                   help="score on Ray Data: 'local' (the default: a Ray instance on this machine) or a cluster address "
+                   "(e.g. ray://head:10001 or auto); the same rows, one single-threaded ONNX detector per worker")
+    p.add_argument("--ray-workers", type=int, help="Ray actors, one CPU each (default: every CPU of the cluster)")
     _add_tta(p)
 
 
-def _predict(args) -> int:
-    from .inference import load
-    from .inference.predict import PREDICT_COLUMNS, expand_inputs, write_rows
+def _predict_paths(args, expand) -> list[str]:
+    from .inference.predict import read_manifest
 
-    detector = load(args.run, backend=args.backend, tta=args.tta)
+    if not args.inputs and not args.manifest:
+        raise FakelensError("give files or folders to score, or --manifest")
+    # Under Ray the manifest is read by Ray itself (a Parquet manifest may list millions of files).
+    return expand(args.inputs) + (read_manifest(args.manifest) if args.manifest and args.ray is None else [])
+
+
+def _predict(args) -> int:
+    from .inference.predict import expand_inputs
+
+    if args.annotate and args.ray is not None:
+        raise FakelensError("--annotate runs without --ray")
     if not args.crops or args.annotate:
-        return _predict_media(args, detector)
-    paths = expand_inputs(args.inputs)
-    if not paths:
+        return _predict_media(args)
+    paths = _predict_paths(args, expand_inputs)
+    if not paths and not (args.ray is not None and args.manifest):
         raise FakelensError("no images found in the given inputs")
-    rows = detector.score_files(paths, batch_size=args.batch_size, progress=args.output is not None)
-    if args.output:
-        write_rows(rows, args.output)
+    if args.ray is not None:
+        from .inference.ray_batch import score_crops_on_ray
+
+        rows = score_crops_on_ray(paths, manifest=args.manifest, address=args.ray, workers=args.ray_workers,
+                                  progress=args.output is not None, **_scoring_options(args))
+    else:
+        from .inference import load
+
+        detector = load(args.run, backend=args.backend, tta=args.tta)
+        rows = detector.score_files(paths, batch_size=args.batch_size, progress=args.output is not None)
+    return _report_rows(rows, args.output)
+
+
+def _scoring_options(args) -> dict:
+    return dict(run=args.run, backend=args.backend, tta=args.tta, batch_size=args.batch_size)
+
+
+def _report_rows(rows: list[dict], output: str | None) -> int:
+    from .inference.predict import PREDICT_COLUMNS, write_rows
+
+    if output:
+        write_rows(rows, output)
     else:
         import csv
 
@@ -161,18 +195,27 @@ def _predict(args) -> int:
     return 0
 
 
-def _predict_media(args, detector) -> int:
+def _predict_media(args) -> int:
     from .faces.batch import expand_media, predict_media, summary, write_results
-    from .faces.pipeline import FacePipeline
 
     if args.frames < 1:
         raise FakelensError("--frames must be at least 1")
-    paths = expand_media(args.inputs)
-    if not paths:
+    paths = _predict_paths(args, expand_media)
+    if not paths and not (args.ray is not None and args.manifest):
         raise FakelensError("no images or videos found in the given inputs")
-    pipeline = FacePipeline(detector, args.face_detector, batch_size=args.batch_size)
-    results = predict_media(pipeline, paths, crops=True if args.crops else None, frames=args.frames, aggregate_by=args.aggregate,
-                            annotate_dir=args.annotate, progress=args.output is not None)
+    options = dict(crops=True if args.crops else None, frames=args.frames, aggregate_by=args.aggregate)
+    if args.ray is not None:
+        from .inference.ray_batch import predict_media_on_ray
+
+        results = predict_media_on_ray(paths, manifest=args.manifest, address=args.ray, workers=args.ray_workers,
+                                       face_detector=args.face_detector, progress=args.output is not None,
+                                       **options, **_scoring_options(args))
+    else:
+        from .faces.pipeline import FacePipeline
+        from .inference import load
+
+        pipeline = FacePipeline(load(args.run, backend=args.backend, tta=args.tta), args.face_detector, batch_size=args.batch_size)
+        results = predict_media(pipeline, paths, annotate_dir=args.annotate, progress=args.output is not None, **options)
     write_results(results, args.output)
     failed, no_face = summary(results)
     if no_face:
@@ -367,13 +410,16 @@ def _add_serve(sub) -> None:
     p.add_argument("--run", help="run folder (default: the bundled detector)")
     p.add_argument("--backend", default="auto", choices=["auto", "torch", "onnx"])
     p.add_argument("--api-key", default=os.environ.get("FAKELENS_API_KEY"), help="require this key on /v1 routes (or FAKELENS_API_KEY)")
-    p.add_argument("--workers", type=int, help="inference threads (default 2)")
+    p.add_argument("--workers", type=int, help="inference threads per process (default 2, or FAKELENS_WORKERS)")
+    p.add_argument("--processes", type=int, default=int(os.environ.get("FAKELENS_PROCESSES", 1)),
+                   help="uvicorn worker processes on the port, each with its own detector (default 1, or FAKELENS_PROCESSES)")
 
 
 def _serve(args) -> int:
     from .service import serve
 
-    serve(args.host, args.port, run=args.run, api_key=args.api_key, backend=args.backend, workers=args.workers)
+    serve(args.host, args.port, run=args.run, api_key=args.api_key, backend=args.backend, workers=args.workers,
+          processes=args.processes)
     return 0
 
 

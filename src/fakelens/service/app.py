@@ -69,6 +69,7 @@ def create_app(detector=None, settings: ServiceSettings | None = None, face_dete
     app = FastAPI(title="fakelens", version=__version__,
                   description="Deepfake detection for face images and videos, with explanations. 0 = REAL, 1 = FAKE.")
     app.state.settings, app.state.detector, app.state.pool = settings, detector, pool
+    app.state.ready = True  # the detector above is loaded: the app is ready to serve
 
     @app.middleware("http")
     async def check_api_key(request: Request, call_next):
@@ -80,7 +81,15 @@ def create_app(detector=None, settings: ServiceSettings | None = None, face_dete
 
     @app.get("/healthz")
     def healthz() -> dict:
+        """Liveness: the process answers."""
         return {"status": "ok", "version": __version__}
+
+    @app.get("/readyz")
+    def readyz():
+        """Readiness: 200 once the model is loaded (the app exists only then), 503 while shutting down."""
+        if not app.state.ready:
+            return JSONResponse({"status": "shutting down"}, status_code=503)
+        return {"status": "ready", "model": detector.model_name, "backend": detector.backend}
 
     @app.get("/v1/models")
     def models() -> dict:
@@ -187,13 +196,25 @@ def create_app(detector=None, settings: ServiceSettings | None = None, face_dete
 
     @app.on_event("shutdown")
     def _shutdown() -> None:
+        app.state.ready = False
         pool.shutdown(wait=False, cancel_futures=True)
 
     return app
 
 
+def app_from_env() -> FastAPI:
+    """The app factory for process managers (``uvicorn --factory fakelens.service.app:app_from_env``):
+    the detector from ``FAKELENS_RUN`` (default: the bundled one) on ``FAKELENS_BACKEND``, limits from the
+    ``FAKELENS_*`` variables. Each worker process calls it and holds its own detector; nothing else is shared."""
+    from ..inference import load
+
+    return create_app(load(os.environ.get("FAKELENS_RUN") or None, backend=os.environ.get("FAKELENS_BACKEND", "auto")),
+                      ServiceSettings())
+
+
 def serve(host: str = "127.0.0.1", port: int = 8000, run: str | None = None, api_key: str | None = None, backend: str = "auto",
-          workers: int | None = None) -> None:
+          workers: int | None = None, processes: int = 1) -> None:
+    """``processes`` > 1: that many uvicorn worker processes on one port, each building the app with :func:`app_from_env`."""
     import uvicorn
 
     from ..inference import load
@@ -203,5 +224,10 @@ def serve(host: str = "127.0.0.1", port: int = 8000, run: str | None = None, api
         settings.api_key = api_key
     if workers:
         settings.workers = workers
+    if processes > 1:  # the worker processes read their options from the environment
+        os.environ.update({k: str(v) for k, v in {"FAKELENS_RUN": run, "FAKELENS_BACKEND": backend, "FAKELENS_API_KEY": settings.api_key,
+                                                  "FAKELENS_WORKERS": settings.workers}.items() if v})
+        uvicorn.run("fakelens.service.app:app_from_env", factory=True, host=host, port=port, workers=processes, log_level="info")
+        return
     app = create_app(load(run, backend=backend), settings)
     uvicorn.run(app, host=host, port=port, log_level="info")

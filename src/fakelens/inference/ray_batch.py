@@ -173,13 +173,21 @@ def _workers(ray, workers: int | None) -> int:
     return max(1, workers or int(ray.cluster_resources().get("CPU", 1)))
 
 
+def crop_scores(paths: Sequence[str] = (), manifest: str | os.PathLike | None = None, run: str | None = None,
+                backend: str = "auto", tta: bool | None = None, batch_size: int = 32, workers: int | None = None,
+                threads: int = 1, progress: bool = False):
+    """The lazy Dataset of crop rows, in an open Ray session (``ray_cluster``); iterate or write it."""
+    ray = import_ray()
+    backend = _prepare(ray, run, backend, tta, progress)
+    return _map(path_dataset(paths, manifest), CropScorer, (run, backend, tta, batch_size, threads), _workers(ray, workers))
+
+
 def score_crops_on_ray(paths: Sequence[str] = (), manifest: str | os.PathLike | None = None, run: str | None = None,
                        backend: str = "auto", tta: bool | None = None, batch_size: int = 32, address: str = "local",
                        workers: int | None = None, threads: int = 1, progress: bool = False) -> list[dict]:
     """Face crops -> one row per file (``path, prob_fake, label, error``), as ``Detector.score_files`` gives."""
-    with ray_cluster(address, workers) as ray:
-        backend = _prepare(ray, run, backend, tta, progress)
-        ds = _map(path_dataset(paths, manifest), CropScorer, (run, backend, tta, batch_size, threads), _workers(ray, workers))
+    with ray_cluster(address, workers):
+        ds = crop_scores(paths, manifest, run, backend, tta, batch_size, workers, threads, progress)
         return [{k: row[k] for k in PREDICT_COLUMNS} for row in ds.iter_rows()]
 
 

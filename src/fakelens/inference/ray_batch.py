@@ -62,14 +62,15 @@ def ray_cluster(address: str = "local", num_cpus: int | None = None) -> Iterator
 
 def _single_threaded(detector, threads: int):
     """The detector on ``threads`` CPU threads (one per actor: the actors are the parallelism)."""
-    import torch
-
-    torch.set_num_threads(threads)
     if detector.backend == "onnx":
         from .onnx_backend import OnnxRunner
 
         # The Detector takes no thread count yet: rebuild its ONNX Runtime session with one.
         detector._runner = OnnxRunner(detector._runner.path, threads=threads)
+    else:  # PyTorch is imported only where the torch backend is asked for
+        import torch
+
+        torch.set_num_threads(threads)
     return detector
 
 

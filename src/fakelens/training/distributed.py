@@ -122,9 +122,12 @@ def broadcast_state(module: nn.Module) -> None:
 class DistributedSamplerWrapper(Sampler):
     """Shards any sampler's indices across ranks, like ``DistributedSampler`` does a dataset's.
 
-    Every rank draws the wrapped sampler with the same seed (``seed + epoch``),
-    so they agree on the order, and keeps every ``world_size``-th index; the
-    list is padded by repetition so that every rank takes the same number of steps.
+    Every rank draws the whole list the wrapped sampler gives one process and
+    keeps every ``world_size``-th index (padded by repetition so that every rank
+    takes the same number of steps). The ranks agree on the list because they
+    seed alike: a sampler with its own ``generator`` (e.g. a
+    ``WeightedRandomSampler``) is seeded by its owner, reachable here as
+    ``.generator``; one that draws from the global RNG gets ``seed + epoch``.
     """
 
     def __init__(self, sampler: Sampler, seed: int = 0):
@@ -137,12 +140,13 @@ class DistributedSamplerWrapper(Sampler):
         if hasattr(self.sampler, "set_epoch"):
             self.sampler.set_epoch(epoch)
 
+    @property
+    def generator(self):
+        return getattr(self.sampler, "generator", None)
+
     def __iter__(self):
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed + self.epoch)
-            generator = getattr(self.sampler, "generator", None)
-            if isinstance(generator, torch.Generator):
-                generator.manual_seed(self.seed + self.epoch)
             indices = list(self.sampler)
         indices += indices[: self.num_samples * self.num_replicas - len(indices)]
         return iter(indices[self.rank :: self.num_replicas])
@@ -158,9 +162,15 @@ def shard_loader(loader: DataLoader, seed: int = 0) -> DataLoader:
     permutation on every rank, each taking every ``world_size``-th index); any
     other sampler is wrapped by :class:`DistributedSamplerWrapper`. An
     ``IterableDataset`` (tar shards) splits itself across ranks and is kept.
+
+    A shuffled loader gets the ``DistributedSampler`` in one process too: its
+    order then depends on ``seed`` and the epoch only, so 1 and N processes see
+    the same global batches and a resumed run the same order as an uninterrupted one.
     """
     if isinstance(loader.dataset, IterableDataset):
         return loader
+    if world_size() == 1 and not isinstance(loader.sampler, RandomSampler):
+        return loader  # nothing to shard; a shuffled loader still takes DistributedSampler's per-epoch order
     if isinstance(loader.sampler, (RandomSampler, SequentialSampler)):
         sampler = DistributedSampler(loader.dataset, num_replicas=world_size(), rank=rank(),
                                      shuffle=isinstance(loader.sampler, RandomSampler), seed=seed)

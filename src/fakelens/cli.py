@@ -57,7 +57,7 @@ def check_output_folder(path: str | None, what: str = "--out") -> None:
 def _add_train(sub) -> None:
     p = sub.add_parser("train", help="train a detector on a dataset")
     p.add_argument("--data", action="append", help="a training source: a Kaggle layout folder, real/+fake/ folders, a CSV manifest, "
-                   "or a source YAML (configs/data/*.yaml: layout, labels, groups, weight, sbi); repeat for several sources")
+                   "a source YAML (configs/data/*.yaml: layout, labels, groups, weight, sbi), or a folder of tar shards ('fakelens shard'); repeat for several sources")
     p.add_argument("--model", default=None, help="zoo model name (see 'fakelens models')")
     p.add_argument("--out", required=True, help="run folder")
     p.add_argument("--config", help="YAML/JSON file of training options (command-line options override it)")
@@ -152,6 +152,25 @@ def _robustness(args) -> int:
     return 0
 
 
+def _add_shard(sub) -> None:
+    p = sub.add_parser("shard", help="write a dataset's training split as WebDataset-style tar shards (train --data SHARDS/)")
+    p.add_argument("data", help="dataset: Kaggle layout folder, real/+fake/ folders or a CSV manifest")
+    p.add_argument("--out", required=True, help="shard folder: train-NNNNNN.tar, split.csv, shards.json")
+    p.add_argument("--samples-per-shard", type=int, default=1000)
+    p.add_argument("--seed", type=int, default=0, help="the group split's seed (as in train)")
+    p.add_argument("--val-fraction", type=float, default=0.1)
+    p.add_argument("--test-fraction", type=float, default=0.1)
+
+
+def _shard(args) -> int:
+    from .data.shards import write_shards
+
+    index = write_shards(args.data, args.out, samples_per_shard=args.samples_per_shard, seed=args.seed,
+                         val_fraction=args.val_fraction, test_fraction=args.test_fraction)
+    print(json.dumps({"out": args.out, "train_samples": index["train_samples"], "shards": len(index["shards"])}, indent=2))
+    return 0
+
+
 def _add_tta(p) -> None:
     p.add_argument("--tta", action=argparse.BooleanOptionalAction, default=None,
                    help="test-time augmentation: average each face with its mirror image (2x the compute); default: as the detector was saved")
@@ -197,10 +216,12 @@ def _print_leaderboard(rows: list[dict]) -> None:
 
 def _add_predict(sub) -> None:
     p = sub.add_parser("predict", help="find and score the faces in photos and videos, or score face crops")
-    p.add_argument("inputs", nargs="+", help="photos, videos, face crops, or folders of them")
+    p.add_argument("inputs", nargs="*", help="photos, videos, face crops, or folders of them")
+    p.add_argument("--manifest", help="also score the files this lists: a text file (one path per line) or a Parquet "
+                   "file with a 'path' column; relative paths are relative to the manifest's folder")
     p.add_argument("--run", help="run folder (default: the bundled detector)")
-    p.add_argument("--output", "-o", help="CSV (one row per face) or .json file (everything, per frame/person/video); "
-                   "with videos a CSV also gets the .json beside it (default: CSV on standard output)")
+    p.add_argument("--output", "-o", help="CSV or .parquet file (one row per face) or .json file (everything, per "
+                   "frame/person/video); with videos a CSV or Parquet file also gets the .json beside it (default: CSV on standard output)")
     p.add_argument("--backend", default="auto", choices=["auto", "torch", "onnx"])
     p.add_argument("--batch-size", type=_positive_int, default=32)
     p.add_argument("--crops", action="store_true", help="the images are face crops: score each whole image, no face detection")
@@ -210,24 +231,56 @@ def _add_predict(sub) -> None:
     p.add_argument("--annotate", metavar="DIR", help="write photos with boxes and P(fake), and for videos an H.264 video, "
                    "a per-frame P(fake) plot and the full JSON, into DIR")
     p.add_argument("--face-detector", default="yuface", help="yuface (default) or res10")
+    p.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
+                   help="score on Ray Data: 'local' (the default: a Ray instance on this machine) or a cluster address "
+                   "(e.g. ray://head:10001 or auto); the same rows, one single-threaded ONNX detector per worker")
+    p.add_argument("--ray-workers", type=int, help="Ray actors, one CPU each (default: every CPU of the cluster)")
     _add_tta(p)
 
 
+def _predict_paths(args, expand) -> list[str]:
+    from .inference.predict import read_manifest
+
+    if not args.inputs and not args.manifest:
+        raise FakelensError("give files or folders to score, or --manifest")
+    # Under Ray the manifest is read by Ray itself (a Parquet manifest may list millions of files).
+    return expand(args.inputs) + (read_manifest(args.manifest) if args.manifest and args.ray is None else [])
+
+
 def _predict(args) -> int:
-    from .inference import load
-    from .inference.predict import PREDICT_COLUMNS, expand_inputs, write_rows
+    from .inference.predict import expand_inputs
 
     check_output_file(args.output)
     check_output_folder(args.annotate, "--annotate")
-    detector = load(args.run, backend=args.backend, tta=args.tta)
+    if args.annotate and args.ray is not None:
+        raise FakelensError("--annotate runs without --ray")
     if not args.crops or args.annotate:
-        return _predict_media(args, detector)
-    paths = expand_inputs(args.inputs)
-    if not paths:
+        return _predict_media(args)
+    paths = _predict_paths(args, expand_inputs)
+    if not paths and not (args.ray is not None and args.manifest):
         raise FakelensError("no images found in the given inputs")
-    rows = detector.score_files(paths, batch_size=args.batch_size, progress=args.output is not None)
-    if args.output:
-        write_rows(rows, args.output)
+    if args.ray is not None:
+        from .inference.ray_batch import score_crops_on_ray
+
+        rows = score_crops_on_ray(paths, manifest=args.manifest, address=args.ray, workers=args.ray_workers,
+                                  progress=args.output is not None, **_scoring_options(args))
+    else:
+        from .inference import load
+
+        detector = load(args.run, backend=args.backend, tta=args.tta)
+        rows = detector.score_files(paths, batch_size=args.batch_size, progress=args.output is not None)
+    return _report_rows(rows, args.output)
+
+
+def _scoring_options(args) -> dict:
+    return dict(run=args.run, backend=args.backend, tta=args.tta, batch_size=args.batch_size)
+
+
+def _report_rows(rows: list[dict], output: str | None) -> int:
+    from .inference.predict import PREDICT_COLUMNS, write_rows
+
+    if output:
+        write_rows(rows, output)
     else:
         import csv
 
@@ -241,18 +294,27 @@ def _predict(args) -> int:
     return 0
 
 
-def _predict_media(args, detector) -> int:
+def _predict_media(args) -> int:
     from .faces.batch import expand_media, predict_media, summary, write_results
-    from .faces.pipeline import FacePipeline
 
     if args.frames < 1:
         raise FakelensError("--frames must be at least 1")
-    paths = expand_media(args.inputs)
-    if not paths:
+    paths = _predict_paths(args, expand_media)
+    if not paths and not (args.ray is not None and args.manifest):
         raise FakelensError("no images or videos found in the given inputs")
-    pipeline = FacePipeline(detector, args.face_detector, batch_size=args.batch_size)
-    results = predict_media(pipeline, paths, crops=True if args.crops else None, frames=args.frames, aggregate_by=args.aggregate,
-                            annotate_dir=args.annotate, progress=args.output is not None)
+    options = dict(crops=True if args.crops else None, frames=args.frames, aggregate_by=args.aggregate)
+    if args.ray is not None:
+        from .inference.ray_batch import predict_media_on_ray
+
+        results = predict_media_on_ray(paths, manifest=args.manifest, address=args.ray, workers=args.ray_workers,
+                                       face_detector=args.face_detector, progress=args.output is not None,
+                                       **options, **_scoring_options(args))
+    else:
+        from .faces.pipeline import FacePipeline
+        from .inference import load
+
+        pipeline = FacePipeline(load(args.run, backend=args.backend, tta=args.tta), args.face_detector, batch_size=args.batch_size)
+        results = predict_media(pipeline, paths, annotate_dir=args.annotate, progress=args.output is not None, **options)
     write_results(results, args.output)
     failed, no_face = summary(results)
     if no_face:
@@ -466,18 +528,21 @@ def _add_serve(sub) -> None:
                    "or --api-key-file")
     p.add_argument("--api-key-file", help="read the API key from this file (or FAKELENS_API_KEY_FILE)")
     p.add_argument("--workers", type=_positive_int, help="inference threads (default 2)")
+    p.add_argument("--processes", type=_positive_int, default=int(os.environ.get("FAKELENS_PROCESSES", 1)),
+                   help="uvicorn worker processes on the port, each with its own detector (default 1, or FAKELENS_PROCESSES)")
 
 
 def _serve(args) -> int:
     from .service import serve
 
     serve(args.host, args.port, run=args.run, api_key=args.api_key, api_key_file=args.api_key_file, backend=args.backend,
-          workers=args.workers)
+          workers=args.workers, processes=args.processes)
     return 0
 
 
 COMMANDS = {
     "train": (_add_train, _train),
+    "shard": (_add_shard, _shard),
     "evaluate": (_add_evaluate, _evaluate),
     "compare": (_add_compare, _compare),
     "predict": (_add_predict, _predict),

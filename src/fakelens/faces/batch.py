@@ -13,7 +13,7 @@ from typing import Iterable, TextIO, Union
 import cv2
 
 from ..data.imageio import is_image_path
-from ..utils.atomic import write_csv, write_json
+from ..utils.atomic import write_csv, write_json, write_parquet
 from .photo import ERROR, NO_FACE, PHOTO_COLUMNS, PhotoResult, predict_photo
 from .pipeline import FacePipeline
 from .video import VIDEO_COLUMNS, VideoResult, predict_video
@@ -91,14 +91,15 @@ def result_rows(results: Iterable[MediaResult]) -> tuple[list[dict], list[str]]:
 
 
 def write_results(results: list[MediaResult], output: str | os.PathLike | None = None, stream: TextIO | None = None) -> None:
-    """``.json``: every result in full (per frame, per person, per video). Otherwise CSV rows, one per face,
-    to ``output`` or ``stream`` (standard output); with videos, the full JSON is also written beside a CSV file."""
+    """``.json``: every result in full (per frame, per person, per video). Otherwise rows, one per face: Parquet
+    for a ``.parquet`` file, else CSV to ``output`` or ``stream`` (standard output); with videos, the full JSON
+    is also written beside the file."""
     if output is not None and str(output).lower().endswith(".json"):
         write_json(output, [r.to_dict() for r in results])
         return
     rows, columns = result_rows(results)
     if output is not None:
-        write_csv(output, rows, columns)
+        (write_parquet if str(output).lower().endswith(".parquet") else write_csv)(output, rows, columns)
         if any(isinstance(r, VideoResult) for r in results):
             write_json(Path(output).with_suffix(".json"), [r.to_dict() for r in results])
         return

@@ -9,6 +9,7 @@ pool. Refusals carry one line, never a path on the server.
 """
 from __future__ import annotations
 
+import os
 import time
 from contextlib import asynccontextmanager, nullcontext
 from pathlib import Path
@@ -47,7 +48,15 @@ def build_router(service: InferenceService) -> APIRouter:
 
     @router.get("/healthz")
     def healthz() -> dict:
+        """Liveness: the process answers."""
         return {"status": "ok", "version": __version__, "api_key_required": settings.api_key is not None}
+
+    @router.get("/readyz")
+    def readyz(request: Request):
+        """Readiness: 200 once the model is loaded (the app exists only then), 503 while shutting down."""
+        if not getattr(request.app.state, "ready", False):
+            return JSONResponse({"status": "shutting down"}, status_code=503)
+        return {"status": "ready", "model": service.detector.model_name, "backend": service.detector.backend}
 
     @router.get("/v1/models")
     def models() -> dict:
@@ -92,15 +101,26 @@ def create_app(detector=None, settings: ServiceSettings | None = None, face_dete
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         yield
+        app.state.ready = False  # readiness fails first, so a load balancer stops sending work
         service.close()
 
     app = FastAPI(title="fakelens", version=__version__, lifespan=lifespan, middleware=middleware_stack(settings),
                   description="Deepfake detection for face images and videos, with explanations. 0 = REAL, 1 = FAKE.")
     app.state.settings, app.state.service, app.state.detector = settings, service, service.detector
+    app.state.ready = True  # the detector is loaded: ready to serve
     app.add_exception_handler(Refused, _refused)
     app.include_router(build_router(service))
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
+
+
+def app_from_env() -> FastAPI:
+    """The app factory for process managers (``uvicorn --factory fakelens.service.app:app_from_env``):
+    the detector from ``FAKELENS_RUN`` (default: the bundled one) on ``FAKELENS_BACKEND``, limits from the
+    ``FAKELENS_*`` variables. Each worker process calls it and holds its own detector; nothing else is shared."""
+    from ..inference import load
+
+    return create_app(load(os.environ.get("FAKELENS_RUN") or None, backend=os.environ.get("FAKELENS_BACKEND", "auto")))
 
 
 def serve(*args, **kwargs) -> None:

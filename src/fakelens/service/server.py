@@ -73,12 +73,17 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def uvicorn_options(host: str, port: int, settings: ServiceSettings, log_level: str = "info") -> dict:
+    """uvicorn's settings for the service: the connection limits above, for one process or several."""
+    return dict(host=host, port=port, log_level=log_level, http=HeaderDeadlineProtocol.with_timeout(settings.header_timeout_s),
+                timeout_keep_alive=settings.keep_alive_s, h11_max_incomplete_event_size=settings.max_header_kb * 1024,
+                limit_concurrency=settings.max_connections, server_header=False)
+
+
 def uvicorn_config(app, host: str, port: int, settings: ServiceSettings, log_level: str = "info"):
     import uvicorn
 
-    return uvicorn.Config(app, host=host, port=port, log_level=log_level, http=HeaderDeadlineProtocol.with_timeout(settings.header_timeout_s),
-                          timeout_keep_alive=settings.keep_alive_s, h11_max_incomplete_event_size=settings.max_header_kb * 1024,
-                          limit_concurrency=settings.max_connections, server_header=False)
+    return uvicorn.Config(app, **uvicorn_options(host, port, settings, log_level))
 
 
 def apply_bind_defaults(host: str, port: int, settings: ServiceSettings) -> list[str]:
@@ -101,8 +106,13 @@ def apply_bind_defaults(host: str, port: int, settings: ServiceSettings) -> list
 
 
 def serve(host: str = "127.0.0.1", port: int = 8000, run: str | None = None, api_key: str | None = None, backend: str = "auto",
-          workers: int | None = None, api_key_file: str | None = None, settings: ServiceSettings | None = None) -> None:
-    """Run the service until interrupted; ``settings`` default to the ``FAKELENS_*`` environment variables."""
+          workers: int | None = None, api_key_file: str | None = None, settings: ServiceSettings | None = None,
+          processes: int = 1) -> None:
+    """Run the service until interrupted; ``settings`` default to the ``FAKELENS_*`` environment variables.
+
+    ``processes`` > 1: that many uvicorn worker processes on one port, each building its own app and
+    detector with :func:`fakelens.service.app.app_from_env` from the environment (nothing is shared).
+    """
     import uvicorn
 
     from ..inference import load
@@ -112,5 +122,12 @@ def serve(host: str = "127.0.0.1", port: int = 8000, run: str | None = None, api
     settings = settings or load_settings(**{k: v for k, v in overrides.items() if v is not None})
     for note in apply_bind_defaults(host, port, settings):
         print(f"fakelens: warning: {note}", file=sys.stderr)
+    if processes > 1:  # the worker processes read their options from the environment
+        import os
+
+        os.environ.update({k: str(v) for k, v in {"FAKELENS_RUN": run, "FAKELENS_BACKEND": backend, "FAKELENS_API_KEY": settings.api_key,
+                                                  "FAKELENS_WORKERS": settings.workers}.items() if v})
+        uvicorn.run("fakelens.service.app:app_from_env", factory=True, workers=processes, **uvicorn_options(host, port, settings))
+        return
     app = create_app(load(run, backend=backend), settings)
     uvicorn.Server(uvicorn_config(app, host, port, settings)).run()

@@ -48,6 +48,7 @@ class TrainConfig:
     sbi: float = 0.0  # share of each source's fakes drawn as self-blended reals (a source's YAML may set its own)
     samples_per_epoch: int | None = None  # None: as many draws as training images
     framing_jitter: float = 0.15  # largest relative change of a crop's framing in training
+    world_size: int = 1  # processes that trained (set by the trainer; torchrun); batch_size is per process
 
     @field_validator("data", mode="before")
     @classmethod

@@ -21,6 +21,7 @@ from tqdm.auto import tqdm
 
 from ..data.dataset import FaceCropDataset, TrainingDataset, make_loader, weighted_sampler
 from ..data.multisource import SourceSpec, split_sources, training_draws
+from ..data.shards import ShardDataset, is_shard_dir, read_shard_split
 from ..data.split import read_split_csv, write_split_csv
 from ..data.transforms import eval_transform, train_transform
 from ..errors import DataError, RunDirError
@@ -31,6 +32,7 @@ from ..models import create_model, get_model_spec
 from ..utils.atomic import atomic_path, write_json
 from .calibrate import calibrate
 from .callbacks import BestModelTracker, Callback, Checkpointer, EarlyStopping, HistoryWriter
+from . import distributed
 from .checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from .config import TrainConfig
 
@@ -74,7 +76,7 @@ class Trainer:
 
     # ------------------------------------------------------------------ set-up
     def log(self, message: str) -> None:
-        if not self.quiet:
+        if not self.quiet and distributed.is_main():
             tqdm.write(message)
 
     def _prepare_run_dir(self) -> None:
@@ -90,22 +92,31 @@ class Trainer:
             self.config = saved
         elif latest_checkpoint(self.run_dir) or (self.run_dir / "detector.json").exists():
             raise RunDirError(f"{self.run_dir} already holds a run; pass --resume to continue it or choose another --out")
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        write_json(cfg_path, self.config.to_dict())
+        self.config.world_size = distributed.world_size()  # batch_size is per process: the global batch is both
+        if distributed.is_main():
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            write_json(cfg_path, self.config.to_dict())
 
     def _prepare_data(self) -> None:
         cfg = self.config
         self.sources = [SourceSpec.parse(d) for d in cfg.data]
+        self.from_shards = len(cfg.data) == 1 and is_shard_dir(cfg.data[0])
         split_csv = self.run_dir / "split.csv"
         if self.resume and split_csv.is_file():
             samples, splits = read_split_csv(split_csv)
             if len(self.sources) == 1 and not samples[0].source:  # a run from before multi-source training
                 samples = [dataclasses.replace(s, source=self.sources[0].name) for s in samples]
+        elif self.from_shards:  # `fakelens shard` fixed the split; _shard_data streams its training part
+            samples, splits = read_shard_split(cfg.data[0], cfg.per_class)
+            samples = [dataclasses.replace(s, source=self.sources[0].name) for s in samples]
+            if distributed.is_main():
+                write_split_csv(split_csv, samples, splits)
         else:
             # Each source is split by its own groups first; only then is the per-class subset drawn
             # from the training part, so every run on a source is validated and tested on the same groups.
             samples, splits = split_sources(self.sources, cfg.val_fraction, cfg.test_fraction, cfg.seed, cfg.per_class, not self.quiet)
-            write_split_csv(split_csv, samples, splits)
+            if distributed.is_main():
+                write_split_csv(split_csv, samples, splits)
         self.splits = {name: [s for s, sp in zip(samples, splits) if sp == name] for name in ("train", "val", "test")}
         for name in ("train", "val"):
             labels = {s.label for s in self.splits[name]}
@@ -120,6 +131,15 @@ class Trainer:
                                         sampler=weighted_sampler(weights, draws, cfg.seed))
         self.val_loader = make_loader(FaceCropDataset(self.splits["val"], eval_transform(self.preprocess)), cfg.batch_size * 2, False, cfg.num_workers)
 
+    def _shard_data(self) -> None:
+        """Each rank reads its own part of the data: tar shards stream the training split; torchrun shards the loaders."""
+        cfg = self.config
+        if self.from_shards:  # tar shards: the dataset itself splits them across ranks and workers
+            shards = ShardDataset(cfg.data[0], train_transform(self.preprocess, cfg.aug_strength, cfg.framing_jitter), seed=cfg.seed)
+            self.train_loader = make_loader(shards, cfg.batch_size, False, cfg.num_workers, drop_last=len(shards) > cfg.batch_size)
+        self.train_loader = distributed.shard_loader(self.train_loader, cfg.seed)
+        self.val_loader = distributed.shard_loader(self.val_loader, cfg.seed)
+
     def _prepare_model(self) -> None:
         cfg = self.config
         self.spec = get_model_spec(cfg.model)
@@ -132,7 +152,7 @@ class Trainer:
                 raise ValueError(f"--init-weights run has model {init.model_name}, not {cfg.model}")
             self.model.load_state_dict(init.model.state_dict())
         # channels_last runs convolutions about 10% faster on CPU (oneDNN's native layout).
-        self.model = self.model.to(memory_format=torch.channels_last)
+        self.model = self.model.to(device=self.device, memory_format=torch.channels_last)
         self.steps_per_epoch = len(self.train_loader) if cfg.max_steps_per_epoch is None else min(len(self.train_loader), cfg.max_steps_per_epoch)
         total = self.steps_per_epoch * cfg.epochs
         lr = cfg.resolved_lr(self.spec.pretrainable)
@@ -182,19 +202,23 @@ class Trainer:
             for m in self.model.modules():
                 if isinstance(m, nn.modules.batchnorm._BatchNorm):
                     m.eval()
-        torch.manual_seed(cfg.seed * 1000 + epoch)
-        # Epoch k draws the same items whether or not the run was resumed in between.
-        self.train_loader.sampler.generator.manual_seed(cfg.seed * 1000 + epoch)
+        model = distributed.wrap_model(self.model)  # DDP under torchrun (wrapped after freezing: frozen weights sync no grads)
+        distributed.set_epoch(self.train_loader, epoch)
+        torch.manual_seed(distributed.rank_seed(cfg.seed * 1000 + epoch))
+        sampler_generator = getattr(self.train_loader.sampler, "generator", None)
+        if sampler_generator is not None:  # epoch k draws the same items whether or not the run was resumed in between
+            sampler_generator.manual_seed(cfg.seed * 1000 + epoch)
         total_loss, seen, correct = 0.0, 0, 0
-        bar = tqdm(total=self.steps_per_epoch, desc=f"epoch {epoch}/{cfg.epochs}" + (" (frozen)" if frozen else ""), unit="batch", disable=self.quiet)
+        bar = tqdm(total=self.steps_per_epoch, desc=f"epoch {epoch}/{cfg.epochs}" + (" (frozen)" if frozen else ""), unit="batch", disable=self.quiet or not distributed.is_main())
         for step, (x, y, _, bad) in enumerate(self.train_loader):
             if step >= self.steps_per_epoch:
                 break
-            self._note_unreadable(self.train_loader.dataset.samples[i].path for i in bad)
+            self._note_unreadable(_sample_paths(self.train_loader.dataset, bad))
             if x is None:
                 continue
+            x, y = x.to(self.device), y.to(self.device)
             target = y * (1 - cfg.label_smoothing) + 0.5 * cfg.label_smoothing
-            logits = self.model(x.contiguous(memory_format=torch.channels_last)).reshape(-1)
+            logits = model(x.contiguous(memory_format=torch.channels_last)).reshape(-1)
             loss = self.criterion(logits, target)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -209,27 +233,36 @@ class Trainer:
             bar.update(1)
         bar.close()
         self._set_frozen(False)
+        # every rank logs the same numbers: the sums over all ranks
+        total_loss, seen, correct = distributed.all_reduce_sum(total_loss, seen, correct)
+        seen = int(seen)
         self.state["images_seen"] += seen
         return {"train_loss": total_loss / max(seen, 1), "train_accuracy": correct / max(seen, 1)}
 
     def _validate(self) -> tuple[dict, np.ndarray, np.ndarray]:
         self.model.eval()
-        logits, labels, _, unreadable = collect_logits(lambda x: self.model(x).reshape(-1).numpy(), self.val_loader,
-                                                       self.config.max_val_batches, desc="validate")
-        self._note_unreadable(self.splits["val"][i].path for i in unreadable)
+        distributed.broadcast_state(self.model)  # validate (and so choose and calibrate) rank 0's model, the saved one
+        logits, labels, indices, unreadable = collect_logits(lambda x: self.model(x.to(self.device)).reshape(-1).float().cpu().numpy(),
+                                                             self.val_loader, self.config.max_val_batches, desc="validate")
+        logits, labels, _ = distributed.gather_predictions(logits, labels, indices)  # metrics over every rank's part
+        self._note_unreadable(_sample_paths(self.val_loader.dataset, unreadable))
         probs = 1 / (1 + np.exp(-logits))
         m = compute_metrics(labels, probs, 0.5)
         return {"val_loss": m["log_loss"], "val_accuracy": m["accuracy"], "val_roc_auc": m["roc_auc"]}, logits, labels
 
     def fit(self) -> dict:
-        torch.set_num_threads(self.config.threads or max(1, os.cpu_count() or 1))
+        # torchrun: the processes on a machine share its cores
+        torch.set_num_threads(self.config.threads or max(1, (os.cpu_count() or 1) // distributed.local_world_size()))
         random.seed(self.config.seed)
         np.random.seed(self.config.seed)
+        self.device = distributed.device()
         self._prepare_run_dir()
         self._prepare_data()
+        self._shard_data()
         self._prepare_model()
         self._restore()
-        for cb in self.callbacks:
+        # Callbacks run on rank 0 only (they write the run folder); what they decide is broadcast.
+        for cb in self.callbacks if distributed.is_main() else []:
             cb.on_fit_start(self)
         self.log(f"training {self.config.model} on {len(self.splits['train'])} images "
                  f"(val {len(self.splits['val'])}, test {len(self.splits['test'])}) -> {self.run_dir}")
@@ -243,12 +276,13 @@ class Trainer:
             self.state["epoch"] = epoch
             self.state["history"].append(logs)
             self.log(f"epoch {epoch}: " + ", ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in logs.items() if k != "epoch"))
-            for cb in self.callbacks:
+            for cb in self.callbacks if distributed.is_main() else []:
                 cb.on_epoch_end(self, logs)
+            self.state, self.should_stop = distributed.broadcast_object((self.state, self.should_stop))
         if self.state["skipped_images"]:
             self.log(f"skipped {self.state['skipped_images']} unreadable image(s)")
         result = self.finalize()
-        for cb in self.callbacks:
+        for cb in self.callbacks if distributed.is_main() else []:
             cb.on_fit_end(self)
         return result
 
@@ -271,9 +305,11 @@ class Trainer:
         from ..evaluation.evaluate import evaluate_run
 
         best = self.run_dir / BEST_WEIGHTS
-        if best.is_file():
+        if distributed.is_main() and best.is_file():  # _validate broadcasts them to the other ranks
             self.model.load_state_dict(load_file(str(best)))
-        detector = Detector(self.model, self.config.model, self.preprocess)
+        if not distributed.is_main():
+            return {}  # rank 0 calibrates, saves and tests the detector
+        detector = Detector(self.model.cpu(), self.config.model, self.preprocess)
         # The separate calibrate step: TTA chosen on validation, then temperature, threshold and
         # verdict bands fitted with that setting, on every source's validation part.
         fitted = calibrate(detector, self.splits["val"], num_workers=self.config.num_workers)
@@ -300,5 +336,13 @@ class Trainer:
         return metrics
 
 
+def _sample_paths(dataset, indices) -> list[str]:
+    """The files behind sample indices (tar shards have no file per sample: their keys stand in)."""
+    samples = getattr(dataset, "samples", None)
+    return [samples[i].path if samples is not None else f"shard sample {i}" for i in indices]
+
+
 def train(config: TrainConfig, resume: bool = False, quiet: bool = False) -> dict:
-    return Trainer(config, resume=resume, quiet=quiet).fit()
+    """Train and return the test metrics; under ``torchrun`` every rank calls this (only rank 0 gets the metrics)."""
+    with distributed.process_group():
+        return Trainer(config, resume=resume, quiet=quiet).fit()

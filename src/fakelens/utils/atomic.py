@@ -75,6 +75,27 @@ def write_csv(path: str | os.PathLike, rows: Iterable[Mapping[str, Any]], fieldn
                 writer.writerow({k: ("" if row.get(k) is None else row.get(k)) for k in fieldnames})
 
 
+def write_parquet(path: str | os.PathLike, rows: Iterable[Mapping[str, Any]], fieldnames: Sequence[str]) -> None:
+    """Rows as one Parquet file (columnar and compressed: millions of rows stay small); needs pyarrow."""
+    pa, pq = require_pyarrow()
+    rows = list(rows)
+    table = pa.Table.from_pydict({k: [r.get(k) for r in rows] for k in fieldnames})
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp)
+
+
+def require_pyarrow():
+    """``(pyarrow, pyarrow.parquet)``, or an error that names the extra to install."""
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError:
+        from ..errors import FakelensError
+
+        raise FakelensError("Parquet needs pyarrow: pip install 'fakelens[parquet]'") from None
+    return pa, pq
+
+
 def save_figure(fig, path: str | os.PathLike, dpi: int = 110) -> None:
     """Save a matplotlib figure atomically and close it."""
     import matplotlib.pyplot as plt

@@ -1,0 +1,190 @@
+"""WebDataset-style tar shards of a dataset's training split, streamed by every rank.
+
+``fakelens shard DATA --out SHARDS/`` splits DATA by group exactly as ``fakelens
+train`` does and writes
+
+* ``train-000000.tar``, ``train-000001.tar``, ...: the training split, shuffled,
+  each sample as consecutive tar members ``<key>.jpg`` (the image file's bytes
+  as they are; ``.png`` etc. keep their own extension), ``<key>.cls`` (``0`` REAL,
+  ``1`` FAKE) and ``<key>.group``: the WebDataset convention, so the
+  ``webdataset`` package and other tools read them too;
+* ``split.csv``: every sample and its side (validation and test are read from
+  their original files: they are small and evaluation needs paths);
+* ``shards.json``: the shard names and sample counts, written last, so a folder
+  that has it is complete.
+
+``fakelens train --data SHARDS/`` then streams the training split from the tars
+(:class:`ShardDataset`): each rank reads its own shards, and each data-loader
+worker its own part of those, so no image is opened by two processes.
+"""
+from __future__ import annotations
+
+import io
+import json
+import os
+import random
+import tarfile
+from pathlib import Path
+from typing import Callable, Iterator
+
+import torch.distributed as dist
+from torch.utils.data import IterableDataset, get_worker_info
+
+from ..errors import DataError, ImageReadError
+from ..utils.atomic import atomic_path, write_json
+from .imageio import open_image
+from .sources import Sample, load_samples
+from .split import read_split_csv, split_by_group, write_split_csv
+
+INDEX_FILE, SPLIT_FILE = "shards.json", "split.csv"
+
+
+def is_shard_dir(path: str | os.PathLike) -> bool:
+    return (Path(path) / INDEX_FILE).is_file()
+
+
+def write_shards(data: str | os.PathLike, out: str | os.PathLike, samples_per_shard: int = 1000, seed: int = 0,
+                 val_fraction: float = 0.1, test_fraction: float = 0.1) -> dict:
+    """Shard ``data``'s training split into ``out``; returns the index that ``shards.json`` holds."""
+    if samples_per_shard < 1:
+        raise ValueError("samples_per_shard must be at least 1")
+    out = Path(out)
+    if is_shard_dir(out):
+        raise DataError(f"{out} already holds shards; choose another --out")
+    samples = load_samples(data)
+    splits = split_by_group(samples, val_fraction, test_fraction, seed)
+    train = [s for s, sp in zip(samples, splits) if sp == "train"]
+    # Shuffled before writing: a stream through a few shards then mixes classes and groups.
+    random.Random(seed).shuffle(train)
+    out.mkdir(parents=True, exist_ok=True)
+    shards = []
+    for start in range(0, len(train), samples_per_shard):
+        name = f"train-{len(shards):06d}.tar"
+        _write_tar(out / name, train[start : start + samples_per_shard], first_key=start)
+        shards.append({"name": name, "samples": len(train[start : start + samples_per_shard])})
+    write_split_csv(out / SPLIT_FILE, samples, splits)
+    index = {"source": str(data), "seed": seed, "val_fraction": val_fraction, "test_fraction": test_fraction,
+             "train_samples": len(train), "shards": shards}
+    write_json(out / INDEX_FILE, index)
+    return index
+
+
+def _write_tar(path: Path, samples: list[Sample], first_key: int) -> None:
+    def add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
+        info = tarfile.TarInfo(name)
+        info.size, info.mode = len(data), 0o444  # mtime 0 and no owner: the same data gives the same bytes
+        tar.addfile(info, io.BytesIO(data))
+
+    with atomic_path(path) as tmp, tarfile.open(tmp, "w") as tar:
+        for k, s in enumerate(samples, start=first_key):
+            key = f"{k:09d}"
+            ext = Path(s.path).suffix.lower().lstrip(".") or "jpg"
+            add(tar, f"{key}.{'jpg' if ext == 'jpeg' else ext}", Path(s.path).read_bytes())
+            add(tar, f"{key}.cls", str(s.label).encode())
+            add(tar, f"{key}.group", s.group.encode())
+
+
+def read_shard_split(path: str | os.PathLike, per_class: int | None = None) -> tuple[list[Sample], list[str]]:
+    """The split that ``fakelens shard`` fixed (the shards are the training part)."""
+    if per_class:
+        raise DataError(f"{path}: --per-class does not apply to shards; shard a smaller dataset instead")
+    return read_split_csv(Path(path) / SPLIT_FILE)
+
+
+def iter_tar_samples(path: str | os.PathLike) -> Iterator[tuple[int, dict[str, bytes]]]:
+    """``(key, {extension: bytes})`` per sample, in tar order (a sample's members are consecutive)."""
+    key, fields = None, {}
+    with tarfile.open(path, "r|") as tar:  # streaming: no seeks, so any file system (or a pipe) will do
+        for member in tar:
+            if not member.isfile():
+                continue
+            stem, _, ext = member.name.rpartition("/")[2].partition(".")
+            if stem != key and fields:
+                yield int(key), fields
+                fields = {}
+            key = stem
+            fields[ext] = tar.extractfile(member).read()
+    if fields:
+        yield int(key), fields
+
+
+class ShardDataset(IterableDataset):
+    """The training split streamed from tar shards, split across ranks and data-loader workers.
+
+    Every epoch the shard order is shuffled with ``seed + epoch`` (the same on
+    every rank); rank ``r`` takes every ``world_size``-th shard and its loader
+    workers share those. An epoch is ``train_samples // world_size`` samples on
+    every rank (a rank whose shards hold fewer goes round them again), so
+    every rank takes the same number of steps, as DDP needs. Samples go
+    through a seeded shuffle buffer; an unreadable image yields (None, None, key) (the
+    collate function skips and counts it).
+    """
+
+    def __init__(self, path: str | os.PathLike, transform: Callable, seed: int = 0, shuffle_buffer: int = 512):
+        self.path, self.transform, self.seed, self.shuffle_buffer = Path(path), transform, seed, shuffle_buffer
+        index = json.loads((self.path / INDEX_FILE).read_text())
+        self.shards = [(self.path / s["name"], s["samples"]) for s in index["shards"]]
+        self.total = int(index["train_samples"])
+        self.epoch = 0
+
+    @staticmethod
+    def _rank_world() -> tuple[int, int]:
+        return (dist.get_rank(), dist.get_world_size()) if dist.is_available() and dist.is_initialized() else (0, 1)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.total // self._rank_world()[1]
+
+    def __iter__(self):
+        rank, world = self._rank_world()
+        if len(self.shards) < world:
+            raise DataError(f"{self.path}: {len(self.shards)} shard(s) for {world} ranks; shard with a smaller --samples-per-shard")
+        worker = get_worker_info()
+        wid, workers = (worker.id, worker.num_workers) if worker else (0, 1)
+        order = list(range(len(self.shards)))
+        random.Random(self.seed + self.epoch).shuffle(order)
+        mine = [self.shards[i][0] for i in order[rank::world]]
+        quota = len(self) // workers + (wid < len(self) % workers)
+        if len(mine) >= workers:  # whole shards per worker
+            mine, keep = mine[wid::workers], lambda k: True
+        else:  # fewer shards than workers: every worker reads them, each keeps its own samples
+            keep = lambda k: k % workers == wid  # noqa: E731
+        rng = random.Random((self.seed + self.epoch) * 1_000_003 + rank * 1009 + wid)
+        buffer: list = []
+        for item in self._cycle(mine, keep, quota):
+            buffer.append(item)
+            if len(buffer) >= self.shuffle_buffer:
+                yield self._decode(*buffer.pop(rng.randrange(len(buffer))))
+        rng.shuffle(buffer)
+        for item in buffer:
+            yield self._decode(*item)
+
+    @staticmethod
+    def _cycle(shards: list[Path], keep: Callable[[int], bool], quota: int) -> Iterator[tuple[int, dict]]:
+        """Exactly ``quota`` kept samples, going round ``shards`` as often as needed."""
+        given = 0
+        while given < quota:
+            before = given
+            for shard in shards:
+                for key, fields in iter_tar_samples(shard):
+                    if keep(key):
+                        yield key, fields
+                        given += 1
+                        if given == quota:
+                            return
+            if given == before:  # nothing to give: never spin
+                return
+
+    def _decode(self, key: int, fields: dict[str, bytes]):
+        image_ext = next((e for e in fields if e not in ("cls", "group")), None)
+        try:
+            image = open_image(fields[image_ext]) if image_ext else None
+        except ImageReadError:
+            image = None
+        if image is None:
+            return None, None, key
+        # The same random training transform as TrainingDataset: seeded from the loader's per-epoch seed and the key.
+        rng = np.random.default_rng([torch.initial_seed() % 2**63, key])
+        return torch.from_numpy(self.transform(np.asarray(image), rng)), int(fields["cls"]), key

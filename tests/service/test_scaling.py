@@ -1,0 +1,74 @@
+"""The service's readiness contract and its multi-process mode (what a load balancer sees)."""
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+SRC = str(Path(__file__).resolve().parents[2] / "src")
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    """An untrained 64 px simple_cnn saved as a run: instant to make and to load."""
+    import torch
+
+    from fakelens import Detector, create_model
+    from fakelens.data.transforms import PreprocessConfig
+
+    torch.manual_seed(0)
+    out = tmp_path_factory.mktemp("serve-run")
+    Detector(create_model("simple_cnn"), "simple_cnn", PreprocessConfig(64, (0.5,) * 3, (0.5,) * 3)).save(out)
+    return out
+
+
+def test_readyz_is_200_with_a_loaded_model_and_503_once_shutting_down(tiny_run, monkeypatch):
+    from fastapi.testclient import TestClient
+
+    from fakelens.service.app import app_from_env
+
+    monkeypatch.setenv("FAKELENS_RUN", str(tiny_run))
+    monkeypatch.setenv("FAKELENS_BACKEND", "torch")
+    monkeypatch.setenv("FAKELENS_MAX_IMAGE_MB", "3")
+    app = app_from_env()  # the factory uvicorn's worker processes call
+    assert app.state.settings.max_image_bytes == 3 * 2**20 and app.state.detector.source == str(tiny_run)
+    with TestClient(app) as client:
+        ready = client.get("/readyz")
+        assert ready.status_code == 200 and ready.json()["model"] == "simple_cnn"
+        assert client.get("/healthz").status_code == 200
+    assert app.state.ready is False  # after shutdown a load balancer is told to stop sending requests
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_serve_with_two_worker_processes_answers_on_one_port(tiny_run, tmp_path):
+    port = _free_port()
+    env = {**os.environ, "PYTHONPATH": SRC, "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "fakelens", "serve", "--host", "127.0.0.1", "--port", str(port), "--run", str(tiny_run),
+           "--backend", "torch", "--processes", "2"]
+    log = open(tmp_path / "serve.log", "w")
+    server = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline, status = time.time() + 120, None
+        while time.time() < deadline and status != 200:
+            time.sleep(1)
+            try:
+                status = urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5).status
+            except OSError:
+                assert server.poll() is None, (tmp_path / "serve.log").read_text()[-2000:]
+        assert status == 200, (tmp_path / "serve.log").read_text()[-2000:]
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=60)
+        log.close()
+    text = (tmp_path / "serve.log").read_text()
+    assert text.count("Started server process") >= 2, text[-2000:]  # two uvicorn workers

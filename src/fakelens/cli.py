@@ -256,6 +256,11 @@ def _predict(args) -> int:
         raise FakelensError("--annotate runs without --ray")
     if not args.crops or args.annotate:
         return _predict_media(args)
+    detector = None
+    if args.ray is None:  # a bad run folder is reported before any input is looked at
+        from .inference import load
+
+        detector = load(args.run, backend=args.backend, tta=args.tta)
     paths = _predict_paths(args, expand_inputs)
     if not paths and not (args.ray is not None and args.manifest):
         raise FakelensError("no images found in the given inputs")
@@ -265,9 +270,6 @@ def _predict(args) -> int:
         rows = score_crops_on_ray(paths, manifest=args.manifest, address=args.ray, workers=args.ray_workers,
                                   progress=args.output is not None, **_scoring_options(args))
     else:
-        from .inference import load
-
-        detector = load(args.run, backend=args.backend, tta=args.tta)
         rows = detector.score_files(paths, batch_size=args.batch_size, progress=args.output is not None)
     return _report_rows(rows, args.output)
 
@@ -299,6 +301,11 @@ def _predict_media(args) -> int:
 
     if args.frames < 1:
         raise FakelensError("--frames must be at least 1")
+    detector = None
+    if args.ray is None:  # a bad run folder is reported before any input is looked at
+        from .inference import load
+
+        detector = load(args.run, backend=args.backend, tta=args.tta)
     paths = _predict_paths(args, expand_media)
     if not paths and not (args.ray is not None and args.manifest):
         raise FakelensError("no images or videos found in the given inputs")
@@ -311,9 +318,8 @@ def _predict_media(args) -> int:
                                        **options, **_scoring_options(args))
     else:
         from .faces.pipeline import FacePipeline
-        from .inference import load
 
-        pipeline = FacePipeline(load(args.run, backend=args.backend, tta=args.tta), args.face_detector, batch_size=args.batch_size)
+        pipeline = FacePipeline(detector, args.face_detector, batch_size=args.batch_size)
         results = predict_media(pipeline, paths, annotate_dir=args.annotate, progress=args.output is not None, **options)
     write_results(results, args.output)
     failed, no_face = summary(results)

@@ -151,12 +151,15 @@ def _predict_paths(args, expand) -> list[str]:
 
 
 def _predict(args) -> int:
+    from .inference import load
     from .inference.predict import expand_inputs
 
     if args.annotate and args.ray is not None:
         raise FakelensError("--annotate runs without --ray")
+    # A bad --run is the first error (under Ray the driver loads the detector before any actor starts).
+    detector = None if args.ray is not None else load(args.run, backend=args.backend, tta=args.tta)
     if not args.crops or args.annotate:
-        return _predict_media(args)
+        return _predict_media(args, detector)
     paths = _predict_paths(args, expand_inputs)
     if not paths and not (args.ray is not None and args.manifest):
         raise FakelensError("no images found in the given inputs")
@@ -166,9 +169,6 @@ def _predict(args) -> int:
         rows = score_crops_on_ray(paths, manifest=args.manifest, address=args.ray, workers=args.ray_workers,
                                   progress=args.output is not None, **_scoring_options(args))
     else:
-        from .inference import load
-
-        detector = load(args.run, backend=args.backend, tta=args.tta)
         rows = detector.score_files(paths, batch_size=args.batch_size, progress=args.output is not None)
     return _report_rows(rows, args.output)
 
@@ -195,7 +195,7 @@ def _report_rows(rows: list[dict], output: str | None) -> int:
     return 0
 
 
-def _predict_media(args) -> int:
+def _predict_media(args, detector) -> int:
     from .faces.batch import expand_media, predict_media, summary, write_results
 
     if args.frames < 1:
@@ -212,9 +212,8 @@ def _predict_media(args) -> int:
                                        **options, **_scoring_options(args))
     else:
         from .faces.pipeline import FacePipeline
-        from .inference import load
 
-        pipeline = FacePipeline(load(args.run, backend=args.backend, tta=args.tta), args.face_detector, batch_size=args.batch_size)
+        pipeline = FacePipeline(detector, args.face_detector, batch_size=args.batch_size)
         results = predict_media(pipeline, paths, annotate_dir=args.annotate, progress=args.output is not None, **options)
     write_results(results, args.output)
     failed, no_face = summary(results)

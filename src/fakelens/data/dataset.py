@@ -38,14 +38,17 @@ class TrainingDataset(Dataset):
     """Training samples through a random :class:`~fakelens.data.transforms.TrainTransform`.
 
     A sample of kind ``sbi`` is a real face turned into a self-blended
-    pseudo-fake on the fly (a new blend every time it is drawn), labelled FAKE.
-    Each item's random generator is seeded from the loader's per-epoch seed and
-    the index, so a run is repeatable and epochs differ.
+    pseudo-fake on the fly (a new blend every epoch), labelled FAKE. Each
+    item's random generator is seeded from ``seed``, the epoch (set by the
+    trainer before each epoch) and the index alone, so a run is repeatable,
+    epochs differ, and one process or N (torchrun) augment an item alike.
     """
 
-    def __init__(self, samples: list[Sample], transform: Callable[[np.ndarray, np.random.Generator], np.ndarray]):
+    def __init__(self, samples: list[Sample], transform: Callable[[np.ndarray, np.random.Generator], np.ndarray], seed: int = 0):
         self.samples = samples
         self.transform = transform
+        self.seed = int(seed)
+        self.epoch = 0
 
     def __len__(self) -> int:
         return len(self.samples)
@@ -54,7 +57,7 @@ class TrainingDataset(Dataset):
         from .sbi import self_blend
 
         sample = self.samples[index]
-        rng = np.random.default_rng([torch.initial_seed() % 2**63, index])
+        rng = np.random.default_rng([self.seed, self.epoch, index])
         try:
             rgb = load_image(sample.path)
         except ImageReadError:

@@ -126,7 +126,7 @@ class Trainer:
         self.preprocess = dataclasses.replace(spec.preprocess, image_size=cfg.image_size or spec.preprocess.image_size)
         items, weights = training_draws(self.splits["train"], self.sources, cfg.sbi)
         draws = cfg.samples_per_epoch or len(self.splits["train"])
-        self.train_loader = make_loader(TrainingDataset(items, train_transform(self.preprocess, cfg.aug_strength, cfg.framing_jitter)),
+        self.train_loader = make_loader(TrainingDataset(items, train_transform(self.preprocess, cfg.aug_strength, cfg.framing_jitter), cfg.seed),
                                         cfg.batch_size, True, cfg.num_workers, seed=cfg.seed, drop_last=draws > cfg.batch_size,
                                         sampler=weighted_sampler(weights, draws, cfg.seed))
         self.val_loader = make_loader(FaceCropDataset(self.splits["val"], eval_transform(self.preprocess)), cfg.batch_size * 2, False, cfg.num_workers)
@@ -205,6 +205,8 @@ class Trainer:
         model = distributed.wrap_model(self.model)  # DDP under torchrun (wrapped after freezing: frozen weights sync no grads)
         distributed.set_epoch(self.train_loader, epoch)
         torch.manual_seed(distributed.rank_seed(cfg.seed * 1000 + epoch))
+        if hasattr(self.train_loader.dataset, "epoch"):  # augmentations seeded by epoch and item, the same on every rank
+            self.train_loader.dataset.epoch = epoch
         sampler_generator = getattr(self.train_loader.sampler, "generator", None)
         if sampler_generator is not None:  # epoch k draws the same items whether or not the run was resumed in between
             sampler_generator.manual_seed(cfg.seed * 1000 + epoch)

@@ -135,7 +135,8 @@ group for any dataset with a group column or a file-name rule.
 ## What it still cannot do
 - Generators and manipulations unlike the training sources (new diffusion models, reenactment and lip-sync that leave the
   face's blend seam intact) can look REAL to it; the held-out rows above show how far it carries.
-- One face crop is weak evidence: use many frames of a video. Video- and photo-level decisions reuse the face-level bands.
+- One face crop is weak evidence: use many frames of a video. A photo with several faces gets a FAKE cut fitted for
+  that many faces (from the validation reals); a video reuses the face-level bands on its aggregated score.
 - The bands hold on the validation mix; on a platform's own data the base rate differs: re-fit them there (`fakelens calibrate`).
 """
 

@@ -9,14 +9,14 @@ RUN apt-get update && apt-get install -y --no-install-recommends libglib2.0-0 &&
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY src ./src
-# CPU-only PyTorch wheels (no CUDA libraries: a ~1 GB image instead of ~5 GB).
-RUN pip install --no-cache-dir --extra-index-url https://download.pytorch.org/whl/cpu . \
-    && useradd --create-home fakelens
+# The light runtime install: ONNX Runtime, no PyTorch (the bundled detector ships its ONNX export).
+# A run folder served with FAKELENS_RUN needs its model.onnx beside the weights ('fakelens export').
+RUN pip install --no-cache-dir . && useradd --create-home fakelens
 
 USER fakelens
-# The bundled detector exports itself to ONNX on first load; do it now so that a replica is ready fast.
 ENV FAKELENS_CACHE=/home/fakelens/.cache/fakelens
-RUN python -c "import fakelens; fakelens.load()"
+# Fail the build, not the first request, if the detector does not load without PyTorch.
+RUN python -c "import sys, fakelens; fakelens.load(); assert 'torch' not in sys.modules"
 
 # Limits (see README "The service" and "Scaling out"); override with docker run -e NAME=VALUE.
 ENV FAKELENS_MAX_IMAGE_MB=15 \

@@ -8,7 +8,7 @@ from fakelens.cli import main
 from fakelens.data.dataset import make_loader
 from fakelens.data.shards import INDEX_FILE, ShardDataset, iter_tar_samples, write_shards
 from fakelens.data.split import read_split_csv
-from fakelens.data.transforms import PreprocessConfig, eval_transform
+from fakelens.data.transforms import PreprocessConfig, train_transform
 from fakelens.errors import DataError
 
 
@@ -44,7 +44,7 @@ def test_shards_hold_the_training_split_in_the_webdataset_layout(shards):
 
 
 def test_ranks_and_workers_read_disjoint_parts_of_equal_length(shards, monkeypatch):
-    transform = eval_transform(PreprocessConfig(32, (0.5,) * 3, (0.5,) * 3))
+    transform = train_transform(PreprocessConfig(32, (0.5,) * 3, (0.5,) * 3), 0.0, 0.0)
     total = json.loads((shards / INDEX_FILE).read_text())["train_samples"]
     keys_by_rank = []
     for rank in (0, 1):
@@ -64,7 +64,7 @@ def test_ranks_and_workers_read_disjoint_parts_of_equal_length(shards, monkeypat
     monkeypatch.setattr(ShardDataset, "_rank_world", staticmethod(lambda: (0, 1)))
     one = ShardDataset(shards, transform, seed=3)
     x, y, idx, bad = next(iter(make_loader(one, 16, False, num_workers=0)))
-    assert x.shape == (16, 3, 32, 32) and bad == 0 and set(y.tolist()) <= {0.0, 1.0}
+    assert x.shape == (16, 3, 32, 32) and not bad and set(y.tolist()) <= {0.0, 1.0}
     epoch1 = [int(k) for k in idx]
     one.set_epoch(2)
     assert [int(k) for k in next(iter(make_loader(one, 16, False, num_workers=0)))[2]] != epoch1  # reshuffled per epoch
@@ -76,8 +76,15 @@ def test_train_reads_shards_and_validates_on_the_same_split(shards, tmp_path):
     cfg = TrainConfig(data=str(shards), model="simple_cnn", out=str(tmp_path / "run"), epochs=2, batch_size=16, image_size=64,
                       lr=3e-3, aug_strength=0.0, num_workers=1, patience=0, seed=0)
     metrics = train(cfg, quiet=True)
-    assert (tmp_path / "run" / "split.csv").read_text() == (shards / "split.csv").read_text()
-    assert metrics["test"]["n"] > 20 and metrics["val"]["roc_auc"] > 0.6
+    def rows(split_csv):  # the run names the source after the shard folder; the samples and sides are the shards'
+        samples, splits = read_split_csv(split_csv)
+        return [(s.path, s.label, s.group, sp) for s, sp in zip(samples, splits)]
+
+    assert rows(tmp_path / "run" / "split.csv") == rows(shards / "split.csv")
+    _, splits = read_split_csv(shards / "split.csv")
+    assert metrics["val"]["n"] == splits.count("val") and metrics["test"]["n"] == splits.count("test") > 20
+    history = (tmp_path / "run" / "history.csv").read_text().splitlines()
+    assert len(history) == 3  # two epochs streamed from the tars
     with pytest.raises(DataError, match="per-class"):
         train(TrainConfig(**{**cfg.to_dict(), "out": str(tmp_path / "other"), "per_class": 10}), quiet=True)
 

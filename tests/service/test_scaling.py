@@ -72,3 +72,20 @@ def test_serve_with_two_worker_processes_answers_on_one_port(tiny_run, tmp_path)
         log.close()
     text = (tmp_path / "serve.log").read_text()
     assert text.count("Started server process") >= 2, text[-2000:]  # two uvicorn workers
+
+
+def test_worker_processes_get_the_real_api_key_and_the_loopback_hosts(tiny_run, monkeypatch):
+    """serve --processes exports its options for the worker processes: the key's value, not its masked form."""
+    import uvicorn
+
+    from fakelens.service import server
+
+    seen = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: seen.update(app=app, **options))
+    # serve() exports into os.environ: give it a copy, so nothing leaks into the other tests
+    monkeypatch.setattr(os, "environ", {k: v for k, v in os.environ.items() if not k.startswith("FAKELENS_") or k == "FAKELENS_CACHE"})
+    server.serve("127.0.0.1", 8765, run=str(tiny_run), api_key="s3cret-key", backend="torch", processes=2)
+    assert seen["app"] == "fakelens.service.app:app_from_env" and seen["workers"] == 2 and seen["factory"] is True
+    assert seen["http"] == "fakelens.service.server:EnvHeaderDeadlineProtocol"  # importable in a spawned process
+    assert os.environ["FAKELENS_API_KEY"] == "s3cret-key" and os.environ["FAKELENS_RUN"] == str(tiny_run)
+    assert os.environ["FAKELENS_TRUSTED_HOSTS"] == "127.0.0.1,localhost"

@@ -27,14 +27,16 @@ import tarfile
 from pathlib import Path
 from typing import Callable, Iterator
 
+import numpy as np
+import torch
 import torch.distributed as dist
 from torch.utils.data import IterableDataset, get_worker_info
 
 from ..errors import DataError, ImageReadError
 from ..utils.atomic import atomic_path, write_json
 from .imageio import open_image
-from .sources import Sample, load_samples
-from .split import read_split_csv, split_by_group, write_split_csv
+from .sources import Sample
+from .split import read_split_csv, write_split_csv
 
 INDEX_FILE, SPLIT_FILE = "shards.json", "split.csv"
 
@@ -51,8 +53,10 @@ def write_shards(data: str | os.PathLike, out: str | os.PathLike, samples_per_sh
     out = Path(out)
     if is_shard_dir(out):
         raise DataError(f"{out} already holds shards; choose another --out")
-    samples = load_samples(data)
-    splits = split_by_group(samples, val_fraction, test_fraction, seed)
+    from .multisource import SourceSpec, split_sources
+
+    # the split `fakelens train --data DATA` makes (near-duplicate groups included)
+    samples, splits = split_sources([SourceSpec.parse(data)], val_fraction, test_fraction, seed, None, False)
     train = [s for s, sp in zip(samples, splits) if sp == "train"]
     # Shuffled before writing: a stream through a few shards then mixes classes and groups.
     random.Random(seed).shuffle(train)
@@ -185,6 +189,6 @@ class ShardDataset(IterableDataset):
             image = None
         if image is None:
             return None, None, key
-        # The same random training transform as TrainingDataset: seeded from the loader's per-epoch seed and the key.
-        rng = np.random.default_rng([torch.initial_seed() % 2**63, key])
+        # The same random training transform as TrainingDataset, seeded alike: (seed, epoch, item).
+        rng = np.random.default_rng([self.seed, self.epoch, key])
         return torch.from_numpy(self.transform(np.asarray(image), rng)), int(fields["cls"]), key

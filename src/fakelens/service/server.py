@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import os
 import sys
 
 import h11
@@ -62,6 +63,13 @@ class HeaderDeadlineProtocol(H11Protocol):
     @classmethod
     def with_timeout(cls, seconds: float) -> type["HeaderDeadlineProtocol"]:
         return type(cls.__name__, (cls,), {"header_timeout": float(seconds)})
+
+
+class EnvHeaderDeadlineProtocol(HeaderDeadlineProtocol):
+    """The same, its deadline from ``FAKELENS_HEADER_TIMEOUT_S``: uvicorn's worker processes import it by name
+    (a class made by :meth:`HeaderDeadlineProtocol.with_timeout` cannot be pickled into a spawned process)."""
+
+    header_timeout = float(os.environ.get("FAKELENS_HEADER_TIMEOUT_S", HeaderDeadlineProtocol.header_timeout))
 
 
 def is_loopback(host: str) -> bool:
@@ -123,11 +131,13 @@ def serve(host: str = "127.0.0.1", port: int = 8000, run: str | None = None, api
     for note in apply_bind_defaults(host, port, settings):
         print(f"fakelens: warning: {note}", file=sys.stderr)
     if processes > 1:  # the worker processes read their options from the environment
-        import os
-
-        os.environ.update({k: str(v) for k, v in {"FAKELENS_RUN": run, "FAKELENS_BACKEND": backend, "FAKELENS_API_KEY": settings.api_key,
-                                                  "FAKELENS_WORKERS": settings.workers}.items() if v})
-        uvicorn.run("fakelens.service.app:app_from_env", factory=True, workers=processes, **uvicorn_options(host, port, settings))
+        exported = {"FAKELENS_RUN": run, "FAKELENS_BACKEND": backend, "FAKELENS_WORKERS": settings.workers,
+                    "FAKELENS_HEADER_TIMEOUT_S": settings.header_timeout_s, "FAKELENS_TRUSTED_HOSTS": ",".join(settings.trusted_hosts),
+                    # the key's value (str() of the SecretStr is '**********'), or better the file it is in
+                    "FAKELENS_API_KEY_FILE": api_key_file, "FAKELENS_API_KEY": None if api_key_file else settings.api_key_value()}
+        os.environ.update({k: str(v) for k, v in exported.items() if v})
+        options = dict(uvicorn_options(host, port, settings), http="fakelens.service.server:EnvHeaderDeadlineProtocol")
+        uvicorn.run("fakelens.service.app:app_from_env", factory=True, workers=processes, **options)
         return
     app = create_app(load(run, backend=backend), settings)
     uvicorn.Server(uvicorn_config(app, host, port, settings)).run()

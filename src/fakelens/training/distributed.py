@@ -211,6 +211,15 @@ def all_gather_arrays(array: np.ndarray) -> list[np.ndarray]:
     return gathered
 
 
+def all_gather_list(items) -> list:
+    """Every rank's items in one list, in rank order (unreadable image paths)."""
+    if world_size() == 1:
+        return list(items)
+    gathered: list = [None] * world_size()
+    dist.all_gather_object(gathered, list(items))
+    return [item for part in gathered for item in part]
+
+
 def gather_predictions(logits: np.ndarray, labels: np.ndarray, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The whole validation set's logits and labels from every rank's part, in dataset order.
 

@@ -210,12 +210,13 @@ class Trainer:
         sampler_generator = getattr(self.train_loader.sampler, "generator", None)
         if sampler_generator is not None:  # epoch k draws the same items whether or not the run was resumed in between
             sampler_generator.manual_seed(cfg.seed * 1000 + epoch)
+        unreadable: list[str] = []
         total_loss, seen, correct = 0.0, 0, 0
         bar = tqdm(total=self.steps_per_epoch, desc=f"epoch {epoch}/{cfg.epochs}" + (" (frozen)" if frozen else ""), unit="batch", disable=self.quiet or not distributed.is_main())
         for step, (x, y, _, bad) in enumerate(self.train_loader):
             if step >= self.steps_per_epoch:
                 break
-            self._note_unreadable(_sample_paths(self.train_loader.dataset, bad))
+            unreadable += _sample_paths(self.train_loader.dataset, bad)
             if x is None:
                 continue
             x, y = x.to(self.device), y.to(self.device)
@@ -238,6 +239,8 @@ class Trainer:
         # every rank logs the same numbers: the sums over all ranks
         total_loss, seen, correct = distributed.all_reduce_sum(total_loss, seen, correct)
         seen = int(seen)
+        # every rank's unreadable files (rank 0's bookkeeping is what the other ranks receive after the callbacks)
+        self._note_unreadable(distributed.all_gather_list(unreadable))
         self.state["images_seen"] += seen
         return {"train_loss": total_loss / max(seen, 1), "train_accuracy": correct / max(seen, 1)}
 
@@ -247,7 +250,7 @@ class Trainer:
         logits, labels, indices, unreadable = collect_logits(lambda x: self.model(x.to(self.device)).reshape(-1).float().cpu().numpy(),
                                                              self.val_loader, self.config.max_val_batches, desc="validate")
         logits, labels, _ = distributed.gather_predictions(logits, labels, indices)  # metrics over every rank's part
-        self._note_unreadable(_sample_paths(self.val_loader.dataset, unreadable))
+        self._note_unreadable(distributed.all_gather_list(_sample_paths(self.val_loader.dataset, unreadable)))
         probs = 1 / (1 + np.exp(-logits))
         m = compute_metrics(labels, probs, 0.5)
         return {"val_loss": m["log_loss"], "val_accuracy": m["accuracy"], "val_roc_auc": m["roc_auc"]}, logits, labels

@@ -8,6 +8,13 @@ from .conftest import astronaut_photo
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
+def _launch(playwright):
+    """Debian's Chromium, headless, with the flags that keep it off this machine's closed network."""
+    return playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                      args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                                            "--disable-sync", "--no-first-run", "--disable-quic"])
+
+
 @pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it)")
 def test_page_uploads_a_photo_and_shows_the_verdict(live_server, tmp_path):
     live_server = live_server(lime_samples=50)
@@ -15,9 +22,7 @@ def test_page_uploads_a_photo_and_shows_the_verdict(live_server, tmp_path):
     photo = tmp_path / "person.jpg"
     photo.write_bytes(astronaut_photo())
     with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                    args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                                          "--disable-sync", "--no-first-run", "--disable-quic"])
+        browser = _launch(p)
         page = browser.new_page()
         page.goto(live_server + "/")
         assert "fakelens" in page.title()
@@ -47,9 +52,7 @@ def test_page_asks_for_the_api_key_and_sends_it(live_server, tmp_path):
     photo = tmp_path / "person.jpg"
     photo.write_bytes(astronaut_photo())
     with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                    args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                                          "--disable-sync", "--no-first-run", "--disable-quic"])
+        browser = _launch(p)
         page = browser.new_page()
         page.goto(url + "/")
         page.wait_for_selector("#key-row:not([hidden])", timeout=30_000)

@@ -35,7 +35,8 @@ loadModel();
 ["dragleave", "drop"].forEach((t) => drop.addEventListener(t, (e) => { e.preventDefault(); drop.classList.remove("over"); }));
 drop.addEventListener("drop", (e) => { if (e.dataTransfer.files.length) upload(e.dataTransfer.files[0]); });
 drop.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === " ") input.click(); });
-input.addEventListener("change", () => { if (input.files.length) upload(input.files[0]); });
+// The input is cleared after each pick, so choosing the same file again (after entering a key, say) uploads it again.
+input.addEventListener("change", () => { if (input.files.length) { const file = input.files[0]; input.value = ""; upload(file); } });
 document.querySelectorAll("input[name=overlay]").forEach((r) => r.addEventListener("change", renderFaces));
 
 function setStatus(text, isError = false) {

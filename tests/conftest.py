@@ -40,3 +40,17 @@ def shared_dfdc():
     if not (SHARED_DFDC / "metadata.csv").is_file():
         pytest.skip("../shared/data/dfdc-faces is not present")
     return SHARED_DFDC
+
+
+@pytest.fixture(scope="session")
+def untrained_run(tmp_path_factory):
+    """An untrained 64 px simple_cnn saved as a run: real weights and preprocessing, instant to make and to load."""
+    import torch
+
+    from fakelens import Detector, create_model
+    from fakelens.data.preprocess import PreprocessConfig
+
+    torch.manual_seed(0)
+    out = tmp_path_factory.mktemp("untrained-run")
+    Detector(create_model("simple_cnn"), "simple_cnn", PreprocessConfig(64, (0.5,) * 3, (0.5,) * 3)).save(out)
+    return out

@@ -24,18 +24,6 @@ def local_ray():
     ray.shutdown()
 
 
-@pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    """An untrained 64 px simple_cnn saved as a run: real weights and preprocessing, instant to make."""
-    import torch
-
-    from fakelens import Detector, create_model
-    from fakelens.data.transforms import PreprocessConfig
-
-    torch.manual_seed(0)
-    out = tmp_path_factory.mktemp("ray-run")
-    Detector(create_model("simple_cnn"), "simple_cnn", PreprocessConfig(64, (0.5,) * 3, (0.5,) * 3)).save(out)
-    return out
 
 
 @pytest.fixture(scope="module")
@@ -60,8 +48,8 @@ def _assert_same_rows(a, b):
     assert diffs and max(diffs) <= 1e-4, max(diffs)
 
 
-def test_ray_scores_crops_like_the_plain_path(local_ray, run, crops, tmp_path):
-    base = ["predict", str(crops), "--crops", "--run", str(run)]
+def test_ray_scores_crops_like_the_plain_path(local_ray, untrained_run, crops, tmp_path):
+    base = ["predict", str(crops), "--crops", "--run", str(untrained_run)]
     assert main(base + ["--output", str(tmp_path / "plain.parquet")]) == 3  # the broken file fails, the rest go on
     assert main(base + ["--ray", "local", "--ray-workers", "2", "--output", str(tmp_path / "ray.parquet")]) == 3
     plain, on_ray = _rows(tmp_path / "plain.parquet"), _rows(tmp_path / "ray.parquet")
@@ -69,7 +57,7 @@ def test_ray_scores_crops_like_the_plain_path(local_ray, run, crops, tmp_path):
     _assert_same_rows(on_ray, plain)  # the plain path ran PyTorch here, the actors ONNX Runtime
 
 
-def test_ray_reads_text_and_parquet_manifests(local_ray, run, crops, tmp_path):
+def test_ray_reads_text_and_parquet_manifests(local_ray, untrained_run, crops, tmp_path):
     import pyarrow as pa
 
     names = sorted(p.name for p in crops.iterdir())[:40]
@@ -77,10 +65,10 @@ def test_ray_reads_text_and_parquet_manifests(local_ray, run, crops, tmp_path):
     (tmp_path / crops.name).symlink_to(crops)
     pq.write_table(pa.table({"path": [str(crops / n) for n in names]}), tmp_path / "list.parquet")
     plain = tmp_path / "plain.csv"
-    assert main(["predict", "--manifest", str(tmp_path / "list.txt"), "--crops", "--run", str(run), "-o", str(plain)]) == 0
+    assert main(["predict", "--manifest", str(tmp_path / "list.txt"), "--crops", "--run", str(untrained_run), "-o", str(plain)]) == 0
     for manifest in ("list.txt", "list.parquet"):
         out = tmp_path / f"{manifest}.parquet"
-        assert main(["predict", "--manifest", str(tmp_path / manifest), "--crops", "--run", str(run), "--ray", "-o", str(out)]) == 0
+        assert main(["predict", "--manifest", str(tmp_path / manifest), "--crops", "--run", str(untrained_run), "--ray", "-o", str(out)]) == 0
         rows = _rows(out)
         assert [Path(r["path"]).name for r in rows] == names
     import csv
@@ -89,7 +77,7 @@ def test_ray_reads_text_and_parquet_manifests(local_ray, run, crops, tmp_path):
     _assert_same_rows(_rows(tmp_path / "list.txt.parquet"), plain_rows)
 
 
-def test_ray_runs_the_face_pipeline_on_photos_and_videos(local_ray, run, tmp_path):
+def test_ray_runs_the_face_pipeline_on_photos_and_videos(local_ray, untrained_run, tmp_path):
     import av
     from skimage.data import astronaut
 
@@ -104,7 +92,7 @@ def test_ray_runs_the_face_pipeline_on_photos_and_videos(local_ray, run, tmp_pat
             frame = np.ascontiguousarray(np.roll(photo[:256, 100:356], k, axis=1))
             container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
         container.mux(stream.encode())
-    base = ["predict", str(media), "--run", str(run), "--frames", "4"]
+    base = ["predict", str(media), "--run", str(untrained_run), "--frames", "4"]
     assert main(base + ["-o", str(tmp_path / "plain.parquet")]) == 0
     assert main(base + ["--ray", "local", "-o", str(tmp_path / "ray.parquet")]) == 0
     plain, on_ray = _rows(tmp_path / "plain.parquet"), _rows(tmp_path / "ray.parquet")
@@ -115,9 +103,9 @@ def test_ray_runs_the_face_pipeline_on_photos_and_videos(local_ray, run, tmp_pat
     assert json.loads((tmp_path / "ray.json").read_text())[1]["n_frames_sampled"] == 4  # the full video JSON beside it
 
 
-def test_plain_predict_never_imports_ray(run, crops, tmp_path):
+def test_plain_predict_never_imports_ray(untrained_run, crops, tmp_path):
     code = (f"import sys; from fakelens.cli import main; "
-            f"code = main(['predict', {str(crops)!r}, '--crops', '--run', {str(run)!r}, '-o', {str(tmp_path / 'p.parquet')!r}]); "
+            f"code = main(['predict', {str(crops)!r}, '--crops', '--run', {str(untrained_run)!r}, '-o', {str(tmp_path / 'p.parquet')!r}]); "
             f"assert code == 3, code; assert 'ray' not in sys.modules, 'ray was imported'")
     done = subprocess.run([sys.executable, "-c", code], env={"PYTHONPATH": SRC, "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
                           capture_output=True, text=True, timeout=120)

@@ -1,4 +1,5 @@
 import io
+import threading
 
 import numpy as np
 import pytest
@@ -91,3 +92,21 @@ def multipart_body(parts, boundary: str = "fakelens-test-boundary") -> tuple[byt
         out += f"--{boundary}\r\nContent-Disposition: {disposition}\r\n\r\n".encode("latin-1") + data + b"\r\n"
     out += f"--{boundary}--\r\n".encode()
     return bytes(out), f"multipart/form-data; boundary={boundary}"
+
+
+@pytest.fixture
+def held_detection(monkeypatch):
+    """Face detection that blocks until released: ``(entered, release)`` events, so a test can fill the workers."""
+    from fakelens.faces import FacePipeline
+
+    release, entered = threading.Event(), threading.Event()
+    original = FacePipeline.detect
+
+    def slow_detect(self, rgb):
+        entered.set()
+        release.wait(20)
+        return original(self, rgb)
+
+    monkeypatch.setattr(FacePipeline, "detect", slow_detect)
+    yield entered, release
+    release.set()

@@ -89,18 +89,8 @@ def test_api_key(make_client):
     assert client.get("/v1/models", headers={"Authorization": "Bearer s3cret"}).status_code == 200
 
 
-def test_full_queue_answers_503_at_once(make_client, service_detector, monkeypatch):
-    from fakelens.faces import FacePipeline
-
-    release, entered = threading.Event(), threading.Event()
-    original = FacePipeline.detect
-
-    def slow_detect(self, rgb):
-        entered.set()
-        release.wait(20)
-        return original(self, rgb)
-
-    monkeypatch.setattr(FacePipeline, "detect", slow_detect)
+def test_full_queue_answers_503_at_once(make_client, service_detector, held_detection):
+    entered, release = held_detection
     client = make_client(workers=1, queue_size=0)
     first = {}
     t = threading.Thread(target=lambda: first.update(r=client.post("/v1/detect", files={"file": ("a.jpg", astronaut_photo())})))

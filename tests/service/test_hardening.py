@@ -162,20 +162,11 @@ def test_form_shape_is_checked(make_client, parts, status, message):
     assert r.status_code == status and message in r.json()["detail"]
 
 
-def test_admission_is_taken_before_the_body_is_read(make_client, service_detector, monkeypatch):
+def test_admission_is_taken_before_the_body_is_read(make_client, service_detector, held_detection):
     """A full server refuses with 503 without reading a byte of the body."""
-    from fakelens.faces import FacePipeline
     from fakelens.service import ServiceSettings, create_app
 
-    release, entered = threading.Event(), threading.Event()
-    original = FacePipeline.detect
-
-    def slow_detect(self, rgb):
-        entered.set()
-        release.wait(20)
-        return original(self, rgb)
-
-    monkeypatch.setattr(FacePipeline, "detect", slow_detect)
+    entered, release = held_detection
     app = create_app(service_detector, ServiceSettings(workers=1, queue_size=0))
     from fastapi.testclient import TestClient
 

@@ -8,35 +8,22 @@ import time
 import urllib.request
 from pathlib import Path
 
-import pytest
 
 SRC = str(Path(__file__).resolve().parents[2] / "src")
 
 
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
-    """An untrained 64 px simple_cnn saved as a run: instant to make and to load."""
-    import torch
-
-    from fakelens import Detector, create_model
-    from fakelens.data.transforms import PreprocessConfig
-
-    torch.manual_seed(0)
-    out = tmp_path_factory.mktemp("serve-run")
-    Detector(create_model("simple_cnn"), "simple_cnn", PreprocessConfig(64, (0.5,) * 3, (0.5,) * 3)).save(out)
-    return out
 
 
-def test_readyz_is_200_with_a_loaded_model_and_503_once_shutting_down(tiny_run, monkeypatch):
+def test_readyz_is_200_with_a_loaded_model_and_503_once_shutting_down(untrained_run, monkeypatch):
     from fastapi.testclient import TestClient
 
     from fakelens.service.app import app_from_env
 
-    monkeypatch.setenv("FAKELENS_RUN", str(tiny_run))
+    monkeypatch.setenv("FAKELENS_RUN", str(untrained_run))
     monkeypatch.setenv("FAKELENS_BACKEND", "torch")
     monkeypatch.setenv("FAKELENS_MAX_IMAGE_MB", "3")
     app = app_from_env()  # the factory uvicorn's worker processes call
-    assert app.state.settings.max_image_bytes == 3 * 2**20 and app.state.detector.source == str(tiny_run)
+    assert app.state.settings.max_image_bytes == 3 * 2**20 and app.state.detector.source == str(untrained_run)
     with TestClient(app) as client:
         ready = client.get("/readyz")
         assert ready.status_code == 200 and ready.json()["model"] == "simple_cnn"
@@ -50,10 +37,10 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_serve_with_two_worker_processes_answers_on_one_port(tiny_run, tmp_path):
+def test_serve_with_two_worker_processes_answers_on_one_port(untrained_run, tmp_path):
     port = _free_port()
     env = {**os.environ, "PYTHONPATH": SRC, "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "fakelens", "serve", "--host", "127.0.0.1", "--port", str(port), "--run", str(tiny_run),
+    cmd = [sys.executable, "-m", "fakelens", "serve", "--host", "127.0.0.1", "--port", str(port), "--run", str(untrained_run),
            "--backend", "torch", "--processes", "2"]
     log = open(tmp_path / "serve.log", "w")
     server = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -74,7 +61,7 @@ def test_serve_with_two_worker_processes_answers_on_one_port(tiny_run, tmp_path)
     assert text.count("Started server process") >= 2, text[-2000:]  # two uvicorn workers
 
 
-def test_worker_processes_get_the_real_api_key_and_the_loopback_hosts(tiny_run, monkeypatch):
+def test_worker_processes_get_the_real_api_key_and_the_loopback_hosts(untrained_run, monkeypatch):
     """serve --processes exports its options for the worker processes: the key's value, not its masked form."""
     import uvicorn
 
@@ -84,8 +71,8 @@ def test_worker_processes_get_the_real_api_key_and_the_loopback_hosts(tiny_run, 
     monkeypatch.setattr(uvicorn, "run", lambda app, **options: seen.update(app=app, **options))
     # serve() exports into os.environ: give it a copy, so nothing leaks into the other tests
     monkeypatch.setattr(os, "environ", {k: v for k, v in os.environ.items() if not k.startswith("FAKELENS_") or k == "FAKELENS_CACHE"})
-    server.serve("127.0.0.1", 8765, run=str(tiny_run), api_key="s3cret-key", backend="torch", processes=2)
+    server.serve("127.0.0.1", 8765, run=str(untrained_run), api_key="s3cret-key", backend="torch", processes=2)
     assert seen["app"] == "fakelens.service.app:app_from_env" and seen["workers"] == 2 and seen["factory"] is True
     assert seen["http"] == "fakelens.service.server:EnvHeaderDeadlineProtocol"  # importable in a spawned process
-    assert os.environ["FAKELENS_API_KEY"] == "s3cret-key" and os.environ["FAKELENS_RUN"] == str(tiny_run)
+    assert os.environ["FAKELENS_API_KEY"] == "s3cret-key" and os.environ["FAKELENS_RUN"] == str(untrained_run)
     assert os.environ["FAKELENS_TRUSTED_HOSTS"] == "127.0.0.1,localhost"

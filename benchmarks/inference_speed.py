@@ -23,7 +23,6 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import cpu_peak_gflops, print_table, sample_images, timeit  # noqa: E402
 
-from fakelens.data.transforms import normalize_uint8  # noqa: E402
 from fakelens.inference.detector import Detector  # noqa: E402
 from fakelens.inference.export import export_onnx  # noqa: E402
 from fakelens.inference.onnx_backend import OnnxRunner, default_threads  # noqa: E402
@@ -48,7 +47,7 @@ def measure_one(name: str, size: int, repeat: int) -> dict:
     decoded = [det.decode(p) for p in paths]
 
     def batch_of(n: int) -> torch.Tensor:
-        return normalize_uint8(torch.from_numpy(np.stack(decoded[:n])).permute(0, 3, 1, 2), det.preprocess)
+        return torch.from_numpy(det.preprocess.normalize(np.stack(decoded[:n])))
 
     x1, x32 = batch_of(1), batch_of(32)
     cl_model = model.to(memory_format=torch.channels_last)
@@ -63,7 +62,7 @@ def measure_one(name: str, size: int, repeat: int) -> dict:
     def with_decode(infer, n):
         def run():
             arrs = [det.decode(p) for p in paths[:n]]
-            infer(normalize_uint8(torch.from_numpy(np.stack(arrs)).permute(0, 3, 1, 2), det.preprocess))
+            infer(torch.from_numpy(det.preprocess.normalize(np.stack(arrs))))
         return run
 
     out = {"model": name, "size": size, "gflops": round(flops, 3)}

@@ -30,13 +30,6 @@ def eval_transform(cfg: PreprocessConfig):
     return transform
 
 
-def normalize_uint8(batch: torch.Tensor, cfg: PreprocessConfig) -> torch.Tensor:
-    """uint8 NCHW (or CHW) -> normalised float32, in PyTorch (for tensors already on the torch side)."""
-    mean = torch.tensor(cfg.mean, dtype=torch.float32).view(-1, 1, 1) * 255.0
-    std = torch.tensor(cfg.std, dtype=torch.float32).view(-1, 1, 1) * 255.0
-    return (batch.float() - mean) / std
-
-
 def reframe(rgb: np.ndarray, rng: np.random.Generator, amount: float) -> np.ndarray:
     """Re-cut the square crop: side x [1 - amount, 1 + amount/3], centre moved by up to amount/2 of the side.
 

@@ -74,6 +74,23 @@ def test_each_source_is_split_by_its_own_groups_and_a_copy_never_straddles(tmp_p
     assert back == samples and back_splits == splits
 
 
+def test_an_exact_copy_in_a_later_source_is_dropped_not_split_apart(tmp_path, kaggle_dataset):
+    first = _real_only(tmp_path / "first", seed=5)
+    second = _real_only(tmp_path / "second", seed=6)
+    shutil.copy(first / "real" / "003.jpg", second / "real" / "copy_of_first_003.jpg")  # the same photo in both
+    specs = [SourceSpec(name="dfdc", path=str(kaggle_dataset)), SourceSpec(name="first", path=str(first)),
+             SourceSpec(name="second", path=str(second))]
+    samples, splits = split_sources(specs, 0.2, 0.2, seed=0, progress=False)
+    paths = {s.path for s in samples}
+    assert str(first / "real" / "003.jpg") in paths
+    assert str(second / "real" / "copy_of_first_003.jpg") not in paths
+    assert sum(s.source == "second" for s in samples) == 40  # only the copy went
+    # the first source is split exactly as when alone
+    alone, alone_splits = split_sources(specs[:2], 0.2, 0.2, seed=0, progress=False)
+    assert [(s.path, sp) for s, sp in zip(samples, splits) if s.source == "first"] == \
+        [(s.path, sp) for s, sp in zip(alone, alone_splits) if s.source == "first"]
+
+
 def test_training_draws_give_each_source_its_weight_and_balance_classes(tmp_path, kaggle_dataset):
     photos = _real_only(tmp_path / "photos")
     specs = [SourceSpec(name="dfdc", path=str(kaggle_dataset), weight=3.0, sbi=0.5), SourceSpec(name="photos", path=str(photos))]

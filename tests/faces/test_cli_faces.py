@@ -89,3 +89,24 @@ def test_python_api_over_a_batch(tiny_run, media):
     assert photo.status == "ok" and len(photo.faces) == 2 and 0 <= photo.image_prob <= 1
     assert video.status == "ok" and len(video.sampled) == 3 and video.label in ("REAL", "UNCERTAIN", "FAKE")
     assert np.isclose(video.prob_fake, max(t.prob_fake for t in video.tracks if t.used))
+
+
+def test_a_folder_of_photos_is_scored_in_chunks_with_the_same_results_as_one_by_one(tiny_run, media, monkeypatch):
+    from fakelens.faces import batch, predict_photo
+
+    detector = fakelens.load(tiny_run, backend="torch")
+    pipeline = FacePipeline(detector)
+    photos = [str(media / n) for n in ("group.jpg", "broken.jpg", "crop.jpg", "empty.png")] * 3
+    alone = [predict_photo(pipeline, p) for p in photos]
+    calls = []
+    score = pipeline.score
+    monkeypatch.setattr(pipeline, "score", lambda crops: calls.append(len(crops)) or score(crops))
+    monkeypatch.setattr(batch, "PHOTO_CHUNK", 5)
+    together = predict_media(pipeline, photos)
+    # 12 photos in chunks of 5, one model call per chunk with all its crops (group 2 faces, crop 1, empty and broken 0):
+    # [group, broken, crop, empty, group] [broken, crop, empty, group, broken] [crop, empty]
+    assert calls == [5, 3, 1]
+    assert [r.path for r in together] == photos
+    for a, b in zip(alone, together):
+        assert (a.status, a.kind, len(a.faces)) == (b.status, b.kind, len(b.faces))
+        assert [f.prob_fake for f in a.faces] == pytest.approx([f.prob_fake for f in b.faces], abs=1e-6)

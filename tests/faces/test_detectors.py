@@ -72,3 +72,43 @@ def test_res10_reads_its_weights_without_importing_the_package(astronaut):
     wide = cv2.copyMakeBorder(astronaut, 0, 0, 300, 0, cv2.BORDER_CONSTANT, value=(80, 80, 80))
     moved = det.detect(wide)[0]
     assert iou(moved.as_ints(), (478, 63, 567, 175)) > 0.5
+
+
+def test_res10_gives_each_thread_its_own_network(tmp_path, monkeypatch):
+    """A cv2.dnn.Net holds its input between setInput and forward, so two threads on one net mix their images."""
+    import threading
+
+    cv2 = pytest.importorskip("cv2")
+    from fakelens.faces.detectors import Res10Detector
+
+    made = []
+
+    class FakeNet:
+        def __init__(self):
+            self.users = set()
+            made.append(self)
+
+        def setInput(self, blob):
+            self.users.add(threading.get_ident())
+            self.blob = blob
+
+        def forward(self):
+            return np.zeros((1, 1, 1, 7), np.float32)
+
+    monkeypatch.setattr(cv2.dnn, "readNetFromCaffe", lambda *files: FakeNet())
+    det = Res10Detector(prototxt=str(tmp_path / "a.prototxt"), weights=str(tmp_path / "b.caffemodel"))
+    image = np.zeros((120, 160, 3), np.uint8)
+    barrier = threading.Barrier(4)
+
+    def work():
+        barrier.wait()
+        for _ in range(5):
+            assert det.detect(image) == []
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    used = [net for net in made if net.users]
+    assert len(used) == 4 and all(len(net.users) == 1 for net in used)

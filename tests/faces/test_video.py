@@ -207,3 +207,23 @@ def test_video_without_faces_and_broken_video(scorer, tmp_path):
     (tmp_path / "broken.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42 this is not a video")
     broken = predict_video(scorer, tmp_path / "broken.mp4")
     assert broken.status == "error" and "not a readable video" in broken.error and broken.rows()[0]["error"] == broken.error
+
+
+def test_a_video_of_two_people_is_judged_at_the_two_face_cut(two_people_video):
+    from fakelens.inference.calibration import Bands, Calibration
+
+    class BandedScorer(GreenKeyedScorer):
+        # FAKE from 0.5 for one face, from 0.95 for the most-fake of two
+        calibration = Calibration(bands=Bands(0.3, 0.5, fake_from_by_faces=(0.5, 0.95)))
+
+        def verdict(self, p):
+            return self.calibration.verdict(p)
+
+        label = verdict
+
+    path, _ = two_people_video
+    result = predict_video(BandedScorer(), path, frames=12, aggregate_by="confident")
+    assert len([t for t in result.tracks if t.used]) == 2
+    assert result.prob_fake == pytest.approx(0.9)
+    assert result.tracks[0].label == "FAKE"  # one person alone reaches the one-face cut
+    assert result.label == "UNCERTAIN"  # but the most-fake of two people needs 0.95

@@ -54,8 +54,12 @@ def near_duplicate_groups(hashes: Sequence[int | None], max_distance: int = 4) -
     return [order[r] for r in roots]
 
 
+def phashes(paths: Sequence[str], progress: bool = True) -> list[int | None]:
+    """The pHash of each image (None where unreadable), with a progress bar."""
+    return [phash(p) for p in tqdm(paths, desc="perceptual hashes", unit="img", disable=not progress, leave=False)]
+
+
 def phash_groups(paths: Sequence[str], max_distance: int = 4, progress: bool = True) -> list[int]:
     """Group indices of near-duplicate images among ``paths`` (an unreadable file is its own group)."""
-    hashes = [phash(p) for p in tqdm(paths, desc="perceptual hashes", unit="img", disable=not progress, leave=False)]
-    return near_duplicate_groups(hashes, max_distance)
+    return near_duplicate_groups(phashes(paths, progress), max_distance)
 

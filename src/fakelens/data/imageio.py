@@ -238,3 +238,17 @@ def _array_to_uint8(arr: np.ndarray) -> np.ndarray:
     elif out.ndim != 3 or out.shape[2] != 3:
         raise ImageReadError(f"array of shape {arr.shape} is not an image (expected HxW, HxWx3 or HxWx4)")
     return np.ascontiguousarray(out)
+
+
+def resize_rgb(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """``rgb`` resized to ``size`` = (width, height): area averaging when shrinking, bilinear when enlarging.
+
+    Pillow's box filter averages the covered source pixels, as OpenCV's INTER_AREA
+    does, so shrinking for face search or cropping does not alias; the runtime
+    install needs no OpenCV for it.
+    """
+    w, h = int(size[0]), int(size[1])
+    if (w, h) == (rgb.shape[1], rgb.shape[0]):
+        return rgb
+    shrinking = w <= rgb.shape[1] and h <= rgb.shape[0]
+    return np.asarray(Image.fromarray(np.ascontiguousarray(rgb)).resize((w, h), Image.BOX if shrinking else Image.BILINEAR))

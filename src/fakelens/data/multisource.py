@@ -16,10 +16,15 @@ Groups: ``layout`` keeps the layout's own groups (DFDC: the source video);
 ``file`` makes each image its own group; ``auto`` is ``layout`` for the Kaggle
 layout and ``phash`` otherwise. Every source is then split on its own, so a
 source's val and test parts hold none of its training groups, and the split of
-a source does not depend on which other sources are trained beside it.
+a source does not depend on which other sources are trained beside it, with one
+exception: an exact copy (pHash distance 0) of an image of an earlier source is
+dropped from the later source (rvf10k and headshots share about 190 FFHQ photos),
+so the same photo cannot be trained on in one source and tested on in another.
+Only exact copies: for aligned faces, a few bits of pHash also pair different people.
 """
 from __future__ import annotations
 
+import logging
 import os
 import re
 from collections import Counter, defaultdict
@@ -31,8 +36,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..errors import DataError
 from ..utils.unionfind import UnionFind
+from .dedup import near_duplicate_groups, phashes
 from .sources import FAKE, REAL, Sample, load_samples, parse_label
 from .split import sample_per_class, split_by_group
+
+logger = logging.getLogger(__name__)
 
 _VAR = re.compile(r"\$\{(\w+)(?::-([^}]*))?\}")
 
@@ -92,6 +100,11 @@ class SourceSpec(BaseModel):
 
 def load_source(spec: SourceSpec, progress: bool = True) -> list[Sample]:
     """The source's samples, with ``source`` set and groups made unique to the source."""
+    return _load_source_hashed(spec, progress)[0]
+
+
+def _load_source_hashed(spec: SourceSpec, progress: bool) -> tuple[list[Sample], list[int | None] | None]:
+    """:func:`load_source`, plus each sample's pHash where the group rule computed them (else None)."""
     path = spec.resolved_path
     if spec.labels:
         samples = _read_labelled_folders(path, spec.labels)
@@ -102,14 +115,16 @@ def load_source(spec: SourceSpec, progress: bool = True) -> list[Sample]:
             if detected != spec.layout:
                 raise DataError(f"{path}: source {spec.name!r} says layout {spec.layout} but it is a {detected} dataset")
     rule = spec.group if spec.group != "auto" else ("layout" if (path / "metadata.csv").is_file() else "phash")
+    hashes = None
     if rule == "file":
         groups = [s.path for s in samples]
     elif rule == "phash":
-        groups = _merge_near_duplicates(samples, progress)
+        hashes = phashes([s.path for s in samples], progress)
+        groups = _merge_near_duplicates(samples, hashes)
     else:
         groups = [s.group for s in samples]
     # A shared prefix keeps the groups' sort order, so a source alone splits exactly as before.
-    return [Sample(s.path, s.label, f"{spec.name}:{g}", spec.name) for s, g in zip(samples, groups)]
+    return [Sample(s.path, s.label, f"{spec.name}:{g}", spec.name) for s, g in zip(samples, groups)], hashes
 
 
 def _read_labelled_folders(root: Path, labels: dict[str, str]) -> list[Sample]:
@@ -128,11 +143,9 @@ def _read_labelled_folders(root: Path, labels: dict[str, str]) -> list[Sample]:
     return samples
 
 
-def _merge_near_duplicates(samples: list[Sample], progress: bool) -> list[str]:
+def _merge_near_duplicates(samples: list[Sample], hashes: list[int | None]) -> list[str]:
     """The layout's groups, with groups that share a near-duplicate image merged (named by their first group)."""
-    from .dedup import phash_groups
-
-    dup = phash_groups([s.path for s in samples], progress=progress)
+    dup = near_duplicate_groups(hashes)
     # Union the layout groups with the duplicate groups: images linked by either end up together.
     sets = UnionFind()
     first_of_dup: dict[int, str] = {}
@@ -152,8 +165,19 @@ def split_sources(specs: list[SourceSpec], val_fraction: float, test_fraction: f
     if len(set(names)) != len(names):
         raise DataError(f"two sources share a name: {', '.join(n for n, k in Counter(names).items() if k > 1)}")
     samples, splits = [], []
+    earlier: dict[int, str] = {}  # pHash -> the source that has it
     for spec in specs:
-        own = load_source(spec, progress)
+        own, hashes = _load_source_hashed(spec, progress)
+        if hashes is not None:
+            keep = [h is None or h not in earlier for h in hashes]
+            if not all(keep):
+                dropped = Counter(earlier[h] for h, k in zip(hashes, keep) if not k)
+                logger.info("%s: dropped %d exact copies of images in %s", spec.name, len(keep) - sum(keep),
+                            ", ".join(f"{n} ({c})" for n, c in dropped.items()))
+            for h, k in zip(hashes, keep):
+                if k and h is not None:
+                    earlier.setdefault(h, spec.name)
+            own = [s for s, k in zip(own, keep) if k]
         own_splits = split_by_group(own, val_fraction, test_fraction, seed)
         if per_class:
             train = [s for s, sp in zip(own, own_splits) if sp == "train"]

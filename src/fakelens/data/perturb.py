@@ -4,16 +4,16 @@ One set of functions serves two purposes: training draws them at random
 (:func:`random_degradation`) so the detector learns to look past them, and
 ``fakelens robustness`` applies fixed settings (:data:`ROBUSTNESS_PERTURBATIONS`)
 to measure what each one costs. All take and return uint8 ``HxWx3`` RGB arrays
-of the same size.
+of the same size. Pillow does the work, so the runtime install (``fakelens
+robustness`` with a bundled detector) needs no OpenCV.
 """
 from __future__ import annotations
 
 import io
 from typing import Callable
 
-import cv2
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageFilter
 
 Perturbation = Callable[[np.ndarray], np.ndarray]
 
@@ -28,11 +28,19 @@ def jpeg(rgb: np.ndarray, quality: int, subsampling: int | None = None) -> np.nd
         return np.asarray(im.convert("RGB"))
 
 
-def rescale(rgb: np.ndarray, factor: float, down: int = cv2.INTER_AREA, up: int = cv2.INTER_LINEAR) -> np.ndarray:
-    """Down-scale by ``factor`` and back up: the softness of a low-resolution source."""
+#: Down-scaling filters a picture may have met (area averaging, bilinear, bicubic), for training's random rescale.
+DOWNSCALE_FILTERS = (Image.Resampling.BOX, Image.Resampling.BILINEAR, Image.Resampling.BICUBIC)
+
+
+def _resize(rgb: np.ndarray, size: tuple[int, int], resample: int) -> np.ndarray:
+    return np.asarray(Image.fromarray(np.ascontiguousarray(rgb)).resize(size, resample))
+
+
+def rescale(rgb: np.ndarray, factor: float, down: int = Image.Resampling.BOX, up: int = Image.Resampling.BILINEAR) -> np.ndarray:
+    """Down-scale by ``factor`` and back up (Pillow filters): the softness of a low-resolution source."""
     h, w = rgb.shape[:2]
-    small = cv2.resize(rgb, (max(4, round(w * factor)), max(4, round(h * factor))), interpolation=down)
-    return cv2.resize(small, (w, h), interpolation=up)
+    small = _resize(rgb, (max(4, round(w * factor)), max(4, round(h * factor))), down)
+    return _resize(small, (w, h), up)
 
 
 def gaussian_noise(rgb: np.ndarray, sigma: float, rng: np.random.Generator | None = None) -> np.ndarray:
@@ -42,7 +50,8 @@ def gaussian_noise(rgb: np.ndarray, sigma: float, rng: np.random.Generator | Non
 
 
 def gaussian_blur(rgb: np.ndarray, sigma: float) -> np.ndarray:
-    return cv2.GaussianBlur(rgb, (0, 0), sigmaX=float(sigma))
+    """Gaussian blur with standard deviation ``sigma`` pixels (Pillow's radius is the standard deviation)."""
+    return np.asarray(Image.fromarray(np.ascontiguousarray(rgb)).filter(ImageFilter.GaussianBlur(float(sigma))))
 
 
 def social_media_chain(rgb: np.ndarray, face_fraction: float = 0.3, long_side: int = 720, quality: int = 75) -> np.ndarray:
@@ -55,8 +64,8 @@ def social_media_chain(rgb: np.ndarray, face_fraction: float = 0.3, long_side: i
     h, w = rgb.shape[:2]
     side = max(16, int(round(face_fraction * long_side)))
     if side < max(h, w):
-        small = cv2.resize(rgb, (side, side), interpolation=cv2.INTER_AREA)
-        return cv2.resize(jpeg(small, quality), (w, h), interpolation=cv2.INTER_LINEAR)
+        small = _resize(rgb, (side, side), Image.Resampling.BOX)
+        return _resize(jpeg(small, quality), (w, h), Image.Resampling.BILINEAR)
     return jpeg(rgb, quality)
 
 
@@ -91,7 +100,7 @@ def random_degradation(rgb: np.ndarray, rng: np.random.Generator, strength: floa
     if rng.random() < 0.15 * s:
         out = gaussian_blur(out, rng.uniform(0.3, 0.3 + 1.5 * s))
     if rng.random() < 0.25 * s:
-        out = rescale(out, rng.uniform(1.0 - 0.75 * s, 1.0), down=int(rng.choice([cv2.INTER_AREA, cv2.INTER_LINEAR, cv2.INTER_CUBIC])))
+        out = rescale(out, rng.uniform(1.0 - 0.75 * s, 1.0), down=DOWNSCALE_FILTERS[int(rng.integers(len(DOWNSCALE_FILTERS)))])
     if rng.random() < 0.2 * s:
         out = gaussian_noise(out, rng.uniform(1.0, 1.0 + 11.0 * s), rng)
     if rng.random() < 0.15 * s:

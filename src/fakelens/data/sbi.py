@@ -23,7 +23,6 @@ import threading
 import cv2
 import numpy as np
 
-from .perturb import gaussian_blur
 
 _local = threading.local()
 
@@ -82,7 +81,7 @@ def hull_mask(shape: tuple[int, int], landmarks: np.ndarray | None, rng: np.rand
     k = int(rng.integers(1, max(2, w // 16)))
     kernel = np.ones((k, k), np.uint8)
     mask = cv2.erode(mask, kernel) if rng.random() < 0.5 else cv2.dilate(mask, kernel)
-    soft = gaussian_blur(mask.astype(np.float32), rng.uniform(0.01, 0.06) * w)
+    soft = cv2.GaussianBlur(mask.astype(np.float32), (0, 0), sigmaX=float(rng.uniform(0.01, 0.06) * w))
     peak = float(soft.max()) or 1.0
     return np.clip(soft / peak, 0, 1).astype(np.float32)
 
@@ -96,7 +95,7 @@ def _jitter_source(rgb: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     hsv[..., 1] *= rng.uniform(0.85, 1.15)
     src = cv2.cvtColor(np.clip(hsv, 0, 255).astype(np.uint8), cv2.COLOR_HSV2RGB)
     if rng.random() < 0.5:  # sharpen or soften
-        blurred = gaussian_blur(src, rng.uniform(0.5, 1.5))
+        blurred = cv2.GaussianBlur(src, (0, 0), sigmaX=float(rng.uniform(0.5, 1.5)))
         amount = rng.uniform(-0.8, 0.8)
         src = np.clip(src.astype(np.float32) * (1 + amount) - blurred.astype(np.float32) * amount, 0, 255).astype(np.uint8)
     h, w = rgb.shape[:2]

@@ -10,8 +10,8 @@ it in the same forward pass, so explanations need no PyTorch. Other variants
 """
 from __future__ import annotations
 
-import cv2
 import numpy as np
+from PIL import Image
 
 #: Selectable variants -> pytorch-grad-cam class names. All of them are driven
 #: by the FAKE target; EigenCAM-style maps that ignore the target are left out.
@@ -39,7 +39,8 @@ def scale_maps(maps: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     for m in np.asarray(maps, dtype=np.float32):
         m = m - m.min()
         m = m / (1e-7 + m.max())
-        out.append(cv2.resize(m, (size[1], size[0])))
+        # Pillow's bilinear upscaling clamps at the border like OpenCV's INTER_LINEAR, which pytorch-grad-cam uses.
+        out.append(np.asarray(Image.fromarray(m.astype(np.float32), mode="F").resize((size[1], size[0]), Image.BILINEAR)))
     return np.stack(out).astype(np.float32) if out else np.zeros((0, *size), np.float32)
 
 
@@ -75,7 +76,8 @@ def make_cam_explainer(detector, method: str = "gradcam", target_layer: str | No
 
 def cam_overlay(rgb: np.ndarray, heatmap: np.ndarray, image_weight: float = 0.5) -> np.ndarray:
     """The heatmap in the jet colour map, half over the face (pytorch-grad-cam's ``show_cam_on_image`` rendering)."""
-    colour = cv2.applyColorMap(np.uint8(255 * np.clip(heatmap, 0, 1)), cv2.COLORMAP_JET)
-    colour = cv2.cvtColor(colour, cv2.COLOR_BGR2RGB).astype(np.float32) / 255
+    from matplotlib import colormaps
+
+    colour = colormaps["jet"](np.uint8(255 * np.clip(heatmap, 0, 1)))[..., :3].astype(np.float32)
     cam = (1 - image_weight) * colour + image_weight * (rgb.astype(np.float32) / 255)
     return np.uint8(255 * cam / np.max(cam))

@@ -6,7 +6,6 @@ import os
 from dataclasses import dataclass
 from typing import Sequence
 
-import cv2
 import numpy as np
 
 from ..utils.atomic import atomic_path, save_figure
@@ -29,24 +28,28 @@ class BoxLabel:
 
 def draw_faces(rgb: np.ndarray, boxes: Sequence[BoxLabel]) -> np.ndarray:
     """A copy of ``rgb`` with each box outlined (red FAKE, amber UNCERTAIN, green REAL) and captioned ``FAKE 0.93``."""
-    out = np.ascontiguousarray(rgb.copy())
-    h, w = out.shape[:2]
+    from PIL import Image, ImageDraw, ImageFont
+
+    image = Image.fromarray(np.ascontiguousarray(rgb))
+    draw = ImageDraw.Draw(image)
+    w, h = image.size
     # Line and text scale with the picture so they read the same on 320 px and 4K.
     thick = max(1, int(round(max(h, w) / 400)))
-    font_scale = max(0.4, max(h, w) / 1400)
+    font = ImageFont.load_default(size=max(11, int(round(max(h, w) / 60))))
     for item in boxes:
         colour = UNSCORED_RGB if item.prob_fake is None else {"FAKE": FAKE_RGB, "UNCERTAIN": UNCERTAIN_RGB}.get(item.label, REAL_RGB)
         x0, y0, x1, y1 = (int(round(v)) for v in item.box)
-        cv2.rectangle(out, (x0, y0), (x1, y1), colour, thick, cv2.LINE_AA)
+        draw.rectangle((x0, y0, x1, y1), outline=colour, width=thick)
         text = "no score" if item.prob_fake is None else f"{item.label} {item.prob_fake:.2f}"
         text = f"{item.prefix}{text}"
-        (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, font_scale, thick)
+        left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
+        tw, th = right - left, bottom - top
         # Caption above the box, or inside it when the box touches the top edge.
-        ty = y0 - base - 2 if y0 - th - base - 4 >= 0 else min(h - 1, y0 + th + base + 2)
-        tx = min(max(0, x0), max(0, w - tw - 2))
-        cv2.rectangle(out, (tx, ty - th - 2), (tx + tw + 2, ty + base), colour, -1)
-        cv2.putText(out, text, (tx + 1, ty), cv2.FONT_HERSHEY_SIMPLEX, font_scale, (255, 255, 255), thick, cv2.LINE_AA)
-    return out
+        ty = y0 - th - 4 if y0 - th - 4 >= 0 else min(h - th - 4, y0 + 2)
+        tx = min(max(0, x0), max(0, w - tw - 4))
+        draw.rectangle((tx, ty, tx + tw + 3, ty + th + 3), fill=colour)
+        draw.text((tx + 2 - left, ty + 2 - top), text, fill=(255, 255, 255), font=font)
+    return np.asarray(image).copy()
 
 
 def save_image(path: str | os.PathLike, rgb: np.ndarray, quality: int = 92) -> None:

@@ -10,11 +10,10 @@ import sys
 from pathlib import Path
 from typing import Iterable, TextIO, Union
 
-import cv2
 
 from ..data.imageio import is_image_path
 from ..utils.atomic import write_csv, write_json, write_parquet
-from .photo import ERROR, NO_FACE, PHOTO_COLUMNS, PhotoResult, predict_photo
+from .photo import ERROR, NO_FACE, PHOTO_COLUMNS, LocatedPhoto, PhotoResult, locate_faces, photo_result
 from .pipeline import FacePipeline
 from .video import VIDEO_COLUMNS, VideoResult, predict_video
 from .videoio import is_video_path
@@ -44,9 +43,19 @@ def _annotation_paths(source: str, annotate_dir: Path, taken: set[str]) -> str:
     return str(annotate_dir / name)
 
 
+#: Photos located ahead of the model and scored in one call: large enough to fill a model batch with the
+#: crops of many small photos, small enough to bound the decoded images held at once.
+PHOTO_CHUNK = 32
+
+
 def predict_media(detector, paths: Iterable[str], crops: bool | None = None, frames: int = 32, aggregate_by: str = "confident",
                   annotate_dir: str | os.PathLike | None = None, face_detector=None, progress: bool = False) -> list[MediaResult]:
     """Photos and videos (by file extension; anything else is tried as a photo).
+
+    Photos go in chunks of :data:`PHOTO_CHUNK`: their faces are located in a
+    worker thread while the previous chunk's crops are scored in one batch,
+    so face search and the model overlap and a folder of small photos or
+    crops is not scored one image at a time.
 
     With ``annotate_dir``: ``<stem>.jpg`` for a photo; for a video
     ``<stem>.mp4`` (the sampled frames with boxes, H.264), ``<stem>_probs.png``
@@ -57,27 +66,73 @@ def predict_media(detector, paths: Iterable[str], crops: bool | None = None, fra
     pipeline = FacePipeline.of(detector, face_detector)
     annotate_dir = Path(annotate_dir) if annotate_dir is not None else None
     taken: set[str] = set()
-    results: list[MediaResult] = []
     paths = list(paths)
-    for path in tqdm(paths, desc="predicting", unit="file", disable=not progress):
-        out = _annotation_paths(path, annotate_dir, taken) if annotate_dir is not None else None
-        video = is_video_path(path)
-        try:
-            if video:
-                result = predict_video(pipeline, path, frames=frames, aggregate_by=aggregate_by,
-                                       annotate_video=f"{out}.mp4" if out else None, plot=f"{out}_probs.png" if out else None)
-                if out:
-                    write_json(f"{out}.json", result.to_dict())
-            else:
-                result = predict_photo(pipeline, path, crops=crops, annotate_to=f"{out}.jpg" if out else None)
-        except (cv2.error, MemoryError, OSError) as exc:
-            # Bad input is reported by the readers; this is what is left (out of
-            # memory on a giant frame, a full disk for the annotations): one item
-            # fails, the batch goes on.
-            message = f"{path}: {exc.__class__.__name__}: {exc}"
-            result = VideoResult(path, ERROR, error=message, aggregate=aggregate_by) if video else PhotoResult(path, ERROR, error=message)
-        results.append(result)
-    return results
+    outs = [_annotation_paths(p, annotate_dir, taken) if annotate_dir is not None else None for p in paths]
+    results: list[MediaResult | None] = [None] * len(paths)
+    bar = tqdm(total=len(paths), desc="predicting", unit="file", disable=not progress)
+    photos = [i for i, p in enumerate(paths) if not is_video_path(p)]
+    for i, path in enumerate(paths):
+        if is_video_path(path):
+            results[i] = _predict_video_file(pipeline, path, outs[i], frames, aggregate_by)
+            bar.update(1)
+    for chunk_results in _predict_photo_chunks(pipeline, [paths[i] for i in photos], crops, [outs[i] for i in photos]):
+        for i, result in zip(photos, chunk_results):
+            results[i] = result
+        photos = photos[len(chunk_results):]
+        bar.update(len(chunk_results))
+    bar.close()
+    return results  # type: ignore[return-value]
+
+
+def _predict_video_file(pipeline: FacePipeline, path: str, out: str | None, frames: int, aggregate_by: str) -> VideoResult:
+    try:
+        result = predict_video(pipeline, path, frames=frames, aggregate_by=aggregate_by,
+                               annotate_video=f"{out}.mp4" if out else None, plot=f"{out}_probs.png" if out else None)
+        if out:
+            write_json(f"{out}.json", result.to_dict())
+        return result
+    except (MemoryError, OSError) as exc:
+        # Bad input is reported by the readers; this is what is left (out of memory on a giant
+        # frame, a full disk for the annotations): one item fails, the batch goes on.
+        return VideoResult(path, ERROR, error=f"{path}: {exc.__class__.__name__}: {exc}", aggregate=aggregate_by)
+
+
+def _locate(pipeline: FacePipeline, path: str, crops: bool | None) -> LocatedPhoto | PhotoResult:
+    try:
+        return locate_faces(pipeline, path, crops)
+    except (MemoryError, OSError) as exc:
+        return PhotoResult(path, ERROR, error=f"{path}: {exc.__class__.__name__}: {exc}")
+
+
+def _predict_photo_chunks(pipeline: FacePipeline, paths: list[str], crops: bool | None, outs: list[str | None]):
+    """Yield the results of each chunk of photos, in order; the next chunk's faces are located meanwhile."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    starts = range(0, len(paths), PHOTO_CHUNK)
+    # One locating thread: the face detector runs single-threaded, beside the model's threads.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="fakelens-locate") as pool:
+        locate_chunk = lambda k: pool.submit(lambda: [_locate(pipeline, p, crops) for p in paths[k:k + PHOTO_CHUNK]])  # noqa: E731
+        pending = locate_chunk(0) if paths else None
+        for k in starts:
+            located = pending.result()
+            pending = locate_chunk(k + PHOTO_CHUNK) if k + PHOTO_CHUNK < len(paths) else None
+            ready = [item for item in located if isinstance(item, LocatedPhoto)]
+            try:
+                probs = pipeline.score([c for item in ready for c in item.crops])
+            except MemoryError:  # one photo with many faces is too much in one batch: score photo by photo
+                probs = None
+            chunk, offset = [], 0
+            for item, out in zip(located, outs[k:k + PHOTO_CHUNK]):
+                if isinstance(item, PhotoResult):
+                    chunk.append(item)
+                    continue
+                try:
+                    mine = pipeline.score(item.crops) if probs is None else probs[offset:offset + len(item.crops)]
+                    chunk.append(photo_result(pipeline, item, mine, annotate_to=f"{out}.jpg" if out else None))
+                except (MemoryError, OSError) as exc:  # e.g. a full disk for the annotation
+                    chunk.append(PhotoResult(item.path, ERROR, error=f"{item.path}: {exc.__class__.__name__}: {exc}"))
+                offset += len(item.crops)
+            yield chunk
 
 
 def result_rows(results: Iterable[MediaResult]) -> tuple[list[dict], list[str]]:

@@ -33,9 +33,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol, Sequence
 
-import cv2
 import numpy as np
 
+from ..data.imageio import resize_rgb
 from ..data.perturb import jpeg
 
 
@@ -165,6 +165,5 @@ def crop_face(rgb: np.ndarray, face: "FaceLike", framing: Framing, size: int = C
     h, w = rgb.shape[:2]
     x0, y0, x1, y1 = crop_region(framing.square(face), h, w)
     region = rgb[y0:y1, x0:x1]
-    interp = cv2.INTER_AREA if max(region.shape[:2]) > size else cv2.INTER_LINEAR
-    crop = cv2.resize(np.ascontiguousarray(region), (size, size), interpolation=interp)
+    crop = resize_rgb(region, (size, size))
     return jpeg_roundtrip(crop, jpeg_quality) if jpeg_quality else crop

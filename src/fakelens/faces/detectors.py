@@ -29,12 +29,13 @@ import ctypes
 import glob
 import importlib.util
 import os
+import threading
 from dataclasses import dataclass
 from typing import Callable, Protocol, runtime_checkable
 
-import cv2
 import numpy as np
 
+from ..data.imageio import resize_rgb
 from ..errors import WeightsUnavailableError
 from .cropping import RES10_FRAMING, YUFACE_FRAMING, Framing
 
@@ -119,8 +120,7 @@ def _resize(rgb: np.ndarray, scale: float) -> np.ndarray:
     if scale == 1.0:
         return rgb
     h, w = rgb.shape[:2]
-    size = (max(1, int(round(w * scale))), max(1, int(round(h * scale))))
-    return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+    return resize_rgb(rgb, (max(1, int(round(w * scale))), max(1, int(round(h * scale)))))
 
 
 def _check_rgb(rgb: np.ndarray) -> np.ndarray:
@@ -154,7 +154,7 @@ class YuFaceDetector:
     def detect(self, rgb: np.ndarray) -> list[FaceBox]:
         rgb = _check_rgb(rgb)
         scale = working_scale(*rgb.shape[:2], self.max_side, self.min_side)
-        bgr = np.ascontiguousarray(cv2.cvtColor(_resize(rgb, scale), cv2.COLOR_RGB2BGR))
+        bgr = np.ascontiguousarray(_resize(rgb, scale)[..., ::-1])
         with self._openmp.limit(self.threads) if self._openmp else contextlib.nullcontext():
             raw = self._detect(bgr)
         # rows: confidence (0-100), x, y, w, h, 5 landmark (x, y) pairs, [unused]
@@ -245,19 +245,34 @@ class Res10Detector:
 
     def __init__(self, score_threshold: float = 0.5, max_side: int = 300, min_side: int = 160,
                  prototxt: str | None = None, weights: str | None = None):
+        try:
+            import cv2
+        except ImportError:
+            raise WeightsUnavailableError("the res10 face detector runs on OpenCV: pip install 'fakelens[res10]'") from None
         if prototxt is None or weights is None:
             prototxt, weights = find_res10_files()
-        self.net = cv2.dnn.readNetFromCaffe(prototxt, weights)
+        self._cv2, self.files = cv2, (prototxt, weights)
+        self._local = threading.local()
+        self.net  # load once here, so missing or broken files fail at construction
         self.score_threshold = float(score_threshold)
         self.max_side, self.min_side = int(max_side), int(min_side)
+
+    @property
+    def net(self):
+        """This thread's network: a ``cv2.dnn.Net`` keeps its input and outputs inside, so threads cannot share one."""
+        net = getattr(self._local, "net", None)
+        if net is None:
+            net = self._local.net = self._cv2.dnn.readNetFromCaffe(*self.files)
+        return net
 
     def detect(self, rgb: np.ndarray) -> list[FaceBox]:
         rgb = _check_rgb(rgb)
         h, w = rgb.shape[:2]
-        small = cv2.cvtColor(_resize(rgb, working_scale(h, w, self.max_side, self.min_side)), cv2.COLOR_RGB2BGR)
-        blob = cv2.dnn.blobFromImage(small, 1.0, (small.shape[1], small.shape[0]), self.MEAN_BGR)
-        self.net.setInput(blob)
-        out = self.net.forward().reshape(-1, 7)  # [_, class, score, x0, y0, x1, y1] in 0..1
+        small = np.ascontiguousarray(_resize(rgb, working_scale(h, w, self.max_side, self.min_side))[..., ::-1])
+        blob = self._cv2.dnn.blobFromImage(small, 1.0, (small.shape[1], small.shape[0]), self.MEAN_BGR)
+        net = self.net
+        net.setInput(blob)
+        out = net.forward().reshape(-1, 7)  # [_, class, score, x0, y0, x1, y1] in 0..1
         faces = []
         for _, _, score, x0, y0, x1, y1 in out[out[:, 2] >= self.score_threshold]:
             box = FaceBox(float(x0) * w, float(y0) * h, float(x1) * w, float(y1) * h, float(score))

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import math
 
-import cv2
 import numpy as np
 
+from ..data.imageio import resize_rgb
 from .detectors import FaceBox, FaceDetector
 from .tracking import box_iou, match_cost
 
@@ -69,7 +69,7 @@ class GuidedFaceFinder:
         window = rgb[y0:y1, x0:x1]
         scale = min(1.0, self.face_px / size)
         if scale < 1.0:
-            window = cv2.resize(window, (max(1, round((x1 - x0) * scale)), max(1, round((y1 - y0) * scale))), interpolation=cv2.INTER_AREA)
+            window = resize_rgb(window, (max(1, round((x1 - x0) * scale)), max(1, round((y1 - y0) * scale))))
         self.window_searches += 1
         found = [f.scaled(1.0 / scale, x0, y0) for f in self.face_detector.detect(np.ascontiguousarray(window))]
         # Only the face being followed: a neighbour cut by the window's edge

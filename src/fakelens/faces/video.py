@@ -19,9 +19,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-import cv2
 import numpy as np
 
+from ..data.imageio import resize_rgb
 from ..errors import InputTooLargeError, VideoReadError
 from .aggregate import AGGREGATES, aggregate
 from .annotate import BoxLabel, draw_faces, plot_frame_probs
@@ -184,7 +184,9 @@ def _aggregate(result: VideoResult, pipeline: FacePipeline, min_track_fraction: 
     used = [t for t in result.tracks if t.used]
     result.video_probs = {name: max(t.probs_by_strategy[name] for t in used) for name in AGGREGATES}
     result.prob_fake = result.video_probs[result.aggregate]
-    result.label = pipeline.label(result.prob_fake)
+    # The video is judged by its most-fake person: with several people, at the cut fitted for that many
+    # faces (as a photo with several faces), so a video of real people is as rarely accused as one real face.
+    result.label = pipeline.photo_verdict(result.prob_fake, len(used)) if len(used) > 1 else pipeline.label(result.prob_fake)
 
 
 def _shrink(rgb: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
@@ -192,7 +194,7 @@ def _shrink(rgb: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
     scale = min(1.0, max_side / max(h, w))
     if scale == 1.0:
         return rgb.copy(), 1.0
-    return cv2.resize(rgb, (int(round(w * scale)), int(round(h * scale))), interpolation=cv2.INTER_AREA), scale
+    return resize_rgb(rgb, (int(round(w * scale)), int(round(h * scale)))), scale
 
 
 def _write_annotated(result: VideoResult, kept: list[tuple[np.ndarray, float]], path: str | os.PathLike) -> None:

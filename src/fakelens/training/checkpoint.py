@@ -3,7 +3,8 @@
 Each epoch goes into a fresh folder ``checkpoints/epoch-NNN/`` (weights as
 safetensors, optimiser/scheduler/bookkeeping as a tensors-only torch file);
 only when it is complete does the pointer file ``checkpoints/LATEST`` move
-to it (``os.replace``), and older folders are then removed.
+to it (``os.replace``), and older folders are then removed. The best
+epoch's weights are kept apart, in the run folder's ``best.safetensors``.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from safetensors.torch import load_file, save_file
 from ..utils.atomic import write_text
 
 WEIGHTS, STATE, POINTER = "model.safetensors", "state.pt", "LATEST"
+BEST_WEIGHTS = "best.safetensors"
 
 
 def save_checkpoint(run_dir: str | Path, epoch: int, model: torch.nn.Module, state: dict) -> Path:

@@ -1,0 +1,88 @@
+"""The data side of training (Lightning's ``LightningDataModule`` idea): sources -> split -> loaders.
+
+The split is made once and written to ``split.csv`` (by rank 0); a resumed
+run and :func:`~fakelens.training.finalize.finalize_run` re-read it, so the
+validation and test groups never move. The loaders come sharded for torchrun:
+each rank reads its own part (tar shards split themselves).
+"""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from torch.utils.data import DataLoader
+
+from ..data.dataset import FaceCropDataset, TrainingDataset, make_loader, weighted_sampler
+from ..data.multisource import SourceSpec, split_sources, training_draws
+from ..data.shards import ShardDataset, is_shard_dir, read_shard_split
+from ..data.split import read_split_csv, write_split_csv
+from ..data.transforms import eval_transform, train_transform
+from ..errors import DataError
+from ..models import get_model_spec
+from . import distributed
+from .config import TrainConfig
+
+SPLITS = ("train", "val", "test")
+
+
+class FaceDataModule:
+    """``setup()`` fixes the split; ``train_dataloader()`` and ``val_dataloader()`` read it."""
+
+    def __init__(self, config: TrainConfig, run_dir: str | Path, resume: bool = False, quiet: bool = False):
+        self.config = config
+        self.run_dir = Path(run_dir)
+        self.resume = resume
+        self.quiet = quiet
+        self.sources: list[SourceSpec] = []
+        self.splits: dict[str, list] = {}
+        self.preprocess = None
+
+    @property
+    def from_shards(self) -> bool:
+        return len(self.config.data) == 1 and is_shard_dir(self.config.data[0])
+
+    def setup(self) -> None:
+        cfg = self.config
+        self.sources = [SourceSpec.parse(d) for d in cfg.data]
+        split_csv = self.run_dir / "split.csv"
+        if self.resume and split_csv.is_file():
+            samples, splits = read_split_csv(split_csv)
+            if len(self.sources) == 1 and not samples[0].source:  # a run from before multi-source training
+                samples = [dataclasses.replace(s, source=self.sources[0].name) for s in samples]
+        elif self.from_shards:  # `fakelens shard` fixed the split; train_dataloader streams its training part
+            samples, splits = read_shard_split(cfg.data[0], cfg.per_class)
+            samples = [dataclasses.replace(s, source=self.sources[0].name) for s in samples]
+            if distributed.is_main():
+                write_split_csv(split_csv, samples, splits)
+        else:
+            # Each source is split by its own groups first; only then is the per-class subset drawn
+            # from the training part, so every run on a source is validated and tested on the same groups.
+            samples, splits = split_sources(self.sources, cfg.val_fraction, cfg.test_fraction, cfg.seed, cfg.per_class, not self.quiet)
+            if distributed.is_main():
+                write_split_csv(split_csv, samples, splits)
+        self.splits = {name: [s for s, sp in zip(samples, splits) if sp == name] for name in SPLITS}
+        for name in ("train", "val"):
+            labels = {s.label for s in self.splits[name]}
+            if labels != {0, 1}:
+                raise DataError(f"the {name} split has only {'/'.join(map(str, labels)) or 'no'} labels; use more data or other fractions")
+        spec = get_model_spec(cfg.model)
+        self.preprocess = dataclasses.replace(spec.preprocess, image_size=cfg.image_size or spec.preprocess.image_size)
+
+    def train_dataloader(self) -> DataLoader:
+        """Weighted draws over the sources (tar shards: the shards in stream order), this rank's part of them."""
+        cfg = self.config
+        transform = train_transform(self.preprocess, cfg.aug_strength, cfg.framing_jitter)
+        if self.from_shards:  # tar shards: the dataset itself splits them across ranks and workers
+            shards = ShardDataset(cfg.data[0], transform, seed=cfg.seed)
+            loader = make_loader(shards, cfg.batch_size, False, cfg.num_workers, drop_last=len(shards) > cfg.batch_size)
+        else:
+            items, weights = training_draws(self.splits["train"], self.sources, cfg.sbi)
+            draws = cfg.samples_per_epoch or len(self.splits["train"])
+            loader = make_loader(TrainingDataset(items, transform, cfg.seed), cfg.batch_size, True, cfg.num_workers, seed=cfg.seed,
+                                 drop_last=draws > cfg.batch_size, sampler=weighted_sampler(weights, draws, cfg.seed))
+        return distributed.shard_loader(loader, cfg.seed)
+
+    def val_dataloader(self) -> DataLoader:
+        cfg = self.config
+        loader = make_loader(FaceCropDataset(self.splits["val"], eval_transform(self.preprocess)), cfg.batch_size * 2, False, cfg.num_workers)
+        return distributed.shard_loader(loader, cfg.seed)

@@ -1,0 +1,135 @@
+"""The trainer's parts on their own: the data module, the model module and the finalise step."""
+import json
+import shutil
+
+import pytest
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file
+
+from fakelens.errors import RunDirError
+from fakelens.training import DetectorModule, FaceDataModule, TrainConfig, finalize_run
+
+
+def _config(data, out, **kw):
+    base = dict(data=str(data), model="simple_cnn", out=str(out), epochs=2, batch_size=16, image_size=32, lr=3e-3,
+                aug_strength=0.0, num_workers=0, patience=0, seed=0)
+    return TrainConfig(**{**base, **kw})
+
+
+def _paths(dm):
+    return {name: [s.path for s in samples] for name, samples in dm.splits.items()}
+
+
+def test_datamodule_rereads_its_split_on_resume(tmp_path, kaggle_dataset):
+    run = tmp_path / "run"
+    run.mkdir()
+    first = FaceDataModule(_config(kaggle_dataset, run), run)
+    first.setup()
+    assert (run / "split.csv").is_file()
+    # another seed splits differently, unless the run's split.csv is re-read
+    (tmp_path / "other").mkdir()
+    fresh = FaceDataModule(_config(kaggle_dataset, tmp_path / "other", seed=1), tmp_path / "other")
+    fresh.setup()
+    assert _paths(fresh)["val"] != _paths(first)["val"]
+    resumed = FaceDataModule(_config(kaggle_dataset, run, seed=1), run, resume=True)
+    resumed.setup()
+    assert _paths(resumed) == _paths(first)
+    assert resumed.preprocess.image_size == 32
+
+
+def test_datamodule_loaders(tmp_path, kaggle_dataset):
+    (tmp_path / "run").mkdir()
+    dm = FaceDataModule(_config(kaggle_dataset, tmp_path / "run", samples_per_epoch=40), tmp_path / "run")
+    dm.setup()
+    train = dm.train_dataloader()
+    assert len(train.sampler) == 40 and len(train) == 40 // 16  # drop_last: every step a full batch
+    x, y, _, bad = next(iter(train))
+    assert x.shape == (16, 3, 32, 32) and not bad
+    val = dm.val_dataloader()
+    assert sorted(s.path for s in val.dataset.samples) == sorted(_paths(dm)["val"]) and val.batch_size == 32
+
+
+def test_only_rank_zero_writes_the_split(tmp_path, kaggle_dataset, monkeypatch):
+    from fakelens.training import distributed
+
+    monkeypatch.setattr(distributed, "is_main", lambda: False)
+    (tmp_path / "run").mkdir()
+    dm = FaceDataModule(_config(kaggle_dataset, tmp_path / "run"), tmp_path / "run")
+    dm.setup()
+    assert dm.splits["train"] and not (tmp_path / "run" / "split.csv").exists()
+
+
+def test_module_optimiser_and_schedule(tmp_path, kaggle_dataset):
+    module = DetectorModule(_config(kaggle_dataset, tmp_path, lr=1e-2, weight_decay=0.1, warmup_epochs=0.5))
+    optimizer, scheduler = module.configure_optimizers(steps_per_epoch=10)  # 20 steps, the first 5 warming up
+    decay, no_decay = optimizer.param_groups
+    assert decay["weight_decay"] == 0.1 and no_decay["weight_decay"] == 0.0
+    assert all(p.ndim > 1 for p in decay["params"]) and all(p.ndim <= 1 for p in no_decay["params"])
+    assert len(decay["params"]) + len(no_decay["params"]) == len(list(module.model.parameters()))
+    lrs = []
+    for _ in range(20):
+        lrs.append(scheduler.get_last_lr()[0])
+        optimizer.step()
+        scheduler.step()
+    assert lrs[0] == pytest.approx(1e-2 / 5) and lrs[4] == pytest.approx(1e-2) and lrs[5] == pytest.approx(1e-2)
+    assert lrs[5:] == sorted(lrs[5:], reverse=True)
+    assert scheduler.get_last_lr()[0] == pytest.approx(1e-4)  # cosine down to 1% of the peak
+    # the same config gives the same initial weights
+    again = DetectorModule(_config(kaggle_dataset, tmp_path, lr=1e-2))
+    fresh = DetectorModule(_config(kaggle_dataset, tmp_path, lr=1e-2))
+    assert all(torch.equal(a, b) for a, b in zip(again.model.state_dict().values(), fresh.model.state_dict().values()))
+
+
+def test_module_training_step_smooths_the_labels(tmp_path, kaggle_dataset):
+    module = DetectorModule(_config(kaggle_dataset, tmp_path, label_smoothing=0.2))
+    x, y = torch.randn(4, 3, 32, 32), torch.tensor([0.0, 1.0, 1.0, 0.0])
+    loss, logits = module.training_step((x, y))
+    assert logits.shape == (4,)
+    assert loss.item() == pytest.approx(F.binary_cross_entropy_with_logits(logits, torch.tensor([0.1, 0.9, 0.9, 0.1])).item())
+
+
+def test_module_freezes_the_backbone_of_a_transfer_model(tmp_path, kaggle_dataset):
+    module = DetectorModule(_config(kaggle_dataset, tmp_path, model="efficientnet_lite0", pretrained=False, freeze_epochs=1))
+    assert module.on_train_epoch_start(1) is True
+    trainable = [p for p in module.model.parameters() if p.requires_grad]
+    assert {id(p) for p in trainable} == {id(p) for p in module.model.get_classifier().parameters()}
+    assert not any(m.training for m in module.model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm))
+    module.on_train_epoch_end()
+    assert all(p.requires_grad for p in module.model.parameters())
+    assert module.on_train_epoch_start(2) is False and module.model.training
+    assert all(m.training for m in module.model.modules())
+    assert not DetectorModule(_config(kaggle_dataset, tmp_path, freeze_epochs=1)).is_frozen(1)  # trained from scratch: never
+
+
+def test_finalize_run_alone_ships_what_the_trainer_shipped(trained_run, tmp_path):
+    import fakelens
+
+    original, _ = trained_run
+    run = tmp_path / "run"
+    shutil.copytree(original, run)
+    for name in ("detector.json", "model.safetensors", "metrics.json"):
+        (run / name).unlink()
+    shutil.rmtree(run / "eval")
+    metrics = finalize_run(run)
+    before = json.loads((original / "metrics.json").read_text())
+    for m in (before, metrics):
+        m["test"].pop("dataset")  # the path of the run's split.csv
+    assert metrics == before
+    assert json.loads((run / "metrics.json").read_text())["test"]["roc_auc"] == before["test"]["roc_auc"]
+    shipped, best = load_file(str(run / "model.safetensors")), load_file(str(run / "best.safetensors"))
+    assert shipped.keys() == best.keys() and all(torch.equal(shipped[k], best[k]) for k in best)
+    info = json.loads((run / "detector.json").read_text())["info"]
+    assert info == json.loads((original / "detector.json").read_text())["info"]
+    assert fakelens.load(run).temperature == metrics["temperature"]
+
+
+def test_finalize_run_needs_a_run(tmp_path, kaggle_dataset):
+    with pytest.raises(RunDirError, match="config.json"):
+        finalize_run(tmp_path)
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text(json.dumps(_config(kaggle_dataset, run).to_dict()))
+    FaceDataModule(_config(kaggle_dataset, run), run).setup()  # split.csv, but no epoch trained
+    with pytest.raises(RunDirError, match="no checkpoint"):
+        finalize_run(run)

@@ -3,20 +3,17 @@
 # needed behind any load balancer (probe /readyz for readiness, /healthz for liveness).
 FROM python:3.11-slim
 
-# libglib2.0-0: OpenCV's one shared library that the slim image lacks (face detection)
-RUN apt-get update && apt-get install -y --no-install-recommends libglib2.0-0 && rm -rf /var/lib/apt/lists/*
-
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY src ./src
-# The light runtime install: ONNX Runtime, no PyTorch (the bundled detector ships its ONNX export).
+# The light runtime install: ONNX Runtime, no PyTorch and no OpenCV (the bundled detector ships its ONNX export).
 # A run folder served with FAKELENS_RUN needs its model.onnx beside the weights ('fakelens export').
 RUN pip install --no-cache-dir . && useradd --create-home fakelens
 
 USER fakelens
 ENV FAKELENS_CACHE=/home/fakelens/.cache/fakelens
 # Fail the build, not the first request, if the detector does not load without PyTorch.
-RUN python -c "import sys, fakelens; fakelens.load(); assert 'torch' not in sys.modules"
+RUN python -c "import sys, fakelens; fakelens.load(); assert 'torch' not in sys.modules and 'cv2' not in sys.modules"
 
 # Limits (see README "The service" and "Scaling out"); override with docker run -e NAME=VALUE.
 ENV FAKELENS_MAX_IMAGE_MB=15 \

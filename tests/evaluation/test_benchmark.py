@@ -46,6 +46,10 @@ def test_benchmark_reports_every_dataset_and_group(trained_run, kaggle_dataset, 
       - {{source: {folder_dataset}, only: real}}
       - {{source: {kaggle_dataset}, only: fake}}
     max_images: 60
+  - name: folder-reals-plus-test-fakes
+    data:
+      - {{source: {folder_dataset}, only: real}}
+      - {{source: {kaggle_dataset}, only: fake, split: test}}
   - name: grouped-by-column
     data: {grouped_manifest}
     groups: {{column: group}}
@@ -56,12 +60,19 @@ def test_benchmark_reports_every_dataset_and_group(trained_run, kaggle_dataset, 
     out = tmp_path / "out"
     assert main(["benchmark", str(bench), str(run), "--out", str(out)]) == 0
     rows = {r["dataset"]: r for r in json.loads((out / "benchmark.json").read_text())}
-    assert set(rows) == {"synthetic-test", "folders", "folders-real-only-plus-fakes", "grouped-by-column", "grouped-by-name"}
+    assert set(rows) == {"synthetic-test", "folders", "folders-real-only-plus-fakes", "folder-reals-plus-test-fakes",
+                         "grouped-by-column", "grouped-by-name"}
     # the test part of the run's own split: the same images `fakelens evaluate` scores
     assert rows["synthetic-test"]["n"] == json.loads((run / "metrics.json").read_text())["test"]["n"]
     assert rows["synthetic-test"]["uncertain"] < 0.5  # bands given: most verdicts are REAL or FAKE
     assert rows["folders"]["roc_auc"] > 0.85
     assert rows["folders-real-only-plus-fakes"]["n"] == 60
+    # a part's own split: only the run's test fakes join the (unsplit) folder's reals
+    from fakelens.data.split import read_split_csv
+
+    samples, splits = read_split_csv(run / "split.csv")
+    assert rows["folder-reals-plus-test-fakes"]["n_fake"] == sum(s.label == 1 and sp == "test" for s, sp in zip(samples, splits))
+    assert rows["folder-reals-plus-test-fakes"]["n_real"] == rows["folders"]["n_real"]
     for name in ("grouped-by-column", "grouped-by-name"):
         r = rows[name]
         assert set(r["group_fpr"]) == {"a", "b"}

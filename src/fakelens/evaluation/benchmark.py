@@ -8,10 +8,10 @@
         split: test                     # needs runs that share the split (it is read from the first run)
       - name: stylegan2-vs-ffhq         # a whole held-out source
         data: configs/data/headshots.yaml
-      - name: sd-vs-ffhq                # several sources combined, each filtered to one class
+      - name: sd-vs-ffhq                # several sources combined, each filtered to one class (and split)
         data:
           - {source: configs/data/sdfd.yaml}
-          - {source: configs/data/headshots.yaml, only: real}
+          - {source: configs/data/headshots.yaml, only: real, split: test}
       - name: in-the-wild
         data: my/manifest.csv
         groups: {column: group}          # per-group false-positive rates (a manifest column) ...
@@ -46,6 +46,9 @@ class DataPart(BaseModel):
     model_config = ConfigDict(extra="forbid")
     source: str
     only: Literal["real", "fake"] | None = None
+    # this part's split in the runs' split.csv (default: the dataset's): a held-out source of fakes
+    # can be paired with the test reals of a trained source
+    split: Literal["train", "val", "test"] | None = None
 
 
 class GroupRule(BaseModel):
@@ -96,11 +99,12 @@ def dataset_samples(ds: BenchDataset, split_csv: Path | None) -> list[Sample]:
         spec = SourceSpec.parse(part.source)
         spec = spec.model_copy(update={"group": "file"} if spec.group == "phash" else {})  # no pHash pass: groups are not split here
         own = load_source(spec, progress=False)
-        if ds.split:
+        split = part.split or ds.split
+        if split:
             if split_csv is None or not split_csv.is_file():
-                raise ConfigError(f"dataset {ds.name}: 'split: {ds.split}' needs runs with a split.csv")
+                raise ConfigError(f"dataset {ds.name}: 'split: {split}' needs runs with a split.csv")
             all_samples, splits = read_split_csv(split_csv)
-            wanted = {s.path for s, sp in zip(all_samples, splits) if sp == ds.split and s.source in ("", spec.name)}
+            wanted = {s.path for s, sp in zip(all_samples, splits) if sp == split and s.source in ("", spec.name)}
             own = [s for s in own if s.path in wanted]
         if part.only:
             own = [s for s in own if (s.label == REAL) == (part.only == "real")]

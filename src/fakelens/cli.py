@@ -429,19 +429,21 @@ def _add_explain(sub) -> None:
 
 
 def _explain(args) -> int:
-    from .explain import explain_files
+    from .explain import ExplainConfig, explain_files
     from .inference import load
     from .inference.predict import expand_inputs
 
     check_output_folder(args.out)
+    # a bad option is a ConfigError (exit code 2), before the detector is loaded or any image read
+    config = ExplainConfig(methods=args.method, cam=args.cam, lime_samples=args.lime_samples, top_k=args.top_k,
+                           segmentation=args.segmentation, faithfulness=args.faithfulness)
     detector = load(args.run, backend=args.backend)
     paths = expand_inputs(args.inputs)
     if not paths:
         raise FakelensError("no images found in the given inputs")
     rows = explain_files(
-        detector, paths, args.out, methods=args.method, cam=args.cam, lime_samples=args.lime_samples, top_k=args.top_k,
-        segmentation=args.segmentation, faithfulness=args.faithfulness, progress=True,
-        crops=True if args.crops else None, face_detector=args.face_detector,
+        detector, paths, args.out, config=config, progress=True, crops=True if args.crops else None,
+        face_detector=args.face_detector,
     )
     failed = [r for r in rows if r["error"]]
     for r in failed:

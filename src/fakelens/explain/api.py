@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Sequence
 
 import numpy as np
 
@@ -18,96 +18,70 @@ from ..errors import ImageReadError
 from ..inference.detector import Detector
 from ..utils.atomic import save_figure, write_json
 from ._scoring import score_faces
-from .cam import cam_overlay, make_cam_explainer
-from .faithfulness import deletion_faithfulness, random_segment_masks, shifted_masks, top_fraction_mask
-from .lime_explainer import LimeExplainer
-from .results import CamResult, Explanation
-
-METHODS = ("gradcam", "lime")
-
-
-def resolve_methods(methods: str | Iterable[str]) -> tuple[str, ...]:
-    """``"all"``, one name or several -> the methods to run, in a fixed order."""
-    names = [methods] if isinstance(methods, str) else list(methods)
-    chosen = set()
-    for name in names:
-        key = str(name).lower()
-        if key == "all":
-            chosen.update(METHODS)
-        elif key in METHODS:
-            chosen.add(key)
-        else:
-            raise ValueError(f"unknown explanation method {name!r}; choose one of: {', '.join(METHODS)}, all")
-    if not chosen:
-        raise ValueError(f"no explanation method given; choose one of: {', '.join(METHODS)}, all")
-    return tuple(m for m in METHODS if m in chosen)
+from .config import ExplainConfig
+from .methods import METHODS, ExplainMethod, make_methods, resolve_methods  # noqa: F401  (METHODS, resolve_methods: re-exported)
+from .results import Explanation
 
 
 def explain(
     detector: Detector,
     images: Sequence[ImageInput],
-    methods: str | Iterable[str] = METHODS,
-    cam: str = "gradcam",
-    lime_samples: int = 1000,
-    top_k: int = 5,
-    segmentation: str = "slic",
-    faithfulness: bool = True,
-    cam_region_fraction: float = 0.15,
-    n_random: int = 8,
-    target_layer: str | None = None,
+    config: ExplainConfig | None = None,
     sources: Sequence[str | None] | None = None,
-    random_state: int = 0,
+    **options,
 ) -> list[Explanation]:
     """Explain the detector's verdict on each face crop.
 
     ``images`` are anything the detector reads (paths, bytes, arrays, PIL
     images); an unreadable one raises :class:`~fakelens.errors.ImageReadError`.
-    Grad-CAM runs on the detector's torch model (also when it scores through
-    ONNX Runtime) at the layer its registry entry names, or ``target_layer``;
-    LIME and the faithfulness checks score through the detector itself.
+    What to explain and how is ``config`` (an :class:`ExplainConfig`), or the
+    same options as keywords (``methods="all", cam="gradcam++", lime_samples=...``),
+    which also change a given ``config``; a bad option raises
+    :class:`~fakelens.errors.ConfigError` before any image is read.
 
-    The faithfulness check removes the top region (for Grad-CAM the
-    ``cam_region_fraction`` hottest pixels, for LIME the ``top_k`` superpixels
-    pushing hardest toward FAKE) and compares the drop in P(FAKE) with the mean
-    drop for ``n_random`` random regions of the same size.
+    Each method in ``config.methods`` (:data:`~fakelens.explain.methods.EXPLAIN_METHODS`)
+    fills its part: Grad-CAM runs on the detector's torch model (also when it
+    scores through ONNX Runtime) at the layer its registry entry names, or
+    ``target_layer``; LIME and the faithfulness checks score through the
+    detector itself. The faithfulness check removes the top region (for
+    Grad-CAM the ``cam_region_fraction`` hottest pixels, for LIME the ``top_k``
+    superpixels pushing hardest toward FAKE) and compares the drop in P(FAKE)
+    with the mean drop for ``n_random`` random regions of the same size.
     """
-    methods = resolve_methods(methods)
-    # Build (and so validate) the explainers before decoding anything: a bad option fails at once.
-    cam_explainer = make_cam_explainer(detector, cam, target_layer) if "gradcam" in methods else None
-    lime_explainer = (
-        LimeExplainer(detector, lime_samples, top_k, segmentation, random_state=random_state) if "lime" in methods else None
-    )
+    config = _config(config, options)
+    # Build (and so check) the methods before decoding anything: a bad option fails at once.
+    return _explain(detector, images, make_methods(detector, config), config, sources)
+
+
+def _config(config, options: dict) -> ExplainConfig:
+    if isinstance(config, (str, list, tuple)):  # explain(detector, images, "all"): the third argument was methods
+        if "methods" in options:
+            raise TypeError("methods given twice: as the third argument and as methods=")
+        config, options = None, {"methods": config, **options}
+    return ExplainConfig.of(config, **options)
+
+
+def _explain(
+    detector: Detector,
+    images: Sequence[ImageInput],
+    methods: Sequence[ExplainMethod],
+    config: ExplainConfig,
+    sources: Sequence[str | None] | None,
+) -> list[Explanation]:
     if sources is not None and len(sources) != len(images):
         raise ValueError(f"got {len(sources)} sources for {len(images)} images")
     if not len(images):
         return []
     faces = np.stack([detector.decode(im) for im in images])
     probs = score_faces(detector, faces)
-    heatmaps = cam_explainer(detector.arrays_to_batch(faces)) if cam_explainer else None
-    if heatmaps is not None and detector.tta:
-        # The verdict averages the face and its mirror image, so the map does too.
-        mirrored = cam_explainer(np.ascontiguousarray(detector.arrays_to_batch(faces)[..., ::-1]))[..., ::-1]
-        heatmaps = (heatmaps + mirrored) / 2
-    score_fn = lambda batch: score_faces(detector, batch)  # noqa: E731
-
-    results = []
-    for i, (rgb, p) in enumerate(zip(faces, probs)):
-        source = sources[i] if sources is not None else _source_name(images[i])
-        e = Explanation(source, rgb, float(p), detector.verdict(p))
-        rng = np.random.default_rng(random_state)  # the same random regions for a face, whatever batch it is in
-        if cam_explainer is not None:
-            heat = heatmaps[i]
-            e.gradcam = CamResult(cam_explainer.method, cam_explainer.layer_name, heat, cam_overlay(rgb, heat))
-            if faithfulness and heat.max() > 0:  # an all-zero map ranks nothing above anything else
-                region = top_fraction_mask(heat, cam_region_fraction)
-                e.faithfulness["gradcam"] = deletion_faithfulness(score_fn, rgb, region, shifted_masks(region, n_random, rng), p)
-        if lime_explainer is not None:
-            e.lime = lime_explainer(rgb)
-            if faithfulness:
-                region = e.lime.fake_region(top_k)
-                baseline = random_segment_masks(e.lime.segments, top_k, n_random, rng)
-                e.faithfulness["lime"] = deletion_faithfulness(score_fn, rgb, region, baseline, p)
-        results.append(e)
+    results = [
+        Explanation(sources[i] if sources is not None else _source_name(images[i]), rgb, float(p), detector.verdict(p))
+        for i, (rgb, p) in enumerate(zip(faces, probs))
+    ]
+    # One generator per face, shared by the methods in turn: the same random regions for a face, whatever batch it is in.
+    rngs = [np.random.default_rng(config.random_state) for _ in results]
+    for method in methods:
+        method.fill(results, rngs)
     return results
 
 
@@ -116,17 +90,24 @@ def explain_faces(
     crops: Sequence[ImageInput],
     boxes: Sequence[tuple[int, int, int, int]] | None = None,
     source: str | None = None,
-    **kwargs,
+    config: ExplainConfig | None = None,
+    **options,
 ) -> list[Explanation]:
     """Explain each face found in one photo: the hook for face detection.
 
     A face detector passes its crops (and their ``(x0, y0, x1, y1)`` boxes in
     the photo); each face is explained once and keeps its box, so a figure or
-    the service can point back into the photo.
+    the service can point back into the photo. ``config`` and ``options`` as
+    for :func:`explain`.
     """
     if boxes is not None and len(boxes) != len(crops):
         raise ValueError(f"got {len(boxes)} boxes for {len(crops)} face crops")
-    results = explain(detector, crops, sources=[source] * len(crops) if source is not None else None, **kwargs)
+    config = _config(config, options)
+    return _explain_faces(detector, crops, boxes, source, make_methods(detector, config), config)
+
+
+def _explain_faces(detector, crops, boxes, source, methods, config) -> list[Explanation]:
+    results = _explain(detector, crops, methods, config, [source] * len(crops) if source is not None else None)
     for e, box in zip(results, boxes if boxes is not None else [None] * len(results)):
         e.face_box = None if box is None else tuple(int(v) for v in box)
     return results
@@ -140,7 +121,8 @@ def explain_files(
     progress: bool = False,
     crops: bool | None = True,
     face_detector: str | None = None,
-    **kwargs,
+    config: ExplainConfig | None = None,
+    **options,
 ) -> list[dict]:
     """Explain image files one by one, writing a figure per face, ``grid.png`` and ``explanations.json``.
 
@@ -148,6 +130,8 @@ def explain_files(
     finds the faces in whole photos (each face explained once, with its box); False
     always looks for faces. An unreadable file gets its message in the ``error``
     field, a photo without a face gets ``status`` no_face, and the rest go on.
+    ``config`` and ``options`` as for :func:`explain`; the options given
+    explicitly are recorded in ``explanations.json``.
     Returns the rows written to ``explanations.json`` (one per face).
     """
     from tqdm.auto import tqdm
@@ -155,10 +139,10 @@ def explain_files(
     from .figures import explanation_figure, explanation_grid
 
     out_dir = Path(out_dir)
-    methods = resolve_methods(kwargs.pop("methods", METHODS))
-    # explain() checks every option before it looks at an image: an empty call reports
-    # a bad option once, up front, instead of after (or instead of) the unreadable files.
-    explain(detector, [], methods=methods, **kwargs)
+    # Every option is checked (and each method built, once) before any image is looked at: a bad
+    # option is reported once, up front, instead of after (or instead of) the unreadable files.
+    config = _config(config, options)
+    methods = make_methods(detector, config)
     pipeline = None
     if crops is not True:
         from ..faces import FacePipeline
@@ -168,7 +152,7 @@ def explain_files(
     for i, path in enumerate(tqdm([str(p) for p in paths], desc="explaining", unit="img", disable=not progress)):
         base = {"path": path, "status": "ok", "prob_fake": None, "label": None, "figure": None, "error": ""}
         try:
-            explanations = _explain_file(detector, pipeline, path, crops, methods, kwargs)
+            explanations = _explain_file(detector, pipeline, path, crops, methods, config)
         except ImageReadError as exc:
             rows.append({**base, "status": "error", "error": str(exc)})
             continue
@@ -193,8 +177,9 @@ def explain_files(
             "model": detector.model_name,
             "source": detector.source,
             "threshold": detector.threshold,
-            "methods": list(methods),
-            "options": {k: v for k, v in kwargs.items() if isinstance(v, (str, int, float, bool))},
+            "methods": list(config.methods),
+            "options": {k: v for k, v in config.set_options().items()
+                        if k != "methods" and isinstance(v, (str, int, float, bool))},
             "grid": grid.name if grid else None,
             "images": rows,
         },
@@ -202,18 +187,18 @@ def explain_files(
     return rows
 
 
-def _explain_file(detector: Detector, pipeline, path: str, crops: bool | None, methods, kwargs: dict) -> list[Explanation]:
+def _explain_file(detector: Detector, pipeline, path: str, crops: bool | None, methods, config) -> list[Explanation]:
     """The explanations for one file: the whole image as a crop, or each face found in it."""
     if pipeline is None:
-        return explain(detector, [path], methods=methods, sources=[path], **kwargs)
+        return _explain(detector, [path], methods, config, [path])
     from ..faces import predict_photo
 
     found = predict_photo(pipeline, path, crops=crops, keep_crops=True)
     if found.status == "error":
         raise ImageReadError(found.error)
     if found.kind == "crop":
-        return explain(detector, found.crops, methods=methods, sources=[path], **kwargs)
-    return explain_faces(detector, found.crops, boxes=[f.box for f in found.faces], source=path, methods=methods, **kwargs)
+        return _explain(detector, found.crops, methods, config, [path])
+    return _explain_faces(detector, found.crops, [f.box for f in found.faces], path, methods, config)
 
 
 def _source_name(image: ImageInput) -> str | None:

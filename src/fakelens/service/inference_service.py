@@ -164,8 +164,6 @@ class InferenceService:
 
     # ------------------------------------------------------------------ jobs (worker threads)
     def _detect_image(self, data: bytes, options: DetectOptions):
-        import cv2
-
         from ..data.imageio import load_image
         from ..faces import predict_photo
 
@@ -179,8 +177,6 @@ class InferenceService:
             raise Refused(413, _image_error(str(exc))) from None
         except ImageReadError as exc:
             raise Refused(422, _image_error(str(exc))) from None
-        except cv2.error:
-            raise Refused(422, "the image could not be processed") from None
         except MemoryError:
             raise Refused(503, "not enough memory for this image right now, retry shortly", {"Retry-After": "5"}) from None
         if result.status == "error":
@@ -233,14 +229,15 @@ class InferenceService:
 
     def _explain_job(self, crops, boxes, methods, deadline: float, cancel: threading.Event, out: list[dict]) -> list[dict]:
         """Explain face by face into ``out``; stop when cancelled or when the next face would end past ``deadline``."""
-        from ..explain import explain_faces
+        from ..explain import ExplainConfig, explain_faces
 
+        config = ExplainConfig(methods=methods, lime_samples=self.settings.lime_samples)  # one per request, for every face
         last = 0.0  # seconds the previous face took: the estimate for the next one
         for crop, box in zip(crops, boxes):
             if cancel.is_set() or time.monotonic() + last > deadline:
                 break
             started = time.monotonic()
-            e = explain_faces(self._explainer(), [crop], boxes=[box], methods=methods, lime_samples=self.settings.lime_samples)[0]
+            e = explain_faces(self._explainer(), [crop], boxes=[box], config=config)[0]
             d = e.to_dict()
             if e.gradcam is not None:
                 d["gradcam_overlay"] = _png_data_url(e.gradcam.overlay)

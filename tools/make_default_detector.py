@@ -69,7 +69,7 @@ def _benchmark_table(rows: list[dict], detector_name: str) -> str:
     return "\n".join(lines)
 
 
-def model_card(run: Path, detector: dict, bench: list[dict], bench_name: str, robustness: list[dict]) -> str:
+def model_card(run: Path, detector: dict, bench: list[dict], bench_name: str, robustness: list[dict], lineage: str | None = None) -> str:
     info = detector.get("info", {})
     cal = info.get("calibration", {})
     bands = detector.get("bands") or {}
@@ -110,7 +110,7 @@ others: near-duplicate groups by perceptual hash), so no group and no near-copy 
 Self-blended images (Shiohara & Yamasaki 2022) were made on the fly from training reals. Training crops of the photo
 sources went through the same face detection and framing as `fakelens predict` (`fakelens crop-faces`); all crops were
 augmented with framing jitter, JPEG 30-100, rescaling, noise, blur and the social-media chain.
-Compute: {info.get('train_minutes')} min on a 2-core CPU, {info.get('train_images_seen')} draws, best epoch {info.get('best_epoch')} of {info.get('epochs_run')}. {_lineage(run)}
+Compute: {info.get('train_minutes')} min on a 2-core CPU, {info.get('train_images_seen')} draws, best epoch {info.get('best_epoch')} of {info.get('epochs_run')}. {lineage or _lineage(run)}
 None of these images carries a licence: research use only. No set reserved for independent evaluation was used.
 
 ## Validation (what the bands were fitted on)
@@ -136,7 +136,8 @@ group for any dataset with a group column or a file-name rule.
 - Generators and manipulations unlike the training sources (new diffusion models, reenactment and lip-sync that leave the
   face's blend seam intact) can look REAL to it; the held-out rows above show how far it carries.
 - One face crop is weak evidence: use many frames of a video. A photo with several faces gets a FAKE cut fitted for
-  that many faces (from the validation reals); a video reuses the face-level bands on its aggregated score.
+  that many faces (from the validation reals); a video is judged by its most-fake person, with the cut for its number
+  of people. Cuts fitted on whole videos are not in it: the only video set outside the reserved ones has 10 videos.
 - The bands hold on the validation mix; on a platform's own data the base rate differs: re-fit them there (`fakelens calibrate`).
 """
 
@@ -147,6 +148,8 @@ def main() -> None:
     ap.add_argument("--benchmark", required=True, help="benchmark.json from `fakelens benchmark ... RUN`")
     ap.add_argument("--robustness", help="robustness.csv from `fakelens robustness RUN --data ...`")
     ap.add_argument("--max-mb", type=float, default=25.0)
+    ap.add_argument("--lineage", help="the compute the run continued from, in words (default: read from --init-weights runs; "
+                    "wrong when one of them was the bundled folder, which has changed since)")
     args = ap.parse_args()
     run = Path(args.run)
     weights = run / "model.safetensors"
@@ -158,7 +161,7 @@ def main() -> None:
         raise SystemExit(f"{run}: no verdict bands; run 'fakelens calibrate {run}' first")
     bench = json.loads(Path(args.benchmark).read_text())
     robustness = list(csv.DictReader(open(args.robustness))) if args.robustness else []
-    card = model_card(run, detector, bench, Path(args.benchmark).parent.name, robustness)
+    card = model_card(run, detector, bench, Path(args.benchmark).parent.name, robustness, args.lineage)
     WEIGHTS_DIR.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(weights, WEIGHTS_DIR / ".model.safetensors.tmp")
     (WEIGHTS_DIR / ".model.safetensors.tmp").replace(WEIGHTS_DIR / "model.safetensors")

@@ -4,7 +4,8 @@
 
 * ``fakelens --help`` wall time (median of 5 runs);
 * a folder of face crops scored end to end (decode included, start-up excluded), with ``--crops``
-  (``Detector.score_files``) and without it (``predict_media``: each image recognised as a crop first);
+  (``Detector.score_files``) and without it (``predict_media``: each image recognised as a crop first; as the
+  CLI does it, in worker processes whose start-up is inside the timing, and in one process);
 * the same 672 px crop through the CLI, the Python API and the service: the spread of P(fake);
 * with ``--venv``: the size of that environment on disk and whether PyTorch is in it.
 """
@@ -35,7 +36,7 @@ def help_seconds(fakelens_bin: str, runs: int = 5) -> float:
     return float(np.median(times))
 
 
-def folder_speed(paths: list[str], crops: bool) -> float:
+def folder_speed(paths: list[str], crops: bool, workers: int | None = None) -> float:
     from fakelens.faces.batch import predict_media
     from fakelens.faces.pipeline import FacePipeline
 
@@ -49,7 +50,7 @@ def folder_speed(paths: list[str], crops: bool) -> float:
         pipeline = FacePipeline(det)
         predict_media(pipeline, paths[:32])
         t = time.perf_counter()
-        results = predict_media(pipeline, paths)
+        results = predict_media(pipeline, paths, workers=workers)  # None: as the CLI (worker processes start inside the timing)
         kinds = {r.kind for r in results}
         assert kinds <= {"crop", "photo"}, kinds
     return len(paths) / (time.perf_counter() - t)
@@ -75,10 +76,11 @@ def consistency(fakelens_bin: str, crop: str) -> dict[str, float]:
     return {"cli": cli, "api": api, "service": service}
 
 
-def venv_size(venv: Path) -> tuple[float, bool]:
+def venv_size(venv: Path) -> tuple[float, bool, bool]:
     total = sum(p.stat().st_size for p in venv.rglob("*") if p.is_file() and not p.is_symlink())
     has_torch = any((venv / "lib").glob("python3*/site-packages/torch"))
-    return total / 2**20, has_torch
+    has_opencv = any((venv / "lib").glob("python3*/site-packages/cv2"))
+    return total / 2**20, has_torch, has_opencv
 
 
 def main() -> None:
@@ -90,12 +92,14 @@ def main() -> None:
     print(f"fakelens --help: {help_seconds(fakelens_bin):.3f} s (median of 5)")
     paths = sample_images(args.n)
     print(f"folder of {len(paths)} crops with --crops: {folder_speed(paths, True):.1f} images/s")
-    print(f"folder of {len(paths)} crops without --crops (recognised): {folder_speed(paths, False):.1f} images/s")
+    print(f"folder of {len(paths)} crops without --crops (recognised), as the CLI: {folder_speed(paths, False):.1f} images/s")
+    print(f"  the same in one process (--workers 1): {folder_speed(paths, False, workers=1):.1f} images/s")
     probs = consistency(fakelens_bin, paths[0])
     print(f"672 px crop, P(fake): {probs}; spread {max(probs.values()) - min(probs.values()):.2e}")
     if args.venv:
-        size, has_torch = venv_size(Path(args.venv))
-        print(f"runtime environment {args.venv}: {size:.0f} MB, PyTorch {'present' if has_torch else 'absent'}")
+        size, has_torch, has_opencv = venv_size(Path(args.venv))
+        print(f"runtime environment {args.venv}: {size:.0f} MB, PyTorch {'present' if has_torch else 'absent'}, "
+              f"OpenCV {'present' if has_opencv else 'absent'}")
 
 
 if __name__ == "__main__":

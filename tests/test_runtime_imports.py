@@ -52,3 +52,10 @@ def test_predict_annotate_and_explain_run_without_torch_and_opencv(photo_and_cro
     assert len(rows) >= 3 and all(",error," not in r for r in rows[1:]), rows
     assert list((tmp_path / "ann").iterdir()), "no annotated photo written"
     assert (tmp_path / "ex" / "explanations.json").is_file()
+
+
+def test_loading_the_bundled_detector_does_not_import_pytorch_even_where_it_is_installed():
+    code = ("import sys, fakelens; d = fakelens.load(); d.predict_proba([__import__('numpy').zeros((64, 64, 3), 'uint8')]); "
+            "assert d.backend == 'onnx'; assert 'torch' not in sys.modules, 'torch imported'")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]

@@ -231,6 +231,8 @@ def _add_predict(sub) -> None:
     p.add_argument("--annotate", metavar="DIR", help="write photos with boxes and P(fake), and for videos an H.264 video, "
                    "a per-frame P(fake) plot and the full JSON, into DIR")
     p.add_argument("--face-detector", default="yuface", help="yuface (default) or res10")
+    p.add_argument("--workers", type=_positive_int, help="processes for many photos (default: one per core from 256 "
+                   "photos on, with an ONNX detector; 1: this process only)")
     p.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
                    help="score on Ray Data: 'local' (the default: a Ray instance on this machine) or a cluster address "
                    "(e.g. ray://head:10001 or auto); the same rows, one single-threaded ONNX detector per worker")
@@ -320,7 +322,8 @@ def _predict_media(args) -> int:
         from .faces.pipeline import FacePipeline
 
         pipeline = FacePipeline(detector, args.face_detector, batch_size=args.batch_size)
-        results = predict_media(pipeline, paths, annotate_dir=args.annotate, progress=args.output is not None, **options)
+        results = predict_media(pipeline, paths, annotate_dir=args.annotate, progress=args.output is not None,
+                                workers=args.workers, **options)
     write_results(results, args.output)
     failed, no_face = summary(results)
     if no_face:

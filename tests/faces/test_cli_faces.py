@@ -110,3 +110,32 @@ def test_a_folder_of_photos_is_scored_in_chunks_with_the_same_results_as_one_by_
     for a, b in zip(alone, together):
         assert (a.status, a.kind, len(a.faces)) == (b.status, b.kind, len(b.faces))
         assert [f.prob_fake for f in a.faces] == pytest.approx([f.prob_fake for f in b.faces], abs=1e-6)
+
+
+def test_worker_processes_give_the_same_results_and_annotations_as_this_process(media, tmp_path, monkeypatch):
+    from fakelens.faces import batch
+
+    detector = fakelens.load()  # the bundled detector: ONNX, loaded from a folder, so workers can rebuild it
+    assert detector.backend == "onnx"
+    photos = [str(media / n) for n in ("group.jpg", "broken.jpg", "crop.jpg", "empty.png")] * 3
+    monkeypatch.setattr(batch, "PHOTO_CHUNK", 4)  # three chunks over two workers
+    here = predict_media(detector, photos, workers=1)
+    there = predict_media(detector, photos, workers=2, annotate_dir=tmp_path / "ann")
+    assert [(r.path, r.status, r.kind, len(r.faces)) for r in here] == [(r.path, r.status, r.kind, len(r.faces)) for r in there]
+    assert [f.prob_fake for r in here for f in r.faces] == pytest.approx([f.prob_fake for r in there for f in r.faces], abs=1e-6)
+    assert there[1].status == "error" and there[1].error  # the broken file is reported, the rest go on
+    written = sorted(p.name for p in (tmp_path / "ann").iterdir())
+    assert len(written) == 9 and all(n.endswith(".jpg") for n in written)  # every readable photo, named uniquely
+
+
+def test_worker_processes_are_used_only_when_they_can_rebuild_the_pipeline(tiny_run):
+    from fakelens.faces.batch import PHOTO_CHUNK, PROCESS_MIN_PHOTOS, _worker_processes
+    from fakelens.inference.onnx_backend import default_threads
+
+    onnx = FacePipeline(fakelens.load())
+    assert _worker_processes(onnx, PROCESS_MIN_PHOTOS, None) == min(default_threads(), PROCESS_MIN_PHOTOS // PHOTO_CHUNK)
+    assert _worker_processes(onnx, 10, None) == 1  # too few photos to pay for start-up
+    assert _worker_processes(onnx, 1000, 3) == 3
+    assert _worker_processes(onnx, 40, 8) == 2  # no more workers than chunks
+    assert _worker_processes(FacePipeline(fakelens.load(tiny_run, backend="torch")), 1000, 2) == 1  # torch: not rebuilt
+    assert _worker_processes(FacePipeline(fakelens.load(), YuFaceDetector()), 1000, 2) == 1  # a detector object, not a name

@@ -13,6 +13,12 @@ def test_zoo_is_complete():
     assert set(ZOO) <= set(list_models())
 
 
+def test_detector_config_knows_the_zoo_without_importing_it():
+    from fakelens.inference.detector_config import ZOO_MODELS
+
+    assert ZOO_MODELS == set(list_models())  # a new zoo model needs its name there too
+
+
 @pytest.mark.parametrize("name", ZOO)
 def test_every_model_gives_one_logit_and_has_its_gradcam_layer(name):
     spec = get_model_spec(name)

@@ -49,13 +49,20 @@ PHOTO_CHUNK = 32
 
 
 def predict_media(detector, paths: Iterable[str], crops: bool | None = None, frames: int = 32, aggregate_by: str = "confident",
-                  annotate_dir: str | os.PathLike | None = None, face_detector=None, progress: bool = False) -> list[MediaResult]:
+                  annotate_dir: str | os.PathLike | None = None, face_detector=None, progress: bool = False,
+                  workers: int | None = 1) -> list[MediaResult]:
     """Photos and videos (by file extension; anything else is tried as a photo).
 
     Photos go in chunks of :data:`PHOTO_CHUNK`: their faces are located in a
     worker thread while the previous chunk's crops are scored in one batch,
     so face search and the model overlap and a folder of small photos or
-    crops is not scored one image at a time.
+    crops is not scored one image at a time. ``workers`` > 1 (None: one per
+    core for :data:`PROCESS_MIN_PHOTOS` photos or more) spreads the chunks over
+    that many processes, each with its own model session on one thread: the
+    face detector holds Python's GIL, so threads alone cannot use two cores.
+    It needs an ONNX detector loaded from a folder and a face detector given
+    by name (else this process does all), and, as any use of multiprocessing,
+    a script that calls it behind ``if __name__ == "__main__":`` (the CLI does).
 
     With ``annotate_dir``: ``<stem>.jpg`` for a photo; for a video
     ``<stem>.mp4`` (the sampled frames with boxes, H.264), ``<stem>_probs.png``
@@ -75,13 +82,33 @@ def predict_media(detector, paths: Iterable[str], crops: bool | None = None, fra
         if is_video_path(path):
             results[i] = _predict_video_file(pipeline, path, outs[i], frames, aggregate_by)
             bar.update(1)
-    for chunk_results in _predict_photo_chunks(pipeline, [paths[i] for i in photos], crops, [outs[i] for i in photos]):
+    photo_paths, photo_outs = [paths[i] for i in photos], [outs[i] for i in photos]
+    processes = _worker_processes(pipeline, len(photos), workers)
+    chunks = (_predict_photo_chunks_in_processes(pipeline, photo_paths, crops, photo_outs, processes) if processes > 1
+              else _predict_photo_chunks(pipeline, photo_paths, crops, photo_outs))
+    for chunk_results in chunks:
         for i, result in zip(photos, chunk_results):
             results[i] = result
         photos = photos[len(chunk_results):]
         bar.update(len(chunk_results))
     bar.close()
     return results  # type: ignore[return-value]
+
+
+#: From this many photos on, predict_media spreads them over processes by default (start-up costs ~1 s each).
+PROCESS_MIN_PHOTOS = 256
+
+
+def _worker_processes(pipeline: FacePipeline, n_photos: int, workers: int | None) -> int:
+    """How many processes to score ``n_photos`` with: 1 (this one) unless it pays and the pipeline can be rebuilt."""
+    from ..inference.onnx_backend import default_threads
+
+    detector = pipeline.detector
+    rebuildable = (getattr(detector, "backend", None) == "onnx" and getattr(detector, "source", None) is not None
+                   and pipeline.face_detector_name is not None)
+    if workers is None:
+        workers = default_threads() if n_photos >= PROCESS_MIN_PHOTOS else 1
+    return max(1, min(int(workers), -(-n_photos // PHOTO_CHUNK))) if rebuildable else 1
 
 
 def _predict_video_file(pipeline: FacePipeline, path: str, out: str | None, frames: int, aggregate_by: str) -> VideoResult:
@@ -116,23 +143,28 @@ def _predict_photo_chunks(pipeline: FacePipeline, paths: list[str], crops: bool 
         for k in starts:
             located = pending.result()
             pending = locate_chunk(k + PHOTO_CHUNK) if k + PHOTO_CHUNK < len(paths) else None
-            ready = [item for item in located if isinstance(item, LocatedPhoto)]
-            try:
-                probs = pipeline.score([c for item in ready for c in item.crops])
-            except MemoryError:  # one photo with many faces is too much in one batch: score photo by photo
-                probs = None
-            chunk, offset = [], 0
-            for item, out in zip(located, outs[k:k + PHOTO_CHUNK]):
-                if isinstance(item, PhotoResult):
-                    chunk.append(item)
-                    continue
-                try:
-                    mine = pipeline.score(item.crops) if probs is None else probs[offset:offset + len(item.crops)]
-                    chunk.append(photo_result(pipeline, item, mine, annotate_to=f"{out}.jpg" if out else None))
-                except (MemoryError, OSError) as exc:  # e.g. a full disk for the annotation
-                    chunk.append(PhotoResult(item.path, ERROR, error=f"{item.path}: {exc.__class__.__name__}: {exc}"))
-                offset += len(item.crops)
-            yield chunk
+            yield _score_located(pipeline, located, outs[k:k + PHOTO_CHUNK])
+
+
+def _score_located(pipeline: FacePipeline, located: list, outs: list[str | None]) -> list[PhotoResult]:
+    """Score every crop of a chunk of located photos in one call, then make (and annotate) each photo's result."""
+    ready = [item for item in located if isinstance(item, LocatedPhoto)]
+    try:
+        probs = pipeline.score([c for item in ready for c in item.crops])
+    except MemoryError:  # one photo with many faces is too much in one batch: score photo by photo
+        probs = None
+    chunk, offset = [], 0
+    for item, out in zip(located, outs):
+        if isinstance(item, PhotoResult):
+            chunk.append(item)
+            continue
+        try:
+            mine = pipeline.score(item.crops) if probs is None else probs[offset:offset + len(item.crops)]
+            chunk.append(photo_result(pipeline, item, mine, annotate_to=f"{out}.jpg" if out else None))
+        except (MemoryError, OSError) as exc:  # e.g. a full disk for the annotation
+            chunk.append(PhotoResult(item.path, ERROR, error=f"{item.path}: {exc.__class__.__name__}: {exc}"))
+        offset += len(item.crops)
+    return chunk
 
 
 def result_rows(results: Iterable[MediaResult]) -> tuple[list[dict], list[str]]:
@@ -168,3 +200,58 @@ def write_results(results: list[MediaResult], output: str | os.PathLike | None =
 def summary(results: list[MediaResult]) -> tuple[int, int]:
     """(number of failed inputs, number of inputs without a face)."""
     return sum(r.status == ERROR for r in results), sum(r.status == NO_FACE for r in results)
+
+
+# ------------------------------------------------------------------ worker processes
+_WORKER_PIPELINE: FacePipeline | None = None
+
+
+def _init_worker(source: str, calibration, face_detector: str | None, crop_size: int, jpeg_quality: int | None, batch_size: int) -> None:
+    """A worker's own pipeline: the same detector (weights, export, calibration) with one model thread."""
+    global _WORKER_PIPELINE
+    from ..inference.detector import Detector
+
+    detector = Detector.from_dir(source, backend="onnx", threads=1)
+    detector.calibration = calibration  # as the caller has it (e.g. --no-tta)
+    _WORKER_PIPELINE = FacePipeline(detector, face_detector, crop_size, jpeg_quality, batch_size)
+
+
+def _worker_chunk(paths: list[str], crops: bool | None, outs: list[str | None]) -> list[PhotoResult]:
+    return _score_located(_WORKER_PIPELINE, [_locate(_WORKER_PIPELINE, p, crops) for p in paths], outs)
+
+
+def _predict_photo_chunks_in_processes(pipeline: FacePipeline, paths: list[str], crops: bool | None, outs: list[str | None],
+                                       processes: int):
+    """:func:`_predict_photo_chunks` over ``processes`` worker processes, results in order; at most two chunks in
+    flight per worker. If a worker dies (killed for memory), the chunks not done are scored here."""
+    import multiprocessing
+    from collections import deque
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    det = pipeline.detector
+    # spawn: a fork would copy this process's ONNX Runtime and OpenMP thread pools in an unusable state
+    pool = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker,
+                               initargs=(det.source, det.calibration, pipeline.face_detector_name, pipeline.crop_size,
+                                         pipeline.jpeg_quality, pipeline.batch_size))
+    starts = iter(range(0, len(paths), PHOTO_CHUNK))
+    pending: deque = deque()
+    try:
+        for k in starts:
+            pending.append((k, pool.submit(_worker_chunk, paths[k:k + PHOTO_CHUNK], crops, outs[k:k + PHOTO_CHUNK])))
+            if len(pending) >= 2 * processes:
+                break
+        while pending:
+            k, future = pending.popleft()
+            try:
+                chunk = future.result()
+            except BrokenProcessPool:  # chunks are submitted in order: everything from k on is left
+                pending.clear()
+                yield from _predict_photo_chunks(pipeline, paths[k:], crops, outs[k:])
+                return
+            nxt = next(starts, None)
+            if nxt is not None:
+                pending.append((nxt, pool.submit(_worker_chunk, paths[nxt:nxt + PHOTO_CHUNK], crops, outs[nxt:nxt + PHOTO_CHUNK])))
+            yield chunk
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)

@@ -21,6 +21,8 @@ class FacePipeline:
                  jpeg_quality: int | None = CROP_JPEG_QUALITY, batch_size: int = 32):
         self.detector = detector
         self.face_detector = create_face_detector(face_detector)
+        # A face detector given by name (or the default) can be rebuilt in worker processes.
+        self.face_detector_name = self.face_detector.name if face_detector is None or isinstance(face_detector, str) else None
         self.framing = self.face_detector.framing
         self.crop_size = int(crop_size)
         self.jpeg_quality = jpeg_quality

@@ -113,7 +113,7 @@ class Detector:
 
     # -------------------------------------------------------------- loading
     @classmethod
-    def from_dir(cls, path: str | os.PathLike, backend: str = "auto") -> "Detector":
+    def from_dir(cls, path: str | os.PathLike, backend: str = "auto", threads: int | None = None) -> "Detector":
         """Load from a run folder (or any folder with ``model.safetensors`` + ``detector.json``)."""
         path = Path(path)
         cfg_path, weights = path / CONFIG_FILE, path / WEIGHTS_FILE
@@ -138,7 +138,7 @@ class Detector:
         )
         det.source = str(path)
         det._weights_file = weights
-        det.set_backend(backend)
+        det.set_backend(backend, threads)
         return det
 
     @classmethod
@@ -180,23 +180,25 @@ class Detector:
     def backend(self) -> str:
         return self._runner.name if self._runner is not None else "torch"
 
-    def set_backend(self, backend: str = "auto") -> "Detector":
+    def set_backend(self, backend: str = "auto", threads: int | None = None) -> "Detector":
         """``torch``, ``onnx`` or ``auto`` (ONNX Runtime when an export made from these weights is there).
 
         ``onnx`` without such an export exports once into the user cache (needs PyTorch).
+        ``threads``: ONNX Runtime's threads per call (default: every core; one for a worker
+        process among several, :mod:`fakelens.faces.batch`).
         """
         if backend not in ("auto", "torch", "onnx"):
             raise ValueError(f"unknown backend {backend!r}; choose auto, torch or onnx")
         runner = None
         if backend in ("auto", "onnx"):
             try:
-                runner = open_matching_onnx(self.source, on_error="skip" if backend == "auto" else "raise") if self.source else None
+                runner = open_matching_onnx(self.source, "skip" if backend == "auto" else "raise", threads) if self.source else None
             except ValueError as exc:
                 raise RunDirError(str(exc)) from None
             if runner is None and backend == "onnx":
                 from .export import export_cached
 
-                runner = OnnxRunner(export_cached(self))
+                runner = OnnxRunner(export_cached(self), threads)
         self._runner = runner or TorchRunner(self.model)
         return self
 

@@ -27,6 +27,11 @@ PositiveFiniteFloat = Annotated[float, Strict(), AllowInfNan(False), Field(gt=0)
 TEMPERATURE_RANGE = (0.01, 100.0)
 
 
+#: The zoo's model names (``fakelens.models.list_models()`` without importing PyTorch; a test keeps them equal).
+ZOO_MODELS = frozenset({"efficientnet_b0", "efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2", "meso4",
+                        "mesoinception4", "mobilenetv3_large", "resnet50", "simple_cnn", "xception"})
+
+
 class PreprocessSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -74,11 +79,13 @@ class DetectorConfig(BaseModel):
     @field_validator("model")
     @classmethod
     def _known_model(cls, name: str) -> str:
+        if name in ZOO_MODELS:  # no need to import the zoo (and PyTorch) to know these
+            return name
         try:
             from ..models import list_models
         except ImportError:  # the runtime install (no PyTorch) scores the ONNX export: no architecture to check
             return name
-        if name not in list_models():
+        if name not in list_models():  # a model registered by the user is known too
             raise ValueError(f"unknown model {name!r} (known: {', '.join(list_models())})")
         return name
 

@@ -44,12 +44,13 @@ def file_weights_digest(weights: str | os.PathLike) -> str:
     return weights_digest(load_file(str(weights)))
 
 
-def open_matching_onnx(folder: str | os.PathLike | None, on_error: str = "skip") -> "OnnxRunner | None":
+def open_matching_onnx(folder: str | os.PathLike | None, on_error: str = "skip", threads: int | None = None) -> "OnnxRunner | None":
     """An ONNX Runtime session for the export beside the weights that was made from them (int8 first, if it passed its check).
 
     The weights hash is read from the export's metadata through ONNX Runtime, so
     this needs neither the ``onnx`` package nor PyTorch. ``on_error``: ``skip`` a
-    file that cannot be opened (with a warning) or ``raise``.
+    file that cannot be opened (with a warning) or ``raise``. ``threads``: ONNX
+    Runtime's threads per call (default: every core this process may use).
     """
     if folder is None:
         return None
@@ -61,7 +62,7 @@ def open_matching_onnx(folder: str | os.PathLike | None, on_error: str = "skip")
         if not path.is_file():
             continue
         try:
-            runner = OnnxRunner(path)
+            runner = OnnxRunner(path, threads)
         except Exception as exc:  # noqa: BLE001 - a corrupt or truncated export
             if on_error == "raise":
                 raise ValueError(f"{path}: the ONNX model cannot be loaded ({exc.__class__.__name__})") from None

@@ -141,12 +141,14 @@ def _add_robustness(sub) -> None:
     p.add_argument("--data", required=True, help="dataset (any layout) or source YAML")
     p.add_argument("--out", help="output folder (default: RUN/robustness-<source>)")
     p.add_argument("--max-images", type=int, default=1000, help="score at most this many images (default 1000)")
+    p.add_argument("--split", choices=["train", "val", "test"],
+                   help="only the images of this part of RUN's split.csv (e.g. test: groups the run never trained on)")
 
 
 def _robustness(args) -> int:
     from .evaluation.robustness import robustness_run
 
-    rows = robustness_run(args.run, args.data, args.out, args.max_images)
+    rows = robustness_run(args.run, args.data, args.out, args.max_images, split=args.split)
     for r in rows:
         print(f"{r['perturbation']:>12}  accuracy {r['accuracy']:.4f}  AUC {r['roc_auc'] if r['roc_auc'] is None else round(r['roc_auc'], 4)}")
     return 0

@@ -106,3 +106,12 @@ def test_robustness_table_and_plot(trained_run, folder_dataset, tmp_path):
     assert float(rows[0]["mean_abs_prob_change"]) == 0.0
     assert max(float(r["mean_abs_prob_change"]) for r in rows) > 0.001  # the perturbations reach the model
     assert (out / "robustness.png").is_file()
+    # --split test: only the run's test images of a source it trained on
+    from fakelens.data.split import read_split_csv
+
+    samples, splits = read_split_csv(run / "split.csv")
+    n_test = sum(sp == "test" for sp in splits)
+    data = json.loads((run / "config.json").read_text())["data"][0]
+    assert main(["robustness", str(run), "--data", data, "--split", "test", "--out", str(tmp_path / "rob-test")]) == 0
+    lines = (tmp_path / "rob-test" / "robustness.csv").read_text().splitlines()
+    assert int(dict(zip(lines[0].split(","), lines[1].split(",")))["n"]) == n_test

@@ -16,7 +16,7 @@ from tqdm.auto import tqdm
 
 from ..data.imageio import load_image
 from ..data.perturb import ROBUSTNESS_PERTURBATIONS
-from ..errors import ImageReadError
+from ..errors import ConfigError, DataError, ImageReadError
 from ..utils.atomic import write_csv, write_text
 from .metrics import compute_metrics
 
@@ -51,7 +51,9 @@ def robustness(detector, samples, max_images: int | None = 1000, seed: int = 0, 
     return rows
 
 
-def robustness_run(run: str | os.PathLike | None, data: str, out: str | os.PathLike | None = None, max_images: int | None = 1000) -> list[dict]:
+def robustness_run(run: str | os.PathLike | None, data: str, out: str | os.PathLike | None = None, max_images: int | None = 1000,
+                   split: str | None = None) -> list[dict]:
+    """:func:`robustness` of the run's detector on ``data`` (only its images in ``split`` of the run's split.csv, if given)."""
     from ..data.multisource import SourceSpec, load_source
     from ..inference.detector import load
     from .plots import plot_robustness
@@ -59,6 +61,17 @@ def robustness_run(run: str | os.PathLike | None, data: str, out: str | os.PathL
     detector = load(run)
     spec = SourceSpec.parse(data)
     samples = load_source(spec.model_copy(update={"group": "file"}), progress=False)
+    if split:
+        split_csv = Path(run or ".") / "split.csv"
+        if run is None or not split_csv.is_file():
+            raise ConfigError(f"--split {split} needs a run folder with a split.csv")
+        from ..data.split import read_split_csv
+
+        listed, splits = read_split_csv(split_csv)
+        wanted = {s.path for s, sp in zip(listed, splits) if sp == split and s.source in ("", spec.name)}
+        samples = [s for s in samples if s.path in wanted]
+        if not samples:
+            raise DataError(f"{data}: none of its images is in the {split} part of {split_csv}")
     rows = robustness(detector, samples, max_images)
     out = Path(out) if out else Path(run or ".") / f"robustness-{spec.name}"
     write_csv(out / "robustness.csv", rows, COLUMNS)

@@ -101,7 +101,8 @@ Test-time augmentation (mirror image): **{'on' if detector.get('tta') else 'off'
 {chr(10).join(src_lines)}
 
 Images (real / fake) per split; every source is split by its own groups (DFDC: the source video; LFW: the person;
-others: near-duplicate groups by perceptual hash), so no group and no near-copy is on two sides:
+others: near-duplicate groups by perceptual hash), so no group and no near-copy is on two sides; an exact copy of an
+image of an earlier source (the FFHQ photos rvf10k and headshots share) is dropped from the later one:
 
 | source | train | val | test |
 |---|---|---|---|
@@ -110,7 +111,7 @@ others: near-duplicate groups by perceptual hash), so no group and no near-copy 
 Self-blended images (Shiohara & Yamasaki 2022) were made on the fly from training reals. Training crops of the photo
 sources went through the same face detection and framing as `fakelens predict` (`fakelens crop-faces`); all crops were
 augmented with framing jitter, JPEG 30-100, rescaling, noise, blur and the social-media chain.
-Compute: {info.get('train_minutes')} min on a 2-core CPU, {info.get('train_images_seen')} draws, best epoch {info.get('best_epoch')} of {info.get('epochs_run')}. {lineage or _lineage(run)}
+Compute: {info.get('train_minutes')} min (wall clock, on a 2-core CPU shared with other jobs), {info.get('train_images_seen')} draws, best epoch {info.get('best_epoch')} of {info.get('epochs_run')}. {lineage or _lineage(run)}
 None of these images carries a licence: research use only. No set reserved for independent evaluation was used.
 
 ## Validation (what the bands were fitted on)
@@ -146,7 +147,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("run")
     ap.add_argument("--benchmark", required=True, help="benchmark.json from `fakelens benchmark ... RUN`")
-    ap.add_argument("--robustness", help="robustness.csv from `fakelens robustness RUN --data ...`")
+    ap.add_argument("--bench-config", default="configs/bench/generalisation.yaml", help="the YAML the benchmark ran")
+    ap.add_argument("--robustness", help="robustness.csv from `fakelens robustness RUN --data ... --split test`")
     ap.add_argument("--max-mb", type=float, default=25.0)
     ap.add_argument("--lineage", help="the compute the run continued from, in words (default: read from --init-weights runs; "
                     "wrong when one of them was the bundled folder, which has changed since)")
@@ -161,7 +163,7 @@ def main() -> None:
         raise SystemExit(f"{run}: no verdict bands; run 'fakelens calibrate {run}' first")
     bench = json.loads(Path(args.benchmark).read_text())
     robustness = list(csv.DictReader(open(args.robustness))) if args.robustness else []
-    card = model_card(run, detector, bench, Path(args.benchmark).parent.name, robustness, args.lineage)
+    card = model_card(run, detector, bench, args.bench_config, robustness, args.lineage)
     WEIGHTS_DIR.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(weights, WEIGHTS_DIR / ".model.safetensors.tmp")
     (WEIGHTS_DIR / ".model.safetensors.tmp").replace(WEIGHTS_DIR / "model.safetensors")

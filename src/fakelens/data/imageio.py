@@ -240,15 +240,16 @@ def _array_to_uint8(arr: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(out)
 
 
-def resize_rgb(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """``rgb`` resized to ``size`` = (width, height): area averaging when shrinking, bilinear when enlarging.
+def resize_rgb(rgb: np.ndarray, size: tuple[int, int], resample: int | None = None) -> np.ndarray:
+    """``rgb`` resized to ``size`` = (width, height): by default area averaging when shrinking, bilinear when enlarging.
 
     Pillow's box filter averages the covered source pixels, as OpenCV's INTER_AREA
     does, so shrinking for face search or cropping does not alias; the runtime
-    install needs no OpenCV for it.
+    install needs no OpenCV for it. ``resample``: another Pillow filter.
     """
     w, h = int(size[0]), int(size[1])
     if (w, h) == (rgb.shape[1], rgb.shape[0]):
         return rgb
-    shrinking = w <= rgb.shape[1] and h <= rgb.shape[0]
-    return np.asarray(Image.fromarray(np.ascontiguousarray(rgb)).resize((w, h), Image.BOX if shrinking else Image.BILINEAR))
+    if resample is None:
+        resample = Image.BOX if w <= rgb.shape[1] and h <= rgb.shape[0] else Image.BILINEAR
+    return np.asarray(Image.fromarray(np.ascontiguousarray(rgb)).resize((w, h), resample))

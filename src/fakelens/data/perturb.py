@@ -15,6 +15,8 @@ from typing import Callable
 import numpy as np
 from PIL import Image, ImageFilter
 
+from .imageio import resize_rgb
+
 Perturbation = Callable[[np.ndarray], np.ndarray]
 
 
@@ -32,15 +34,11 @@ def jpeg(rgb: np.ndarray, quality: int, subsampling: int | None = None) -> np.nd
 DOWNSCALE_FILTERS = (Image.Resampling.BOX, Image.Resampling.BILINEAR, Image.Resampling.BICUBIC)
 
 
-def _resize(rgb: np.ndarray, size: tuple[int, int], resample: int) -> np.ndarray:
-    return np.asarray(Image.fromarray(np.ascontiguousarray(rgb)).resize(size, resample))
-
-
 def rescale(rgb: np.ndarray, factor: float, down: int = Image.Resampling.BOX, up: int = Image.Resampling.BILINEAR) -> np.ndarray:
     """Down-scale by ``factor`` and back up (Pillow filters): the softness of a low-resolution source."""
     h, w = rgb.shape[:2]
-    small = _resize(rgb, (max(4, round(w * factor)), max(4, round(h * factor))), down)
-    return _resize(small, (w, h), up)
+    small = resize_rgb(rgb, (max(4, round(w * factor)), max(4, round(h * factor))), down)
+    return resize_rgb(small, (w, h), up)
 
 
 def gaussian_noise(rgb: np.ndarray, sigma: float, rng: np.random.Generator | None = None) -> np.ndarray:
@@ -64,8 +62,8 @@ def social_media_chain(rgb: np.ndarray, face_fraction: float = 0.3, long_side: i
     h, w = rgb.shape[:2]
     side = max(16, int(round(face_fraction * long_side)))
     if side < max(h, w):
-        small = _resize(rgb, (side, side), Image.Resampling.BOX)
-        return _resize(jpeg(small, quality), (w, h), Image.Resampling.BILINEAR)
+        small = resize_rgb(rgb, (side, side), Image.Resampling.BOX)
+        return resize_rgb(jpeg(small, quality), (w, h), Image.Resampling.BILINEAR)
     return jpeg(rgb, quality)
 
 

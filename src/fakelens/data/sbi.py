@@ -23,7 +23,6 @@ import threading
 import cv2
 import numpy as np
 
-
 _local = threading.local()
 
 

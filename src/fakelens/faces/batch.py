@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 from typing import Iterable, TextIO, Union
 
-
 from ..data.imageio import is_image_path
 from ..utils.atomic import write_csv, write_json, write_parquet
 from .photo import ERROR, NO_FACE, PHOTO_COLUMNS, LocatedPhoto, PhotoResult, locate_faces, photo_result
@@ -77,11 +76,13 @@ def predict_media(detector, paths: Iterable[str], crops: bool | None = None, fra
     outs = [_annotation_paths(p, annotate_dir, taken) if annotate_dir is not None else None for p in paths]
     results: list[MediaResult | None] = [None] * len(paths)
     bar = tqdm(total=len(paths), desc="predicting", unit="file", disable=not progress)
-    photos = [i for i, p in enumerate(paths) if not is_video_path(p)]
+    photos = []
     for i, path in enumerate(paths):
         if is_video_path(path):
             results[i] = _predict_video_file(pipeline, path, outs[i], frames, aggregate_by)
             bar.update(1)
+        else:
+            photos.append(i)
     photo_paths, photo_outs = [paths[i] for i in photos], [outs[i] for i in photos]
     processes = _worker_processes(pipeline, len(photos), workers)
     chunks = (_predict_photo_chunks_in_processes(pipeline, photo_paths, crops, photo_outs, processes) if processes > 1
@@ -121,14 +122,19 @@ def _predict_video_file(pipeline: FacePipeline, path: str, out: str | None, fram
     except (MemoryError, OSError) as exc:
         # Bad input is reported by the readers; this is what is left (out of memory on a giant
         # frame, a full disk for the annotations): one item fails, the batch goes on.
-        return VideoResult(path, ERROR, error=f"{path}: {exc.__class__.__name__}: {exc}", aggregate=aggregate_by)
+        return VideoResult(path, ERROR, error=_failure(path, exc), aggregate=aggregate_by)
+
+
+def _failure(path: str, exc: BaseException) -> str:
+    """The error field for an item that failed outside the readers' own checks."""
+    return f"{path}: {exc.__class__.__name__}: {exc}"
 
 
 def _locate(pipeline: FacePipeline, path: str, crops: bool | None) -> LocatedPhoto | PhotoResult:
     try:
         return locate_faces(pipeline, path, crops)
     except (MemoryError, OSError) as exc:
-        return PhotoResult(path, ERROR, error=f"{path}: {exc.__class__.__name__}: {exc}")
+        return PhotoResult(path, ERROR, error=_failure(path, exc))
 
 
 def _predict_photo_chunks(pipeline: FacePipeline, paths: list[str], crops: bool | None, outs: list[str | None]):
@@ -162,7 +168,7 @@ def _score_located(pipeline: FacePipeline, located: list, outs: list[str | None]
             mine = pipeline.score(item.crops) if probs is None else probs[offset:offset + len(item.crops)]
             chunk.append(photo_result(pipeline, item, mine, annotate_to=f"{out}.jpg" if out else None))
         except (MemoryError, OSError) as exc:  # e.g. a full disk for the annotation
-            chunk.append(PhotoResult(item.path, ERROR, error=f"{item.path}: {exc.__class__.__name__}: {exc}"))
+            chunk.append(PhotoResult(item.path, ERROR, error=_failure(item.path, exc)))
         offset += len(item.crops)
     return chunk
 
@@ -234,11 +240,12 @@ def _predict_photo_chunks_in_processes(pipeline: FacePipeline, paths: list[str],
     pool = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker,
                                initargs=(det.source, det.calibration, pipeline.face_detector_name, pipeline.crop_size,
                                          pipeline.jpeg_quality, pipeline.batch_size))
+    submit = lambda k: (k, pool.submit(_worker_chunk, paths[k:k + PHOTO_CHUNK], crops, outs[k:k + PHOTO_CHUNK]))  # noqa: E731
     starts = iter(range(0, len(paths), PHOTO_CHUNK))
     pending: deque = deque()
     try:
         for k in starts:
-            pending.append((k, pool.submit(_worker_chunk, paths[k:k + PHOTO_CHUNK], crops, outs[k:k + PHOTO_CHUNK])))
+            pending.append(submit(k))
             if len(pending) >= 2 * processes:
                 break
         while pending:
@@ -251,7 +258,7 @@ def _predict_photo_chunks_in_processes(pipeline: FacePipeline, paths: list[str],
                 return
             nxt = next(starts, None)
             if nxt is not None:
-                pending.append((nxt, pool.submit(_worker_chunk, paths[nxt:nxt + PHOTO_CHUNK], crops, outs[nxt:nxt + PHOTO_CHUNK])))
+                pending.append(submit(nxt))
             yield chunk
     finally:
         pool.shutdown(wait=True, cancel_futures=True)

@@ -15,6 +15,8 @@ default with ``--git-dir``; with ``--src`` check that commit out first (``git ch
   headshots      bhunakit/HeadshotClassification @ d9c8a26                FFHQ vs thispersondoesnotexist; data/, data_crossval/
   sdfd           gebaltso/SDFD @ 3b44460                                  Stable Diffusion 2.1 faces, fake only
   cvface         chrisiu/CVFaceAnalysis @ ab524ac                         hand-made Photoshop composites
+  cfd            Isaac-Crane/opacity-cpt @ 295d3da                        Chicago Face Database portraits, race + gender in the name (audit only)
+  fairface540    thlaiquid-ai/demographic-test-images @ 3225e93           540 FairFace photos, age + gender (audit only)
 
 The OpenForensics repository marks ``Dataset/*`` as Git LFS; with ``git lfs`` installed a clone
 fetches the images, without it you get pointer files (which this tool skips and counts).
@@ -50,6 +52,7 @@ IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".gif", ".tif", ".tiff"}
 DEFAULT_COMMIT = {
     "lfw": "e4a9f71", "openforensics": "a9942d8", "rvf10k": "1051cba",
     "headshots": "d9c8a26", "sdfd": "3b44460", "cvface": "ab524ac",
+    "cfd": "295d3da", "fairface540": "3225e93",
 }
 DUP_DISTANCE = 4  # pHash bits, as in fakelens.data.dedup
 
@@ -165,8 +168,10 @@ def clusters(n: int, pairs) -> list[int]:
 class Writer:
     """Writes OUT/<name>/{real,fake}/*.jpg and the manifest; counts what it skipped."""
 
-    def __init__(self, out: Path, name: str, repo: Repo, want_hashes: bool = False):
+    def __init__(self, out: Path, name: str, repo: Repo, want_hashes: bool = False,
+                 per_class: int | None = None, seed: int = 0):
         self.dir, self.repo, self.name = out / name, repo, name
+        self.per_class, self.seed = per_class, seed
         for sub in ("real", "fake"):
             shutil.rmtree(self.dir / sub, ignore_errors=True)
             (self.dir / sub).mkdir(parents=True)
@@ -174,15 +179,15 @@ class Writer:
         self.want_hashes = want_hashes
 
     def add_all(self, items):
-        """items: (repo_path, label 'REAL'/'FAKE', group, orig_split)."""
-        for path, label, group, split in tqdm(items, desc=self.name, unit="img", mininterval=5):
+        """items: (repo_path, label 'REAL'/'FAKE', group, orig_split[, stem]); the stem defaults to the file's."""
+        for path, label, group, split, *stem in tqdm(items, desc=self.name, unit="img", mininterval=5):
             try:
                 im = decode(self.repo.read(path))
             except Exception as e:  # noqa: BLE001 - any unreadable file is skipped and counted
                 self.skipped.append((path, f"{type(e).__name__}: {e}"))
                 continue
             sub = "real" if label == "REAL" else "fake"
-            stem = PurePosixPath(path).stem
+            stem = stem[0] if stem else PurePosixPath(path).stem
             rel = f"{sub}/{stem}.jpg"
             k = 1
             while rel.lower() in self.taken:  # same stem in another split / folder
@@ -211,6 +216,20 @@ class Writer:
 
 # --------------------------------------------------------------------------- one function per source
 
+def per_class_subset(items: list, per_class: int | None, seed: int) -> list:
+    """At most ``per_class`` items of each label, drawn with a seeded generator (all of them when None);
+    the draw depends only on the sorted repository paths, so it is the same on every machine."""
+    if not per_class:
+        return items
+    rng = np.random.default_rng(seed)
+    chosen = []
+    for label in ("REAL", "FAKE"):
+        of_label = sorted(i for i in items if i[1] == label)
+        keep = rng.permutation(len(of_label))[:per_class]
+        chosen += [of_label[k] for k in sorted(keep)]
+    return chosen
+
+
 def import_lfw(repo: Repo, w: Writer) -> None:
     """jkruse8848/imageStore: lfw/<Person_Name>/<Person_Name>_0001.jpg; group = person."""
     w.add_all([(p, "REAL", PurePosixPath(p).parent.name, "") for p in repo.files("lfw")])
@@ -225,7 +244,7 @@ def import_openforensics(repo: Repo, w: Writer) -> None:
         for cls in ("Real", "Fake"):
             items += [(p, cls.upper(), "", split.lower()) for p in repo.files(f"Dataset/{split}/{cls}")]
     w.want_hashes = True
-    w.add_all(items)
+    w.add_all(per_class_subset(items, w.per_class, w.seed))
     h = np.array(w.hashes, dtype=np.uint64)
     root = clusters(len(h), near_dup_pairs(h))
     size = Counter(root)
@@ -269,9 +288,35 @@ def import_cvface(repo: Repo, w: Writer) -> None:
               + [(p, "FAKE", "", "") for p in repo.files("real_and_fake_face/training_fake")])
 
 
+def import_cfd(repo: Repo, w: Writer) -> None:
+    """Isaac-Crane/opacity-cpt: images/{female,male}/CFD-<race><gender>-<id>-<n>-<expr>.jpg, the Chicago
+    Face Database (one studio portrait per person; race A/B/I/L/M/W = Asian, Black, Indian, Latino,
+    multiracial, White; gender F/M).  Real only; kept for the per-group audit (never trained on).
+    group = the person (CFD-<race><gender>-<id>)."""
+    w.add_all([(p, "REAL", "-".join(PurePosixPath(p).stem.split("-")[:3]), "")
+               for p in repo.files("images/female") + repo.files("images/male")
+               if PurePosixPath(p).name.startswith("CFD-")])
+
+
+def import_fairface540(repo: Repo, w: Writer) -> None:
+    """thlaiquid-ai/demographic-test-images: fairface/fairface_NNNN.jpg + fairface/ground_truth.json,
+    30 FairFace photos per age band x gender.  Real only, for the per-group audit (never trained on).
+    The labels go into the file name (fairface_0001_Male_50-59.jpg) so a benchmark's file-name rule
+    reads them; the few ig_* files beside them are not FairFace and are left out."""
+    import json
+
+    truth = json.loads(repo.read("fairface/ground_truth.json"))
+    items = []
+    for row in truth:
+        age = row["age"].replace("+", "plus")
+        items.append((f"fairface/{row['filename']}", "REAL", row["id"], "", f"{row['id']}_{row['gender']}_{age}"))
+    w.add_all(items)
+
+
 IMPORTERS = {
     "lfw": import_lfw, "openforensics": import_openforensics, "rvf10k": import_rvf10k,
     "headshots": import_headshots, "sdfd": import_sdfd, "cvface": import_cvface,
+    "cfd": import_cfd, "fairface540": import_fairface540,
 }
 
 
@@ -312,6 +357,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--commit", help="commit to read with --git-dir (default: the one in this docstring)")
     ap.add_argument("--out", required=True, type=Path, help="data folder, outside the repository")
     ap.add_argument("--max-distance", type=int, default=DUP_DISTANCE, help="pHash bits, for dups")
+    ap.add_argument("--per-class", type=int, help="openforensics: a seeded subset of at most N images per class "
+                    "(configs/data/openforensics.yaml uses 4000)")
+    ap.add_argument("--seed", type=int, default=0, help="seed of the --per-class draw")
     a = ap.parse_args(argv)
     if a.source == "dups":
         find_dups(a.out, a.max_distance)
@@ -320,7 +368,7 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("give --git-dir or --src")
     repo = Repo(git_dir=a.git_dir, commit=a.commit or DEFAULT_COMMIT[a.source], folder=a.src)
     try:
-        w = Writer(a.out, a.source, repo)
+        w = Writer(a.out, a.source, repo, per_class=a.per_class, seed=a.seed)
         IMPORTERS[a.source](repo, w)
         w.finish()
     finally:

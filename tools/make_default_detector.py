@@ -62,11 +62,22 @@ def _benchmark_table(rows: list[dict], detector_name: str) -> str:
     for r in rows:
         if r["detector"] == detector_name:
             lines.append("| " + " | ".join(_f(r.get(k)) for k, _ in cols) + " |")
-    groups = [r for r in rows if r["detector"] == detector_name and r.get("group_fpr")]
-    for r in groups:
-        lines.append(f"\nPer-group real faces called FAKE on {r['dataset']}: "
-                     + ", ".join(f"{g} {_f(v)}" for g, v in r["group_fpr"].items()) + f" (gap {_f(r.get('group_fpr_gap'))}).")
     return "\n".join(lines)
+
+
+def _group_tables(rows: list[dict], detector_name: str) -> str:
+    """One table per audit dataset: real faces per group, the share called FAKE and its 95% interval."""
+    blocks = []
+    for r in rows:
+        if r["detector"] != detector_name or not r.get("group_fpr"):
+            continue
+        lines = [f"**{r['dataset']}** ({r['n_real']} real faces; largest gap between groups {_f(r.get('group_fpr_gap'))})", "",
+                 "| group | real faces | called FAKE | 95% interval |", "|---|---|---|---|"]
+        for g, rate in r["group_fpr"].items():
+            low, high = (r.get("group_ci") or {}).get(g, (None, None))
+            lines.append(f"| {g} | {(r.get('group_n') or {}).get(g, '')} | {_f(rate)} | {_f(low)}-{_f(high)} |")
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)
 
 
 def model_card(run: Path, detector: dict, bench: list[dict], bench_name: str, robustness: list[dict], lineage: str | None = None) -> str:
@@ -128,10 +139,14 @@ sources that were never trained, tuned or calibrated on: they are the leave-sour
 ## Robustness (DFDC test crops, `fakelens robustness`)
 {rob}
 
-## Per-group figures
-None of the sources above labels age, gender or ethnic group, and the group-labelled face sets we know of are reserved for
-independent evaluation, so no per-group audit is in this card. `fakelens benchmark` reports the false-positive rate per
-group for any dataset with a group column or a file-name rule.
+## Per-group figures (real faces called FAKE)
+No training source labels age, gender or ethnic group. The audit uses two sets of real faces with group labels that
+were never trained, tuned or calibrated on: CFD (Chicago Face Database studio portraits, one per person; race A Asian,
+B Black, I Indian, L Latino, M multiracial, W White; gender F/M) and 540 FairFace photos (30 per age band and gender).
+Each rate counts FAKE verdicts; the interval is the 95% Wilson interval, which is wide for groups of 26-89 faces: a gap
+smaller than the intervals is not evidence of a difference either way.
+
+{_group_tables(bench, run.name) or "No dataset of the benchmark had groups."}
 
 ## What it still cannot do
 - Generators and manipulations unlike the training sources (new diffusion models, reenactment and lip-sync that leave the

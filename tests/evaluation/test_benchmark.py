@@ -79,6 +79,17 @@ def test_benchmark_reports_every_dataset_and_group(trained_run, kaggle_dataset, 
         assert r["group_fpr"]["b"] > r["group_fpr"]["a"]  # b's reals carry the fake patch
         assert r["group_fpr_gap"] == pytest.approx(r["group_fpr"]["b"] - r["group_fpr"]["a"])
     assert rows["grouped-by-column"]["group_fpr"] == rows["grouped-by-name"]["group_fpr"]
+    # every group's rate comes with its number of real faces and a 95% interval around it
+    import csv
+
+    r = rows["grouped-by-name"]
+    manifest = list(csv.DictReader(open(grouped_manifest)))
+    assert r["group_n"] == {g: sum(m["label"] == "REAL" and m["group"] == g for m in manifest) for g in "ab"}
+    for g, (low, high) in r["group_ci"].items():
+        assert 0 <= low <= r["group_fpr"][g] <= high <= 1 and high - low > 0.05  # small groups: wide intervals
+    table = list(csv.DictReader(open(out / "groups.csv")))
+    assert {(t["dataset"], t["group"]) for t in table} == {(d, g) for d in ("grouped-by-column", "grouped-by-name") for g in "ab"}
+    assert "per group" in (out / "benchmark.md").read_text()
     assert (out / "benchmark.png").stat().st_size > 1000 and "| folders |" in (out / "benchmark.md").read_text()
 
 

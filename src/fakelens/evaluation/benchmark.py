@@ -21,7 +21,9 @@ and writes, per dataset and detector: n, accuracy and ROC-AUC, the share of
 real faces called FAKE and of fakes caught (at the binary threshold and at the
 FAKE verdict band), the share UNCERTAIN, ECE, and the false-positive rate per
 group. Results go to ``benchmark.md``, ``benchmark.csv``, ``benchmark.json``
-and ``benchmark.png``.
+and ``benchmark.png``; per-group rates, each with its number of real faces and a
+95% Wilson interval (a group of 50 faces cannot show a 3-point gap), go to
+``groups.csv`` and a second table in ``benchmark.md``.
 """
 from __future__ import annotations
 
@@ -86,6 +88,8 @@ class BenchConfig(BaseModel):
             problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()) if isinstance(exc, ValidationError) else str(exc)
             raise ConfigError(f"{path}: {problems}") from None
 
+
+GROUP_COLUMNS = ["dataset", "detector", "group", "n_real", "real_called_fake", "ci_low", "ci_high"]
 
 COLUMNS = ["dataset", "detector", "n", "n_real", "n_fake", "accuracy", "roc_auc", "real_called_fake", "fakes_caught",
            "real_called_fake_verdict", "fakes_caught_verdict", "uncertain", "ece", "worst_group_fpr", "group_fpr_gap"]
@@ -166,12 +170,41 @@ def dataset_row(name: str, detector_name: str, detector, labels: np.ndarray, pro
     if with_groups:
         cut = bands.fake_from if bands is not None else detector.threshold
         groups = np.asarray([s.group for s in samples])
-        fpr = {g: float((probs[real & (groups == g)] >= cut).mean()) for g in sorted(set(groups[real]))}
-        row["group_fpr"] = fpr
+        fpr, counts, intervals = {}, {}, {}
+        for g in sorted(set(groups[real])):
+            called = probs[real & (groups == g)] >= cut
+            fpr[g], counts[g] = float(called.mean()), int(called.size)
+            intervals[g] = wilson_interval(int(called.sum()), int(called.size))
+        row.update(group_fpr=fpr, group_n=counts, group_ci=intervals)
         if fpr:
             row["worst_group_fpr"] = max(fpr.values())
             row["group_fpr_gap"] = max(fpr.values()) - min(fpr.values())
     return row
+
+
+def wilson_interval(k: int, n: int, confidence: float = 0.95) -> list[float]:
+    """The Wilson score interval of a rate of ``k`` in ``n`` (scipy's binomial test)."""
+    from scipy.stats import binomtest
+
+    ci = binomtest(k, n).proportion_ci(confidence_level=confidence, method="wilson")
+    return [float(ci.low), float(ci.high)]
+
+
+def group_rows(rows: list[dict]) -> list[dict]:
+    """One row per (dataset, detector, group): real faces, the share called FAKE and its 95% interval."""
+    out = []
+    for r in rows:
+        for g, rate in (r.get("group_fpr") or {}).items():
+            low, high = r["group_ci"][g]
+            out.append({"dataset": r["dataset"], "detector": r["detector"], "group": g, "n_real": r["group_n"][g],
+                        "real_called_fake": rate, "ci_low": low, "ci_high": high})
+    return out
+
+
+def _markdown_table(rows: list[dict], columns: list[str]) -> list[str]:
+    fmt = lambda v: "" if v is None else f"{v:.3f}" if isinstance(v, float) else str(v)  # noqa: E731
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    return lines + ["| " + " | ".join(fmt(r.get(c)) for c in columns) + " |" for r in rows]
 
 
 def run_benchmark(bench: str | os.PathLike, runs: list[str | os.PathLike | None], out: str | os.PathLike, num_workers: int = 1) -> list[dict]:
@@ -191,9 +224,12 @@ def run_benchmark(bench: str | os.PathLike, runs: list[str | os.PathLike | None]
             rows.append(dataset_row(ds.name, det_name, det, labels, probs, scored, ds.groups is not None))
     write_json(out / "benchmark.json", rows)
     write_csv(out / "benchmark.csv", rows, COLUMNS)
-    fmt = lambda v: "" if v is None else f"{v:.3f}" if isinstance(v, float) else str(v)  # noqa: E731
-    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
-    lines += ["| " + " | ".join(fmt(r.get(c)) for c in COLUMNS) + " |" for r in rows]
-    write_text(out / "benchmark.md", f"# Benchmark ({Path(bench).name})\n\n" + "\n".join(lines) + "\n")
+    text = f"# Benchmark ({Path(bench).name})\n\n" + "\n".join(_markdown_table(rows, COLUMNS)) + "\n"
+    groups = group_rows(rows)
+    if groups:
+        write_csv(out / "groups.csv", groups, GROUP_COLUMNS)
+        text += ("\n## Real faces called FAKE per group (FAKE verdicts; 95% Wilson interval)\n\n"
+                 + "\n".join(_markdown_table(groups, GROUP_COLUMNS)) + "\n")
+    write_text(out / "benchmark.md", text)
     plot_benchmark(rows, out / "benchmark.png")
     return rows

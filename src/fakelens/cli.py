@@ -107,14 +107,17 @@ def _add_calibrate(sub) -> None:
     p.add_argument("run", help="run folder (with split.csv)")
     _add_tta(p)
     p.add_argument("--precision", type=float, default=0.9, help="FAKE (and REAL) verdicts must be right this often on validation (default 0.9)")
-    p.add_argument("--max-real-called-fake", type=float, default=0.03, help="at most this share of validation real faces may be called FAKE (default 0.03)")
+    p.add_argument("--max-real-called-fake", type=float, default=0.03,
+                   help="at most this share of each source's validation real faces may be called FAKE (default 0.03)")
+    p.add_argument("--pooled", dest="per_source", action="store_false",
+                   help="apply --max-real-called-fake to all validation real faces pooled, not to each source's")
     p.add_argument("--num-workers", type=int, default=1)
 
 
 def _calibrate(args) -> int:
     from .training.calibrate import calibrate_run
 
-    fitted = calibrate_run(args.run, args.tta, args.precision, args.max_real_called_fake, args.num_workers)
+    fitted = calibrate_run(args.run, args.tta, args.precision, args.max_real_called_fake, args.num_workers, args.per_source)
     print(json.dumps({k: fitted[k] for k in ("tta", "temperature", "threshold", "bands")}, indent=2))
     return 0
 

@@ -17,6 +17,26 @@ def test_bands_meet_the_precision_and_accusation_limits_on_the_data_they_were_fi
     assert bands.fitted["share_uncertain"] == pytest.approx((~fake & ~real).mean())
 
 
+def test_per_source_bands_keep_every_source_under_the_accusation_limit():
+    # Two populations of real photos: one the detector finds far more fake-looking (e.g. studio portraits).
+    rng = np.random.default_rng(3)
+    n = 3000
+    y = rng.integers(0, 2, 2 * n)
+    sources = np.repeat(["news", "portraits"], n)
+    shift = np.where(sources == "portraits", 0.15, 0.0) * (y == 0)
+    p = np.clip(rng.normal(0.3 + 0.4 * y + shift, 0.15), 0, 1)
+    pooled = fit_bands(y, p, precision=0.9, max_real_called_fake=0.03)
+    each = fit_bands(y, p, precision=0.9, max_real_called_fake=0.03, sources=sources)
+    accused = lambda bands, name: (p[(y == 0) & (sources == name)] >= bands.fake_from).mean()  # noqa: E731
+    assert accused(pooled, "portraits") > 0.045  # the pooled limit lets one population be accused far more often
+    assert accused(each, "portraits") <= 0.03 and accused(each, "news") <= 0.03
+    assert each.fake_from > pooled.fake_from and each.fitted["per_source"] and not pooled.fitted["per_source"]
+    # a source with too few real faces to measure a 3% rate does not set the cut
+    tiny = np.where(np.arange(2 * n) < 10, "tiny", "news")
+    p_tiny = np.where(tiny == "tiny", 0.99, p)
+    assert fit_bands(y, p_tiny, sources=tiny).fake_from == fit_bands(y, p_tiny).fake_from
+
+
 def test_verdicts_follow_the_bands():
     cal = Calibration(temperature=2.0, threshold=0.5, bands=Bands(0.3, 0.8))
     assert [cal.verdict(p) for p in (0.1, 0.3, 0.5, 0.79, 0.8, 0.99)] == ["REAL", "UNCERTAIN", "UNCERTAIN", "UNCERTAIN", "FAKE", "FAKE"]

@@ -94,14 +94,17 @@ class Calibration:
         return self.bands.photo_verdict(most_fake, n_faces) if self.bands is not None else self.label(most_fake)
 
 
-def fit_bands(labels, prob_fake, precision: float = 0.9, max_real_called_fake: float = 0.03, min_support: int = 20) -> Bands:
+def fit_bands(labels, prob_fake, precision: float = 0.9, max_real_called_fake: float = 0.03, min_support: int = 20,
+              sources=None) -> Bands:
     """Bands whose FAKE (and REAL) verdicts reached ``precision`` on these validation labels.
 
     ``fake_from`` is the lowest cut t such that, among faces with P(fake) >= t,
     at least ``precision`` are fake (with at least ``min_support`` of them), and
     at most ``max_real_called_fake`` of the real faces reach it: precision alone
     depends on how many fakes the validation data holds, the share of real faces
-    accused does not;
+    accused does not. With ``sources`` (one name per face) the limit holds for the
+    real faces of *every* source with ``min_support`` of them, not only pooled: a
+    pooled 3% can hide one population of real photos accused at twice that;
     ``real_below`` is the highest cut such that, among faces below it, at least
     ``precision`` are real. If the two would cross, both sit at the balanced cut.
     """
@@ -115,9 +118,14 @@ def fit_bands(labels, prob_fake, precision: float = 0.9, max_real_called_fake: f
     ok = (tp / n >= precision) & (n >= min_support)
     fake_from = float(ps[np.nonzero(ok)[0].max()]) if ok.any() else 1.0
     reals = p[y == 0]
-    if len(reals):
-        # the smallest cut that at most max_real_called_fake of the reals reach
-        fake_from = max(fake_from, float(np.nextafter(np.quantile(reals, 1.0 - max_real_called_fake, method="higher"), 1.0)))
+    real_sets = [reals]
+    if sources is not None:
+        names = np.asarray(sources)
+        real_sets += [p[(y == 0) & (names == n)] for n in dict.fromkeys(names[y == 0])]
+    for r in real_sets:
+        if len(r) and (r is reals or len(r) >= min_support):
+            # the smallest cut that at most max_real_called_fake of these reals reach
+            fake_from = max(fake_from, float(np.nextafter(np.quantile(r, 1.0 - max_real_called_fake, method="higher"), 1.0)))
     # REAL side: precision of "p < t" for ascending cuts.
     asc = order[::-1]
     ya, pa = y[asc], p[asc]
@@ -134,6 +142,7 @@ def fit_bands(labels, prob_fake, precision: float = 0.9, max_real_called_fake: f
     fitted = {
         "precision_target": precision,
         "max_real_called_fake": max_real_called_fake,
+        "per_source": sources is not None,
         "n": int(len(y)),
         "fake_precision": float((y[fake] == 1).mean()) if fake.any() else None,
         "real_precision": float((y[real] == 0).mean()) if real.any() else None,

@@ -44,8 +44,12 @@ def mirrored_logits(detector, samples, batch_size: int = 64, num_workers: int = 
 
 
 def calibrate(detector, samples, tta: bool | None = None, precision: float = 0.9, max_real_called_fake: float = 0.03,
-              num_workers: int = 1) -> dict:
-    """Fit and set the detector's calibration on ``samples`` (validation); returns what was fitted and measured."""
+              num_workers: int = 1, per_source: bool = True) -> dict:
+    """Fit and set the detector's calibration on ``samples`` (validation); returns what was fitted and measured.
+
+    ``per_source``: the FAKE band keeps at most ``max_real_called_fake`` of each source's real faces
+    (not only of all of them pooled) at FAKE.
+    """
     from ..inference.calibration import Calibration
 
     plain, mirror, labels, indices = mirrored_logits(detector, samples, num_workers=num_workers)
@@ -56,9 +60,9 @@ def calibrate(detector, samples, tta: bool | None = None, precision: float = 0.9
     temperature = fit_temperature(logits, labels)
     probs = sigmoid(logits / temperature)
     threshold = choose_threshold(labels, probs)
-    bands = fit_bands(labels, probs, precision, max_real_called_fake)
-    detector.calibration = Calibration(temperature, threshold, tta, bands)
     sources = np.asarray([samples[i].source for i in indices])
+    bands = fit_bands(labels, probs, precision, max_real_called_fake, sources=sources if per_source else None)
+    detector.calibration = Calibration(temperature, threshold, tta, bands)
     by_source = {}
     for name in dict.fromkeys(sources):
         mask = sources == name
@@ -81,7 +85,7 @@ def _with_bands(metrics: dict, labels, probs, bands) -> dict:
 
 
 def calibrate_run(run_dir: str | os.PathLike, tta: bool | None = None, precision: float = 0.9, max_real_called_fake: float = 0.03,
-                  num_workers: int = 1) -> dict:
+                  num_workers: int = 1, per_source: bool = True) -> dict:
     """``fakelens calibrate RUN``: refit the run's calibration on its validation split and save ``detector.json``."""
     from ..inference.detector import CONFIG_FILE, load
     from ..utils.atomic import write_json
@@ -92,7 +96,7 @@ def calibrate_run(run_dir: str | os.PathLike, tta: bool | None = None, precision
     detector = load(run_dir)
     samples, splits = read_split_csv(run_dir / "split.csv")
     val = [s for s, sp in zip(samples, splits) if sp == "val"]
-    fitted = calibrate(detector, val, tta, precision, max_real_called_fake, num_workers)
+    fitted = calibrate(detector, val, tta, precision, max_real_called_fake, num_workers, per_source)
     detector.info["calibration"] = {k: v for k, v in fitted.items() if k not in ("val",)}
     detector.info["val"] = fitted["val"]
     write_json(run_dir / CONFIG_FILE, detector.config())

@@ -1,0 +1,70 @@
+"""Average the weights of several epochs of one run, then calibrate, save and test the average like a finished run
+(maintainers' tool).
+
+    python tools/average_checkpoints.py RUN --weights EPOCH_A.safetensors EPOCH_B.safetensors ... --out RUN_AVG
+
+Averaging the last epochs of one fine-tuning run (stochastic weight averaging, Izmailov et al. 2018; "model
+soups", Wortsman et al. 2022) often scores a little better than any one of them. The trainer keeps only its latest
+checkpoint, so copy each epoch's ``checkpoints/epoch-NNN/model.safetensors`` aside while it trains. ``RUN_AVG`` gets
+RUN's config, split and history, the averaged weights as ``best.safetensors`` and then what ``finalize_run`` writes
+(calibration on validation, ``detector.json``, test metrics). Choose between RUN and RUN_AVG on their validation
+figures (printed at the end), never on test.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from fakelens.training.checkpoint import BEST_WEIGHTS, latest_checkpoint, load_checkpoint
+from fakelens.training.finalize import finalize_run
+from fakelens.models import create_model
+
+
+def average_state_dicts(paths: list[str]) -> dict[str, torch.Tensor]:
+    """The element-wise mean of several state dicts of one architecture (integer buffers: rounded down)."""
+    states = [load_file(p) for p in paths]
+    keys = states[0].keys()
+    if any(s.keys() != keys for s in states[1:]):
+        raise SystemExit("the weight files do not hold the same tensors: not one architecture")
+    out = {}
+    for k in keys:
+        stacked = torch.stack([s[k].double() for s in states])
+        mean = stacked.mean(dim=0)
+        out[k] = (mean.floor() if not states[0][k].is_floating_point() else mean).to(states[0][k].dtype).contiguous()
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("run", type=Path)
+    ap.add_argument("--weights", nargs="+", required=True, help="model.safetensors files of the epochs to average")
+    ap.add_argument("--out", type=Path, required=True)
+    args = ap.parse_args()
+    if args.out.exists():
+        raise SystemExit(f"{args.out} exists")
+    args.out.mkdir(parents=True)
+    for name in ("config.json", "split.csv", "history.csv"):
+        if (args.run / name).is_file():
+            shutil.copyfile(args.run / name, args.out / name)
+    latest = latest_checkpoint(args.run)
+    if latest is None:
+        raise SystemExit(f"{args.run}: no checkpoint")
+    shutil.copytree(latest.parent, args.out / "checkpoints")
+    save_file(average_state_dicts(args.weights), str(args.out / BEST_WEIGHTS))
+    config = json.loads((args.run / "config.json").read_text())
+    state = load_checkpoint(latest_checkpoint(args.out), create_model(config["model"]))
+    state["best_epoch"] = "mean of " + ", ".join(Path(w).stem for w in args.weights)
+    finalize_run(args.out, state=state, log=print)
+    for run in (args.run, args.out):
+        cal = json.loads((run / "detector.json").read_text())["info"]["calibration"]
+        auc = cal["val_roc_auc_with_tta"] if cal["tta"] else cal["val_roc_auc_without_tta"]
+        print(f"{run}: validation ROC-AUC {auc:.4f} (tta {cal['tta']})")
+
+
+if __name__ == "__main__":
+    main()

@@ -100,7 +100,7 @@ def model_card(run: Path, detector: dict, bench: list[dict], bench_name: str, ro
 **Output**: calibrated P(FAKE) per face, and the verdict people see:
 **REAL** when P < {_f(bands.get('real_below'), 4)}, **FAKE** when P >= {_f(bands.get('fake_from'), 4)}, **UNCERTAIN** in between.
 The FAKE band starts where validation FAKE verdicts were right at least {_f((bands.get('fitted') or {}).get('precision_target'), 2)} of the time
-and at most {_f((bands.get('fitted') or {}).get('max_real_called_fake'), 2)} of validation real faces reach it (pooled over every source's validation part).
+and at most {_f((bands.get('fitted') or {}).get('max_real_called_fake'), 2)} of validation real faces reach it ({'in every source' if (bands.get('fitted') or {}).get('per_source') else 'pooled over every source'}'s validation part).
 Calling a real face FAKE is the worst failure this tool can make: in doubt it says UNCERTAIN.
 Binary threshold for accuracy figures: {_f(detector['threshold'], 4)} (balanced accuracy on validation). Temperature {_f(detector['temperature'], 4)}.
 Test-time augmentation (mirror image): **{'on' if detector.get('tta') else 'off'}**, chosen on validation
@@ -132,7 +132,8 @@ None of these images carries a licence: research use only. No set reserved for i
 
 ## Benchmark (`fakelens benchmark {bench_name}`)
 Rows named `*-test` are the test parts of training sources (groups never trained on); rows named `heldout-*` are whole
-sources that were never trained, tuned or calibrated on: they are the leave-source-out check.
+sources that were never trained, tuned or calibrated on: they are the leave-source-out check; rows named `audit-*` are
+real faces with group labels, never trained, tuned or calibrated on either (per group below).
 
 {_benchmark_table(bench, run.name)}
 
@@ -143,14 +144,19 @@ sources that were never trained, tuned or calibrated on: they are the leave-sour
 No training source labels age, gender or ethnic group. The audit uses two sets of real faces with group labels that
 were never trained, tuned or calibrated on: CFD (Chicago Face Database studio portraits, one per person; race A Asian,
 B Black, I Indian, L Latino, M multiracial, W White; gender F/M) and 540 FairFace photos (30 per age band and gender).
-Each rate counts FAKE verdicts; the interval is the 95% Wilson interval, which is wide for groups of 26-89 faces: a gap
+Each rate counts FAKE verdicts; the interval is the 95% Wilson interval, which is several points wide for groups of 60-150 faces: a gap
 smaller than the intervals is not evidence of a difference either way.
 
 {_group_tables(bench, run.name) or "No dataset of the benchmark had groups."}
 
 ## What it still cannot do
-- Generators and manipulations unlike the training sources (new diffusion models, reenactment and lip-sync that leave the
-  face's blend seam intact) can look REAL to it; the held-out rows above show how far it carries.
+- Generators and manipulations unlike the training sources (diffusion models other than SD 2.1, hand-made composites,
+  reenactment and lip-sync that leave the face's blend seam intact) can look REAL to it; the held-out row above shows
+  how far it carries. Its SD 2.1 row is a test part of a training source, not a held-out generator.
+- The per-group audit covers real faces only (no labelled fakes), CFD's studio portraits rather than photos in the wild,
+  and FairFace without race labels; groups of 60-150 faces leave intervals of several points. Clean studio portraits
+  look more fake to it than news photos: read the audit rows' UNCERTAIN and "real >= threshold" columns, not only
+  the FAKE verdicts.
 - One face crop is weak evidence: use many frames of a video. A photo with several faces gets a FAKE cut fitted for
   that many faces (from the validation reals); a video is judged by its most-fake person, with the cut for its number
   of people. Cuts fitted on whole videos are not in it: the only video set outside the reserved ones has 10 videos.

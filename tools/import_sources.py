@@ -366,6 +366,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if not (a.git_dir or a.src):
         ap.error("give --git-dir or --src")
+    if a.per_class and a.source != "openforensics":
+        ap.error("--per-class is for openforensics only (the other sources are imported whole)")
     repo = Repo(git_dir=a.git_dir, commit=a.commit or DEFAULT_COMMIT[a.source], folder=a.src)
     try:
         w = Writer(a.out, a.source, repo, per_class=a.per_class, seed=a.seed)

@@ -3,6 +3,7 @@ import csv
 import json
 
 import numpy as np
+import pytest
 from PIL import Image
 
 
@@ -15,6 +16,8 @@ def test_per_class_subset_is_seeded_balanced_and_order_free(load_tool):
     assert a != tool.per_class_subset(items, 10, seed=1)
     assert tool.per_class_subset(items, None, seed=0) == items
     assert len(tool.per_class_subset(items, 100, seed=0)) == 60  # fewer than asked: all of them
+    with pytest.raises(SystemExit):  # a subset of a source imported whole is refused, not silently ignored
+        tool.main(["lfw", "--src", ".", "--out", "unused", "--per-class", "10"])
 
 
 def test_fairface_labels_go_into_the_file_name_and_cfd_groups_by_person(load_tool, tmp_path):

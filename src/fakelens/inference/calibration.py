@@ -121,7 +121,7 @@ def fit_bands(labels, prob_fake, precision: float = 0.9, max_real_called_fake: f
     real_sets = [reals]
     if sources is not None:
         names = np.asarray(sources)
-        real_sets += [p[(y == 0) & (names == n)] for n in dict.fromkeys(names[y == 0])]
+        real_sets += [p[(y == 0) & (names == name)] for name in dict.fromkeys(names[y == 0])]
     for r in real_sets:
         if len(r) and (r is reals or len(r) >= min_support):
             # the smallest cut that at most max_real_called_fake of these reals reach

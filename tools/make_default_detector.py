@@ -18,6 +18,7 @@ import shutil
 from collections import Counter
 from pathlib import Path
 
+from fakelens.evaluation.benchmark import natural_key
 from fakelens.utils.atomic import write_json, write_text
 
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "src" / "fakelens" / "weights"
@@ -73,7 +74,7 @@ def _group_tables(rows: list[dict], detector_name: str) -> str:
             continue
         lines = [f"**{r['dataset']}** ({r['n_real']} real faces; largest gap between groups {_f(r.get('group_fpr_gap'))})", "",
                  "| group | real faces | called FAKE | 95% interval |", "|---|---|---|---|"]
-        for g, rate in r["group_fpr"].items():
+        for g, rate in sorted(r["group_fpr"].items(), key=lambda item: natural_key(item[0])):
             low, high = (r.get("group_ci") or {}).get(g, (None, None))
             lines.append(f"| {g} | {(r.get('group_n') or {}).get(g, '')} | {_f(rate)} | {_f(low)}-{_f(high)} |")
         blocks.append("\n".join(lines))

@@ -93,6 +93,12 @@ def test_benchmark_reports_every_dataset_and_group(trained_run, kaggle_dataset, 
     assert (out / "benchmark.png").stat().st_size > 1000 and "| folders |" in (out / "benchmark.md").read_text()
 
 
+def test_groups_are_listed_in_natural_order():
+    from fakelens.evaluation.benchmark import natural_key
+
+    assert sorted(["10-19", "3-9", "70plus", "0-2", "B", "A"], key=natural_key) == ["0-2", "3-9", "10-19", "70plus", "A", "B"]
+
+
 def test_benchmark_config_is_validated(tmp_path):
     from fakelens.evaluation.benchmark import BenchConfig
 

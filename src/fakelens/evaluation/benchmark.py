@@ -171,7 +171,7 @@ def dataset_row(name: str, detector_name: str, detector, labels: np.ndarray, pro
         cut = bands.fake_from if bands is not None else detector.threshold
         groups = np.asarray([s.group for s in samples])
         fpr, counts, intervals = {}, {}, {}
-        for g in sorted(set(groups[real])):
+        for g in sorted(set(groups[real]), key=natural_key):
             called = probs[real & (groups == g)] >= cut
             fpr[g], counts[g] = float(called.mean()), int(called.size)
             intervals[g] = wilson_interval(int(called.sum()), int(called.size))
@@ -180,6 +180,11 @@ def dataset_row(name: str, detector_name: str, detector, labels: np.ndarray, pro
             row["worst_group_fpr"] = max(fpr.values())
             row["group_fpr_gap"] = max(fpr.values()) - min(fpr.values())
     return row
+
+
+def natural_key(text: str) -> list:
+    """Sort key that orders numbers by value ("3-9" before "10-19")."""
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", text)]
 
 
 def wilson_interval(k: int, n: int, confidence: float = 0.95) -> list[float]:

@@ -47,19 +47,20 @@ def main() -> None:
     args = ap.parse_args()
     if args.out.exists():
         raise SystemExit(f"{args.out} exists")
+    latest = latest_checkpoint(args.run)
+    if latest is None:
+        raise SystemExit(f"{args.run}: no checkpoint")
     args.out.mkdir(parents=True)
     for name in ("config.json", "split.csv", "history.csv"):
         if (args.run / name).is_file():
             shutil.copyfile(args.run / name, args.out / name)
-    latest = latest_checkpoint(args.run)
-    if latest is None:
-        raise SystemExit(f"{args.run}: no checkpoint")
     shutil.copytree(latest.parent, args.out / "checkpoints")
     save_file(average_state_dicts(args.weights), str(args.out / BEST_WEIGHTS))
-    config = json.loads((args.run / "config.json").read_text())
-    state = load_checkpoint(latest_checkpoint(args.out), create_model(config["model"]))
+    # The checkpoint gives the bookkeeping; finalize_run puts the averaged weights into this model.
+    model = create_model(json.loads((args.run / "config.json").read_text())["model"])
+    state = load_checkpoint(latest, model)
     state["best_epoch"] = "mean of " + ", ".join(Path(w).stem for w in args.weights)
-    finalize_run(args.out, state=state, log=print)
+    finalize_run(args.out, model=model, state=state, log=print)
     for run in (args.run, args.out):
         cal = json.loads((run / "detector.json").read_text())["info"]["calibration"]
         auc = cal["val_roc_auc_with_tta"] if cal["tta"] else cal["val_roc_auc_without_tta"]

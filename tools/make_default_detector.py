@@ -18,7 +18,7 @@ import shutil
 from collections import Counter
 from pathlib import Path
 
-from fakelens.evaluation.benchmark import natural_key
+from fakelens.evaluation.benchmark import group_rows
 from fakelens.utils.atomic import write_json, write_text
 
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "src" / "fakelens" / "weights"
@@ -74,9 +74,8 @@ def _group_tables(rows: list[dict], detector_name: str) -> str:
             continue
         lines = [f"**{r['dataset']}** ({r['n_real']} real faces; largest gap between groups {_f(r.get('group_fpr_gap'))})", "",
                  "| group | real faces | called FAKE | 95% interval |", "|---|---|---|---|"]
-        for g, rate in sorted(r["group_fpr"].items(), key=lambda item: natural_key(item[0])):
-            low, high = (r.get("group_ci") or {}).get(g, (None, None))
-            lines.append(f"| {g} | {(r.get('group_n') or {}).get(g, '')} | {_f(rate)} | {_f(low)}-{_f(high)} |")
+        lines += [f"| {g['group']} | {g['n_real']} | {_f(g['real_called_fake'])} | {_f(g['ci_low'])}-{_f(g['ci_high'])} |"
+                  for g in group_rows([r])]
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks)
 

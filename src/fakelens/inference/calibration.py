@@ -118,14 +118,14 @@ def fit_bands(labels, prob_fake, precision: float = 0.9, max_real_called_fake: f
     ok = (tp / n >= precision) & (n >= min_support)
     fake_from = float(ps[np.nonzero(ok)[0].max()]) if ok.any() else 1.0
     reals = p[y == 0]
-    real_sets = [reals]
+    # every population of reals that bounds the cut: all of them, and each source with enough of them
+    bounding = [reals] if len(reals) else []
     if sources is not None:
-        names = np.asarray(sources)
-        real_sets += [p[(y == 0) & (names == name)] for name in dict.fromkeys(names[y == 0])]
-    for r in real_sets:
-        if len(r) and (r is reals or len(r) >= min_support):
-            # the smallest cut that at most max_real_called_fake of these reals reach
-            fake_from = max(fake_from, float(np.nextafter(np.quantile(r, 1.0 - max_real_called_fake, method="higher"), 1.0)))
+        names = np.asarray(sources)[y == 0]
+        bounding += [r for r in (reals[names == name] for name in dict.fromkeys(names)) if len(r) >= min_support]
+    for r in bounding:
+        # the smallest cut that at most max_real_called_fake of these reals reach
+        fake_from = max(fake_from, float(np.nextafter(np.quantile(r, 1.0 - max_real_called_fake, method="higher"), 1.0)))
     # REAL side: precision of "p < t" for ascending cuts.
     asc = order[::-1]
     ya, pa = y[asc], p[asc]

@@ -7,19 +7,25 @@ temperature, threshold, REAL/UNCERTAIN/FAKE bands) into ``src/fakelens/weights/`
 exports ``model.onnx`` there (parity-checked, with the CAM output), and writes
 ``MODEL_CARD.md`` from the run's own records: every training source, the
 per-source and held-out benchmark rows, per-group figures where a dataset had
-groups, robustness, compute.
+groups, robustness, compute. ``split.csv.gz`` there lists the side of every image
+the run saw, by its path inside its source, so that a run continued from the
+bundled detector (``--init-weights``) on any machine keeps its validation and
+test images out of training.
 """
 from __future__ import annotations
 
 import argparse
 import csv
+import io
 import json
 import shutil
 from collections import Counter
 from pathlib import Path
 
+from fakelens.data.multisource import SourceSpec, sample_keys
+from fakelens.data.split import read_split_csv
 from fakelens.evaluation.benchmark import group_rows
-from fakelens.utils.atomic import write_json, write_text
+from fakelens.utils.atomic import atomic_path, write_json, write_text
 
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "src" / "fakelens" / "weights"
 
@@ -40,6 +46,27 @@ def _lineage(run: Path) -> str:
         parts.insert(0, f"{info.get('epochs_run', '?')} epochs ({info.get('train_minutes', '?')} min) in `{init}`")
         cfg_path = Path(init) / "config.json"
     return ("It continued from " + ", then ".join(parts) + ".") if parts else ""
+
+
+def write_bundled_split(run: Path, out: Path) -> int:
+    """``out`` (gzip CSV: source, key, split) for every image in the run's split.csv; returns the row count."""
+    import gzip
+
+    samples, splits = read_split_csv(run / "split.csv")
+    with open(run / "split.csv", newline="", encoding="utf-8") as fh:
+        keys = [row.get("key") for row in csv.DictReader(fh)]
+    if not all(keys):  # a split.csv from before the key column: the run's sources name the images on this machine
+        specs = [SourceSpec.parse(d) for d in json.loads((run / "config.json").read_text())["data"]]
+        keys = sample_keys(samples, specs)
+    rows = sorted(zip((s.source for s in samples), keys, splits))
+    with atomic_path(out) as tmp, open(tmp, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as gz:
+        text = io.TextIOWrapper(gz, encoding="utf-8", newline="")
+        writer = csv.writer(text)
+        writer.writerow(["source", "key", "split"])
+        writer.writerows(rows)
+        text.flush()
+        text.detach()
+    return len(rows)
 
 
 def _split_counts(run: Path) -> list[str]:
@@ -190,11 +217,13 @@ def main() -> None:
     (WEIGHTS_DIR / ".model.safetensors.tmp").replace(WEIGHTS_DIR / "model.safetensors")
     write_json(WEIGHTS_DIR / "detector.json", detector)
     write_text(WEIGHTS_DIR / "MODEL_CARD.md", card)
+    n_split = write_bundled_split(run, WEIGHTS_DIR / "split.csv.gz")
     from fakelens.inference import load
     from fakelens.inference.export import export_run
 
     report = export_run(load(WEIGHTS_DIR, backend="torch"), WEIGHTS_DIR)
-    print(f"bundled {run} ({size_mb:.1f} MB) into {WEIGHTS_DIR}; ONNX parity {report['max_abs_prob_diff']:.1e}")
+    print(f"bundled {run} ({size_mb:.1f} MB, the sides of {n_split:,} images) into {WEIGHTS_DIR}; "
+          f"ONNX parity {report['max_abs_prob_diff']:.1e}")
 
 
 if __name__ == "__main__":

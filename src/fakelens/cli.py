@@ -76,6 +76,9 @@ def _add_train(sub) -> None:
     p.add_argument("--val-fraction", type=float)
     p.add_argument("--test-fraction", type=float)
     p.add_argument("--seed", type=int)
+    p.add_argument("--split-method", choices=["hash", "shuffle"],
+                   help="how groups go to train/val/test: hash (default; a re-import moves only the changed groups) or shuffle (the older defaults)")
+    p.add_argument("--split-from", help="an earlier run folder or split.csv: the images it saw keep its sides (default: --init-weights' split.csv)")
     p.add_argument("--patience", type=int, help="early stopping patience in epochs (0: off)")
     p.add_argument("--num-workers", type=int)
     p.add_argument("--threads", type=int)
@@ -163,6 +166,7 @@ def _add_shard(sub) -> None:
     p.add_argument("--out", required=True, help="shard folder: train-NNNNNN.tar, split.csv, shards.json")
     p.add_argument("--samples-per-shard", type=int, default=1000)
     p.add_argument("--seed", type=int, default=0, help="the group split's seed (as in train)")
+    p.add_argument("--split-method", choices=["hash", "shuffle"], default="hash", help="as in train")
     p.add_argument("--val-fraction", type=float, default=0.1)
     p.add_argument("--test-fraction", type=float, default=0.1)
 
@@ -171,7 +175,7 @@ def _shard(args) -> int:
     from .data.shards import write_shards
 
     index = write_shards(args.data, args.out, samples_per_shard=args.samples_per_shard, seed=args.seed,
-                         val_fraction=args.val_fraction, test_fraction=args.test_fraction)
+                         val_fraction=args.val_fraction, test_fraction=args.test_fraction, split_method=args.split_method)
     print(json.dumps({"out": args.out, "train_samples": index["train_samples"], "shards": len(index["shards"])}, indent=2))
     return 0
 

@@ -6,7 +6,7 @@ import pytest
 from PIL import Image
 
 from fakelens.data.dedup import near_duplicate_groups, phash_groups
-from fakelens.data.multisource import SourceSpec, load_source, split_sources, training_draws
+from fakelens.data.multisource import SourceSpec, load_source, read_earlier_sides, sample_keys, split_sources, training_draws
 from fakelens.data.sources import FAKE, REAL
 from fakelens.data.split import read_split_csv, split_by_group, write_split_csv
 from fakelens.data.synthetic import make_image
@@ -137,11 +137,31 @@ def test_train_on_two_sources_with_self_blending(tmp_path, kaggle_dataset):
     cfg = TrainConfig(data=[str(kaggle_dataset), str(photos)], model="simple_cnn", out=str(tmp_path / "run"), epochs=1, batch_size=16,
                       image_size=64, lr=3e-3, num_workers=0, patience=0, sbi=0.5, samples_per_epoch=64)
     metrics = train(cfg, quiet=True)
-    rows = (tmp_path / "run" / "split.csv").read_text().splitlines()
-    assert Counter(r.rsplit(",", 1)[1] for r in rows[1:]) == {kaggle_dataset.name: 240, "photos": 30}
+    samples, _ = read_split_csv(tmp_path / "run" / "split.csv")
+    assert Counter(s.source for s in samples) == {kaggle_dataset.name: 240, "photos": 30}
     assert metrics["val"]["n"] > 0
     import json
 
     det = json.loads((tmp_path / "run" / "detector.json").read_text())
     assert [s["name"] for s in det["info"]["trained_on"]] == [kaggle_dataset.name, "photos"]
     assert det["bands"]["real_below"] <= det["bands"]["fake_from"]
+
+
+def test_a_reimported_source_keeps_an_earlier_runs_sides(tmp_path, kaggle_dataset):
+    photos = _real_only(tmp_path / "photos")
+    specs = [SourceSpec(name="dfdc", path=str(kaggle_dataset)), SourceSpec(name="photos", path=str(photos))]
+    samples, splits = split_sources(specs, 0.2, 0.2, seed=0, progress=False, method="shuffle")
+    write_split_csv(tmp_path / "split.csv", samples, splits, sample_keys(samples, specs))
+    # the same images imported again elsewhere, one more photo added: matched by their path inside the source
+    shutil.copytree(photos, tmp_path / "moved")
+    Image.fromarray(make_image(np.random.default_rng(99), 64)[0]).save(tmp_path / "moved" / "real" / "new.jpg")
+    moved = [specs[0], SourceSpec(name="photos", path=str(tmp_path / "moved"))]
+    earlier = read_earlier_sides(tmp_path / "split.csv", moved)
+    again, again_splits = split_sources(moved, 0.2, 0.2, seed=0, progress=False, method="hash", earlier=earlier)
+    before = {(s.source, k): sp for s, k, sp in zip(samples, sample_keys(samples, specs), splits)}
+    after = {(s.source, k): sp for s, k, sp in zip(again, sample_keys(again, moved), again_splits)}
+    assert set(after) - set(before) == {("photos", "real/new.jpg")}
+    assert all(after[k] == before[k] for k in before)
+    # without the earlier split, the hash method puts some of them elsewhere
+    plain = split_sources(moved, 0.2, 0.2, seed=0, progress=False, method="hash")
+    assert sum(sp != before.get((s.source, k), sp) for s, k, sp in zip(plain[0], sample_keys(plain[0], moved), plain[1])) > 0

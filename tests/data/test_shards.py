@@ -15,7 +15,8 @@ from fakelens.errors import DataError
 @pytest.fixture(scope="module")
 def shards(tmp_path_factory, kaggle_dataset):
     out = tmp_path_factory.mktemp("shards") / "s"
-    assert main(["shard", str(kaggle_dataset), "--out", str(out), "--samples-per-shard", "48"]) == 0
+    # the shuffled split cuts exactly 192 training images: four full shards of 48
+    assert main(["shard", str(kaggle_dataset), "--out", str(out), "--samples-per-shard", "48", "--split-method", "shuffle"]) == 0
     return out
 
 

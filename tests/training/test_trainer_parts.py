@@ -133,3 +133,21 @@ def test_finalize_run_needs_a_run(tmp_path, kaggle_dataset):
     FaceDataModule(_config(kaggle_dataset, run), run).setup()  # split.csv, but no epoch trained
     with pytest.raises(RunDirError, match="no checkpoint"):
         finalize_run(run)
+
+
+def test_a_run_continued_from_another_keeps_its_validation_and_test_images_out_of_training(tmp_path, kaggle_dataset):
+    earlier = tmp_path / "earlier"
+    earlier.mkdir()
+    first = FaceDataModule(_config(kaggle_dataset, earlier, split_method="shuffle", seed=3), earlier)
+    first.setup()
+    (tmp_path / "next").mkdir()
+    # a new run with another method and seed that starts from the earlier run's weights folder
+    continued = FaceDataModule(_config(kaggle_dataset, tmp_path / "next", init_weights=str(earlier)), tmp_path / "next")
+    continued.setup()
+    assert _paths(continued) == _paths(first)
+    header = (tmp_path / "next" / "split.csv").read_text().splitlines()[0]
+    assert header == "path,label,group,split,source,key"
+    (tmp_path / "fresh").mkdir()
+    fresh = FaceDataModule(_config(kaggle_dataset, tmp_path / "fresh"), tmp_path / "fresh")
+    fresh.setup()
+    assert _paths(fresh) != _paths(first)

@@ -21,9 +21,15 @@ exception: an exact copy (pHash distance 0) of an image of an earlier source is
 dropped from the later source (rvf10k and headshots share about 190 FFHQ photos),
 so the same photo cannot be trained on in one source and tested on in another.
 Only exact copies: for aligned faces, a few bits of pHash also pair different people.
+
+A run continued from an earlier one (``--init-weights RUN``) inherits RUN's
+sides: images are matched by their path inside their source's folder (the
+``key`` column of ``split.csv``), so the earlier run's validation and test images
+stay out of training even where the data was re-imported on another machine.
 """
 from __future__ import annotations
 
+import csv
 import logging
 import os
 import re
@@ -38,7 +44,7 @@ from ..errors import DataError
 from ..utils.unionfind import UnionFind
 from .dedup import near_duplicate_groups, phashes
 from .sources import FAKE, REAL, Sample, load_samples, parse_label
-from .split import sample_per_class, split_by_group
+from .split import keep_earlier_sides, sample_per_class, split_by
 
 logger = logging.getLogger(__name__)
 
@@ -154,31 +160,93 @@ def _merge_near_duplicates(samples: list[Sample], hashes: list[int | None]) -> l
     return [sets.find(s.group) for s in samples]
 
 
+def source_root(spec: SourceSpec) -> Path:
+    """The folder a source's images are named from (a manifest's folder)."""
+    path = spec.resolved_path
+    return path if path.is_dir() else path.parent
+
+
+def _relative(path: str, root: Path | None) -> str:
+    if root is None:
+        return path
+    rel = os.path.relpath(path, root)
+    return path if rel.startswith("..") else Path(rel).as_posix()
+
+
+def sample_keys(samples: list[Sample], specs: list[SourceSpec]) -> list[str]:
+    """Each sample's path inside its source's folder: the name the same image has on any machine."""
+    roots = {spec.name: source_root(spec) for spec in specs}
+    return [_relative(s.path, roots.get(s.source)) for s in samples]
+
+
+def read_earlier_sides(split_csv: str | os.PathLike, specs: list[SourceSpec]) -> dict[tuple[str, str], str]:
+    """``(source, key) -> side`` from an earlier run's ``split.csv``.
+
+    A file from before the ``key`` column is matched by its paths, which holds
+    on the machine that wrote it (the paths are made relative to these sources' folders).
+    """
+    roots = {spec.name: source_root(spec) for spec in specs}
+    sides = {}
+    try:
+        with _open_text(split_csv) as fh:
+            for row in csv.DictReader(fh):
+                source = row.get("source") or ""
+                sides[(source, row.get("key") or _relative(row["path"], roots.get(source)))] = row["split"]
+    except (OSError, KeyError, csv.Error) as exc:
+        raise DataError(f"{split_csv}: not a readable split.csv ({exc})") from None
+    return sides
+
+
+def _open_text(path: str | os.PathLike):
+    if str(path).endswith(".gz"):
+        import gzip
+
+        return gzip.open(path, "rt", newline="", encoding="utf-8")
+    return open(path, newline="", encoding="utf-8")
+
+
+def split_file_of(folder: str | os.PathLike) -> Path | None:
+    """A run's ``split.csv``, or the ``split.csv.gz`` (source, key, split) that a bundled detector carries."""
+    for name in ("split.csv", "split.csv.gz"):
+        if (Path(folder) / name).is_file():
+            return Path(folder) / name
+    return None
+
+
 def split_sources(specs: list[SourceSpec], val_fraction: float, test_fraction: float, seed: int,
-                  per_class: int | None = None, progress: bool = True) -> tuple[list[Sample], list[str]]:
+                  per_class: int | None = None, progress: bool = True, method: str = "hash",
+                  earlier: dict[tuple[str, str], str] | None = None) -> tuple[list[Sample], list[str]]:
     """All sources' samples and their split (train/val/test), each source split by its own groups.
 
-    ``per_class`` draws at most that many images of each class from each
-    source's training part (val and test are kept whole, so runs compare).
+    ``method`` puts groups on sides (see :mod:`fakelens.data.split`);
+    ``earlier`` (:func:`read_earlier_sides`) moves the groups an earlier run saw
+    to that run's sides. ``per_class`` draws at most that many images of each
+    class from each source's training part (val and test are kept whole, so runs compare).
     """
     names = [s.name for s in specs]
     if len(set(names)) != len(names):
         raise DataError(f"two sources share a name: {', '.join(n for n, k in Counter(names).items() if k > 1)}")
     samples, splits = [], []
-    earlier: dict[int, str] = {}  # pHash -> the source that has it
+    hashed_in: dict[int, str] = {}  # pHash -> the source that has it
     for spec in specs:
         own, hashes = _load_source_hashed(spec, progress)
         if hashes is not None:
-            keep = [h is None or h not in earlier for h in hashes]
+            keep = [h is None or h not in hashed_in for h in hashes]
             if not all(keep):
-                dropped = Counter(earlier[h] for h, k in zip(hashes, keep) if not k)
+                dropped = Counter(hashed_in[h] for h, k in zip(hashes, keep) if not k)
                 logger.info("%s: dropped %d exact copies of images in %s", spec.name, len(keep) - sum(keep),
                             ", ".join(f"{n} ({c})" for n, c in dropped.items()))
             for h, k in zip(hashes, keep):
                 if k and h is not None:
-                    earlier.setdefault(h, spec.name)
+                    hashed_in.setdefault(h, spec.name)
             own = [s for s, k in zip(own, keep) if k]
-        own_splits = split_by_group(own, val_fraction, test_fraction, seed)
+        own_splits = split_by(method, own, val_fraction, test_fraction, seed)
+        if earlier:
+            keys = [(spec.name, k) for k in sample_keys(own, [spec])]
+            fresh = own_splits
+            own_splits = keep_earlier_sides(own, own_splits, keys, earlier)
+            logger.info("%s: %d of %d images were in the earlier split; %d keep a side the split alone would not give them", spec.name,
+                        sum(k in earlier for k in keys), len(own), sum(a != b for a, b in zip(fresh, own_splits)))
         if per_class:
             train = [s for s, sp in zip(own, own_splits) if sp == "train"]
             kept = {s.path for s in sample_per_class(train, per_class, seed)}

@@ -46,17 +46,18 @@ def is_shard_dir(path: str | os.PathLike) -> bool:
 
 
 def write_shards(data: str | os.PathLike, out: str | os.PathLike, samples_per_shard: int = 1000, seed: int = 0,
-                 val_fraction: float = 0.1, test_fraction: float = 0.1) -> dict:
+                 val_fraction: float = 0.1, test_fraction: float = 0.1, split_method: str = "hash") -> dict:
     """Shard ``data``'s training split into ``out``; returns the index that ``shards.json`` holds."""
     if samples_per_shard < 1:
         raise ValueError("samples_per_shard must be at least 1")
     out = Path(out)
     if is_shard_dir(out):
         raise DataError(f"{out} already holds shards; choose another --out")
-    from .multisource import SourceSpec, split_sources
+    from .multisource import SourceSpec, sample_keys, split_sources
 
     # the split `fakelens train --data DATA` makes (near-duplicate groups included)
-    samples, splits = split_sources([SourceSpec.parse(data)], val_fraction, test_fraction, seed, None, False)
+    spec = SourceSpec.parse(data)
+    samples, splits = split_sources([spec], val_fraction, test_fraction, seed, None, False, method=split_method)
     train = [s for s, sp in zip(samples, splits) if sp == "train"]
     # Shuffled before writing: a stream through a few shards then mixes classes and groups.
     random.Random(seed).shuffle(train)
@@ -66,8 +67,8 @@ def write_shards(data: str | os.PathLike, out: str | os.PathLike, samples_per_sh
         name = f"train-{len(shards):06d}.tar"
         _write_tar(out / name, train[start : start + samples_per_shard], first_key=start)
         shards.append({"name": name, "samples": len(train[start : start + samples_per_shard])})
-    write_split_csv(out / SPLIT_FILE, samples, splits)
-    index = {"source": str(data), "seed": seed, "val_fraction": val_fraction, "test_fraction": test_fraction,
+    write_split_csv(out / SPLIT_FILE, samples, splits, sample_keys(samples, [spec]))
+    index = {"source": str(data), "seed": seed, "split_method": split_method, "val_fraction": val_fraction, "test_fraction": test_fraction,
              "train_samples": len(train), "shards": shards}
     write_json(out / INDEX_FILE, index)
     return index

@@ -1,9 +1,22 @@
-"""Leakage-free, seeded train/val/test splits by group, and balanced subsets."""
+"""Leakage-free, seeded train/val/test splits by group, and balanced subsets.
+
+Two ways to put groups on sides:
+
+* ``hash`` (new runs): a group's side comes from a seeded hash of its name
+  alone. Adding, dropping or regrouping a few images (a re-import, a changed
+  crop) moves only those groups, so the split rebuilds on another machine.
+  The fractions hold in groups, and in images on average.
+* ``shuffle`` (runs before it, the DFDC-only and six-source defaults): groups
+  are shuffled and cut by cumulative image count, so the fractions hold in
+  images exactly; but one changed group reshuffles the whole source.
+"""
 from __future__ import annotations
 
 import csv
+import hashlib
 import os
 from collections import defaultdict
+from collections.abc import Hashable, Mapping, Sequence
 
 import numpy as np
 
@@ -12,6 +25,7 @@ from ..utils.atomic import write_csv
 from .sources import FAKE, REAL, Sample, parse_label
 
 SPLITS = ("train", "val", "test")
+SPLIT_METHODS = ("hash", "shuffle")
 
 
 def sample_per_class(samples: list[Sample], per_class: int | None, seed: int = 0) -> list[Sample]:
@@ -46,8 +60,7 @@ def split_by_group(samples: list[Sample], val_fraction: float = 0.1, test_fracti
     Groups are shuffled with a seeded generator and cut by cumulative image
     count, so the fractions hold in images, not only in groups.
     """
-    if not 0 <= val_fraction < 1 or not 0 <= test_fraction < 1 or val_fraction + test_fraction >= 1:
-        raise DataError(f"split fractions must be in [0, 1) with val + test < 1 (got {val_fraction}, {test_fraction})")
+    _check_fractions(val_fraction, test_fraction)
     sizes: dict[str, int] = defaultdict(int)
     for s in samples:
         sizes[s.group] += 1
@@ -63,9 +76,58 @@ def split_by_group(samples: list[Sample], val_fraction: float = 0.1, test_fracti
     return [assignment[s.group] for s in samples]
 
 
-def write_split_csv(path: str | os.PathLike, samples: list[Sample], splits: list[str]) -> None:
-    rows = ({"path": s.path, "label": s.label, "group": s.group, "split": sp, "source": s.source} for s, sp in zip(samples, splits))
-    write_csv(path, rows, ["path", "label", "group", "split", "source"])
+def split_by_group_hash(samples: list[Sample], val_fraction: float = 0.1, test_fraction: float = 0.1, seed: int = 0) -> list[str]:
+    """Assign each sample to train/val/test by a seeded hash of its group's name (no group on two sides)."""
+    _check_fractions(val_fraction, test_fraction)
+
+    def side(group: str) -> str:
+        digest = hashlib.blake2b(f"{seed}:{group}".encode(), digest_size=8).digest()
+        u = int.from_bytes(digest, "big") / 2**64
+        return "test" if u < test_fraction else "val" if u < test_fraction + val_fraction else "train"
+
+    sides = {g: side(g) for g in {s.group for s in samples}}
+    return [sides[s.group] for s in samples]
+
+
+def split_by(method: str, samples: list[Sample], val_fraction: float, test_fraction: float, seed: int) -> list[str]:
+    if method == "hash":
+        return split_by_group_hash(samples, val_fraction, test_fraction, seed)
+    if method == "shuffle":
+        return split_by_group(samples, val_fraction, test_fraction, seed)
+    raise DataError(f"unknown split method {method!r} (expected one of {', '.join(SPLIT_METHODS)})")
+
+
+def keep_earlier_sides(samples: list[Sample], splits: list[str], keys: Sequence[Hashable], earlier: Mapping[Hashable, str]) -> list[str]:
+    """``splits`` with each group moved to the side an earlier run gave its images (``earlier``: key -> side).
+
+    A group with any image the earlier run trained on goes to train; otherwise
+    one with an earlier validation image to val, one with only earlier test
+    images to test. Groups the earlier run never saw keep their side. So a run
+    continued from an earlier one is never validated or tested on what that run learnt.
+    """
+    rank = {"train": 0, "val": 1, "test": 2}
+    inherited: dict[str, str] = {}
+    for s, key in zip(samples, keys):
+        side = earlier.get(key)
+        if side is not None and (s.group not in inherited or rank[side] < rank[inherited[s.group]]):
+            inherited[s.group] = side
+    return [inherited.get(s.group, sp) for s, sp in zip(samples, splits)]
+
+
+def _check_fractions(val_fraction: float, test_fraction: float) -> None:
+    if not 0 <= val_fraction < 1 or not 0 <= test_fraction < 1 or val_fraction + test_fraction >= 1:
+        raise DataError(f"split fractions must be in [0, 1) with val + test < 1 (got {val_fraction}, {test_fraction})")
+
+
+def write_split_csv(path: str | os.PathLike, samples: list[Sample], splits: list[str], keys: list[str] | None = None) -> None:
+    """``split.csv``; ``keys`` (a path relative to its source's folder) lets another machine match the images."""
+    rows = [{"path": s.path, "label": s.label, "group": s.group, "split": sp, "source": s.source} for s, sp in zip(samples, splits)]
+    fields = ["path", "label", "group", "split", "source"]
+    if keys is not None:
+        for row, key in zip(rows, keys):
+            row["key"] = key
+        fields.append("key")
+    write_csv(path, rows, fields)
 
 
 def read_split_csv(path: str | os.PathLike) -> tuple[list[Sample], list[str]]:

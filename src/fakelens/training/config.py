@@ -4,6 +4,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from pathlib import Path
+from typing import Literal
 
 from pydantic import ConfigDict, ValidationError, field_validator
 from pydantic.dataclasses import dataclass
@@ -39,6 +40,8 @@ class TrainConfig:
     val_fraction: float = 0.1
     test_fraction: float = 0.1
     seed: int = 0
+    split_method: Literal["hash", "shuffle"] = "hash"  # how groups go to sides (data/split.py); the defaults up to v3 used shuffle
+    split_from: str | None = None  # an earlier run (or its split.csv) whose sides the images it saw keep; default: init_weights'
     aug_strength: float = 0.5
     patience: int = 4
     num_workers: int = 1

@@ -13,7 +13,7 @@ from pathlib import Path
 from torch.utils.data import DataLoader
 
 from ..data.dataset import FaceCropDataset, TrainingDataset, make_loader, weighted_sampler
-from ..data.multisource import SourceSpec, split_sources, training_draws
+from ..data.multisource import SourceSpec, read_earlier_sides, sample_keys, split_file_of, split_sources, training_draws
 from ..data.shards import ShardDataset, is_shard_dir, read_shard_split
 from ..data.split import read_split_csv, write_split_csv
 from ..data.transforms import eval_transform, train_transform
@@ -57,9 +57,11 @@ class FaceDataModule:
         else:
             # Each source is split by its own groups first; only then is the per-class subset drawn
             # from the training part, so every run on a source is validated and tested on the same groups.
-            samples, splits = split_sources(self.sources, cfg.val_fraction, cfg.test_fraction, cfg.seed, cfg.per_class, not self.quiet)
+            earlier = self._earlier_split()
+            samples, splits = split_sources(self.sources, cfg.val_fraction, cfg.test_fraction, cfg.seed, cfg.per_class, not self.quiet,
+                                            method=cfg.split_method, earlier=read_earlier_sides(earlier, self.sources) if earlier else None)
             if distributed.is_main():
-                write_split_csv(split_csv, samples, splits)
+                write_split_csv(split_csv, samples, splits, sample_keys(samples, self.sources))
         self.splits = {name: [s for s, sp in zip(samples, splits) if sp == name] for name in SPLITS}
         for name in ("train", "val"):
             labels = {s.label for s in self.splits[name]}
@@ -67,6 +69,17 @@ class FaceDataModule:
                 raise DataError(f"the {name} split has only {'/'.join(map(str, labels)) or 'no'} labels; use more data or other fractions")
         spec = get_model_spec(cfg.model)
         self.preprocess = dataclasses.replace(spec.preprocess, image_size=cfg.image_size or spec.preprocess.image_size)
+
+    def _earlier_split(self) -> Path | None:
+        """The split.csv whose sides carry over: ``split_from``, else that of the run the weights come from."""
+        cfg = self.config
+        if cfg.split_from:
+            path = Path(cfg.split_from)
+            found = split_file_of(path) if path.is_dir() else path if path.is_file() else None
+            if found is None:
+                raise DataError(f"split_from: {path} is neither a split.csv nor a folder with one")
+            return found
+        return split_file_of(cfg.init_weights) if cfg.init_weights else None
 
     def train_dataloader(self) -> DataLoader:
         """Weighted draws over the sources (tar shards: the shards in stream order), this rank's part of them."""

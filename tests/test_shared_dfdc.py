@@ -1,5 +1,7 @@
 """End-to-end on the real DFDC crops beside the checkout (skipped when absent)."""
 import csv
+import dataclasses
+from pathlib import Path
 
 from fakelens.cli import main
 
@@ -34,9 +36,14 @@ def test_default_detector_on_held_out_dfdc_crops(shared_dfdc):
 
     import fakelens
     from fakelens.data import load_samples, split_by_group
+    from fakelens.data.multisource import SourceSpec, read_earlier_sides, sample_keys
 
     samples = load_samples(shared_dfdc)
-    splits = split_by_group(samples, 0.1, 0.1, seed=0)  # the split the default detector was trained with
+    # the sides the bundled detector lists for the images it saw (weights/split.csv.gz), matched on this machine
+    spec = SourceSpec(name="dfdc", path=str(shared_dfdc))
+    bundled = read_earlier_sides(Path(fakelens.__file__).parent / "weights" / "split.csv.gz", [spec])
+    splits = [bundled[("dfdc", k)] for k in sample_keys([dataclasses.replace(s, source="dfdc") for s in samples], [spec])]
+    assert splits == split_by_group(samples, 0.1, 0.1, seed=0)  # the seed-0 shuffled split its model card states
     test = [s for s, sp in zip(samples, splits) if sp == "test"]
     picked = [test[i] for i in np.random.default_rng(0).choice(len(test), 200, replace=False)]
     det = fakelens.load()
@@ -48,10 +55,9 @@ def test_default_detector_on_held_out_dfdc_crops(shared_dfdc):
 
 def _full_split(data, tmp_path):
     """split.csv of the whole dataset with the default seed and fractions, as a full run writes it."""
-    from fakelens.data import load_samples, split_by_group
+    from fakelens.data.multisource import SourceSpec, split_sources
     from fakelens.data.split import write_split_csv
 
-    samples = load_samples(data)
     path = tmp_path / "full_split.csv"
-    write_split_csv(path, samples, split_by_group(samples, 0.1, 0.1, seed=0))
+    write_split_csv(path, *split_sources([SourceSpec.parse(str(data))], 0.1, 0.1, seed=0, progress=False))
     return path

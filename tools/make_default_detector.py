@@ -59,7 +59,7 @@ def write_bundled_split(run: Path, out: Path) -> int:
         specs = [SourceSpec.parse(d) for d in json.loads((run / "config.json").read_text())["data"]]
         keys = sample_keys(samples, specs)
     rows = sorted(zip((s.source for s in samples), keys, splits))
-    with atomic_path(out) as tmp, open(tmp, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as gz:
+    with atomic_path(out) as tmp, open(tmp, "wb") as raw, gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=0) as gz:
         text = io.TextIOWrapper(gz, encoding="utf-8", newline="")
         writer = csv.writer(text)
         writer.writerow(["source", "key", "split"])

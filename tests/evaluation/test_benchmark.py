@@ -30,9 +30,10 @@ def test_benchmark_reports_every_dataset_and_group(trained_run, kaggle_dataset, 
 
     run = tmp_path / "run"
     shutil.copytree(trained_run[0], run)
-    # verdict bands as a calibrated detector has them (the tiny synthetic validation set leaves them degenerate)
+    # verdict bands as a calibrated detector has them (the tiny synthetic validation set leaves them degenerate);
+    # this small model scores clean reals near 0.1 and patched ones 0.4-0.7, so a FAKE cut at 0.35 catches the patched
     cfg = json.loads((run / "detector.json").read_text())
-    cfg["bands"] = {"real_below": 0.3, "fake_from": 0.6}
+    cfg["bands"] = {"real_below": 0.25, "fake_from": 0.35}
     (run / "detector.json").write_text(json.dumps(cfg))
     bench = tmp_path / "bench.yaml"
     bench.write_text(f"""datasets:

@@ -85,7 +85,8 @@ def test_two_processes_reach_the_same_val_auc_as_one(one_process_run, two_proces
     assert abs(one_auc - two_auc) <= 0.01
     # the validation metrics are over the whole validation split, gathered from both ranks
     samples, splits = read_split_csv(two / "split.csv")
-    assert json.loads((two / "metrics.json").read_text())["val"]["n"] == splits.count("val") == 80
+    assert splits.count("val") > 40
+    assert json.loads((two / "metrics.json").read_text())["val"]["n"] == splits.count("val")
 
 
 def test_rank_zero_alone_writes_the_run(two_process_run):

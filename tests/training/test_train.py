@@ -37,13 +37,14 @@ def test_run_folder_has_everything(trained_run):
     for name in ("split.csv", "history.csv", "metrics.json", "config.json", "detector.json", "model.safetensors",
                  "plots/history.png", "eval/roc.png", "eval/confusion.png", "eval/metrics.json"):
         assert (run / name).is_file(), name
-    lines = (run / "split.csv").read_text().splitlines()
-    assert lines[0] == "path,label,group,split,source"
+    assert (run / "split.csv").read_text().splitlines()[0] == "path,label,group,split,source,key"
+    from fakelens.data.split import read_split_csv
+
+    samples, splits = read_split_csv(run / "split.csv")
     sides = {}
-    for line in lines[1:]:
-        *_, group, split = line.rsplit(",", 2)
-        sides.setdefault(group, set()).add(split)
-    assert all(len(s) == 1 for s in sides.values())
+    for s, split in zip(samples, splits):
+        sides.setdefault(s.group, set()).add(split)
+    assert all(len(s) == 1 for s in sides.values()) and set(splits) == {"train", "val", "test"}
     det = json.loads((run / "detector.json").read_text())
     assert 0 < det["threshold"] < 1 and det["temperature"] > 0
     assert len((run / "history.csv").read_text().splitlines()) == 9

@@ -146,6 +146,10 @@ image of an earlier source (the FFHQ photos rvf10k and headshots share) is dropp
 |---|---|---|---|
 {chr(10).join(_split_counts(run))}
 
+`split.csv.gz` beside this card lists every one of these images (source, path inside the source, side): a run started
+from this folder with `--init-weights` keeps those sides on any machine, so it is never validated or tested on what
+this detector trained on.
+
 Self-blended images (Shiohara & Yamasaki 2022) were made on the fly from training reals. Training crops of the photo
 sources went through the same face detection and framing as `fakelens predict` (`fakelens crop-faces`); all crops were
 augmented with framing jitter, JPEG 30-100, rescaling, noise, blur and the social-media chain.

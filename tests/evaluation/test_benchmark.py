@@ -133,3 +133,13 @@ def test_robustness_table_and_plot(trained_run, folder_dataset, tmp_path):
     assert main(["robustness", str(run), "--data", data, "--split", "test", "--out", str(tmp_path / "rob-test")]) == 0
     lines = (tmp_path / "rob-test" / "robustness.csv").read_text().splitlines()
     assert int(dict(zip(lines[0].split(","), lines[1].split(",")))["n"]) == n_test
+
+
+def test_group_rows_come_in_natural_order_even_from_an_unordered_record():
+    from fakelens.evaluation.benchmark import group_rows
+
+    row = {"dataset": "d", "detector": "x", "group_fpr": {"10-19": 0.1, "70plus": 0.0, "3-9": 0.2},
+           "group_ci": {g: (0.0, 0.5) for g in ("10-19", "70plus", "3-9")}, "group_n": {"10-19": 5, "70plus": 6, "3-9": 7}}
+    rows = group_rows([row])
+    assert [r["group"] for r in rows] == ["3-9", "10-19", "70plus"]
+    assert rows[0]["n_real"] == 7 and rows[0]["real_called_fake"] == 0.2

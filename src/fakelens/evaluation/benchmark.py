@@ -196,10 +196,13 @@ def wilson_interval(k: int, n: int, confidence: float = 0.95) -> list[float]:
 
 
 def group_rows(rows: list[dict]) -> list[dict]:
-    """One row per (dataset, detector, group): real faces, the share called FAKE and its 95% interval."""
+    """One row per (dataset, detector, group): real faces, the share called FAKE and its 95% interval.
+
+    Groups come in natural order (age band 3-9 before 10-19) also for rows read back from an older benchmark.json.
+    """
     out = []
     for r in rows:
-        for g, rate in (r.get("group_fpr") or {}).items():
+        for g, rate in sorted((r.get("group_fpr") or {}).items(), key=lambda item: natural_key(item[0])):
             low, high = r["group_ci"][g]
             out.append({"dataset": r["dataset"], "detector": r["detector"], "group": g, "n_real": r["group_n"][g],
                         "real_called_fake": rate, "ci_low": low, "ci_high": high})

@@ -4,6 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
@@ -17,6 +18,16 @@ def test_average_is_the_elementwise_mean_and_keeps_dtypes(load_tool, tmp_path):
     save_file(b, str(tmp_path / "b.safetensors"))
     mean = load_tool("average_checkpoints").average_state_dicts([str(tmp_path / "a.safetensors"), str(tmp_path / "b.safetensors")])
     assert torch.equal(mean["w"], torch.tensor([2.0, 4.0])) and mean["n"].dtype == torch.int64 and int(mean["n"]) == 3
+
+
+def test_mix_gives_each_file_its_share(load_tool, tmp_path):
+    save_file({"w": torch.tensor([0.0, 4.0])}, str(tmp_path / "a.safetensors"))
+    save_file({"w": torch.tensor([4.0, 8.0])}, str(tmp_path / "b.safetensors"))
+    tool = load_tool("average_checkpoints")
+    mixed = tool.average_state_dicts([str(tmp_path / "a.safetensors"), str(tmp_path / "b.safetensors")], mix=[3.0, 1.0])
+    assert torch.allclose(mixed["w"], torch.tensor([1.0, 5.0]))
+    with pytest.raises(SystemExit, match="one share"):
+        tool.average_state_dicts([str(tmp_path / "a.safetensors"), str(tmp_path / "b.safetensors")], mix=[1.0])
 
 
 def test_an_averaged_run_is_calibrated_and_tested_like_the_run(trained_run, tmp_path):

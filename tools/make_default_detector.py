@@ -1,6 +1,8 @@
 """Make a trained run the detector bundled with fakelens (maintainers' tool).
 
     python tools/make_default_detector.py RUN --benchmark BENCH_OUT/benchmark.json [--robustness RUN/robustness-dfdc/robustness.csv]
+        [--leave-source-out RUN_WITHOUT BENCH_OUT_WITHOUT/benchmark.json ...]
+    python tools/make_default_detector.py --card-section --leave-source-out RUN_WITHOUT BENCH_OUT_WITHOUT/benchmark.json
 
 Copies the run's ``model.safetensors`` and ``detector.json`` (calibrated: TTA,
 temperature, threshold, REAL/UNCERTAIN/FAKE bands) into ``src/fakelens/weights/``,
@@ -11,6 +13,11 @@ groups, robustness, compute. ``split.csv.gz`` there lists the side of every imag
 the run saw, by its path inside its source, so that a run continued from the
 bundled detector (``--init-weights``) on any machine keeps its validation and
 test images out of training.
+
+A leave-source-out study (``--leave-source-out``: a run made with the same recipe
+but without some of the bundled detector's sources, and its benchmark) becomes
+the card's "Leave-source-out runs" section; ``--card-section`` rewrites only that
+section of the bundled card, for a study made after the detector was bundled.
 """
 from __future__ import annotations
 
@@ -107,7 +114,50 @@ def _group_tables(rows: list[dict], detector_name: str) -> str:
     return "\n\n".join(blocks)
 
 
-def model_card(run: Path, detector: dict, bench: list[dict], bench_name: str, robustness: list[dict], lineage: str | None = None) -> str:
+LEAVE_OUT_HEADING = "## Leave-source-out runs"
+_STUDY_COLUMNS = [("dataset", "data"), ("detector", "detector"), ("n", "n"), ("accuracy", "accuracy"), ("roc_auc", "ROC-AUC"),
+                  ("real_called_fake_verdict", "real called FAKE"), ("fakes_caught_verdict", "fakes called FAKE"),
+                  ("uncertain", "UNCERTAIN")]
+
+
+def _source_names(detector: dict) -> list[str]:
+    return [s["name"] for s in detector.get("info", {}).get("trained_on") or []]
+
+
+def leave_source_out_block(run: Path, bench: list[dict], bundled_sources: list[str]) -> str:
+    """One study: which of the bundled detector's sources ``run`` left out, and every detector's rows of its benchmark."""
+    detector = json.loads((run / "detector.json").read_text())
+    info, trained = detector.get("info", {}), _source_names(detector)
+    left_out = [name for name in bundled_sources if name not in trained]
+    lines = [f"**Without {', '.join(left_out) or 'no source'}** (`{run.name}`: trained on {', '.join(trained)}; "
+             f"{info.get('epochs_run', '?')} epochs, {info.get('train_minutes', '?')} min, best epoch {info.get('best_epoch', '?')}; "
+             "bands fitted on its own sources' validation parts). Rows `heldout-*` are whole sources it never saw.", "",
+             "| " + " | ".join(c[1] for c in _STUDY_COLUMNS) + " |", "|" + "---|" * len(_STUDY_COLUMNS)]
+    lines += ["| " + " | ".join(_f(r.get(k)) for k, _ in _STUDY_COLUMNS) + " |" for r in bench]
+    return "\n".join(lines)
+
+
+def leave_source_out_section(studies: list[tuple[Path, list[dict]]], bundled_sources: list[str]) -> str:
+    if not studies:
+        return ""
+    intro = ("Runs made with this detector's recipe and sides but without some of its sources, measured on the sources "
+             "they left out: the honest estimate of how this detector does on a generator or manipulation it never saw.")
+    return "\n\n".join([LEAVE_OUT_HEADING, intro] + [leave_source_out_block(run, bench, bundled_sources) for run, bench in studies]) + "\n\n"
+
+
+def replace_leave_source_out(card: str, section: str) -> str:
+    """``card`` with its leave-source-out section replaced by ``section`` (inserted before the last heading if it had none)."""
+    start = card.find(LEAVE_OUT_HEADING)
+    if start < 0:
+        start = end = card.rfind("\n## ") + 1
+    else:
+        nxt = card.find("\n## ", start + len(LEAVE_OUT_HEADING))
+        end = len(card) if nxt < 0 else nxt + 1
+    return card[:start] + section + card[end:]
+
+
+def model_card(run: Path, detector: dict, bench: list[dict], bench_name: str, robustness: list[dict], lineage: str | None = None,
+               leave_out: str = "") -> str:
     info = detector.get("info", {})
     cal = info.get("calibration", {})
     bands = detector.get("bands") or {}
@@ -180,7 +230,7 @@ smaller than the intervals is not evidence of a difference either way.
 
 {_group_tables(bench, run.name) or "No dataset of the benchmark had groups."}
 
-## What it still cannot do
+{leave_out}## What it still cannot do
 - Generators and manipulations unlike the training sources (diffusion models other than SD 2.1, hand-made composites,
   reenactment and lip-sync that leave the face's blend seam intact) can look REAL to it; the held-out row above shows
   how far it carries. Its SD 2.1 row is a test part of a training source, not a held-out generator.
@@ -195,16 +245,35 @@ smaller than the intervals is not evidence of a difference either way.
 """
 
 
+def _studies(pairs: list[list[str]] | None) -> list[tuple[Path, list[dict]]]:
+    return [(Path(run), json.loads(Path(bench).read_text())) for run, bench in pairs or []]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("run")
-    ap.add_argument("--benchmark", required=True, help="benchmark.json from `fakelens benchmark ... RUN`")
+    ap.add_argument("run", nargs="?")
+    ap.add_argument("--benchmark", help="benchmark.json from `fakelens benchmark ... RUN`")
     ap.add_argument("--bench-config", default="configs/bench/generalisation.yaml", help="the YAML the benchmark ran")
     ap.add_argument("--robustness", help="robustness.csv from `fakelens robustness RUN --data ... --split test`")
+    ap.add_argument("--leave-source-out", nargs=2, action="append", metavar=("RUN_WITHOUT", "BENCHMARK_JSON"),
+                    help="a run trained without some of RUN's sources and its benchmark.json (repeatable)")
+    ap.add_argument("--card-section", action="store_true",
+                    help="only rewrite the bundled card's leave-source-out section (no RUN)")
     ap.add_argument("--max-mb", type=float, default=25.0)
     ap.add_argument("--lineage", help="the compute the run continued from, in words (default: read from --init-weights runs; "
                     "wrong when one of them was the bundled folder, which has changed since)")
     args = ap.parse_args()
+    studies = _studies(args.leave_source_out)
+    if args.card_section:
+        if args.run or not studies:
+            ap.error("--card-section takes --leave-source-out and no RUN")
+        bundled = _source_names(json.loads((WEIGHTS_DIR / "detector.json").read_text()))
+        card = replace_leave_source_out((WEIGHTS_DIR / "MODEL_CARD.md").read_text(), leave_source_out_section(studies, bundled))
+        write_text(WEIGHTS_DIR / "MODEL_CARD.md", card)
+        print(f"rewrote the leave-source-out section of {WEIGHTS_DIR / 'MODEL_CARD.md'} ({len(studies)} runs)")
+        return
+    if not args.run or not args.benchmark:
+        ap.error("RUN and --benchmark are required (or --card-section)")
     run = Path(args.run)
     weights = run / "model.safetensors"
     size_mb = weights.stat().st_size / 2**20
@@ -215,7 +284,8 @@ def main() -> None:
         raise SystemExit(f"{run}: no verdict bands; run 'fakelens calibrate {run}' first")
     bench = json.loads(Path(args.benchmark).read_text())
     robustness = list(csv.DictReader(open(args.robustness))) if args.robustness else []
-    card = model_card(run, detector, bench, args.bench_config, robustness, args.lineage)
+    card = model_card(run, detector, bench, args.bench_config, robustness, args.lineage,
+                      leave_source_out_section(studies, _source_names(detector)))
     WEIGHTS_DIR.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(weights, WEIGHTS_DIR / ".model.safetensors.tmp")
     (WEIGHTS_DIR / ".model.safetensors.tmp").replace(WEIGHTS_DIR / "model.safetensors")

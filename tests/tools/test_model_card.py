@@ -1,0 +1,63 @@
+"""The model card's leave-source-out section: which sources a study left out, its rows, and rewriting only that section."""
+import json
+import sys
+
+import pytest
+
+CARD = "# card\n\n## Benchmark\nrows\n\n## What it still cannot do\n- things\n"
+
+
+def _run(tmp_path, name, sources):
+    run = tmp_path / name
+    run.mkdir()
+    info = {"trained_on": [{"name": n} for n in sources], "epochs_run": 8, "train_minutes": 51.5, "best_epoch": 7}
+    (run / "detector.json").write_text(json.dumps({"info": info}))
+    return run
+
+
+def _rows():
+    return [{"dataset": "heldout-gan", "detector": "without_gan", "n": 200, "accuracy": 0.75, "roc_auc": 0.8125,
+             "real_called_fake_verdict": 0.01, "fakes_caught_verdict": 0.25, "uncertain": 0.3},
+            {"dataset": "heldout-gan", "detector": "dfdc_only", "n": 200, "accuracy": 0.5, "roc_auc": 0.375,
+             "real_called_fake_verdict": None, "fakes_caught_verdict": None, "uncertain": None}]
+
+
+def test_the_block_names_the_sources_left_out_and_every_detector_row(load_tool, tmp_path):
+    tool = load_tool("make_default_detector")
+    run = _run(tmp_path, "without_gan", ["dfdc", "lfw"])
+    block = tool.leave_source_out_block(run, _rows(), ["dfdc", "lfw", "rvf10k", "headshots"])
+    assert block.startswith("**Without rvf10k, headshots** (`without_gan`: trained on dfdc, lfw; 8 epochs, 51.5 min")
+    table = [line for line in block.splitlines() if line.startswith("| heldout-gan")]
+    assert table == ["| heldout-gan | without_gan | 200 | 0.750 | 0.812 | 0.010 | 0.250 | 0.300 |",
+                     "| heldout-gan | dfdc_only | 200 | 0.500 | 0.375 | n/a | n/a | n/a |"]
+
+
+def test_the_section_goes_before_the_last_heading_and_is_replaced_not_repeated(load_tool):
+    tool = load_tool("make_default_detector")
+    first = tool.replace_leave_source_out(CARD, tool.LEAVE_OUT_HEADING + "\n\nold study\n\n")
+    assert first == CARD.replace("## What", tool.LEAVE_OUT_HEADING + "\n\nold study\n\n## What")
+    second = tool.replace_leave_source_out(first, tool.LEAVE_OUT_HEADING + "\n\nnew study\n\n")
+    assert second.count(tool.LEAVE_OUT_HEADING) == 1
+    assert "old study" not in second and "new study" in second
+    assert second.replace(tool.LEAVE_OUT_HEADING + "\n\nnew study\n\n", "") == CARD
+
+
+def test_card_section_rewrites_only_that_section_of_the_bundled_card(load_tool, tmp_path, monkeypatch, capsys):
+    tool = load_tool("make_default_detector")
+    weights = tmp_path / "weights"
+    weights.mkdir()
+    (weights / "MODEL_CARD.md").write_text(CARD)
+    (weights / "detector.json").write_text(json.dumps({"info": {"trained_on": [{"name": "dfdc"}, {"name": "rvf10k"}]}}))
+    monkeypatch.setattr(tool, "WEIGHTS_DIR", weights)
+    run = _run(tmp_path, "without_gan", ["dfdc"])
+    bench = tmp_path / "benchmark.json"
+    bench.write_text(json.dumps(_rows()))
+    monkeypatch.setattr(sys, "argv", ["make_default_detector", "--card-section", "--leave-source-out", str(run), str(bench)])
+    tool.main()
+    card = (weights / "MODEL_CARD.md").read_text()
+    assert "**Without rvf10k** (`without_gan`" in card
+    assert card.index(tool.LEAVE_OUT_HEADING) < card.index("## What it still cannot do")
+    assert card.startswith("# card\n\n## Benchmark\nrows\n\n")
+    monkeypatch.setattr(sys, "argv", ["make_default_detector", "--card-section"])
+    with pytest.raises(SystemExit):
+        tool.main()

@@ -89,15 +89,17 @@ def _split_counts(run: Path) -> list[str]:
     return rows
 
 
+def _table(rows: list[dict], cols: list[tuple[str, str]]) -> list[str]:
+    """Markdown lines: a header of the columns' titles, then one line per row (``cols``: key, title)."""
+    lines = ["| " + " | ".join(title for _, title in cols) + " |", "|" + "---|" * len(cols)]
+    return lines + ["| " + " | ".join(_f(r.get(k)) for k, _ in cols) + " |" for r in rows]
+
+
 def _benchmark_table(rows: list[dict], detector_name: str) -> str:
     cols = [("dataset", "data"), ("n", "n"), ("accuracy", "accuracy"), ("roc_auc", "ROC-AUC"), ("real_called_fake_verdict", "real called FAKE"),
             ("fakes_caught_verdict", "fakes called FAKE"), ("uncertain", "UNCERTAIN"), ("real_called_fake", "real >= threshold"),
             ("ece", "ECE")]
-    lines = ["| " + " | ".join(c[1] for c in cols) + " |", "|" + "---|" * len(cols)]
-    for r in rows:
-        if r["detector"] == detector_name:
-            lines.append("| " + " | ".join(_f(r.get(k)) for k, _ in cols) + " |")
-    return "\n".join(lines)
+    return "\n".join(_table([r for r in rows if r["detector"] == detector_name], cols))
 
 
 def _group_tables(rows: list[dict], detector_name: str) -> str:
@@ -131,10 +133,8 @@ def leave_source_out_block(run: Path, bench: list[dict], bundled_sources: list[s
     left_out = [name for name in bundled_sources if name not in trained]
     lines = [f"**Without {', '.join(left_out) or 'no source'}** (`{run.name}`: trained on {', '.join(trained)}; "
              f"{info.get('epochs_run', '?')} epochs, {info.get('train_minutes', '?')} min, best epoch {info.get('best_epoch', '?')}; "
-             "bands fitted on its own sources' validation parts). Rows `heldout-*` are whole sources it never saw.", "",
-             "| " + " | ".join(c[1] for c in _STUDY_COLUMNS) + " |", "|" + "---|" * len(_STUDY_COLUMNS)]
-    lines += ["| " + " | ".join(_f(r.get(k)) for k, _ in _STUDY_COLUMNS) + " |" for r in bench]
-    return "\n".join(lines)
+             "bands fitted on its own sources' validation parts). Rows `heldout-*` are whole sources it never saw.", ""]
+    return "\n".join(lines + _table(bench, _STUDY_COLUMNS))
 
 
 def leave_source_out_section(studies: list[tuple[Path, list[dict]]], bundled_sources: list[str]) -> str:
@@ -156,8 +156,7 @@ def replace_leave_source_out(card: str, section: str) -> str:
     return card[:start] + section + card[end:]
 
 
-def model_card(run: Path, detector: dict, bench: list[dict], bench_name: str, robustness: list[dict], lineage: str | None = None,
-               leave_out: str = "") -> str:
+def model_card(run: Path, detector: dict, bench: list[dict], bench_name: str, robustness: list[dict], lineage: str | None = None) -> str:
     info = detector.get("info", {})
     cal = info.get("calibration", {})
     bands = detector.get("bands") or {}
@@ -230,7 +229,7 @@ smaller than the intervals is not evidence of a difference either way.
 
 {_group_tables(bench, run.name) or "No dataset of the benchmark had groups."}
 
-{leave_out}## What it still cannot do
+## What it still cannot do
 - Generators and manipulations unlike the training sources (diffusion models other than SD 2.1, hand-made composites,
   reenactment and lip-sync that leave the face's blend seam intact) can look REAL to it; the held-out row above shows
   how far it carries. Its SD 2.1 row is a test part of a training source, not a held-out generator.
@@ -284,8 +283,8 @@ def main() -> None:
         raise SystemExit(f"{run}: no verdict bands; run 'fakelens calibrate {run}' first")
     bench = json.loads(Path(args.benchmark).read_text())
     robustness = list(csv.DictReader(open(args.robustness))) if args.robustness else []
-    card = model_card(run, detector, bench, args.bench_config, robustness, args.lineage,
-                      leave_source_out_section(studies, _source_names(detector)))
+    card = replace_leave_source_out(model_card(run, detector, bench, args.bench_config, robustness, args.lineage),
+                                    leave_source_out_section(studies, _source_names(detector)))
     WEIGHTS_DIR.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(weights, WEIGHTS_DIR / ".model.safetensors.tmp")
     (WEIGHTS_DIR / ".model.safetensors.tmp").replace(WEIGHTS_DIR / "model.safetensors")

@@ -42,7 +42,7 @@ def test_the_section_goes_before_the_last_heading_and_is_replaced_not_repeated(l
     assert second.replace(tool.LEAVE_OUT_HEADING + "\n\nnew study\n\n", "") == CARD
 
 
-def test_card_section_rewrites_only_that_section_of_the_bundled_card(load_tool, tmp_path, monkeypatch, capsys):
+def test_card_section_rewrites_only_that_section_of_the_bundled_card(load_tool, tmp_path, monkeypatch):
     tool = load_tool("make_default_detector")
     weights = tmp_path / "weights"
     weights.mkdir()

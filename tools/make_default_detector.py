@@ -55,6 +55,18 @@ def _lineage(run: Path) -> str:
     return ("It continued from " + ", then ".join(parts) + ".") if parts else ""
 
 
+def _distillation(run: Path) -> str:
+    """The teacher a run kept learning from (``--distill-from``), in words; empty for a run without one."""
+    cfg_path = run / "config.json"
+    cfg = json.loads(cfg_path.read_text()) if cfg_path.is_file() else {}
+    if not cfg.get("distill_from"):
+        return ""
+    where = ", ".join(cfg.get("distill_sources") or []) or "every source"
+    return (f"Learning without Forgetting (Li & Hoiem 2016): on the stored crops of {where}, {cfg.get('distill_weight')} of each "
+            f"training target was the P(FAKE) of `{cfg['distill_from']}` for the same augmented crop (the rest the label), "
+            "so that what that model knew is kept while the other sources are learned; self-blended images kept their label.\n")
+
+
 def write_bundled_split(run: Path, out: Path) -> int:
     """``out`` (gzip CSV: source, key, split) for every image in the run's split.csv; returns the row count."""
     import gzip
@@ -145,15 +157,31 @@ def leave_source_out_section(studies: list[tuple[Path, list[dict]]], bundled_sou
     return "\n\n".join([LEAVE_OUT_HEADING, intro] + [leave_source_out_block(run, bench, bundled_sources) for run, bench in studies]) + "\n\n"
 
 
-def replace_leave_source_out(card: str, section: str) -> str:
-    """``card`` with its leave-source-out section replaced by ``section`` (inserted before the last heading if it had none)."""
+def _leave_source_out_bounds(card: str) -> tuple[int, int]:
+    """Where the leave-source-out section of ``card`` starts and ends (an empty span before the last heading if it has none)."""
     start = card.find(LEAVE_OUT_HEADING)
     if start < 0:
-        start = end = card.rfind("\n## ") + 1
-    else:
-        nxt = card.find("\n## ", start + len(LEAVE_OUT_HEADING))
-        end = len(card) if nxt < 0 else nxt + 1
+        start = card.rfind("\n## ") + 1
+        return start, start
+    nxt = card.find("\n## ", start + len(LEAVE_OUT_HEADING))
+    return start, len(card) if nxt < 0 else nxt + 1
+
+
+def replace_leave_source_out(card: str, section: str) -> str:
+    """``card`` with its leave-source-out section replaced by ``section`` (inserted before the last heading if it had none)."""
+    start, end = _leave_source_out_bounds(card)
     return card[:start] + section + card[end:]
+
+
+def kept_leave_source_out(card: str, note: str) -> str:
+    """``card``'s leave-source-out section with ``note`` after its introduction: the studies of a detector bundled
+    before, kept (and said to be so) when a new one is bundled and its own studies have not been run."""
+    start, end = _leave_source_out_bounds(card)
+    if start == end:
+        return ""
+    heading, _, rest = card[start:end].partition("\n\n")
+    intro, _, studies = rest.partition("\n\n")
+    return f"{heading}\n\n{intro}\n\n{note}\n\n{studies}"
 
 
 def model_card(run: Path, detector: dict, bench: list[dict], bench_name: str, robustness: list[dict], lineage: str | None = None) -> str:
@@ -202,7 +230,7 @@ this detector trained on.
 Self-blended images (Shiohara & Yamasaki 2022) were made on the fly from training reals. Training crops of the photo
 sources went through the same face detection and framing as `fakelens predict` (`fakelens crop-faces`); all crops were
 augmented with framing jitter, JPEG 30-100, rescaling, noise, blur and the social-media chain.
-Compute: {info.get('train_minutes')} min (wall clock, on a 2-core CPU shared with other jobs), {info.get('train_images_seen')} draws, best epoch {info.get('best_epoch')} of {info.get('epochs_run')}. {lineage or _lineage(run)}
+{_distillation(run)}Compute: {info.get('train_minutes')} min (wall clock, on a 2-core CPU shared with other jobs), {info.get('train_images_seen')} draws, best epoch {info.get('best_epoch')} of {info.get('epochs_run')}. {lineage or _lineage(run)}
 None of these images carries a licence: research use only. No set reserved for independent evaluation was used.
 
 ## Validation (what the bands were fitted on)
@@ -256,6 +284,8 @@ def main() -> None:
     ap.add_argument("--robustness", help="robustness.csv from `fakelens robustness RUN --data ... --split test`")
     ap.add_argument("--leave-source-out", nargs=2, action="append", metavar=("RUN_WITHOUT", "BENCHMARK_JSON"),
                     help="a run trained without some of RUN's sources and its benchmark.json (repeatable)")
+    ap.add_argument("--keep-leave-source-out", metavar="NOTE",
+                    help="keep the bundled card's leave-source-out studies, with NOTE saying what they were made with")
     ap.add_argument("--card-section", action="store_true",
                     help="only rewrite the bundled card's leave-source-out section (no RUN)")
     ap.add_argument("--max-mb", type=float, default=25.0)
@@ -283,8 +313,13 @@ def main() -> None:
         raise SystemExit(f"{run}: no verdict bands; run 'fakelens calibrate {run}' first")
     bench = json.loads(Path(args.benchmark).read_text())
     robustness = list(csv.DictReader(open(args.robustness))) if args.robustness else []
-    card = replace_leave_source_out(model_card(run, detector, bench, args.bench_config, robustness, args.lineage),
-                                    leave_source_out_section(studies, _source_names(detector)))
+    if args.keep_leave_source_out and studies:
+        ap.error("--keep-leave-source-out or --leave-source-out, not both")
+    if args.keep_leave_source_out:
+        section = kept_leave_source_out((WEIGHTS_DIR / "MODEL_CARD.md").read_text(), args.keep_leave_source_out)
+    else:
+        section = leave_source_out_section(studies, _source_names(detector))
+    card = replace_leave_source_out(model_card(run, detector, bench, args.bench_config, robustness, args.lineage), section)
     WEIGHTS_DIR.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(weights, WEIGHTS_DIR / ".model.safetensors.tmp")
     (WEIGHTS_DIR / ".model.safetensors.tmp").replace(WEIGHTS_DIR / "model.safetensors")

@@ -87,6 +87,11 @@ def _add_train(sub) -> None:
     p.add_argument("--no-pretrained", dest="pretrained", action="store_false", default=None, help="random init for transfer models")
     p.add_argument("--pretrained-file", help="ImageNet weights file (.safetensors/.pth) for the backbone")
     p.add_argument("--init-weights", help="start from the weights of a trained run folder")
+    p.add_argument("--distill-from", help="a trained run whose P(FAKE) stays part of the target (Learning without Forgetting), "
+                   "on the stored images of --distill-source")
+    p.add_argument("--distill-source", dest="distill_sources", action="append", help="a source (by name) the teacher speaks for; "
+                   "repeat for several (default: every source)")
+    p.add_argument("--distill-weight", type=float, help="the teacher's share of the target, 0..1 (default 0.5)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
 
 

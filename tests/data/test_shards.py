@@ -9,7 +9,7 @@ from fakelens.data.dataset import make_loader
 from fakelens.data.shards import INDEX_FILE, ShardDataset, iter_tar_samples, write_shards
 from fakelens.data.split import read_split_csv
 from fakelens.data.transforms import PreprocessConfig, train_transform
-from fakelens.errors import DataError
+from fakelens.errors import ConfigError, DataError
 
 
 @pytest.fixture(scope="module")
@@ -88,6 +88,9 @@ def test_train_reads_shards_and_validates_on_the_same_split(shards, tmp_path):
     assert len(history) == 3  # two epochs streamed from the tars
     with pytest.raises(DataError, match="per-class"):
         train(TrainConfig(**{**cfg.to_dict(), "out": str(tmp_path / "other"), "per_class": 10}), quiet=True)
+    # a teacher needs each image's source, which the tars do not carry: refused before any training
+    with pytest.raises(ConfigError, match="tar shards"):
+        train(TrainConfig(**{**cfg.to_dict(), "out": str(tmp_path / "taught"), "distill_from": str(tmp_path / "run")}), quiet=True)
 
 
 def test_existing_shard_folder_is_not_overwritten(shards, kaggle_dataset):

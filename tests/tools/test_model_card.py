@@ -61,3 +61,14 @@ def test_card_section_rewrites_only_that_section_of_the_bundled_card(load_tool, 
     monkeypatch.setattr(sys, "argv", ["make_default_detector", "--card-section"])
     with pytest.raises(SystemExit):
         tool.main()
+
+
+def test_a_kept_section_carries_its_studies_and_the_note_and_nothing_else(load_tool):
+    tool = load_tool("make_default_detector")
+    section = tool.LEAVE_OUT_HEADING + "\n\nWhy these runs.\n\n**Without rvf10k** (`x`)\n\n| table |\n\n"
+    card = tool.replace_leave_source_out(CARD, section)
+    kept = tool.kept_leave_source_out(card, "Made with the previous recipe.")
+    assert kept == tool.LEAVE_OUT_HEADING + "\n\nWhy these runs.\n\nMade with the previous recipe.\n\n**Without rvf10k** (`x`)\n\n| table |\n\n"
+    # placed into a new card, it sits where the old one was
+    assert tool.replace_leave_source_out(CARD, kept) == card.replace("Why these runs.\n\n", "Why these runs.\n\nMade with the previous recipe.\n\n")
+    assert tool.kept_leave_source_out(CARD, "note") == ""

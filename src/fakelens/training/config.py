@@ -51,6 +51,11 @@ class TrainConfig:
     sbi: float = 0.0  # share of each source's fakes drawn as self-blended reals (a source's YAML may set its own)
     samples_per_epoch: int | None = None  # None: as many draws as training images
     framing_jitter: float = 0.15  # largest relative change of a crop's framing in training
+    # Learning without Forgetting (training/distill.py): a trained run whose P(FAKE) on the stored images of
+    # ``distill_sources`` (every source when empty) is ``distill_weight`` of the target.
+    distill_from: str | None = None
+    distill_sources: list[str] = dataclasses.field(default_factory=list)
+    distill_weight: float = 0.5
     world_size: int = 1  # processes that trained (set by the trainer; torchrun); batch_size is per process
 
     @field_validator("data", mode="before")
@@ -58,6 +63,13 @@ class TrainConfig:
     def _one_or_more_sources(cls, value):
         if isinstance(value, (str, Path)):
             return [str(value)] if str(value) else []
+        return value
+
+    @field_validator("distill_weight")
+    @classmethod
+    def _a_share(cls, value: float) -> float:
+        if not 0.0 <= value <= 1.0:
+            raise ValueError("must be in [0, 1]")
         return value
 
     def resolved_lr(self, transfer: bool) -> float:

@@ -8,16 +8,20 @@ checkpoints, ranks) is :class:`~fakelens.training.trainer.Trainer`'s.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
 import torch
 import torch.nn as nn
 
+from ..data.preprocess import PreprocessConfig
+from ..data.sources import Sample
 from ..evaluation.evaluate import collect_logits
 from ..inference.detector import Detector
 from ..models import create_model, get_model_spec
 from .config import TrainConfig
+from .distill import Distiller
 
 
 def warmup_cosine(total_steps: int, warmup_steps: int):
@@ -49,10 +53,12 @@ class DetectorModule:
     """A zoo model with one FAKE logit, built for ``config`` on ``device``.
 
     ``resume``: the weights will come from a checkpoint, so neither ImageNet
-    weights nor ``init_weights`` are loaded.
+    weights nor ``init_weights`` are loaded. ``preprocess``: the input the data
+    module feeds (checked against a ``distill_from`` teacher's; default: the model's at ``image_size``).
     """
 
-    def __init__(self, config: TrainConfig, device: torch.device | str = "cpu", resume: bool = False):
+    def __init__(self, config: TrainConfig, device: torch.device | str = "cpu", resume: bool = False,
+                 preprocess: PreprocessConfig | None = None):
         self.config = config
         self.device = torch.device(device)
         self.spec = get_model_spec(config.model)
@@ -67,6 +73,11 @@ class DetectorModule:
         # channels_last runs convolutions about 10% faster on CPU (oneDNN's native layout).
         self.model = model.to(device=self.device, memory_format=torch.channels_last)
         self.criterion = nn.BCEWithLogitsLoss()
+        self.distiller = None
+        if config.distill_from:
+            if preprocess is None:
+                preprocess = dataclasses.replace(self.spec.preprocess, image_size=config.image_size or self.spec.preprocess.image_size)
+            self.distiller = Distiller.from_run(config.distill_from, preprocess, config.distill_sources, config.distill_weight, self.device)
 
     def configure_optimizers(self, steps_per_epoch: int) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler]:
         """AdamW and its per-step schedule: warm-up over ``warmup_epochs``, cosine decay over all ``epochs``."""
@@ -102,14 +113,20 @@ class DetectorModule:
     def on_train_epoch_end(self) -> None:
         self.set_frozen(False)
 
-    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], net: nn.Module | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], net: nn.Module | None = None,
+                      samples: list[Sample] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """The loss (label-smoothed BCE) and the logits of a batch already on the device.
 
         ``net`` runs the forward pass in place of ``self.model`` (its DDP wrapper under torchrun).
+        ``samples``: what each item is (its source, self-blended or not), for the ``distill_from`` teacher.
         """
         x, y = batch
         smoothing = self.config.label_smoothing
         target = y * (1 - smoothing) + 0.5 * smoothing
+        if self.distiller is not None:
+            if samples is None:
+                raise ValueError("distill_from needs each item's sample (tar shards do not carry their source)")
+            target = self.distiller.targets(x, target, samples)
         logits = (self.model if net is None else net)(x.contiguous(memory_format=torch.channels_last)).reshape(-1)
         return self.criterion(logits, target), logits
 

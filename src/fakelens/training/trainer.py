@@ -23,7 +23,7 @@ import torch
 import torch.nn as nn
 from tqdm.auto import tqdm
 
-from ..errors import RunDirError
+from ..errors import ConfigError, RunDirError
 from ..evaluation.metrics import compute_metrics
 from ..utils.atomic import atomic_path, write_json
 from . import distributed
@@ -80,9 +80,11 @@ class Trainer:
         cfg = self.config
         self.datamodule = FaceDataModule(cfg, self.run_dir, self.resume, self.quiet)
         self.datamodule.setup()
+        if cfg.distill_from and self.datamodule.from_shards:
+            raise ConfigError("distill_from needs each image's source, which tar shards do not carry; train on the sources themselves")
         self.train_loader = self.datamodule.train_dataloader()
         self.val_loader = self.datamodule.val_dataloader()
-        self.module = DetectorModule(cfg, self.device, self.resume)
+        self.module = DetectorModule(cfg, self.device, self.resume, self.datamodule.preprocess)
         self.steps_per_epoch = len(self.train_loader) if cfg.max_steps_per_epoch is None else min(len(self.train_loader), cfg.max_steps_per_epoch)
         self.optimizer, self.scheduler = self.module.configure_optimizers(self.steps_per_epoch)
 
@@ -125,14 +127,16 @@ class Trainer:
         unreadable: list[str] = []
         total_loss, seen, correct = 0.0, 0, 0
         bar = tqdm(total=self.steps_per_epoch, desc=f"epoch {epoch}/{cfg.epochs}" + (" (frozen)" if frozen else ""), unit="batch", disable=self.quiet or not distributed.is_main())
-        for step, (x, y, _, bad) in enumerate(self.train_loader):
+        items = getattr(self.train_loader.dataset, "samples", None)  # what each drawn index is (tar shards: none)
+        for step, (x, y, index, bad) in enumerate(self.train_loader):
             if step >= self.steps_per_epoch:
                 break
             unreadable += _sample_paths(self.train_loader.dataset, bad)
             if x is None:
                 continue
             x, y = x.to(self.device), y.to(self.device)
-            loss, logits = self.module.training_step((x, y), net)
+            samples = [items[i] for i in index.tolist()] if items is not None else None
+            loss, logits = self.module.training_step((x, y), net, samples)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             nn.utils.clip_grad_norm_(self.model.parameters(), 2.0)

@@ -14,6 +14,7 @@ from torch.utils.data import DataLoader
 
 from ..data.dataset import FaceCropDataset, TrainingDataset, make_loader, weighted_sampler
 from ..data.multisource import SourceSpec, read_earlier_sides, sample_keys, split_file_of, split_sources, training_draws
+from ..data.preprocess import PreprocessConfig
 from ..data.shards import ShardDataset, is_shard_dir, read_shard_split
 from ..data.split import read_split_csv, write_split_csv
 from ..data.transforms import eval_transform, train_transform
@@ -23,6 +24,12 @@ from . import distributed
 from .config import TrainConfig
 
 SPLITS = ("train", "val", "test")
+
+
+def model_input(config: TrainConfig) -> PreprocessConfig:
+    """The input the trained model takes: its zoo preprocessing at ``image_size`` (the model's own when unset)."""
+    spec = get_model_spec(config.model)
+    return dataclasses.replace(spec.preprocess, image_size=config.image_size or spec.preprocess.image_size)
 
 
 class FaceDataModule:
@@ -67,8 +74,7 @@ class FaceDataModule:
             labels = {s.label for s in self.splits[name]}
             if labels != {0, 1}:
                 raise DataError(f"the {name} split has only {'/'.join(map(str, labels)) or 'no'} labels; use more data or other fractions")
-        spec = get_model_spec(cfg.model)
-        self.preprocess = dataclasses.replace(spec.preprocess, image_size=cfg.image_size or spec.preprocess.image_size)
+        self.preprocess = model_input(cfg)
 
     def _earlier_split(self) -> Path | None:
         """The split.csv whose sides carry over: ``split_from``, else that of the run the weights come from."""

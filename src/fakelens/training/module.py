@@ -8,19 +8,18 @@ checkpoints, ranks) is :class:`~fakelens.training.trainer.Trainer`'s.
 """
 from __future__ import annotations
 
-import dataclasses
 import math
 
 import numpy as np
 import torch
 import torch.nn as nn
 
-from ..data.preprocess import PreprocessConfig
 from ..data.sources import Sample
 from ..evaluation.evaluate import collect_logits
 from ..inference.detector import Detector
 from ..models import create_model, get_model_spec
 from .config import TrainConfig
+from .datamodule import model_input
 from .distill import Distiller
 
 
@@ -53,12 +52,10 @@ class DetectorModule:
     """A zoo model with one FAKE logit, built for ``config`` on ``device``.
 
     ``resume``: the weights will come from a checkpoint, so neither ImageNet
-    weights nor ``init_weights`` are loaded. ``preprocess``: the input the data
-    module feeds (checked against a ``distill_from`` teacher's; default: the model's at ``image_size``).
+    weights nor ``init_weights`` are loaded.
     """
 
-    def __init__(self, config: TrainConfig, device: torch.device | str = "cpu", resume: bool = False,
-                 preprocess: PreprocessConfig | None = None):
+    def __init__(self, config: TrainConfig, device: torch.device | str = "cpu", resume: bool = False):
         self.config = config
         self.device = torch.device(device)
         self.spec = get_model_spec(config.model)
@@ -74,10 +71,8 @@ class DetectorModule:
         self.model = model.to(device=self.device, memory_format=torch.channels_last)
         self.criterion = nn.BCEWithLogitsLoss()
         self.distiller = None
-        if config.distill_from:
-            if preprocess is None:
-                preprocess = dataclasses.replace(self.spec.preprocess, image_size=config.image_size or self.spec.preprocess.image_size)
-            self.distiller = Distiller.from_run(config.distill_from, preprocess, config.distill_sources, config.distill_weight, self.device)
+        if config.distill_from:  # the teacher scores the batches the data module feeds: the same input is checked
+            self.distiller = Distiller.from_run(config.distill_from, model_input(config), config.distill_sources, config.distill_weight, self.device)
 
     def configure_optimizers(self, steps_per_epoch: int) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler]:
         """AdamW and its per-step schedule: warm-up over ``warmup_epochs``, cosine decay over all ``epochs``."""

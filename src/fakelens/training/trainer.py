@@ -84,7 +84,7 @@ class Trainer:
             raise ConfigError("distill_from needs each image's source, which tar shards do not carry; train on the sources themselves")
         self.train_loader = self.datamodule.train_dataloader()
         self.val_loader = self.datamodule.val_dataloader()
-        self.module = DetectorModule(cfg, self.device, self.resume, self.datamodule.preprocess)
+        self.module = DetectorModule(cfg, self.device, self.resume)
         self.steps_per_epoch = len(self.train_loader) if cfg.max_steps_per_epoch is None else min(len(self.train_loader), cfg.max_steps_per_epoch)
         self.optimizer, self.scheduler = self.module.configure_optimizers(self.steps_per_epoch)
 

@@ -6,8 +6,10 @@ import pytest
 import torch
 import torch.nn as nn
 
+from fakelens.data.multisource import SourceSpec, split_sources
 from fakelens.data.preprocess import PreprocessConfig
-from fakelens.data.sources import Sample
+from fakelens.data.sources import Sample, load_samples
+from fakelens.data.split import read_split_csv
 from fakelens.errors import ConfigError
 from fakelens.evaluation.evaluate import evaluate_run
 from fakelens.training import DetectorModule, TrainConfig, train
@@ -75,21 +77,35 @@ def test_a_student_that_agrees_with_its_teacher_gets_no_push_on_distilled_items(
 
 
 def test_a_student_learns_from_its_teacher_where_the_labels_are_noise(tmp_path, trained_run, kaggle_dataset, folder_dataset):
-    """Labels shuffled at random: alone they teach nothing; with the teacher's targets the student still learns."""
+    """Training labels shuffled at random: alone they teach nothing; with the teacher's targets the student still learns.
+
+    Only the training part's labels are shuffled: validation (which picks the epoch and fits the calibration) keeps
+    the true ones, as it would in a real run.
+    """
     run, _ = trained_run
-    rng = np.random.default_rng(0)
-    images = sorted((kaggle_dataset / "faces_224").glob("*.jpg"))
-    manifest = tmp_path / "noisy.csv"
-    with open(manifest, "w", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["path", "label"])
-        for path, label in zip(images, rng.permutation([0, 1] * (len(images) // 2) + [0] * (len(images) % 2))):
-            writer.writerow([str(path), "FAKE" if label else "REAL"])
-    base = dict(data=[str(manifest)], model="simple_cnn", epochs=6, batch_size=16, image_size=64, lr=3e-3,
+    labels = {s.path: s.label for s in load_samples(kaggle_dataset)}
+    clean = tmp_path / "clean.csv"
+    _write_manifest(clean, labels)
+    samples, sides = split_sources([SourceSpec.parse(str(clean))], 0.1, 0.1, 0, progress=False)
+    train_paths = [s.path for s, side in zip(samples, sides) if side == "train"]
+    shuffled = np.random.default_rng(0).permutation([labels[p] for p in train_paths])
+    noisy = tmp_path / "noisy" / "clean.csv"  # the same file name: the same source name, so the same split
+    noisy.parent.mkdir()
+    _write_manifest(noisy, {**labels, **dict(zip(train_paths, shuffled.tolist()))})
+    base = dict(data=[str(noisy)], model="simple_cnn", epochs=12, batch_size=16, image_size=64, lr=3e-3,
                 aug_strength=0.0, num_workers=0, patience=0, seed=0)
     train(TrainConfig(**base, out=str(tmp_path / "taught"), distill_from=str(run), distill_weight=1.0), quiet=True)
+    run_samples, run_sides = read_split_csv(tmp_path / "taught" / "split.csv")
+    assert sorted(s.path for s, side in zip(run_samples, run_sides) if side == "train") == sorted(train_paths)
     taught = evaluate_run(tmp_path / "taught", data=str(folder_dataset), num_workers=0)
     assert taught["roc_auc"] > 0.85, taught
     train(TrainConfig(**base, out=str(tmp_path / "alone")), quiet=True)
     alone = evaluate_run(tmp_path / "alone", data=str(folder_dataset), num_workers=0)
     assert alone["roc_auc"] < taught["roc_auc"] - 0.15, (alone, taught)
+
+
+def _write_manifest(path, labels):
+    with open(path, "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["path", "label"])
+        writer.writerows([p, "FAKE" if label else "REAL"] for p, label in labels.items())

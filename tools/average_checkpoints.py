@@ -73,7 +73,7 @@ def main() -> None:
     for run in (args.run, args.out):
         cal = json.loads((run / "detector.json").read_text())["info"]["calibration"]
         auc = cal["val_roc_auc_with_tta"] if cal["tta"] else cal["val_roc_auc_without_tta"]
-        print(f"{run}: validation ROC-AUC {auc:.4f} (tta {cal['tta']})")
+        print(f"{run}: validation ROC-AUC {auc:.4f} (tta {cal['tta']}, views {cal.get('tta_views', ['mirror'])})")
 
 
 if __name__ == "__main__":

@@ -88,6 +88,16 @@ def write_bundled_split(run: Path, out: Path) -> int:
     return len(rows)
 
 
+def _tta_sentence(detector: dict, cal: dict) -> str:
+    """What test-time augmentation ships, and the validation ROC-AUC of each view set it was chosen from."""
+    views = detector.get("tta_views") or ["mirror"]
+    shipped = f"the face averaged with its {' and '.join(views)} view{'s' if len(views) > 1 else ''}" if detector.get("tta") else "off"
+    by_views = cal.get("val_roc_auc_by_views") or {"none": cal.get("val_roc_auc_without_tta"), "mirror": cal.get("val_roc_auc_with_tta")}
+    tried = ", ".join(f"{name} {_f(auc, 4)}" for name, auc in by_views.items())
+    return (f"Test-time augmentation: **{shipped}**, chosen on validation (val ROC-AUC by views: {tried}; a view is one\n"
+            "more pass of the model, see `fakelens/inference/tta.py`); calibration was fitted with that setting.")
+
+
 def _split_counts(run: Path) -> list[str]:
     """Rows of real/fake images per source and split, from split.csv."""
     counts = Counter()
@@ -207,8 +217,7 @@ The FAKE band starts where validation FAKE verdicts were right at least {_f((ban
 and at most {_f((bands.get('fitted') or {}).get('max_real_called_fake'), 2)} of validation real faces reach it ({'in every source' if (bands.get('fitted') or {}).get('per_source') else 'pooled over every source'}'s validation part).
 Calling a real face FAKE is the worst failure this tool can make: in doubt it says UNCERTAIN.
 Binary threshold for accuracy figures: {_f(detector['threshold'], 4)} (balanced accuracy on validation). Temperature {_f(detector['temperature'], 4)}.
-Test-time augmentation (mirror image): **{'on' if detector.get('tta') else 'off'}**, chosen on validation
-(val ROC-AUC {_f(cal.get('val_roc_auc_without_tta'), 4)} without, {_f(cal.get('val_roc_auc_with_tta'), 4)} with); calibration was fitted with that setting.
+{_tta_sentence(detector, cal)}
 
 ## Training sources
 | source | where | weight | self-blended share of fakes |

@@ -126,7 +126,7 @@ def _calibrate(args) -> int:
     from .training.calibrate import calibrate_run
 
     fitted = calibrate_run(args.run, args.tta, args.precision, args.max_real_called_fake, args.num_workers, args.per_source)
-    print(json.dumps({k: fitted[k] for k in ("tta", "temperature", "threshold", "bands")}, indent=2))
+    print(json.dumps({k: fitted[k] for k in ("tta", "tta_views", "temperature", "threshold", "bands")}, indent=2))
     return 0
 
 
@@ -187,7 +187,8 @@ def _shard(args) -> int:
 
 def _add_tta(p) -> None:
     p.add_argument("--tta", action=argparse.BooleanOptionalAction, default=None,
-                   help="test-time augmentation: average each face with its mirror image (2x the compute); default: as the detector was saved")
+                   help="test-time augmentation: average each face with its saved views (the mirror image, a zoomed view; one more "
+                        "model pass each); default: as the detector was saved")
 
 
 def _add_evaluate(sub) -> None:

@@ -184,6 +184,23 @@ def test_cam_method_averages_the_face_and_its_mirror_under_tta(detector, faces):
     np.testing.assert_array_equal(heat, expected)
 
 
+def test_cam_method_maps_a_zoomed_view_back_onto_the_face(detector, faces):
+    from fakelens.inference.tta import ZOOM, apply_view, undo_view
+
+    zoomed = Detector(detector.model, detector.model_name, detector.preprocess, tta=True, tta_views=("mirror-zoom",))
+    two = np.stack(faces[:2])
+    heat = CamMethod(zoomed, ExplainConfig(methods="gradcam")).heatmaps(two)
+    plain = CamMethod(detector, ExplainConfig(methods="gradcam")).explainer
+    batch = detector.arrays_to_batch(two)
+    back, covered = undo_view("mirror-zoom", plain(apply_view("mirror-zoom", batch)))
+    np.testing.assert_allclose(heat, (plain(batch) + back) / (1 + covered), atol=1e-6)
+    # where the zoomed view did not see the face (its cut-away border) the map is the face's own map alone
+    size = two.shape[1]
+    border = (size - round(size * ZOOM)) // 2
+    np.testing.assert_allclose(heat[:, :border], plain(batch)[:, :border], atol=1e-6)
+    assert 0 <= heat.min() and heat.max() <= 1
+
+
 # ------------------------------------------------------------------------------------ explain(config=...) == explain(**options)
 OPTIONS = {"methods": "all", "cam": "gradcam++", "segmentation": "quickshift", "faithfulness": True,
            "cam_region_fraction": 0.3, "n_random": 3, "random_state": 7, **LIME}

@@ -79,6 +79,9 @@ BAD_CONFIGS = [
     ("nested threshold", _set("threshold", {"value": 0.5}), "threshold: Input should be a valid number"),
     ("threshold as text", _set("threshold", "0.5"), "threshold: Input should be a valid number"),
     ("tta as text", _set("tta", "yes"), "tta: Input should be a valid boolean"),
+    ("unknown test-time view", _set("tta_views", ["mirror", "rotate"]), "tta_views: unknown test-time view 'rotate'"),
+    ("a view twice", _set("tta_views", ["zoom", "zoom"]), "each once"),
+    ("no views", _set("tta_views", []), "each once"),
     ("unknown architecture", _set("model", "resnet9000"), "model: unknown model 'resnet9000'"),
 ]
 

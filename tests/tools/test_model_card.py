@@ -72,3 +72,14 @@ def test_a_kept_section_carries_its_studies_and_the_note_and_nothing_else(load_t
     # placed into a new card, it sits where the old one was
     assert tool.replace_leave_source_out(CARD, kept) == card.replace("Why these runs.\n\n", "Why these runs.\n\nMade with the previous recipe.\n\n")
     assert tool.kept_leave_source_out(CARD, "note") == ""
+
+
+def test_the_card_says_which_test_time_views_ship_and_what_each_set_scored(load_tool):
+    tool = load_tool("make_default_detector")
+    cal = {"val_roc_auc_by_views": {"none": 0.9, "mirror": 0.91, "mirror-zoom": 0.925}}
+    zoomed = tool._tta_sentence({"tta": True, "tta_views": ["mirror-zoom"]}, cal)
+    assert "**the face averaged with its mirror-zoom view**" in zoomed and "mirror-zoom 0.9250" in zoomed and "none 0.9000" in zoomed
+    assert "**off**" in tool._tta_sentence({"tta": False, "tta_views": ["mirror-zoom"]}, cal)
+    # a detector calibrated before views had names: the mirror image, and the two figures it kept
+    old = tool._tta_sentence({"tta": True}, {"val_roc_auc_without_tta": 0.9, "val_roc_auc_with_tta": 0.91})
+    assert "its mirror view" in old and "none 0.9000, mirror 0.9100" in old

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from fakelens.inference.calibration import Bands, Calibration, fit_bands
+from fakelens.inference.tta import VIEW_SETS
 
 
 def test_bands_meet_the_precision_and_accusation_limits_on_the_data_they_were_fitted_on():
@@ -59,10 +60,13 @@ def test_calibrate_run_fits_with_the_tta_setting_that_ships(trained_run, tmp_pat
     saved = json.loads((run / "detector.json").read_text())
     fitted = json.loads((run / "calibration.json").read_text())
     assert saved["tta"] is True and fitted["tta"] is True
+    assert tuple(saved["tta_views"]) in VIEW_SETS and saved["tta_views"] == fitted["tta_views"]
+    assert set(fitted["val_roc_auc_by_views"]) == {"none", "mirror", "mirror-zoom", "mirror+zoom+mirror-zoom"}
+    assert fitted["val_roc_auc_with_tta"] == fitted["val_roc_auc_by_views"]["+".join(saved["tta_views"])]
     assert saved["bands"]["fake_from"] >= saved["bands"]["real_below"]
     assert saved["info"]["calibration"]["val_by_source"]
     det = fakelens.load(run)
-    assert det.tta and det.calibration.bands is not None
+    assert det.tta and det.calibration.bands is not None and det.views == tuple(saved["tta_views"])
     assert main(["calibrate", str(run), "--no-tta"]) == 0
     assert json.loads((run / "detector.json").read_text())["tta"] is False
 
@@ -83,3 +87,39 @@ def test_photo_cuts_keep_a_photo_of_real_people_as_rarely_accused_as_one_real_fa
     bands = Bands(0.1, fake_from, fake_from_by_faces=cuts)
     assert bands.photo_verdict(cuts[3] - 1e-6, 4) == "UNCERTAIN" and bands.photo_verdict(cuts[3] - 1e-6, 1) == "FAKE"
     assert Bands.from_dict(bands.to_dict()) == bands
+
+
+def test_choose_views_pays_for_more_views_only_with_validation_auc():
+    from fakelens.training.calibrate import TTA_MIN_GAIN, choose_views
+
+    mirror, mirror_zoom, four = ("mirror",), ("mirror-zoom",), ("mirror", "zoom", "mirror-zoom")
+    # as many views as the baseline: any gain
+    assert choose_views({mirror: 0.9491, mirror_zoom: 0.9518, four: 0.9525}) == mirror_zoom
+    assert choose_views({mirror: 0.9520, mirror_zoom: 0.9518, four: 0.9525}) == mirror
+    # more views: at least TTA_MIN_GAIN over the chosen set
+    assert choose_views({mirror: 0.95, mirror_zoom: 0.94, four: 0.95 + TTA_MIN_GAIN}) == four
+    assert choose_views({(): 0.95, mirror: 0.95 + TTA_MIN_GAIN / 2}) == ()
+    assert choose_views({(): 0.95, mirror: 0.95 + TTA_MIN_GAIN / 2, mirror_zoom: 0.95 + TTA_MIN_GAIN}) == mirror_zoom
+    assert choose_views({(): None, mirror: 0.9}) == ()  # one class only: no AUC, nothing to pay for
+
+
+def test_calibrate_fits_on_the_logits_of_the_views_it_ships(trained_run):
+    import fakelens
+    from fakelens.data.split import read_split_csv
+    from fakelens.inference.calibration import sigmoid
+    from fakelens.training.calibrate import calibrate, mean_logits, view_logits
+
+    run = trained_run[0]
+    samples, splits = read_split_csv(run / "split.csv")
+    val = [s for s, sp in zip(samples, splits) if sp == "val"]
+    det = fakelens.load(run, backend="torch")
+    fitted = calibrate(det, val, tta=True)
+    by_view, labels, _ = view_logits(det, val)
+    views = tuple(fitted["tta_views"])
+    # the detector now scores as calibrated: its own logits are the mean over the face and the chosen views
+    batch = det.arrays_to_batch(np.stack([det.decode(s.path) for s in val[:8]]))
+    np.testing.assert_allclose(det.logits(batch), mean_logits({k: v[:8] for k, v in by_view.items()}, views), atol=1e-4)
+    probs = sigmoid(mean_logits(by_view, views) / fitted["temperature"])
+    assert abs(((probs >= fitted["threshold"]) == labels).mean() - fitted["val"]["accuracy"]) < 1e-9
+    off = calibrate(det, val, tta=False)
+    assert not off["tta"] and det.views == () and off["tta_views"] == fitted["tta_views"]

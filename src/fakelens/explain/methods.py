@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, ClassVar, Iterable, Sequence
 
 import numpy as np
 
+from ..inference.tta import apply_view, undo_view
 from ._scoring import score_faces
 from .cam import cam_overlay, make_cam_explainer
 from .faithfulness import deletion_faithfulness, random_segment_masks, shifted_masks, top_fraction_mask
@@ -73,8 +74,9 @@ class CamMethod(ExplainMethod):
 
     The map comes from the ONNX export's CAM output where that computes it, else
     from pytorch-grad-cam on a private copy of the detector's torch model. With
-    ``detector.tta`` the verdict averages the face and its mirror image, and so
-    does the map. The faithfulness check removes the ``cam_region_fraction``
+    ``detector.tta`` the verdict averages the face and its test-time views (the
+    mirror image, a zoomed view), and so does the map, view by view mapped back
+    onto the face. The faithfulness check removes the ``cam_region_fraction``
     hottest pixels; a map that is zero everywhere ranks nothing and gets none.
     """
 
@@ -87,12 +89,14 @@ class CamMethod(ExplainMethod):
     def heatmaps(self, faces: np.ndarray) -> np.ndarray:
         """``NxHxW`` maps in [0, 1] for uint8 ``NxHxWx3`` faces at the model's input size."""
         batch = self.detector.arrays_to_batch(faces)
-        heatmaps = self.explainer(batch)
-        if self.detector.tta:
-            # The verdict averages the face and its mirror image, so the map does too.
-            mirrored = self.explainer(np.ascontiguousarray(batch[..., ::-1]))[..., ::-1]
-            heatmaps = (heatmaps + mirrored) / 2
-        return heatmaps
+        total = np.asarray(self.explainer(batch), dtype=np.float32)
+        seen = np.ones(total.shape[-2:], dtype=np.float32)
+        # The verdict averages the face and its test-time views, so the map does too: each view's map is put
+        # back on the face's own pixels, and each pixel averages the views that saw it.
+        for view in self.detector.views:
+            heat, covered = undo_view(view, self.explainer(apply_view(view, batch)))
+            total, seen = total + heat, seen + covered
+        return total / seen
 
     def fill(self, explanations: Sequence[Explanation], rngs: Sequence[np.random.Generator] | None = None) -> None:
         if not len(explanations):

@@ -1,7 +1,7 @@
 """Calibration: raw logits -> calibrated P(fake) -> a verdict. NumPy only.
 
 A detector's calibration is fitted on validation data with the setting it will
-ship with (TTA on or off), and holds:
+ship with (TTA on or off, and which views: :mod:`fakelens.inference.tta`), and holds:
 
 * ``temperature``: P(fake) = sigmoid(logit / T) (Guo et al. 2017);
 * ``threshold``: the binary REAL/FAKE cut (balanced accuracy on validation), used
@@ -18,6 +18,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
+
+from .tta import DEFAULT_VIEWS
 
 REAL, UNCERTAIN, FAKE = "REAL", "UNCERTAIN", "FAKE"
 
@@ -77,6 +79,8 @@ class Calibration:
     threshold: float = 0.5
     tta: bool = False
     bands: Bands | None = None
+    # the views averaged with the face itself when ``tta`` is on (names from fakelens.inference.tta)
+    tta_views: tuple[str, ...] = DEFAULT_VIEWS
 
     def proba(self, logits: np.ndarray) -> np.ndarray:
         return sigmoid(np.asarray(logits, dtype=np.float64) / self.temperature)

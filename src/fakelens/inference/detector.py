@@ -30,6 +30,7 @@ from ..errors import ImageReadError, RunDirError
 from ..utils.atomic import atomic_path, write_json
 from .calibration import Bands, Calibration
 from .onnx_backend import WEIGHTS_FILE, OnnxRunner, TorchRunner, open_matching_onnx
+from .tta import DEFAULT_VIEWS, apply_view, check_views
 
 CONFIG_FILE = "detector.json"
 DEFAULT_DIR = Path(__file__).resolve().parent.parent / "weights"
@@ -48,6 +49,7 @@ class Detector:
         info: dict | None = None,
         tta: bool = False,
         bands: Bands | None = None,
+        tta_views: Sequence[str] = DEFAULT_VIEWS,
     ):
         self.model_name = model_name
         if preprocess is None:
@@ -55,9 +57,9 @@ class Detector:
 
             preprocess = get_model_spec(model_name).preprocess
         self.preprocess = preprocess
-        # Test-time augmentation (the logits of each face and its mirror image averaged) is part of
+        # Test-time augmentation (the logits of each face and of its views averaged) is part of
         # the calibration: temperature, threshold and bands are fitted with the TTA setting that ships.
-        self.calibration = Calibration(float(temperature), float(threshold), bool(tta), bands)
+        self.calibration = Calibration(float(temperature), float(threshold), bool(tta), bands, check_views(tta_views))
         self.info = dict(info or {})
         self.source: str | None = None
         self._model = model.eval() if model is not None else None
@@ -90,6 +92,11 @@ class Detector:
     @tta.setter
     def tta(self, value: bool) -> None:
         self.calibration = dataclasses.replace(self.calibration, tta=bool(value))
+
+    @property
+    def views(self) -> tuple[str, ...]:
+        """The views whose logits are averaged with the face's own: none without TTA."""
+        return self.calibration.tta_views if self.tta else ()
 
     # ---------------------------------------------------------------- model
     @property
@@ -135,6 +142,7 @@ class Detector:
             info=cfg.info,
             tta=cfg.tta,
             bands=Bands.from_dict(cfg.bands.model_dump() if cfg.bands else None),
+            tta_views=cfg.tta_views,
         )
         det.source = str(path)
         det._weights_file = weights
@@ -170,6 +178,7 @@ class Detector:
             "threshold": c.threshold,
             "temperature": c.temperature,
             "tta": c.tta,
+            "tta_views": list(c.tta_views),
             "bands": c.bands.to_dict() if c.bands else None,
             "fakelens_version": __version__,
             "info": self.info,
@@ -223,12 +232,13 @@ class Detector:
         return self.arrays_to_batch([self.decode(im) for im in images])
 
     def logits(self, batch) -> np.ndarray:
-        """Raw (uncalibrated) FAKE logits for a preprocessed batch (averaged with the mirror image under TTA)."""
+        """Raw (uncalibrated) FAKE logits for a preprocessed batch (under TTA, the mean over the face and its views)."""
         x = np.asarray(batch.numpy() if hasattr(batch, "numpy") else batch, dtype=np.float32)
         runner = self.runner
-        if self.tta:
-            return (runner.run(x) + runner.run(np.ascontiguousarray(x[..., ::-1]))) / 2
-        return runner.run(x)
+        out = runner.run(x)
+        for view in self.views:
+            out = out + runner.run(apply_view(view, x))
+        return out / (1 + len(self.views))
 
     def proba_from_logits(self, logits: np.ndarray) -> np.ndarray:
         return self.calibration.proba(logits)
@@ -305,7 +315,7 @@ class Detector:
         return (
             f"Detector(model={self.model_name!r}, image_size={self.preprocess.image_size}, "
             f"threshold={self.threshold:.3f}, temperature={self.temperature:.3f}, backend={self.backend!r}"
-            + (", tta=True)" if self.tta else ")")
+            + (f", tta=True, tta_views={self.views})" if self.tta else ")")
         )
 
 
@@ -327,7 +337,7 @@ def _load_torch_model(model_name: str, weights: Path | None):
 def load(run: str | os.PathLike | None = None, backend: str = "auto", tta: bool | None = None) -> Detector:
     """``fakelens.load()``: the bundled default detector, or the one in ``run``.
 
-    ``tta``: mirror-image test-time augmentation on or off (None: as the detector was saved).
+    ``tta``: test-time augmentation on or off (None: as the detector was saved; on uses the saved views).
     """
     det = Detector.default(backend) if run is None else Detector.from_dir(run, backend)
     if tta is not None:

@@ -20,6 +20,7 @@ from typing import Annotated, Any
 from pydantic import AllowInfNan, BaseModel, ConfigDict, Field, Strict, ValidationError, field_validator, model_validator
 
 from ..errors import RunDirError
+from .tta import DEFAULT_VIEWS, check_views
 
 FiniteFloat = Annotated[float, Strict(), AllowInfNan(False)]
 PositiveFiniteFloat = Annotated[float, Strict(), AllowInfNan(False), Field(gt=0)]
@@ -72,9 +73,16 @@ class DetectorConfig(BaseModel):
     threshold: FiniteFloat = Field(0.5, gt=0, lt=1)
     temperature: FiniteFloat = Field(1.0, ge=TEMPERATURE_RANGE[0], le=TEMPERATURE_RANGE[1])
     tta: Annotated[bool, Strict()] = False
+    # the views averaged with the face under TTA; a file from before they had names averaged the mirror image
+    tta_views: tuple[Annotated[str, Strict()], ...] = DEFAULT_VIEWS
     bands: BandsSpec | None = None
     info: dict[str, Any] = Field(default_factory=dict)
     fakelens_version: str | None = None
+
+    @field_validator("tta_views")
+    @classmethod
+    def _known_views(cls, views: tuple[str, ...]) -> tuple[str, ...]:
+        return check_views(views)
 
     @field_validator("model")
     @classmethod

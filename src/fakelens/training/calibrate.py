@@ -1,7 +1,8 @@
 """The calibrate step after training: TTA choice, temperature, threshold and verdict bands, on validation data.
 
 Everything is fitted with the setting that will ship: test-time augmentation
-is chosen on validation (on only where it raises validation ROC-AUC), and the
+(which views of each face are averaged with it) is chosen on validation (more
+views only where they raise validation ROC-AUC), and the
 temperature, the binary threshold and the REAL / UNCERTAIN / FAKE bands are
 then fitted on the logits of that same setting. Validation is every source's
 validation part (``split.csv``), so the bands hold across sources, not on DFDC
@@ -19,58 +20,91 @@ from ..errors import RunDirError
 from ..evaluation.calibration import choose_threshold, fit_temperature
 from ..evaluation.metrics import compute_metrics, verdict_metrics
 from ..inference.calibration import fit_bands, sigmoid
+from ..inference.tta import VIEW_SETS, VIEWS, apply_view
 
-#: TTA doubles the compute; it ships only if it buys at least this much validation ROC-AUC.
+#: Each view costs one more pass of the model; more views ship only if they buy at least this much validation ROC-AUC.
 TTA_MIN_GAIN = 0.002
 
+#: The key of "no test-time views" in :func:`view_logits`' result.
+FACE = "face"
 
-def mirrored_logits(detector, samples, batch_size: int = 64, num_workers: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Raw logits of each face and of its mirror image, the labels and the indices of the readable samples."""
+
+def view_logits(detector, samples, views=VIEWS, batch_size: int = 64, num_workers: int = 1) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    """Raw logits of each face (key ``face``) and of each of its ``views``, the labels and the indices of the readable samples."""
     from ..data.dataset import FaceCropDataset, make_loader
     from ..data.transforms import eval_transform
     from ..evaluation.evaluate import collect_logits
 
     loader = make_loader(FaceCropDataset(samples, eval_transform(detector.preprocess)), batch_size, False, num_workers)
-    runner = detector.runner
+    runner, names = detector.runner, (FACE, *views)
 
-    def both(x) -> np.ndarray:
+    def every_view(x) -> np.ndarray:
         x = np.asarray(x.numpy(), dtype=np.float32)
-        return np.stack([runner.run(x), runner.run(np.ascontiguousarray(x[..., ::-1]))], axis=1).reshape(-1)
+        return np.stack([runner.run(x)] + [runner.run(apply_view(v, x)) for v in views], axis=1).reshape(-1)
 
-    flat, labels, indices, _ = collect_logits(both, loader, desc="calibrate")
-    # collect_logits flattens; each sample contributed two values (plain, mirrored)
-    pairs = flat.reshape(-1, 2)
-    return pairs[:, 0], pairs[:, 1], labels, indices
+    flat, labels, indices, _ = collect_logits(every_view, loader, desc="calibrate")
+    # collect_logits flattens; each sample contributed one value per name
+    per_view = flat.reshape(-1, len(names))
+    return {name: per_view[:, k] for k, name in enumerate(names)}, labels, indices
+
+
+def mean_logits(logits: dict[str, np.ndarray], views: tuple[str, ...]) -> np.ndarray:
+    """The logits the detector gives with these test-time views: the mean over the face and its views."""
+    return np.mean([logits[FACE]] + [logits[v] for v in views], axis=0)
+
+
+def choose_views(auc: dict[tuple[str, ...], float | None]) -> tuple[str, ...]:
+    """The view set to ship, from validation ROC-AUC per set, in the order given (cheapest first).
+
+    The first set is the baseline. A set with more views replaces the chosen one
+    only if it gains at least :data:`TTA_MIN_GAIN`; one with as many views, if it
+    scores higher at all.
+    """
+    sets = list(auc)
+    chosen = sets[0]
+    for views in sets[1:]:
+        if auc[views] is None or auc[chosen] is None:
+            continue
+        margin = TTA_MIN_GAIN if len(views) > len(chosen) else 0.0
+        if auc[views] > auc[chosen] and auc[views] >= auc[chosen] + margin:
+            chosen = views
+    return chosen
 
 
 def calibrate(detector, samples, tta: bool | None = None, precision: float = 0.9, max_real_called_fake: float = 0.03,
               num_workers: int = 1, per_source: bool = True) -> dict:
     """Fit and set the detector's calibration on ``samples`` (validation); returns what was fitted and measured.
 
-    ``per_source``: the FAKE band keeps at most ``max_real_called_fake`` of each source's real faces
-    (not only of all of them pooled) at FAKE.
+    ``tta``: None chooses on validation whether test-time views ship and which
+    (:func:`choose_views` over :data:`~fakelens.inference.tta.VIEW_SETS`); True
+    keeps them on (the best set), False off. ``per_source``: the FAKE band keeps
+    at most ``max_real_called_fake`` of each source's real faces (not only of all
+    of them pooled) at FAKE.
     """
     from ..inference.calibration import Calibration
 
-    plain, mirror, labels, indices = mirrored_logits(detector, samples, num_workers=num_workers)
-    auc = {False: compute_metrics(labels, sigmoid(plain))["roc_auc"], True: compute_metrics(labels, sigmoid((plain + mirror) / 2))["roc_auc"]}
+    logits_by_view, labels, indices = view_logits(detector, samples, num_workers=num_workers)
+    auc = {views: compute_metrics(labels, sigmoid(mean_logits(logits_by_view, views)))["roc_auc"] for views in ((), *VIEW_SETS)}
+    views = choose_views({v: auc[v] for v in VIEW_SETS})
     if tta is None:
-        tta = bool(auc[True] is not None and auc[False] is not None and auc[True] >= auc[False] + TTA_MIN_GAIN)
-    logits = (plain + mirror) / 2 if tta else plain
+        tta = choose_views({(): auc[()], views: auc[views]}) == views
+    logits = mean_logits(logits_by_view, views if tta else ())
     temperature = fit_temperature(logits, labels)
     probs = sigmoid(logits / temperature)
     threshold = choose_threshold(labels, probs)
     sources = np.asarray([samples[i].source for i in indices])
     bands = fit_bands(labels, probs, precision, max_real_called_fake, sources=sources if per_source else None)
-    detector.calibration = Calibration(temperature, threshold, tta, bands)
+    detector.calibration = Calibration(temperature, threshold, tta, bands, views)
     by_source = {}
     for name in dict.fromkeys(sources):
         mask = sources == name
         by_source[name or "data"] = _with_bands(compute_metrics(labels[mask], probs[mask], threshold), labels[mask], probs[mask], bands)
     return {
         "tta": tta,
-        "val_roc_auc_without_tta": auc[False],
-        "val_roc_auc_with_tta": auc[True],
+        "tta_views": list(views),
+        "val_roc_auc_without_tta": auc[()],
+        "val_roc_auc_with_tta": auc[views],
+        "val_roc_auc_by_views": {"+".join(v) or "none": a for v, a in auc.items()},
         "temperature": temperature,
         "threshold": threshold,
         "bands": bands.to_dict(),

@@ -94,7 +94,7 @@ def _tta_sentence(detector: dict, cal: dict) -> str:
     shipped = f"the face averaged with its {' and '.join(views)} view{'s' if len(views) > 1 else ''}" if detector.get("tta") else "off"
     by_views = cal.get("val_roc_auc_by_views") or {"none": cal.get("val_roc_auc_without_tta"), "mirror": cal.get("val_roc_auc_with_tta")}
     tried = ", ".join(f"{name} {_f(auc, 4)}" for name, auc in by_views.items())
-    return (f"Test-time augmentation: **{shipped}**, chosen on validation (val ROC-AUC by views: {tried}; a view is one\n"
+    return (f"Test-time augmentation: **{shipped}**, chosen on validation\n(val ROC-AUC by views: {tried}; each view is one "
             "more pass of the model, see `fakelens/inference/tta.py`); calibration was fitted with that setting.")
 
 
@@ -274,6 +274,8 @@ smaller than the intervals is not evidence of a difference either way.
   and FairFace without race labels; groups of 60-150 faces leave intervals of several points. Clean studio portraits
   look more fake to it than news photos: read the audit rows' UNCERTAIN and "real >= threshold" columns, not only
   the FAKE verdicts.
+- Small faces: a crop downscaled to a quarter of its side costs the most of every perturbation in the robustness
+  table above (the zoomed test-time view enlarges what little detail is left).
 - One face crop is weak evidence: use many frames of a video. A photo with several faces gets a FAKE cut fitted for
   that many faces (from the validation reals); a video is judged by its most-fake person, with the cut for its number
   of people. Cuts fitted on whole videos are not in it: the only video set outside the reserved ones has 10 videos.

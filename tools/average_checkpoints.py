@@ -22,6 +22,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
+from fakelens.inference.tta import DEFAULT_VIEWS
 from fakelens.training.checkpoint import BEST_WEIGHTS, latest_checkpoint, load_checkpoint
 from fakelens.training.finalize import finalize_run
 from fakelens.models import create_model
@@ -73,7 +74,7 @@ def main() -> None:
     for run in (args.run, args.out):
         cal = json.loads((run / "detector.json").read_text())["info"]["calibration"]
         auc = cal["val_roc_auc_with_tta"] if cal["tta"] else cal["val_roc_auc_without_tta"]
-        print(f"{run}: validation ROC-AUC {auc:.4f} (tta {cal['tta']}, views {cal.get('tta_views', ['mirror'])})")
+        print(f"{run}: validation ROC-AUC {auc:.4f} (tta {cal['tta']}, views {cal.get('tta_views', list(DEFAULT_VIEWS))})")
 
 
 if __name__ == "__main__":

@@ -32,6 +32,7 @@ from pathlib import Path
 from fakelens.data.multisource import SourceSpec, sample_keys
 from fakelens.data.split import read_split_csv
 from fakelens.evaluation.benchmark import group_rows
+from fakelens.inference.tta import DEFAULT_VIEWS
 from fakelens.utils.atomic import atomic_path, write_json, write_text
 
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "src" / "fakelens" / "weights"
@@ -90,7 +91,7 @@ def write_bundled_split(run: Path, out: Path) -> int:
 
 def _tta_sentence(detector: dict, cal: dict) -> str:
     """What test-time augmentation ships, and the validation ROC-AUC of each view set it was chosen from."""
-    views = detector.get("tta_views") or ["mirror"]
+    views = detector.get("tta_views") or list(DEFAULT_VIEWS)
     shipped = f"the face averaged with its {' and '.join(views)} view{'s' if len(views) > 1 else ''}" if detector.get("tta") else "off"
     by_views = cal.get("val_roc_auc_by_views") or {"none": cal.get("val_roc_auc_without_tta"), "mirror": cal.get("val_roc_auc_with_tta")}
     tried = ", ".join(f"{name} {_f(auc, 4)}" for name, auc in by_views.items())

@@ -140,6 +140,8 @@ def _group_tables(rows: list[dict], detector_name: str) -> str:
 
 
 LEAVE_OUT_HEADING = "## Leave-source-out runs"
+#: How each study's block opens (see :func:`leave_source_out_block`).
+STUDY_OPENING = "**Without "
 _STUDY_COLUMNS = [("dataset", "data"), ("detector", "detector"), ("n", "n"), ("accuracy", "accuracy"), ("roc_auc", "ROC-AUC"),
                   ("real_called_fake_verdict", "real called FAKE"), ("fakes_caught_verdict", "fakes called FAKE"),
                   ("uncertain", "UNCERTAIN")]
@@ -154,7 +156,7 @@ def leave_source_out_block(run: Path, bench: list[dict], bundled_sources: list[s
     detector = json.loads((run / "detector.json").read_text())
     info, trained = detector.get("info", {}), _source_names(detector)
     left_out = [name for name in bundled_sources if name not in trained]
-    lines = [f"**Without {', '.join(left_out) or 'no source'}** (`{run.name}`: trained on {', '.join(trained)}; "
+    lines = [f"{STUDY_OPENING}{', '.join(left_out) or 'no source'}** (`{run.name}`: trained on {', '.join(trained)}; "
              f"{info.get('epochs_run', '?')} epochs, {info.get('train_minutes', '?')} min, best epoch {info.get('best_epoch', '?')}; "
              "bands fitted on its own sources' validation parts). Rows `heldout-*` are whole sources it never saw.", ""]
     return "\n".join(lines + _table(bench, _STUDY_COLUMNS))
@@ -192,7 +194,9 @@ def kept_leave_source_out(card: str, note: str) -> str:
         return ""
     heading, _, rest = card[start:end].partition("\n\n")
     intro, _, studies = rest.partition("\n\n")
-    return f"{heading}\n\n{intro}\n\n{note}\n\n{studies}"
+    # A card kept before already carries a note: the new note replaces it rather than stacking on it.
+    first_study = studies.find(STUDY_OPENING)
+    return f"{heading}\n\n{intro}\n\n{note}\n\n{studies[max(first_study, 0):]}"
 
 
 def model_card(run: Path, detector: dict, bench: list[dict], bench_name: str, robustness: list[dict], lineage: str | None = None) -> str:

@@ -72,6 +72,9 @@ def test_a_kept_section_carries_its_studies_and_the_note_and_nothing_else(load_t
     # placed into a new card, it sits where the old one was
     assert tool.replace_leave_source_out(CARD, kept) == card.replace("Why these runs.\n\n", "Why these runs.\n\nMade with the previous recipe.\n\n")
     assert tool.kept_leave_source_out(CARD, "note") == ""
+    # kept again at the next bundling, the newer note replaces the older one
+    again = tool.replace_leave_source_out(CARD, kept)
+    assert tool.kept_leave_source_out(again, "Made two recipes ago.") == kept.replace("Made with the previous recipe.", "Made two recipes ago.")
 
 
 def test_the_card_says_which_test_time_views_ship_and_what_each_set_scored(load_tool):

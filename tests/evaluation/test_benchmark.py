@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -143,3 +144,18 @@ def test_group_rows_come_in_natural_order_even_from_an_unordered_record():
     rows = group_rows([row])
     assert [r["group"] for r in rows] == ["3-9", "10-19", "70plus"]
     assert rows[0]["n_real"] == 7 and rows[0]["real_called_fake"] == 0.2
+
+
+@pytest.mark.parametrize("bench", sorted((Path(__file__).parents[2] / "configs" / "bench").glob("*.yaml")), ids=lambda p: p.name)
+def test_shipped_benchmark_configs_are_valid_and_name_shipped_data_configs(bench):
+    from fakelens.data.multisource import SourceSpec
+    from fakelens.evaluation.benchmark import BenchConfig, DataPart
+
+    root = Path(__file__).parents[2]
+    config = BenchConfig.read(bench)
+    names = [ds.name for ds in config.datasets]
+    assert len(set(names)) == len(names), "two datasets share a name"
+    for ds in config.datasets:
+        parts = [ds.data] if isinstance(ds.data, str) else [p.source if isinstance(p, DataPart) else p for p in ds.data]
+        for source in parts:
+            SourceSpec.parse(str(root / source))  # exists and validates

@@ -18,6 +18,8 @@ A leave-source-out study (``--leave-source-out``: a run made with the same recip
 but without some of the bundled detector's sources, and its benchmark) becomes
 the card's "Leave-source-out runs" section; ``--card-section`` rewrites only that
 section of the bundled card, for a study made after the detector was bundled.
+``--keep-leave-source-out NOTE`` keeps the bundled card's studies (NOTE says
+what they were made with) and lists any ``--leave-source-out`` study after them.
 """
 from __future__ import annotations
 
@@ -162,12 +164,16 @@ def leave_source_out_block(run: Path, bench: list[dict], bundled_sources: list[s
     return "\n".join(lines + _table(bench, _STUDY_COLUMNS))
 
 
-def leave_source_out_section(studies: list[tuple[Path, list[dict]]], bundled_sources: list[str]) -> str:
+def leave_source_out_section(studies: list[tuple[Path, list[dict]]], bundled_sources: list[str], kept: str = "") -> str:
+    """The card's leave-source-out section: ``kept`` (see :func:`kept_leave_source_out`), then each study of ``studies``."""
+    blocks = [leave_source_out_block(run, bench, bundled_sources) for run, bench in studies]
+    if kept:
+        return "\n\n".join([kept.rstrip("\n")] + blocks) + "\n\n"
     if not studies:
         return ""
     intro = ("Runs made with this detector's recipe and sides but without some of its sources, measured on the sources "
              "they left out: the honest estimate of how this detector does on a generator or manipulation it never saw.")
-    return "\n\n".join([LEAVE_OUT_HEADING, intro] + [leave_source_out_block(run, bench, bundled_sources) for run, bench in studies]) + "\n\n"
+    return "\n\n".join([LEAVE_OUT_HEADING, intro] + blocks) + "\n\n"
 
 
 def _leave_source_out_bounds(card: str) -> tuple[int, int]:
@@ -301,7 +307,8 @@ def main() -> None:
     ap.add_argument("--leave-source-out", nargs=2, action="append", metavar=("RUN_WITHOUT", "BENCHMARK_JSON"),
                     help="a run trained without some of RUN's sources and its benchmark.json (repeatable)")
     ap.add_argument("--keep-leave-source-out", metavar="NOTE",
-                    help="keep the bundled card's leave-source-out studies, with NOTE saying what they were made with")
+                    help="keep the bundled card's leave-source-out studies, with NOTE saying what they (and any new "
+                         "--leave-source-out study, listed after them) were made with")
     ap.add_argument("--card-section", action="store_true",
                     help="only rewrite the bundled card's leave-source-out section (no RUN)")
     ap.add_argument("--max-mb", type=float, default=25.0)
@@ -309,11 +316,13 @@ def main() -> None:
                     "wrong when one of them was the bundled folder, which has changed since)")
     args = ap.parse_args()
     studies = _studies(args.leave_source_out)
+    bundled_card = (WEIGHTS_DIR / "MODEL_CARD.md").read_text() if (WEIGHTS_DIR / "MODEL_CARD.md").is_file() else ""
+    kept = kept_leave_source_out(bundled_card, args.keep_leave_source_out) if args.keep_leave_source_out else ""
     if args.card_section:
         if args.run or not studies:
             ap.error("--card-section takes --leave-source-out and no RUN")
         bundled = _source_names(json.loads((WEIGHTS_DIR / "detector.json").read_text()))
-        card = replace_leave_source_out((WEIGHTS_DIR / "MODEL_CARD.md").read_text(), leave_source_out_section(studies, bundled))
+        card = replace_leave_source_out(bundled_card, leave_source_out_section(studies, bundled, kept))
         write_text(WEIGHTS_DIR / "MODEL_CARD.md", card)
         print(f"rewrote the leave-source-out section of {WEIGHTS_DIR / 'MODEL_CARD.md'} ({len(studies)} runs)")
         return
@@ -329,12 +338,7 @@ def main() -> None:
         raise SystemExit(f"{run}: no verdict bands; run 'fakelens calibrate {run}' first")
     bench = json.loads(Path(args.benchmark).read_text())
     robustness = list(csv.DictReader(open(args.robustness))) if args.robustness else []
-    if args.keep_leave_source_out and studies:
-        ap.error("--keep-leave-source-out or --leave-source-out, not both")
-    if args.keep_leave_source_out:
-        section = kept_leave_source_out((WEIGHTS_DIR / "MODEL_CARD.md").read_text(), args.keep_leave_source_out)
-    else:
-        section = leave_source_out_section(studies, _source_names(detector))
+    section = leave_source_out_section(studies, _source_names(detector), kept)
     card = replace_leave_source_out(model_card(run, detector, bench, args.bench_config, robustness, args.lineage), section)
     WEIGHTS_DIR.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(weights, WEIGHTS_DIR / ".model.safetensors.tmp")

@@ -63,6 +63,27 @@ def test_card_section_rewrites_only_that_section_of_the_bundled_card(load_tool, 
         tool.main()
 
 
+def test_card_section_keeps_the_old_studies_with_the_note_and_lists_a_new_study_after_them(load_tool, tmp_path, monkeypatch):
+    tool = load_tool("make_default_detector")
+    weights = tmp_path / "weights"
+    weights.mkdir()
+    old = tool.LEAVE_OUT_HEADING + "\n\nWhy these runs.\n\n**Without rvf10k** (`old_run`)\n\n| old table |\n\n"
+    (weights / "MODEL_CARD.md").write_text(tool.replace_leave_source_out(CARD, old))
+    (weights / "detector.json").write_text(json.dumps({"info": {"trained_on": [{"name": "dfdc"}, {"name": "sdfd"}]}}))
+    monkeypatch.setattr(tool, "WEIGHTS_DIR", weights)
+    run = _run(tmp_path, "without_sdfd", ["dfdc"])
+    bench = tmp_path / "benchmark.json"
+    bench.write_text(json.dumps(_rows()))
+    monkeypatch.setattr(sys, "argv", ["make_default_detector", "--card-section", "--keep-leave-source-out", "Both made with recipe A.",
+                                      "--leave-source-out", str(run), str(bench)])
+    tool.main()
+    card = (weights / "MODEL_CARD.md").read_text()
+    section = card[card.index(tool.LEAVE_OUT_HEADING):card.index("## What it still cannot do")]
+    assert section.startswith(tool.LEAVE_OUT_HEADING + "\n\nWhy these runs.\n\nBoth made with recipe A.\n\n**Without rvf10k** (`old_run`)")
+    assert section.index("| old table |") < section.index("**Without sdfd** (`without_sdfd`")
+    assert section.count("Both made with recipe A.") == 1 and card.count(tool.LEAVE_OUT_HEADING) == 1
+
+
 def test_a_kept_section_carries_its_studies_and_the_note_and_nothing_else(load_tool):
     tool = load_tool("make_default_detector")
     section = tool.LEAVE_OUT_HEADING + "\n\nWhy these runs.\n\n**Without rvf10k** (`x`)\n\n| table |\n\n"

@@ -85,6 +85,15 @@ def test_counts_below_one_are_usage_errors(argv, capsys):
     assert "must be at least 1" in capsys.readouterr().err
 
 
+def test_a_negative_bootstrap_count_is_a_usage_error_and_zero_is_allowed(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["benchmark", "b.yaml", "--out", "o", "--bootstrap", "-1"])
+    assert exit_info.value.code == 2 and "must be at least 0" in capsys.readouterr().err
+    from fakelens.cli import _non_negative_int
+
+    assert _non_negative_int("0") == 0
+
+
 def test_unreadable_inputs_are_named_not_called_corrupt(crop, tiny_run, tmp_path, capsys):
     loop = tmp_path / "loop.jpg"
     os.symlink(loop, loop)

@@ -11,15 +11,24 @@ from .errors import FakelensError
 
 
 # ---------------------------------------------------------------- argument and output checks (before any work)
-def _positive_int(text: str) -> int:
-    """argparse type: a whole number >= 1 (``--batch-size 0`` is a usage error, not a crash later)."""
+def _whole_number(text: str, least: int) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1 (got {value})")
+    if value < least:
+        raise argparse.ArgumentTypeError(f"must be at least {least} (got {value})")
     return value
+
+
+def _positive_int(text: str) -> int:
+    """argparse type: a whole number >= 1 (``--batch-size 0`` is a usage error, not a crash later)."""
+    return _whole_number(text, 1)
+
+
+def _non_negative_int(text: str) -> int:
+    """argparse type: a whole number >= 0 (0 turns a count off)."""
+    return _whole_number(text, 0)
 
 
 def _writable_folder(folder: str, what: str, path: str) -> None:
@@ -136,12 +145,14 @@ def _add_benchmark(sub) -> None:
     p.add_argument("runs", nargs="*", help="run folders (default: the bundled detector)")
     p.add_argument("--out", required=True, help="output folder: benchmark.md/.csv/.json/.png")
     p.add_argument("--num-workers", type=int, default=1)
+    p.add_argument("--bootstrap", type=_non_negative_int, default=1000,
+                   help="draws for the 95%% intervals of accuracy and ROC-AUC, resampling each source's groups whole (0: none)")
 
 
 def _benchmark(args) -> int:
     from .evaluation.benchmark import run_benchmark
 
-    rows = run_benchmark(args.bench, args.runs or [None], args.out, args.num_workers)
+    rows = run_benchmark(args.bench, args.runs or [None], args.out, args.num_workers, args.bootstrap)
     print((__import__("pathlib").Path(args.out) / "benchmark.md").read_text())
     return 0 if rows else 3
 

@@ -68,6 +68,12 @@ def test_benchmark_reports_every_dataset_and_group(trained_run, kaggle_dataset, 
     assert rows["synthetic-test"]["n"] == json.loads((run / "metrics.json").read_text())["test"]["n"]
     assert rows["synthetic-test"]["uncertain"] < 0.5  # bands given: most verdicts are REAL or FAKE
     assert rows["folders"]["roc_auc"] > 0.85
+    # each figure comes with its 95% bootstrap interval; one class has no AUC to bracket
+    for r in rows.values():
+        assert r["accuracy_ci_low"] <= r["accuracy"] <= r["accuracy_ci_high"]
+        if r["roc_auc"] is not None and r["n"] > 20:
+            assert r["roc_auc_ci_low"] <= r["roc_auc"] <= r["roc_auc_ci_high"] and r["roc_auc_ci_low"] < r["roc_auc_ci_high"]
+    assert "roc_auc_ci_low" in (out / "benchmark.csv").read_text().splitlines()[0]
     assert rows["folders-real-only-plus-fakes"]["n"] == 60
     # a part's own split: only the run's test fakes join the (unsplit) folder's reals
     from fakelens.data.split import read_split_csv

@@ -49,3 +49,29 @@ def test_choose_threshold_finds_the_gap():
     p = np.concatenate([np.linspace(0.0, 0.7, 50), np.linspace(0.75, 1.0, 50)])
     t = choose_threshold(y, p)
     assert 0.7 < t <= 0.75
+
+
+def test_bootstrap_intervals_bracket_the_figure_and_widen_when_images_come_in_clusters():
+    from sklearn.metrics import roc_auc_score
+
+    from fakelens.evaluation.metrics import bootstrap_intervals
+
+    rng = np.random.default_rng(0)
+    # 200 clusters of 5 near-copies: each cluster shares one label and (almost) one score
+    labels = np.repeat(rng.integers(0, 2, 200), 5)
+    probs = np.clip(np.repeat(rng.normal(0.35 + 0.3 * labels[::5], 0.2), 5) + rng.normal(0, 0.01, 1000), 0, 1)
+    auc, acc = roc_auc_score(labels, probs), np.mean((probs >= 0.5) == labels)
+    clustered = bootstrap_intervals(labels, probs, np.repeat(np.arange(200), 5), 0.5, n_boot=300)
+    single = bootstrap_intervals(labels, probs, np.arange(1000), 0.5, n_boot=300)
+    assert clustered["clusters"] == 200 and single["clusters"] == 1000
+    for ci in (clustered, single):
+        assert ci["roc_auc"][0] < auc < ci["roc_auc"][1] and ci["accuracy"][0] < acc < ci["accuracy"][1]
+    width = lambda ci, k: ci[k][1] - ci[k][0]  # noqa: E731
+    # images that are not independent must not count as independent evidence: about sqrt(5) wider
+    assert width(clustered, "roc_auc") > 1.6 * width(single, "roc_auc")
+    assert width(clustered, "accuracy") > 1.6 * width(single, "accuracy")
+    # the same seed gives the same interval; real faces only: an accuracy interval and no AUC
+    assert bootstrap_intervals(labels, probs, np.arange(1000), 0.5, n_boot=300) == single
+    reals = bootstrap_intervals(np.zeros(50, int), rng.random(50), np.arange(50), 0.5, n_boot=100)
+    assert reals["roc_auc"] is None and 0 <= reals["accuracy"][0] <= reals["accuracy"][1] <= 1
+    assert bootstrap_intervals(labels, probs, np.zeros(1000), 0.5) == {}

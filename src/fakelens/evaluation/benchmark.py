@@ -17,7 +17,8 @@
         groups: {column: group}          # per-group false-positive rates (a manifest column) ...
         # groups: {pattern: '^(?P<group>[a-z]+)_'}   # ... or a regular expression on the file name
 
-and writes, per dataset and detector: n, accuracy and ROC-AUC, the share of
+and writes, per dataset and detector: n, accuracy and ROC-AUC (each with a 95%
+bootstrap interval that draws a source's groups whole), the share of
 real faces called FAKE and of fakes caught (at the binary threshold and at the
 FAKE verdict band), the share UNCERTAIN, ECE, and the false-positive rate per
 group. Results go to ``benchmark.md``, ``benchmark.csv``, ``benchmark.json``
@@ -41,7 +42,7 @@ from ..data.sources import REAL, Sample
 from ..data.split import read_split_csv
 from ..errors import ConfigError, DataError
 from ..utils.atomic import write_csv, write_json, write_text
-from .metrics import compute_metrics, verdict_metrics
+from .metrics import bootstrap_intervals, compute_metrics, verdict_metrics
 
 
 class DataPart(BaseModel):
@@ -91,7 +92,8 @@ class BenchConfig(BaseModel):
 
 GROUP_COLUMNS = ["dataset", "detector", "group", "n_real", "real_called_fake", "ci_low", "ci_high"]
 
-COLUMNS = ["dataset", "detector", "n", "n_real", "n_fake", "accuracy", "roc_auc", "real_called_fake", "fakes_caught",
+COLUMNS = ["dataset", "detector", "n", "n_real", "n_fake", "accuracy", "accuracy_ci_low", "accuracy_ci_high", "roc_auc",
+           "roc_auc_ci_low", "roc_auc_ci_high", "real_called_fake", "fakes_caught",
            "real_called_fake_verdict", "fakes_caught_verdict", "uncertain", "ece", "worst_group_fpr", "group_fpr_gap"]
 
 
@@ -156,11 +158,16 @@ def score(detector, samples: list[Sample], num_workers: int = 1) -> tuple[np.nda
 
 
 def dataset_row(name: str, detector_name: str, detector, labels: np.ndarray, probs: np.ndarray, samples: list[Sample],
-                with_groups: bool) -> dict:
+                with_groups: bool, bootstrap: int = 0) -> dict:
     m = compute_metrics(labels, probs, detector.threshold)
     real, fake = labels == 0, labels == 1
+    # Resample by the source's own groups (a fake with its real video); a group rule's labels are people's
+    # demographics, not clusters of near-copies, so such datasets resample single images.
+    clusters = np.arange(len(samples)) if with_groups else np.asarray([s.group or str(i) for i, s in enumerate(samples)])
+    ci = bootstrap_intervals(labels, probs, clusters, detector.threshold, n_boot=bootstrap) if bootstrap else {}
     row = {"dataset": name, "detector": detector_name, "n": m["n"], "n_real": int(real.sum()), "n_fake": int(fake.sum()),
            "accuracy": m["accuracy"], "roc_auc": m["roc_auc"], "ece": m["ece"],
+           **{f"{k}_ci_{end}": (ci.get(k) or [None, None])[j] for k in ("accuracy", "roc_auc") for j, end in enumerate(("low", "high"))},
            "real_called_fake": float((probs[real] >= detector.threshold).mean()) if real.any() else None,
            "fakes_caught": float((probs[fake] >= detector.threshold).mean()) if fake.any() else None}
     bands = detector.calibration.bands
@@ -215,7 +222,12 @@ def _markdown_table(rows: list[dict], columns: list[str]) -> list[str]:
     return lines + ["| " + " | ".join(fmt(r.get(c)) for c in columns) + " |" for r in rows]
 
 
-def run_benchmark(bench: str | os.PathLike, runs: list[str | os.PathLike | None], out: str | os.PathLike, num_workers: int = 1) -> list[dict]:
+#: Bootstrap draws for the 95% intervals of accuracy and ROC-AUC (0: none).
+BOOTSTRAP = 1000
+
+
+def run_benchmark(bench: str | os.PathLike, runs: list[str | os.PathLike | None], out: str | os.PathLike, num_workers: int = 1,
+                  bootstrap: int = BOOTSTRAP) -> list[dict]:
     """Score every detector in ``runs`` (None: the bundled default) on every dataset of ``bench``."""
     from ..inference.detector import load
     from .plots import plot_benchmark
@@ -229,7 +241,7 @@ def run_benchmark(bench: str | os.PathLike, runs: list[str | os.PathLike | None]
         samples = dataset_samples(ds, split_csv)
         for det_name, det in detectors.items():
             probs, labels, scored = score(det, samples, num_workers)
-            rows.append(dataset_row(ds.name, det_name, det, labels, probs, scored, ds.groups is not None))
+            rows.append(dataset_row(ds.name, det_name, det, labels, probs, scored, ds.groups is not None, bootstrap))
     write_json(out / "benchmark.json", rows)
     write_csv(out / "benchmark.csv", rows, COLUMNS)
     text = f"# Benchmark ({Path(bench).name})\n\n" + "\n".join(_markdown_table(rows, COLUMNS)) + "\n"

@@ -53,3 +53,32 @@ def verdict_metrics(labels, prob_fake, bands) -> dict:
         "fakes_called_fake": float(fake[y == 1].mean()) if (y == 1).any() else None,
         "uncertain": float((~fake & ~real).mean()) if len(y) else None,
     }
+
+
+def bootstrap_intervals(labels, prob_fake, clusters, threshold: float, n_boot: int = 1000, confidence: float = 0.95,
+                        seed: int = 0) -> dict:
+    """Percentile intervals of accuracy and ROC-AUC from resampling whole ``clusters`` with replacement.
+
+    Images of one cluster (a fake and the real video it was made from, one
+    person's photos) are not independent, so they are drawn together: an
+    interval from single images would be too narrow. Each draw weights every
+    image by how often its cluster was drawn. ``roc_auc`` is None when the labels
+    have one class; ``{}`` when there are fewer than two clusters.
+    """
+    y = np.asarray(labels, dtype=int)
+    p = np.clip(np.asarray(prob_fake, dtype=np.float64), 1e-7, 1 - 1e-7)
+    ids, index = np.unique(np.asarray(clusters), return_inverse=True)
+    if len(ids) < 2 or n_boot < 1:
+        return {}
+    correct = ((p >= threshold).astype(int) == y).astype(np.float64)
+    both = len(np.unique(y)) == 2
+    rng = np.random.default_rng(seed)
+    acc, auc = [], []
+    for _ in range(n_boot):
+        w = np.bincount(rng.integers(0, len(ids), len(ids)), minlength=len(ids))[index].astype(np.float64)
+        acc.append(np.average(correct, weights=w))
+        if both and w[y == 0].sum() > 0 and w[y == 1].sum() > 0:
+            auc.append(skm.roc_auc_score(y, p, sample_weight=w))
+    tail = 100 * (1 - confidence) / 2
+    interval = lambda v: [float(np.percentile(v, tail)), float(np.percentile(v, 100 - tail))] if v else None  # noqa: E731
+    return {"accuracy": interval(acc), "roc_auc": interval(auc) if both else None, "clusters": int(len(ids))}

@@ -74,6 +74,7 @@ def test_benchmark_reports_every_dataset_and_group(trained_run, kaggle_dataset, 
         if r["roc_auc"] is not None and r["n"] > 20:
             assert r["roc_auc_ci_low"] <= r["roc_auc"] <= r["roc_auc_ci_high"] and r["roc_auc_ci_low"] < r["roc_auc_ci_high"]
     assert "roc_auc_ci_low" in (out / "benchmark.csv").read_text().splitlines()[0]
+    assert not (out / "paired.csv").exists()  # one detector: nothing to pair
     assert rows["folders-real-only-plus-fakes"]["n"] == 60
     # a part's own split: only the run's test fakes join the (unsplit) folder's reals
     from fakelens.data.split import read_split_csv
@@ -99,6 +100,25 @@ def test_benchmark_reports_every_dataset_and_group(trained_run, kaggle_dataset, 
     assert {(t["dataset"], t["group"]) for t in table} == {(d, g) for d in ("grouped-by-column", "grouped-by-name") for g in "ab"}
     assert "per group" in (out / "benchmark.md").read_text()
     assert (out / "benchmark.png").stat().st_size > 1000 and "| folders |" in (out / "benchmark.md").read_text()
+
+
+def test_a_second_detector_is_compared_with_the_first_on_the_same_images(trained_run, folder_dataset, tmp_path):
+    import csv
+    import shutil
+
+    from fakelens.evaluation.benchmark import run_benchmark
+
+    first, twin = tmp_path / "first", tmp_path / "twin"
+    shutil.copytree(trained_run[0], first)
+    shutil.copytree(trained_run[0], twin)
+    bench = tmp_path / "bench.yaml"
+    bench.write_text(f"datasets:\n  - name: folders\n    data: {folder_dataset}\n")
+    run_benchmark(bench, [first, twin], tmp_path / "out", bootstrap=50)
+    (row,) = list(csv.DictReader(open(tmp_path / "out" / "paired.csv")))
+    assert (row["dataset"], row["detector"], row["against"]) == ("folders", "twin", "first")
+    # the same weights on the same images: no difference on any draw
+    assert all(float(row[k]) == 0 for k in ("accuracy_diff", "roc_auc_diff", "roc_auc_diff_ci_low", "roc_auc_diff_ci_high"))
+    assert "Against the first detector" in (tmp_path / "out" / "benchmark.md").read_text()
 
 
 def test_groups_are_listed_in_natural_order():

@@ -75,3 +75,20 @@ def test_bootstrap_intervals_bracket_the_figure_and_widen_when_images_come_in_cl
     reals = bootstrap_intervals(np.zeros(50, int), rng.random(50), np.arange(50), 0.5, n_boot=100)
     assert reals["roc_auc"] is None and 0 <= reals["accuracy"][0] <= reals["accuracy"][1] <= 1
     assert bootstrap_intervals(labels, probs, np.zeros(1000), 0.5) == {}
+
+
+def test_paired_intervals_see_a_gap_that_the_two_own_intervals_hide():
+    from fakelens.evaluation.metrics import bootstrap_intervals, paired_bootstrap_intervals
+
+    rng = np.random.default_rng(1)
+    labels = rng.integers(0, 2, 600)
+    hard = rng.normal(0, 1.2, 600)  # what both detectors get wrong on the same images
+    a = 1 / (1 + np.exp(-(1.2 * (2 * labels - 1) + hard)))
+    b = 1 / (1 + np.exp(-(1.35 * (2 * labels - 1) + hard)))  # slightly better on every image
+    own_a = bootstrap_intervals(labels, a, np.arange(600), 0.5, n_boot=300)
+    own_b = bootstrap_intervals(labels, b, np.arange(600), 0.5, n_boot=300)
+    assert own_b["roc_auc"][0] < own_a["roc_auc"][1]  # their own intervals overlap ...
+    diff = paired_bootstrap_intervals(labels, [a, b], np.arange(600), [0.5, 0.5], n_boot=300)
+    assert diff["roc_auc"][0] > 0  # ... but on the same draws b is ahead every time
+    same = paired_bootstrap_intervals(labels, [a, a], np.arange(600), [0.5, 0.5], n_boot=50)
+    assert same["roc_auc"] == [0.0, 0.0] and same["accuracy"] == [0.0, 0.0]

@@ -24,7 +24,11 @@ FAKE verdict band), the share UNCERTAIN, ECE, and the false-positive rate per
 group. Results go to ``benchmark.md``, ``benchmark.csv``, ``benchmark.json``
 and ``benchmark.png``; per-group rates, each with its number of real faces and a
 95% Wilson interval (a group of 50 faces cannot show a 3-point gap), go to
-``groups.csv`` and a second table in ``benchmark.md``.
+``groups.csv`` and a second table in ``benchmark.md``. With several detectors,
+each one after the first is compared with the first on the same images
+(accuracy and ROC-AUC differences with paired bootstrap intervals: an interval
+that excludes 0 is a difference, even where the two rows' own intervals
+overlap) in ``paired.csv`` and a third table.
 """
 from __future__ import annotations
 
@@ -42,7 +46,7 @@ from ..data.sources import REAL, Sample
 from ..data.split import read_split_csv
 from ..errors import ConfigError, DataError
 from ..utils.atomic import write_csv, write_json, write_text
-from .metrics import bootstrap_intervals, compute_metrics, verdict_metrics
+from .metrics import bootstrap_intervals, compute_metrics, paired_bootstrap_intervals, verdict_metrics
 
 
 class DataPart(BaseModel):
@@ -161,10 +165,7 @@ def dataset_row(name: str, detector_name: str, detector, labels: np.ndarray, pro
                 with_groups: bool, bootstrap: int = 0) -> dict:
     m = compute_metrics(labels, probs, detector.threshold)
     real, fake = labels == 0, labels == 1
-    # Resample by the source's own groups (a fake with its real video); a group rule's labels are people's
-    # demographics, not clusters of near-copies, so such datasets resample single images.
-    clusters = np.arange(len(samples)) if with_groups else np.asarray([s.group or str(i) for i, s in enumerate(samples)])
-    ci = bootstrap_intervals(labels, probs, clusters, detector.threshold, n_boot=bootstrap) if bootstrap else {}
+    ci = bootstrap_intervals(labels, probs, bootstrap_clusters(samples, with_groups), detector.threshold, n_boot=bootstrap) if bootstrap else {}
     row = {"dataset": name, "detector": detector_name, "n": m["n"], "n_real": int(real.sum()), "n_fake": int(fake.sum()),
            "accuracy": m["accuracy"], "roc_auc": m["roc_auc"], "ece": m["ece"],
            **{f"{k}_ci_{end}": (ci.get(k) or [None, None])[j] for k in ("accuracy", "roc_auc") for j, end in enumerate(("low", "high"))},
@@ -186,6 +187,30 @@ def dataset_row(name: str, detector_name: str, detector, labels: np.ndarray, pro
         if fpr:
             row["worst_group_fpr"] = max(fpr.values())
             row["group_fpr_gap"] = max(fpr.values()) - min(fpr.values())
+    return row
+
+
+def bootstrap_clusters(samples: list[Sample], with_groups: bool) -> np.ndarray:
+    """What a bootstrap draw takes whole: the source's own groups (a fake with its real video). A group rule's labels
+    are people's demographics, not clusters of near-copies, so such datasets resample single images."""
+    return np.arange(len(samples)) if with_groups else np.asarray([s.group or str(i) for i, s in enumerate(samples)])
+
+
+PAIRED_COLUMNS = ["dataset", "detector", "against", "n", "accuracy_diff", "accuracy_diff_ci_low", "accuracy_diff_ci_high",
+                  "roc_auc_diff", "roc_auc_diff_ci_low", "roc_auc_diff_ci_high"]
+
+
+def paired_row(name: str, first: tuple[str, object, np.ndarray], other: tuple[str, object, np.ndarray], labels: np.ndarray,
+               samples: list[Sample], with_groups: bool, bootstrap: int) -> dict:
+    """``other`` minus ``first`` (detector name, detector, probabilities) on the same images, with paired 95% intervals."""
+    (a_name, a, pa), (b_name, b, pb) = first, other
+    ci = paired_bootstrap_intervals(labels, [pa, pb], bootstrap_clusters(samples, with_groups), [a.threshold, b.threshold], bootstrap)
+    ma, mb = compute_metrics(labels, pa, a.threshold), compute_metrics(labels, pb, b.threshold)
+    row = {"dataset": name, "detector": b_name, "against": a_name, "n": len(labels),
+           "accuracy_diff": mb["accuracy"] - ma["accuracy"],
+           "roc_auc_diff": mb["roc_auc"] - ma["roc_auc"] if mb["roc_auc"] is not None else None}
+    for k in ("accuracy", "roc_auc"):
+        row[f"{k}_diff_ci_low"], row[f"{k}_diff_ci_high"] = ci.get(k) or [None, None]
     return row
 
 
@@ -236,12 +261,17 @@ def run_benchmark(bench: str | os.PathLike, runs: list[str | os.PathLike | None]
     out = Path(out)
     split_csv = next((Path(r) / "split.csv" for r in runs if r is not None and (Path(r) / "split.csv").is_file()), None)
     detectors = {(Path(r).name if r is not None else "default"): load(r) for r in runs}
-    rows = []
+    rows, paired = [], []
     for ds in cfg.datasets:
         samples = dataset_samples(ds, split_csv)
+        first = None
         for det_name, det in detectors.items():
             probs, labels, scored = score(det, samples, num_workers)
             rows.append(dataset_row(ds.name, det_name, det, labels, probs, scored, ds.groups is not None, bootstrap))
+            if first is None:
+                first = (det_name, det, probs, labels, [s.path for s in scored])
+            elif bootstrap and [s.path for s in scored] == first[4]:  # the same images: compare them pairwise
+                paired.append(paired_row(ds.name, first[:3], (det_name, det, probs), labels, scored, ds.groups is not None, bootstrap))
     write_json(out / "benchmark.json", rows)
     write_csv(out / "benchmark.csv", rows, COLUMNS)
     text = f"# Benchmark ({Path(bench).name})\n\n" + "\n".join(_markdown_table(rows, COLUMNS)) + "\n"
@@ -250,6 +280,10 @@ def run_benchmark(bench: str | os.PathLike, runs: list[str | os.PathLike | None]
         write_csv(out / "groups.csv", groups, GROUP_COLUMNS)
         text += ("\n## Real faces called FAKE per group (FAKE verdicts; 95% Wilson interval)\n\n"
                  + "\n".join(_markdown_table(groups, GROUP_COLUMNS)) + "\n")
+    if paired:
+        write_csv(out / "paired.csv", paired, PAIRED_COLUMNS)
+        text += ("\n## Against the first detector, on the same images (difference; paired 95% bootstrap interval)\n\n"
+                 + "\n".join(_markdown_table(paired, PAIRED_COLUMNS)) + "\n")
     write_text(out / "benchmark.md", text)
     plot_benchmark(rows, out / "benchmark.png")
     return rows

@@ -55,30 +55,53 @@ def verdict_metrics(labels, prob_fake, bands) -> dict:
     }
 
 
+def _cluster_weights(clusters, n_boot: int, seed: int):
+    """Per-image weights of ``n_boot`` cluster bootstrap draws: each image counts as often as its cluster was drawn."""
+    ids, index = np.unique(np.asarray(clusters), return_inverse=True)
+    rng = np.random.default_rng(seed)
+    for _ in range(n_boot):
+        yield np.bincount(rng.integers(0, len(ids), len(ids)), minlength=len(ids))[index].astype(np.float64)
+
+
+def _percentile_interval(values: list[float], confidence: float) -> list[float] | None:
+    tail = 100 * (1 - confidence) / 2
+    return [float(np.percentile(values, tail)), float(np.percentile(values, 100 - tail))] if values else None
+
+
+def _accuracy_and_auc(y: np.ndarray, p: np.ndarray, threshold: float, w: np.ndarray) -> tuple[float, float | None]:
+    correct = ((p >= threshold).astype(int) == y).astype(np.float64)
+    both = w[y == 0].sum() > 0 and w[y == 1].sum() > 0
+    return float(np.average(correct, weights=w)), float(skm.roc_auc_score(y, p, sample_weight=w)) if both else None
+
+
 def bootstrap_intervals(labels, prob_fake, clusters, threshold: float, n_boot: int = 1000, confidence: float = 0.95,
                         seed: int = 0) -> dict:
     """Percentile intervals of accuracy and ROC-AUC from resampling whole ``clusters`` with replacement.
 
     Images of one cluster (a fake and the real video it was made from, one
     person's photos) are not independent, so they are drawn together: an
-    interval from single images would be too narrow. Each draw weights every
-    image by how often its cluster was drawn. ``roc_auc`` is None when the labels
-    have one class; ``{}`` when there are fewer than two clusters.
+    interval from single images would be too narrow. ``roc_auc`` is None when
+    the labels have one class; ``{}`` when there are fewer than two clusters.
     """
+    return paired_bootstrap_intervals(labels, [prob_fake], clusters, [threshold], n_boot, confidence, seed)
+
+
+def paired_bootstrap_intervals(labels, probs: list, clusters, thresholds: list[float], n_boot: int = 1000,
+                               confidence: float = 0.95, seed: int = 0) -> dict:
+    """:func:`bootstrap_intervals` of one detector (``probs`` of length 1), or, for two detectors scored on the same
+    images, of the second one's accuracy and ROC-AUC minus the first one's, both taken on every draw: an interval
+    that excludes 0 says the two differ on data like this, even where their own intervals overlap."""
     y = np.asarray(labels, dtype=int)
-    p = np.clip(np.asarray(prob_fake, dtype=np.float64), 1e-7, 1 - 1e-7)
-    ids, index = np.unique(np.asarray(clusters), return_inverse=True)
-    if len(ids) < 2 or n_boot < 1:
+    ps = [np.clip(np.asarray(p, dtype=np.float64), 1e-7, 1 - 1e-7) for p in probs]
+    n_clusters = len(np.unique(np.asarray(clusters)))
+    if n_clusters < 2 or n_boot < 1:
         return {}
-    correct = ((p >= threshold).astype(int) == y).astype(np.float64)
-    both = len(np.unique(y)) == 2
-    rng = np.random.default_rng(seed)
     acc, auc = [], []
-    for _ in range(n_boot):
-        w = np.bincount(rng.integers(0, len(ids), len(ids)), minlength=len(ids))[index].astype(np.float64)
-        acc.append(np.average(correct, weights=w))
-        if both and w[y == 0].sum() > 0 and w[y == 1].sum() > 0:
-            auc.append(skm.roc_auc_score(y, p, sample_weight=w))
-    tail = 100 * (1 - confidence) / 2
-    interval = lambda v: [float(np.percentile(v, tail)), float(np.percentile(v, 100 - tail))] if v else None  # noqa: E731
-    return {"accuracy": interval(acc), "roc_auc": interval(auc) if both else None, "clusters": int(len(ids))}
+    for w in _cluster_weights(clusters, n_boot, seed):
+        figures = [_accuracy_and_auc(y, p, t, w) for p, t in zip(ps, thresholds)]
+        acc.append(figures[-1][0] - (figures[0][0] if len(figures) == 2 else 0.0))
+        if all(a is not None for _, a in figures):
+            auc.append(figures[-1][1] - (figures[0][1] if len(figures) == 2 else 0.0))
+    both = len(np.unique(y)) == 2
+    return {"accuracy": _percentile_interval(acc, confidence), "roc_auc": _percentile_interval(auc, confidence) if both else None,
+            "clusters": int(n_clusters)}

@@ -192,17 +192,19 @@ def replace_leave_source_out(card: str, section: str) -> str:
     return card[:start] + section + card[end:]
 
 
-def kept_leave_source_out(card: str, note: str) -> str:
+def kept_leave_source_out(card: str, note: str, replaced_runs: tuple[str, ...] = ()) -> str:
     """``card``'s leave-source-out section with ``note`` after its introduction: the studies of a detector bundled
-    before, kept (and said to be so) when a new one is bundled and its own studies have not been run."""
+    before, kept (and said to be so) when a new one is bundled and its own studies have not been run. The studies of
+    ``replaced_runs`` (run folder names) are left out: they are about to be written again."""
     start, end = _leave_source_out_bounds(card)
     if start == end:
         return ""
     heading, _, rest = card[start:end].partition("\n\n")
     intro, _, studies = rest.partition("\n\n")
     # A card kept before already carries a note: the new note replaces it rather than stacking on it.
-    first_study = studies.find(STUDY_OPENING)
-    return f"{heading}\n\n{intro}\n\n{note}\n\n{studies[max(first_study, 0):]}"
+    blocks = [STUDY_OPENING + b for b in studies.split(STUDY_OPENING)[1:]]
+    blocks = [b for b in blocks if not any(f"(`{run}`:" in b for run in replaced_runs)]
+    return f"{heading}\n\n{intro}\n\n{note}\n\n" + "".join(blocks)
 
 
 def model_card(run: Path, detector: dict, bench: list[dict], bench_name: str, robustness: list[dict], lineage: str | None = None) -> str:
@@ -317,7 +319,8 @@ def main() -> None:
     args = ap.parse_args()
     studies = _studies(args.leave_source_out)
     bundled_card = (WEIGHTS_DIR / "MODEL_CARD.md").read_text() if (WEIGHTS_DIR / "MODEL_CARD.md").is_file() else ""
-    kept = kept_leave_source_out(bundled_card, args.keep_leave_source_out) if args.keep_leave_source_out else ""
+    kept = (kept_leave_source_out(bundled_card, args.keep_leave_source_out, tuple(run.name for run, _ in studies))
+            if args.keep_leave_source_out else "")
     if args.card_section:
         if args.run or not studies:
             ap.error("--card-section takes --leave-source-out and no RUN")

@@ -82,6 +82,10 @@ def test_card_section_keeps_the_old_studies_with_the_note_and_lists_a_new_study_
     assert section.startswith(tool.LEAVE_OUT_HEADING + "\n\nWhy these runs.\n\nBoth made with recipe A.\n\n**Without rvf10k** (`old_run`)")
     assert section.index("| old table |") < section.index("**Without sdfd** (`without_sdfd`")
     assert section.count("Both made with recipe A.") == 1 and card.count(tool.LEAVE_OUT_HEADING) == 1
+    # the same study written again (a new note, a rerun) replaces its block instead of adding a second one
+    tool.main()
+    again = (weights / "MODEL_CARD.md").read_text()
+    assert again == card and again.count("**Without sdfd** (`without_sdfd`") == 1
 
 
 def test_a_kept_section_carries_its_studies_and_the_note_and_nothing_else(load_tool):

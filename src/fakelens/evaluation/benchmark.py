@@ -200,16 +200,15 @@ PAIRED_COLUMNS = ["dataset", "detector", "against", "n", "accuracy_diff", "accur
                   "roc_auc_diff", "roc_auc_diff_ci_low", "roc_auc_diff_ci_high"]
 
 
-def paired_row(name: str, first: tuple[str, object, np.ndarray], other: tuple[str, object, np.ndarray], labels: np.ndarray,
+def paired_row(first: tuple[dict, object, np.ndarray], other: tuple[dict, object, np.ndarray], labels: np.ndarray,
                samples: list[Sample], with_groups: bool, bootstrap: int) -> dict:
-    """``other`` minus ``first`` (detector name, detector, probabilities) on the same images, with paired 95% intervals."""
-    (a_name, a, pa), (b_name, b, pb) = first, other
+    """``other`` minus ``first`` (each: its benchmark row, detector, probabilities) on the same images, with paired 95%
+    intervals; the differences themselves come from the two rows."""
+    (a_row, a, pa), (b_row, b, pb) = first, other
     ci = paired_bootstrap_intervals(labels, [pa, pb], bootstrap_clusters(samples, with_groups), [a.threshold, b.threshold], bootstrap)
-    ma, mb = compute_metrics(labels, pa, a.threshold), compute_metrics(labels, pb, b.threshold)
-    row = {"dataset": name, "detector": b_name, "against": a_name, "n": len(labels),
-           "accuracy_diff": mb["accuracy"] - ma["accuracy"],
-           "roc_auc_diff": mb["roc_auc"] - ma["roc_auc"] if mb["roc_auc"] is not None else None}
+    row = {"dataset": b_row["dataset"], "detector": b_row["detector"], "against": a_row["detector"], "n": len(labels)}
     for k in ("accuracy", "roc_auc"):
+        row[f"{k}_diff"] = b_row[k] - a_row[k] if b_row[k] is not None else None
         row[f"{k}_diff_ci_low"], row[f"{k}_diff_ci_high"] = ci.get(k) or [None, None]
     return row
 
@@ -264,14 +263,15 @@ def run_benchmark(bench: str | os.PathLike, runs: list[str | os.PathLike | None]
     rows, paired = [], []
     for ds in cfg.datasets:
         samples = dataset_samples(ds, split_csv)
-        first = None
+        first = first_paths = None
         for det_name, det in detectors.items():
             probs, labels, scored = score(det, samples, num_workers)
             rows.append(dataset_row(ds.name, det_name, det, labels, probs, scored, ds.groups is not None, bootstrap))
+            paths = [s.path for s in scored]
             if first is None:
-                first = (det_name, det, probs, labels, [s.path for s in scored])
-            elif bootstrap and [s.path for s in scored] == first[4]:  # the same images: compare them pairwise
-                paired.append(paired_row(ds.name, first[:3], (det_name, det, probs), labels, scored, ds.groups is not None, bootstrap))
+                first, first_paths = (rows[-1], det, probs), paths
+            elif bootstrap and paths == first_paths:  # the same images: compare them pairwise
+                paired.append(paired_row(first, (rows[-1], det, probs), labels, scored, ds.groups is not None, bootstrap))
     write_json(out / "benchmark.json", rows)
     write_csv(out / "benchmark.csv", rows, COLUMNS)
     text = f"# Benchmark ({Path(bench).name})\n\n" + "\n".join(_markdown_table(rows, COLUMNS)) + "\n"

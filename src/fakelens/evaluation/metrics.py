@@ -55,12 +55,12 @@ def verdict_metrics(labels, prob_fake, bands) -> dict:
     }
 
 
-def _cluster_weights(clusters, n_boot: int, seed: int):
-    """Per-image weights of ``n_boot`` cluster bootstrap draws: each image counts as often as its cluster was drawn."""
-    ids, index = np.unique(np.asarray(clusters), return_inverse=True)
+def _cluster_weights(index: np.ndarray, n_clusters: int, n_boot: int, seed: int):
+    """Per-image weights of ``n_boot`` cluster bootstrap draws (``index``: each image's cluster number): each image
+    counts as often as its cluster was drawn."""
     rng = np.random.default_rng(seed)
     for _ in range(n_boot):
-        yield np.bincount(rng.integers(0, len(ids), len(ids)), minlength=len(ids))[index].astype(np.float64)
+        yield np.bincount(rng.integers(0, n_clusters, n_clusters), minlength=n_clusters)[index].astype(np.float64)
 
 
 def _percentile_interval(values: list[float], confidence: float) -> list[float] | None:
@@ -93,11 +93,12 @@ def paired_bootstrap_intervals(labels, probs: list, clusters, thresholds: list[f
     that excludes 0 says the two differ on data like this, even where their own intervals overlap."""
     y = np.asarray(labels, dtype=int)
     ps = [np.clip(np.asarray(p, dtype=np.float64), 1e-7, 1 - 1e-7) for p in probs]
-    n_clusters = len(np.unique(np.asarray(clusters)))
+    ids, index = np.unique(np.asarray(clusters), return_inverse=True)
+    n_clusters = len(ids)
     if n_clusters < 2 or n_boot < 1:
         return {}
     acc, auc = [], []
-    for w in _cluster_weights(clusters, n_boot, seed):
+    for w in _cluster_weights(index, n_clusters, n_boot, seed):
         figures = [_accuracy_and_auc(y, p, t, w) for p, t in zip(ps, thresholds)]
         acc.append(figures[-1][0] - (figures[0][0] if len(figures) == 2 else 0.0))
         if all(a is not None for _, a in figures):

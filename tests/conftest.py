@@ -36,6 +36,28 @@ def trained_run(tmp_path_factory, kaggle_dataset):
 
 
 @pytest.fixture
+def crops_with_bad_items(tmp_path):
+    """``make(n, seed)`` -> (folder of n synthetic crops plus an unreadable ``broken.jpg``, a ``notes.txt`` beside it)."""
+    import numpy as np
+    from PIL import Image
+
+    from fakelens.data.synthetic import make_image
+
+    def make(n: int, seed: int):
+        rng = np.random.default_rng(seed)
+        folder = tmp_path / "crops"
+        folder.mkdir()
+        for i in range(n):
+            Image.fromarray(make_image(rng, 64, fake=i % 2 == 1)[0]).save(folder / f"face{i}.jpg")
+        (folder / "broken.jpg").write_bytes(b"\xff\xd8\xff garbage")
+        notes = tmp_path / "notes.txt"
+        notes.write_text("not an image")
+        return folder, notes
+
+    return make
+
+
+@pytest.fixture
 def shared_dfdc():
     if not (SHARED_DFDC / "metadata.csv").is_file():
         pytest.skip("../shared/data/dfdc-faces is not present")

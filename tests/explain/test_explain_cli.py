@@ -11,20 +11,11 @@ from PIL import Image
 
 import fakelens
 from fakelens.cli import main
-from fakelens.data.synthetic import make_image
 
 
 @pytest.fixture
-def crops(tmp_path):
-    rng = np.random.default_rng(5)
-    folder = tmp_path / "crops"
-    folder.mkdir()
-    for i in range(4):
-        Image.fromarray(make_image(rng, 64, fake=i % 2 == 1)[0]).save(folder / f"face{i}.jpg")
-    (folder / "broken.jpg").write_bytes(b"\xff\xd8\xff garbage")
-    notes = tmp_path / "notes.txt"
-    notes.write_text("not an image")
-    return folder, notes
+def crops(crops_with_bad_items):
+    return crops_with_bad_items(4, seed=5)
 
 
 def test_cli_explain_writes_figures_grid_and_json_and_reports_bad_items(patch_run, crops, tmp_path, capsys):

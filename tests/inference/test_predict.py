@@ -12,16 +12,8 @@ from fakelens.errors import RunDirError
 
 
 @pytest.fixture
-def crops(tmp_path):
-    rng = np.random.default_rng(7)
-    folder = tmp_path / "crops"
-    folder.mkdir()
-    for i in range(6):
-        Image.fromarray(make_image(rng, 64, fake=i % 2 == 1)[0]).save(folder / f"{i}.jpg")
-    (folder / "broken.jpg").write_bytes(b"\xff\xd8\xff garbage")
-    notes = tmp_path / "notes.txt"
-    notes.write_text("not an image")
-    return folder, notes
+def crops(crops_with_bad_items):
+    return crops_with_bad_items(6, seed=7)
 
 
 def test_cli_predict_csv_reports_bad_items_and_keeps_going(trained_run, crops, tmp_path, capsys):

@@ -1,4 +1,5 @@
 """A real browser (Debian's Chromium driven by Playwright) uploads a photo and sees the verdict."""
+import contextlib
 import shutil
 
 import pytest
@@ -15,16 +16,25 @@ def _launch(playwright):
                                             "--disable-sync", "--no-first-run", "--disable-quic"])
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it)")
-def test_page_uploads_a_photo_and_shows_the_verdict(live_server, tmp_path):
-    live_server = live_server(lime_samples=50)
+@contextlib.contextmanager
+def _open_page(url, tmp_path):
+    """The page at url in a fresh browser, and a real photo to upload to it."""
     playwright = pytest.importorskip("playwright.sync_api")
     photo = tmp_path / "person.jpg"
     photo.write_bytes(astronaut_photo())
     with playwright.sync_playwright() as p:
         browser = _launch(p)
-        page = browser.new_page()
-        page.goto(live_server + "/")
+        try:
+            page = browser.new_page()
+            page.goto(url + "/")
+            yield page, photo
+        finally:
+            browser.close()
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it)")
+def test_page_uploads_a_photo_and_shows_the_verdict(live_server, tmp_path):
+    with _open_page(live_server(lime_samples=50), tmp_path) as (page, photo):
         assert "fakelens" in page.title()
         page.set_input_files("#file", str(photo))
         page.wait_for_selector("#verdict:has-text('Image verdict')", timeout=60_000)
@@ -41,20 +51,12 @@ def test_page_uploads_a_photo_and_shows_the_verdict(live_server, tmp_path):
         page.set_input_files("#file", str(bad))
         page.wait_for_selector("#status.error", timeout=30_000)
         assert "Unsupported file type" in page.inner_text("#status")
-        browser.close()
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it)")
 def test_page_asks_for_the_api_key_and_sends_it(live_server, tmp_path):
     """With an API key the page shows a key field, keeps the key in sessionStorage and sends it as X-API-Key."""
-    url = live_server(api_key="s3cret", lime_samples=50)
-    playwright = pytest.importorskip("playwright.sync_api")
-    photo = tmp_path / "person.jpg"
-    photo.write_bytes(astronaut_photo())
-    with playwright.sync_playwright() as p:
-        browser = _launch(p)
-        page = browser.new_page()
-        page.goto(url + "/")
+    with _open_page(live_server(api_key="s3cret", lime_samples=50), tmp_path) as (page, photo):
         page.wait_for_selector("#key-row:not([hidden])", timeout=30_000)
         page.uncheck("#want-explain")
         page.set_input_files("#file", str(photo))
@@ -65,4 +67,3 @@ def test_page_asks_for_the_api_key_and_sends_it(live_server, tmp_path):
         assert page.evaluate("sessionStorage.getItem('fakelens-api-key')") == "s3cret"
         page.set_input_files("#file", str(photo))
         page.wait_for_selector("#verdict:has-text('Image verdict')", timeout=60_000)
-        browser.close()

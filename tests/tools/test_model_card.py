@@ -122,4 +122,7 @@ def test_the_card_names_the_wheel_of_the_detectors_own_backbone(load_tool, model
 
 
 def test_the_card_does_not_claim_imagenet_weights_for_a_model_without_them(load_tool):
-    assert "ImageNet-pretrained" not in load_tool("make_default_detector").pretrained_from("meso4")
+    tool = load_tool("make_default_detector")
+    assert "ImageNet-pretrained" not in tool.pretrained_from("meso4")
+    # a transfer backbone without an offline wheel is still ImageNet-pretrained, through timm's weights
+    assert tool.pretrained_from("efficientnet_b0") == "ImageNet-pretrained (timm's `efficientnet_b0` weights)"

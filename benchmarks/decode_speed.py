@@ -18,8 +18,8 @@ from torchvision.transforms.v2.functional import resize
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import print_table, sample_images, timeit  # noqa: E402
 
-from fakelens.data.imageio import open_image  # noqa: E402
-from fakelens.data.transforms import resize_square  # noqa: E402
+from fakelens.imaging.imageio import open_image  # noqa: E402
+from fakelens.imaging.preprocess import resize_square  # noqa: E402
 
 
 def main() -> None:

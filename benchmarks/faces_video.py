@@ -55,7 +55,7 @@ def load_detector(run: str | None, backend: str):
         return fakelens.load(run, backend=backend)
     from fakelens import Detector, create_model
     from fakelens.models import get_model_spec
-    from fakelens.data.transforms import PreprocessConfig
+    from fakelens.imaging.preprocess import PreprocessConfig
 
     spec = get_model_spec("efficientnet_lite0").preprocess
     return Detector(create_model("efficientnet_lite0"), "efficientnet_lite0", PreprocessConfig(160, spec.mean, spec.std))

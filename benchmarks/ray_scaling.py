@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import sample_images  # noqa: E402
 
 import fakelens  # noqa: E402
-from fakelens.inference import ray_batch  # noqa: E402
+from fakelens.scaleout import ray_batch  # noqa: E402
 
 
 def plain(paths, run, batch_size) -> tuple[float, dict]:

@@ -59,8 +59,12 @@ def crops_with_bad_items(tmp_path):
 
 @pytest.fixture
 def shared_dfdc():
+    """The shared DFDC crops: a skip on a machine without them, a failure in CI (which always has ``../shared``)."""
     if not (SHARED_DFDC / "metadata.csv").is_file():
-        pytest.skip("../shared/data/dfdc-faces is not present")
+        message = f"{SHARED_DFDC} is not present"
+        if os.environ.get("CI"):
+            pytest.fail(f"{message}: CI must run with ../shared beside the checkout")
+        pytest.skip(message)
     return SHARED_DFDC
 
 
@@ -70,7 +74,7 @@ def untrained_run(tmp_path_factory):
     import torch
 
     from fakelens import Detector, create_model
-    from fakelens.data.preprocess import PreprocessConfig
+    from fakelens.imaging.preprocess import PreprocessConfig
 
     torch.manual_seed(0)
     out = tmp_path_factory.mktemp("untrained-run")

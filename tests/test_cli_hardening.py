@@ -20,7 +20,7 @@ def tiny_run(tmp_path_factory):
     import torch
 
     from fakelens import Detector, create_model
-    from fakelens.data.transforms import PreprocessConfig
+    from fakelens.imaging.preprocess import PreprocessConfig
 
     torch.manual_seed(0)
     out = tmp_path_factory.mktemp("tiny_run")

@@ -360,7 +360,7 @@ def main() -> None:
     write_text(WEIGHTS_DIR / "MODEL_CARD.md", card)
     n_split = write_bundled_split(run, WEIGHTS_DIR / "split.csv.gz")
     from fakelens.inference import load
-    from fakelens.inference.export import export_run
+    from fakelens.export.exporter import export_run
 
     report = export_run(load(WEIGHTS_DIR, backend="torch"), WEIGHTS_DIR)
     print(f"bundled {run} ({size_mb:.1f} MB, the sides of {n_split:,} images) into {WEIGHTS_DIR}; "

@@ -6,7 +6,7 @@ import json
 import os
 import sys
 
-from . import __version__
+from ._version import __version__
 from .errors import FakelensError
 
 
@@ -62,45 +62,13 @@ def check_output_folder(path: str | None, what: str = "--out") -> None:
     _writable_folder(path, what, path)
 
 
-
 def _add_train(sub) -> None:
     p = sub.add_parser("train", help="train a detector on a dataset")
-    p.add_argument("--data", action="append", help="a training source: a Kaggle layout folder, real/+fake/ folders, a CSV manifest, "
-                   "a source YAML (configs/data/*.yaml: layout, labels, groups, weight, sbi), or a folder of tar shards ('fakelens shard'); repeat for several sources")
-    p.add_argument("--model", default=None, help="zoo model name (see 'fakelens models')")
-    p.add_argument("--out", required=True, help="run folder")
+    from .training.config import TrainConfig  # pydantic only: the options, their types and help have one home
+    from .utils.options import add_config_options
+
+    add_config_options(p, TrainConfig, skip=("world_size",), flags={"distill_sources": "--distill-source"})
     p.add_argument("--config", help="YAML/JSON file of training options (command-line options override it)")
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--batch-size", type=_positive_int)
-    p.add_argument("--image-size", type=int)
-    p.add_argument("--lr", type=float)
-    p.add_argument("--weight-decay", type=float)
-    p.add_argument("--label-smoothing", type=float)
-    p.add_argument("--freeze-epochs", type=int)
-    p.add_argument("--aug-strength", type=float, help="0 (flips only) .. 1 (strong): JPEG 30-100, rescaling, noise, blur, social-media chain")
-    p.add_argument("--framing-jitter", type=float, help="largest relative change of a crop's framing (default 0.15)")
-    p.add_argument("--sbi", type=float, help="share of each source's fakes drawn as self-blended reals (0..1; a source YAML may set its own)")
-    p.add_argument("--samples-per-epoch", type=int, help="draws per epoch across all sources (default: the number of training images)")
-    p.add_argument("--per-class", type=int, help="balanced subset of the training split: at most N images per class (val and test stay whole)")
-    p.add_argument("--val-fraction", type=float)
-    p.add_argument("--test-fraction", type=float)
-    p.add_argument("--seed", type=int)
-    p.add_argument("--split-method", choices=["hash", "shuffle"],
-                   help="how groups go to train/val/test: hash (default; a re-import moves only the changed groups) or shuffle (the older defaults)")
-    p.add_argument("--split-from", help="an earlier run folder or split.csv: the images it saw keep its sides (default: --init-weights' split.csv)")
-    p.add_argument("--patience", type=int, help="early stopping patience in epochs (0: off)")
-    p.add_argument("--num-workers", type=int)
-    p.add_argument("--threads", type=int)
-    p.add_argument("--max-steps-per-epoch", type=int)
-    p.add_argument("--max-val-batches", type=int)
-    p.add_argument("--no-pretrained", dest="pretrained", action="store_false", default=None, help="random init for transfer models")
-    p.add_argument("--pretrained-file", help="ImageNet weights file (.safetensors/.pth) for the backbone")
-    p.add_argument("--init-weights", help="start from the weights of a trained run folder")
-    p.add_argument("--distill-from", help="a trained run whose P(FAKE) stays part of the target (Learning without Forgetting), "
-                   "on the stored images of --distill-source")
-    p.add_argument("--distill-source", dest="distill_sources", action="append", help="a source (by name) the teacher speaks for; "
-                   "repeat for several (default: every source)")
-    p.add_argument("--distill-weight", type=float, help="the teacher's share of the target, 0..1 (default 0.5)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
 
 
@@ -112,6 +80,8 @@ def _train(args) -> int:
 
     base = read_config_file(args.config) if args.config else {}
     base.update(options)
+    if "out" not in base:
+        raise FakelensError("--out is required (the run folder)")
     if "data" not in base and not args.resume:
         raise FakelensError("--data is required (or a --config that names it)")
     base.setdefault("data", "")
@@ -267,7 +237,7 @@ def _add_predict(sub) -> None:
 
 
 def _predict_paths(args, expand) -> list[str]:
-    from .inference.predict import read_manifest
+    from .inference.files import read_manifest
 
     if not args.inputs and not args.manifest:
         raise FakelensError("give files or folders to score, or --manifest")
@@ -276,7 +246,7 @@ def _predict_paths(args, expand) -> list[str]:
 
 
 def _predict(args) -> int:
-    from .inference.predict import expand_inputs
+    from .inference.files import expand_inputs
 
     check_output_file(args.output)
     check_output_folder(args.annotate, "--annotate")
@@ -293,7 +263,7 @@ def _predict(args) -> int:
     if not paths and not (args.ray is not None and args.manifest):
         raise FakelensError("no images found in the given inputs")
     if args.ray is not None:
-        from .inference.ray_batch import score_crops_on_ray
+        from .scaleout.ray_batch import score_crops_on_ray
 
         rows = score_crops_on_ray(paths, manifest=args.manifest, address=args.ray, workers=args.ray_workers,
                                   progress=args.output is not None, **_scoring_options(args))
@@ -307,7 +277,7 @@ def _scoring_options(args) -> dict:
 
 
 def _report_rows(rows: list[dict], output: str | None) -> int:
-    from .inference.predict import PREDICT_COLUMNS, write_rows
+    from .inference.files import PREDICT_COLUMNS, write_rows
 
     if output:
         write_rows(rows, output)
@@ -339,7 +309,7 @@ def _predict_media(args) -> int:
         raise FakelensError("no images or videos found in the given inputs")
     options = dict(crops=True if args.crops else None, frames=args.frames, aggregate_by=args.aggregate)
     if args.ray is not None:
-        from .inference.ray_batch import predict_media_on_ray
+        from .scaleout.ray_batch import predict_media_on_ray
 
         results = predict_media_on_ray(paths, manifest=args.manifest, address=args.ray, workers=args.ray_workers,
                                        face_detector=args.face_detector, progress=args.output is not None,
@@ -373,7 +343,7 @@ def _add_extract_faces(sub) -> None:
 def _extract_faces(args) -> int:
     from pathlib import Path
 
-    from .faces.extract import extract_faces
+    from .data.extract import extract_faces
 
     metadata = args.metadata or str(Path(args.videos) / "metadata.json")
     report = extract_faces(args.videos, metadata, args.out, frames=args.frames, face_detector=args.face_detector,
@@ -397,7 +367,7 @@ def _add_crop_faces(sub) -> None:
 
 
 def _crop_faces(args) -> int:
-    from .faces.crop_dataset import crop_dataset
+    from .data.crop_dataset import crop_dataset
 
     summary = crop_dataset(args.data, args.out, workers=args.workers)
     print(json.dumps(summary, indent=2))
@@ -427,7 +397,7 @@ def _add_export(sub) -> None:
 
 def _export(args) -> int:
     from .inference import load
-    from .inference.export import export_run
+    from .export.exporter import export_run
 
     detector = load(args.run, backend="torch")
     out = args.out or args.run
@@ -435,7 +405,7 @@ def _export(args) -> int:
         raise FakelensError("--out is required when exporting the bundled detector")
     print(json.dumps(export_run(detector, out), indent=2))
     if args.quantize:
-        from .inference.quantize import quantize_run
+        from .export.quantize import quantize_run
 
         print(json.dumps(quantize_run(detector, out), indent=2))
     return 0
@@ -460,7 +430,7 @@ def _add_explain(sub) -> None:
 def _explain(args) -> int:
     from .explain import ExplainConfig, explain_files
     from .inference import load
-    from .inference.predict import expand_inputs
+    from .inference.files import expand_inputs
 
     check_output_folder(args.out)
     # a bad option is a ConfigError (exit code 2), before the detector is loaded or any image read

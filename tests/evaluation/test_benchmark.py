@@ -140,7 +140,7 @@ def test_benchmark_config_is_validated(tmp_path):
 
 def test_robustness_table_and_plot(trained_run, folder_dataset, tmp_path):
     from fakelens.cli import main
-    from fakelens.data.perturb import ROBUSTNESS_PERTURBATIONS
+    from fakelens.imaging.perturb import ROBUSTNESS_PERTURBATIONS
 
     run, _ = trained_run
     out = tmp_path / "rob"

@@ -6,7 +6,7 @@ import pytest
 from PIL import Image
 
 from fakelens.data.synthetic import make_image
-from fakelens.data.transforms import PreprocessConfig
+from fakelens.imaging.preprocess import PreprocessConfig
 from fakelens.errors import ImageReadError
 from fakelens.explain import Explanation, explain, explain_faces, resolve_methods
 from fakelens.explain.faithfulness import deletion_faithfulness, random_segment_masks, shifted_masks, top_fraction_mask

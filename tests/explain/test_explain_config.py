@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from fakelens.data.synthetic import make_image
-from fakelens.data.transforms import PreprocessConfig
+from fakelens.imaging.preprocess import PreprocessConfig
 from fakelens.errors import ConfigError
 from fakelens.explain import (
     EXPLAIN_METHODS, METHODS, CamMethod, ExplainConfig, ExplainMethod, Explanation, LimeMethod, explain, explain_faces,

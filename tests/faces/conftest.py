@@ -30,7 +30,7 @@ def tiny_run(tmp_path_factory):
     import torch
 
     from fakelens import Detector, create_model
-    from fakelens.data.transforms import PreprocessConfig
+    from fakelens.imaging.preprocess import PreprocessConfig
 
     torch.manual_seed(0)
     det = Detector(create_model("simple_cnn"), "simple_cnn", PreprocessConfig(64, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)))

@@ -8,7 +8,7 @@ from PIL import Image
 
 from fakelens.cli import main
 from fakelens.data.sources import load_samples
-from fakelens.faces import extract_faces
+from fakelens.data.extract import extract_faces
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ def test_same_probability_through_every_entry_point(trained_run, large_jpeg, tmp
     from fakelens.evaluation.evaluate import score_samples
     from fakelens.explain import explain
     from fakelens.faces import predict_photo
-    from fakelens.inference.quantize import _val_batches
+    from fakelens.export.quantize import _val_batches
     from fakelens.service.app import create_app
 
     run, _ = trained_run

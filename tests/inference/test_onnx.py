@@ -8,7 +8,7 @@ import fakelens
 from fakelens.cli import main
 from fakelens.data.synthetic import make_image
 from fakelens.inference.detector import Detector
-from fakelens.inference.export import export_onnx, export_run
+from fakelens.export.exporter import export_onnx, export_run
 from fakelens.models import create_model
 
 
@@ -58,7 +58,7 @@ def test_auto_is_torch_without_export_and_stale_export_is_ignored(run_copy):
 
 
 def test_export_parity_is_enforced(run_copy, monkeypatch):
-    from fakelens.inference import export
+    from fakelens.export.exporter import export
 
     det = fakelens.load(run_copy, backend="torch")
     real_export = export.export_onnx
@@ -94,7 +94,7 @@ def test_cli_export_and_predict_with_onnx(run_copy, tmp_path):
 
 
 def test_int8_quantization_is_checked_on_validation(run_copy):
-    from fakelens.inference.quantize import INT8_FILE, quantize_run
+    from fakelens.export.quantize import INT8_FILE, quantize_run
 
     det = fakelens.load(run_copy, backend="torch")
     report = quantize_run(det, run_copy, calibration_images=32)

@@ -60,7 +60,7 @@ def test_too_large_is_413(make_client):
 
 
 def test_decompression_bomb_is_refused(make_client, monkeypatch):
-    from fakelens.data import imageio
+    from fakelens.imaging import imageio
 
     monkeypatch.setattr(imageio, "MAX_IMAGE_PIXELS", 100 * 100)
     r = make_client().post("/v1/detect", files={"file": ("a.png", blank_photo(), "image/png")})

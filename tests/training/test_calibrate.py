@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from fakelens.inference.calibration import Bands, Calibration, fit_bands
+from fakelens.inference.calibration import Bands, Calibration
+from fakelens.stats.calibration import fit_bands
 from fakelens.inference.tta import VIEW_SETS
 
 
@@ -72,7 +73,7 @@ def test_calibrate_run_fits_with_the_tta_setting_that_ships(trained_run, tmp_pat
 
 
 def test_photo_cuts_keep_a_photo_of_real_people_as_rarely_accused_as_one_real_face():
-    from fakelens.inference.calibration import photo_cuts
+    from fakelens.stats.calibration import photo_cuts
 
     rng = np.random.default_rng(1)
     reals = rng.beta(2, 6, 20000)  # P(fake) of validation real faces
@@ -106,7 +107,7 @@ def test_choose_views_pays_for_more_views_only_with_validation_auc():
 def test_calibrate_fits_on_the_logits_of_the_views_it_ships(trained_run):
     import fakelens
     from fakelens.data.split import read_split_csv
-    from fakelens.inference.calibration import sigmoid
+    from fakelens.utils.numeric import sigmoid
     from fakelens.training.calibrate import calibrate, mean_logits, view_logits
 
     run = trained_run[0]

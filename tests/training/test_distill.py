@@ -7,7 +7,7 @@ import torch
 import torch.nn as nn
 
 from fakelens.data.multisource import SourceSpec, split_sources
-from fakelens.data.preprocess import PreprocessConfig
+from fakelens.imaging.preprocess import PreprocessConfig
 from fakelens.data.sources import Sample, load_samples
 from fakelens.data.split import read_split_csv
 from fakelens.errors import ConfigError

@@ -17,6 +17,8 @@ import torch.multiprocessing as mp
 from fakelens.cli import main
 from fakelens.data.split import read_split_csv
 
+pytestmark = pytest.mark.slow  # starts process groups, clusters or trains: run with -m 'not slow' to skip
+
 # 400 synthetic images per class at 32 px and a global batch of 16: about 40 steps, enough for one
 # epoch to learn the task, so the comparison is of training, not of which few batches came first.
 GLOBAL_BATCH = 16

@@ -8,6 +8,8 @@ from fakelens.training import TrainConfig
 from fakelens.training.study import load_configs, run_study
 from fakelens.training.tune import tune
 
+pytestmark = pytest.mark.slow  # starts process groups, clusters or trains: run with -m 'not slow' to skip
+
 
 def _write_config(folder, name, **kw):
     base = dict(model=name, image_size=48, epochs=2, batch_size=16, lr=3e-3, num_workers=0, patience=0, aug_strength=0.0)

@@ -8,8 +8,9 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler, WeightedRandomSampler
 
 from ..errors import ImageReadError
-from .imageio import load_image
-from .sources import FAKE, Sample
+from ..imaging.imageio import load_image
+from ..labels import FAKE
+from .sources import Sample
 
 
 class FaceCropDataset(Dataset):

@@ -14,7 +14,7 @@ from tqdm.auto import tqdm
 
 from ..errors import ImageReadError
 from ..utils.unionfind import UnionFind
-from .imageio import open_image
+from ..imaging.imageio import open_image
 
 
 def phash(path: str) -> int | None:

@@ -43,8 +43,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from ..errors import DataError
 from ..utils.unionfind import UnionFind
 from .dedup import near_duplicate_groups, phashes
-from .sources import FAKE, REAL, Sample, load_samples, parse_label
+from ..labels import FAKE, REAL
+from .sources import Sample, load_samples, parse_label
 from .split import keep_earlier_sides, sample_per_class, split_by
+from ..utils.rundir import SPLIT
 
 logger = logging.getLogger(__name__)
 
@@ -134,7 +136,7 @@ def _load_source_hashed(spec: SourceSpec, progress: bool) -> tuple[list[Sample],
 
 
 def _read_labelled_folders(root: Path, labels: dict[str, str]) -> list[Sample]:
-    from .imageio import is_image_path
+    from ..imaging.imageio import is_image_path
 
     samples = []
     for folder_name, word in labels.items():
@@ -207,7 +209,7 @@ def _open_text(path: str | os.PathLike):
 
 def split_file_of(folder: str | os.PathLike) -> Path | None:
     """A run's ``split.csv``, or the ``split.csv.gz`` (source, key, split) that a bundled detector carries."""
-    for name in ("split.csv", "split.csv.gz"):
+    for name in (SPLIT, SPLIT + ".gz"):
         if (Path(folder) / name).is_file():
             return Path(folder) / name
     return None

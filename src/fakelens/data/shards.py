@@ -34,7 +34,7 @@ from torch.utils.data import IterableDataset, get_worker_info
 
 from ..errors import DataError, ImageReadError
 from ..utils.atomic import atomic_path, write_json
-from .imageio import open_image
+from ..imaging.imageio import open_image
 from .sources import Sample
 from .split import read_split_csv, write_split_csv
 

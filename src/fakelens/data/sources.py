@@ -20,10 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import DataError
-from .imageio import is_image_path
+from ..labels import FAKE, LABEL_NAMES, REAL
+from ..imaging.imageio import is_image_path
 
-REAL, FAKE = 0, 1
-LABEL_NAMES = {REAL: "REAL", FAKE: "FAKE"}
 _LABEL_WORDS = {"real": REAL, "0": REAL, "fake": FAKE, "1": FAKE}
 
 

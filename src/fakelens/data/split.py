@@ -22,7 +22,8 @@ import numpy as np
 
 from ..errors import DataError
 from ..utils.atomic import write_csv
-from .sources import FAKE, REAL, Sample, parse_label
+from ..labels import FAKE, REAL
+from .sources import Sample, parse_label
 
 SPLITS = ("train", "val", "test")
 SPLIT_METHODS = ("hash", "shuffle")

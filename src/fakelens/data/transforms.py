@@ -7,7 +7,7 @@ adds what matters for deepfakes and for faces met in the wild:
 * framing jitter: the face is re-cut a little larger, smaller or shifted, as
   the face cropper frames faces in photos (a face pasted into a photo should
   keep its crop's verdict);
-* degradations (:mod:`fakelens.data.perturb`): JPEG 30-100, rescaling, noise,
+* degradations (:mod:`fakelens.imaging.perturb`): JPEG 30-100, rescaling, noise,
   blur and the social-media chain, so compression and softness stop being cues;
 * flips and mild colour changes.
 """
@@ -17,8 +17,8 @@ import cv2
 import numpy as np
 import torch
 
-from .perturb import random_degradation
-from .preprocess import PreprocessConfig, resize_square  # noqa: F401  (re-exported: the one place they live)
+from ..imaging.perturb import random_degradation
+from ..imaging.preprocess import PreprocessConfig, resize_square  # noqa: F401  (re-exported: the one place they live)
 
 
 def eval_transform(cfg: PreprocessConfig):

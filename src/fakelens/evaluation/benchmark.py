@@ -42,11 +42,13 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..data.multisource import SourceSpec, load_source
-from ..data.sources import REAL, Sample
+from ..labels import REAL
+from ..data.sources import Sample
 from ..data.split import read_split_csv
 from ..errors import ConfigError, DataError
 from ..utils.atomic import write_csv, write_json, write_text
-from .metrics import bootstrap_intervals, compute_metrics, paired_bootstrap_intervals, verdict_metrics
+from ..stats.metrics import bootstrap_intervals, compute_metrics, paired_bootstrap_intervals, verdict_metrics
+from ..utils.rundir import RunDir
 
 
 class DataPart(BaseModel):
@@ -258,7 +260,7 @@ def run_benchmark(bench: str | os.PathLike, runs: list[str | os.PathLike | None]
 
     cfg = BenchConfig.read(bench)
     out = Path(out)
-    split_csv = next((Path(r) / "split.csv" for r in runs if r is not None and (Path(r) / "split.csv").is_file()), None)
+    split_csv = next((RunDir(r).split for r in runs if r is not None and RunDir(r).split.is_file()), None)
     detectors = {(Path(r).name if r is not None else "default"): load(r) for r in runs}
     rows, paired = [], []
     for ds in cfg.datasets:

@@ -8,19 +8,20 @@ from pathlib import Path
 from ..errors import RunDirError
 from ..utils.atomic import write_csv, write_text
 from .plots import plot_leaderboard
+from ..utils.rundir import RunDir
 
 COLUMNS = ["name", "model", "accuracy", "precision", "recall", "f1", "roc_auc", "log_loss", "ece", "threshold", "n",
            "init", "image_size", "epochs_run", "train_images", "train_minutes", "train_images_seen"]
 
 
 def read_run_metrics(run_dir: Path) -> dict:
-    for candidate in (run_dir / "eval" / "metrics.json", run_dir / "metrics.json"):
+    for candidate in (RunDir(run_dir).eval_metrics, RunDir(run_dir).metrics):
         if candidate.is_file():
             metrics = json.loads(candidate.read_text())
             break
     else:
         raise RunDirError(f"{run_dir}: no metrics.json; run 'fakelens evaluate {run_dir}' first")
-    detector = json.loads((run_dir / "detector.json").read_text()) if (run_dir / "detector.json").is_file() else {}
+    detector = json.loads(RunDir(run_dir).detector_config.read_text()) if RunDir(run_dir).detector_config.is_file() else {}
     test = metrics.get("test", metrics)
     info = detector.get("info", {})
     return {"name": run_dir.name, "model": detector.get("model", metrics.get("model")), **{k: test.get(k) for k in COLUMNS[2:11]},
@@ -32,7 +33,7 @@ def _init_of(run_dir: Path) -> str | None:
     """Where a run's weights started: imagenet, random, scratch, or the run it continued from."""
     from ..models import get_model_spec
 
-    cfg_path = run_dir / "config.json"
+    cfg_path = RunDir(run_dir).train_config
     if not cfg_path.is_file():
         return None
     cfg = json.loads(cfg_path.read_text())

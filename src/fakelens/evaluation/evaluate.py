@@ -15,8 +15,9 @@ from ..data.split import read_split_csv
 from ..data.transforms import eval_transform
 from ..errors import RunDirError
 from ..utils.atomic import write_csv, write_json
-from .metrics import compute_metrics, verdict_metrics
+from ..stats.metrics import compute_metrics, verdict_metrics
 from .plots import plot_confusion, plot_reliability, plot_roc
+from ..utils.rundir import METRICS, PREDICTIONS, RunDir
 
 
 def collect_logits(logit_fn: Callable[[torch.Tensor], np.ndarray], loader, max_batches: int | None = None, desc: str = "eval"):
@@ -56,7 +57,7 @@ def evaluate_run(run_dir: str | os.PathLike, data: str | None = None, out: str |
         samples = load_samples(data)
         name = Path(data).name
     else:
-        split_csv = run_dir / "split.csv"
+        split_csv = RunDir(run_dir).split
         if not split_csv.is_file():
             raise RunDirError(f"{run_dir}: no split.csv; pass --data to evaluate on another dataset")
         all_samples, splits = read_split_csv(split_csv)
@@ -70,10 +71,10 @@ def evaluate_run(run_dir: str | os.PathLike, data: str | None = None, out: str |
     metrics = compute_metrics(labels, probs, detector.threshold)
     if detector.calibration.bands is not None:
         metrics.update(verdict_metrics(labels, probs, detector.calibration.bands))
-    metrics.update({"dataset": str(data or run_dir / "split.csv"), "split": None if data else split, "skipped_unreadable": skipped,
+    metrics.update({"dataset": str(data or RunDir(run_dir).split), "split": None if data else split, "skipped_unreadable": skipped,
                     "model": detector.model_name, "backend": detector.backend, "tta": detector.tta})
-    write_json(out_dir / "metrics.json", metrics)
-    write_csv(out_dir / "predictions.csv",
+    write_json(out_dir / METRICS, metrics)
+    write_csv(out_dir / PREDICTIONS,
               ({"path": samples[i].path, "label": samples[i].label, "group": samples[i].group, "prob_fake": round(float(p), 6)}
                for i, p in zip(indices, probs)), ["path", "label", "group", "prob_fake"])
     plot_roc({detector.model_name: (labels, probs)}, out_dir / "roc.png", title=f"ROC: {detector.model_name} on {name}")

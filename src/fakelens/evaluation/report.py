@@ -17,10 +17,11 @@ import numpy as np
 from ..utils.atomic import write_text
 from .compare import COLUMNS, compare_runs
 from .plots import plot_confusion, plot_reliability, plot_roc
+from ..utils.rundir import RunDir
 
 
 def _predictions(run: Path) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    path = run / "eval" / "predictions.csv"
+    path = RunDir(run).eval_predictions
     rows = list(csv.DictReader(open(path))) if path.is_file() else []
     return (np.array([int(r["label"]) for r in rows]), np.array([float(r["prob_fake"]) for r in rows]), [r["path"] for r in rows])
 
@@ -70,14 +71,14 @@ def write_report(run_dirs: list[str | os.PathLike], out: str | os.PathLike, gall
     for row in rows:
         run = by_name[row["name"]]
         labels, probs, paths = _predictions(run)
-        detector = json.loads((run / "detector.json").read_text()) if (run / "detector.json").is_file() else {}
+        detector = json.loads(RunDir(run).detector_config.read_text()) if RunDir(run).detector_config.is_file() else {}
         info = detector.get("info", {})
         if len(labels):
             curves[row["name"]] = (labels, probs)
             plot_reliability(labels, probs, out / "plots" / f"{row['name']}_reliability.png",
                              title=f"{row['name']}: ECE {row['ece']:.3f} (before calibration on val: "
                                    f"{info.get('calibration', info).get('val_ece_before_calibration', float('nan')):.3f})")
-        conf = json.loads((run / "eval" / "metrics.json").read_text())["confusion_matrix"] if (run / "eval" / "metrics.json").is_file() else None
+        conf = json.loads(RunDir(run).eval_metrics.read_text())["confusion_matrix"] if RunDir(run).eval_metrics.is_file() else None
         if conf:
             plot_confusion(conf, out / "plots" / f"{row['name']}_confusion.png", title=row["name"])
         if (run / "plots" / "history.png").is_file():  # copied, so that report.md's links work from the report folder
@@ -106,7 +107,7 @@ def write_report(run_dirs: list[str | os.PathLike], out: str | os.PathLike, gall
 <style>body{{font-family:system-ui,sans-serif;margin:2em;max-width:1300px}} table{{border-collapse:collapse}}
 td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}} th{{background:#f3f3f3}} section{{margin:2em 0;border-top:1px solid #ddd}}
 .gallery{{display:flex;flex-wrap:wrap;gap:8px}} figure{{margin:0;font-size:12px;text-align:center}}</style></head><body>
-<h1>fakelens report</h1><p>Test split of each run (groups never cross splits). 0 = REAL, 1 = FAKE. Reference study: accuracy 0.878 on a random, leak-prone split.</p>
+<h1>fakelens report</h1><p>Test split of each run (groups never cross splits). 0 = REAL, 1 = FAKE.</p>
 <h2>Leaderboard</h2>{table}{_img_tag(out / 'leaderboard.png', 640)}<h2>ROC curves</h2>{roc}<h2>Runs</h2>{''.join(sections)}</body></html>"""
     write_text(out / "report.html", page)
     write_text(out / "report.md", "# fakelens report\n\n" + (out / "leaderboard.md").read_text().split("\n", 2)[2]

@@ -1,7 +1,7 @@
 """``fakelens robustness RUN --data DIR``: what each real-world degradation costs the detector.
 
 Every image is scored as it is and after each perturbation of
-:data:`fakelens.data.perturb.ROBUSTNESS_PERTURBATIONS` (JPEG 90/70/50/30,
+:data:`fakelens.imaging.perturb.ROBUSTNESS_PERTURBATIONS` (JPEG 90/70/50/30,
 resize 0.5/0.25, blur, Gaussian noise sigma 3/5/10, the social-media chain),
 applied to the face crop at its stored resolution, before the one preprocessing
 path. Results: ``robustness.csv``, ``robustness.md`` and ``robustness.png``.
@@ -14,11 +14,12 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from ..data.imageio import load_image
-from ..data.perturb import ROBUSTNESS_PERTURBATIONS
+from ..imaging.imageio import load_image
+from ..imaging.perturb import ROBUSTNESS_PERTURBATIONS
 from ..errors import ConfigError, DataError, ImageReadError
 from ..utils.atomic import write_csv, write_text
-from .metrics import compute_metrics
+from ..stats.metrics import compute_metrics
+from ..utils.rundir import RunDir
 
 COLUMNS = ["perturbation", "n", "accuracy", "roc_auc", "auc_drop", "accuracy_drop", "mean_abs_prob_change"]
 
@@ -62,7 +63,7 @@ def robustness_run(run: str | os.PathLike | None, data: str, out: str | os.PathL
     spec = SourceSpec.parse(data)
     samples = load_source(spec.model_copy(update={"group": "file"}), progress=False)
     if split:
-        split_csv = Path(run or ".") / "split.csv"
+        split_csv = RunDir(run or ".").split
         if run is None or not split_csv.is_file():
             raise ConfigError(f"--split {split} needs a run folder with a split.csv")
         from ..data.split import read_split_csv

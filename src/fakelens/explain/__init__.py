@@ -14,11 +14,11 @@ each method is a class in the :data:`EXPLAIN_METHODS` registry
 >>> explanations = explain(detector, ["face.jpg"], config)
 """
 from .api import explain, explain_faces, explain_files
-from .cam import CAM_VARIANTS, OnnxCam, make_cam_explainer
+from .cam import CAM_VARIANTS, OnnxCam
 from .config import ExplainConfig
 from .faithfulness import Faithfulness, deletion_faithfulness
 from .lime_explainer import SEGMENTATIONS, LimeExplainer, LimeResult
-from .methods import EXPLAIN_METHODS, METHODS, CamMethod, ExplainMethod, LimeMethod, make_methods, resolve_methods
+from .methods import EXPLAIN_METHODS, METHODS, CamMethod, ExplainMethod, LimeMethod, make_cam_explainer, make_methods, resolve_methods
 from .results import CamResult, Explanation
 
 

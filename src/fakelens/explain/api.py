@@ -13,7 +13,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ..data.imageio import ImageInput
+from ..imaging.imageio import ImageInput
 from ..errors import ImageReadError
 from ..inference.detector import Detector
 from ..utils.atomic import save_figure, write_json

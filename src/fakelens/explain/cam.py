@@ -3,10 +3,11 @@
 For the bundled detector (and any model with a global-average-pool + linear
 head exported by fakelens) the ONNX file has a second output, the class
 activation map, which for such a head equals Grad-CAM on the last feature map
-(see :class:`fakelens.inference.export.LogitAndCam`). :class:`OnnxCam` reads
+(see :class:`fakelens.export.exporter.LogitAndCam`). :class:`OnnxCam` reads
 it in the same forward pass, so explanations need no PyTorch. Other variants
 (Grad-CAM++, Score-CAM, ...) or other layers go through pytorch-grad-cam
-(:class:`fakelens.explain.gradcam.GradCam`, training install).
+(``fakelens.explain.gradcam.GradCam``, training install); :func:`fakelens.explain.methods.make_cam_explainer`
+picks between them.
 """
 from __future__ import annotations
 
@@ -62,16 +63,6 @@ class OnnxCam:
 
     def __repr__(self) -> str:
         return "OnnxCam()"
-
-
-def make_cam_explainer(detector, method: str = "gradcam", target_layer: str | None = None):
-    """The cheapest explainer that computes the asked-for map: the ONNX CAM output where it applies, else pytorch-grad-cam."""
-    method = check_cam_variant(method)
-    if method == "gradcam" and target_layer is None and getattr(detector.runner, "has_cam", False):
-        return OnnxCam(detector)
-    from .gradcam import GradCam
-
-    return GradCam.for_detector(detector, method, target_layer)
 
 
 def cam_overlay(rgb: np.ndarray, heatmap: np.ndarray, image_weight: float = 0.5) -> np.ndarray:

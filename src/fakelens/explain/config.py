@@ -25,10 +25,31 @@ MIN_LIME_SAMPLES = 10  # LIME fits a linear model on its samples
 _SEED_LIMIT = 2**32  # LIME seeds a NumPy RandomState: 0 <= seed < 2**32
 
 
-def _all_methods() -> tuple[str, ...]:
-    from .methods import EXPLAIN_METHODS
+#: The explanation methods, in the order they run and are shown. Each names one class of
+#: :data:`fakelens.explain.methods.EXPLAIN_METHODS` (checked when that module loads).
+METHOD_NAMES: tuple[str, ...] = ("gradcam", "lime")
 
-    return tuple(EXPLAIN_METHODS)
+
+def _all_methods() -> tuple[str, ...]:
+    return METHOD_NAMES
+
+
+def resolve_methods(methods: str | Iterable[str]) -> tuple[str, ...]:
+    """``"all"``, one name or several -> the methods to run, in the registry's order."""
+    known = METHOD_NAMES
+    names = [methods] if isinstance(methods, str) else list(methods)
+    chosen = set()
+    for name in names:
+        key = str(name).lower()
+        if key == "all":
+            chosen.update(known)
+        elif key in known:
+            chosen.add(key)
+        else:
+            raise ValueError(f"unknown explanation method {name!r}; choose one of: {', '.join(known)}, all")
+    if not chosen:
+        raise ValueError(f"no explanation method given; choose one of: {', '.join(known)}, all")
+    return tuple(m for m in known if m in chosen)
 
 
 class ExplainConfig(BaseModel):
@@ -91,8 +112,6 @@ class ExplainConfig(BaseModel):
     @field_validator("methods", mode="before")
     @classmethod
     def _resolve_methods(cls, value: Any) -> tuple[str, ...]:
-        from .methods import resolve_methods
-
         if not isinstance(value, (str, Iterable)):
             raise ValueError(f"methods must be a name or a list of names, not {type(value).__name__}")
         return resolve_methods(value)

@@ -21,14 +21,25 @@ import numpy as np
 
 from ..inference.tta import apply_view, undo_view
 from ._scoring import score_faces
-from .cam import cam_overlay, make_cam_explainer
+from .cam import OnnxCam, cam_overlay, check_cam_variant
+from .config import METHOD_NAMES, ExplainConfig, resolve_methods  # noqa: F401  (resolve_methods: re-exported)
 from .faithfulness import deletion_faithfulness, random_segment_masks, shifted_masks, top_fraction_mask
 from .lime_explainer import LimeExplainer
 from .results import CamResult, Explanation
 
 if TYPE_CHECKING:
     from ..inference.detector import Detector
-    from .config import ExplainConfig
+
+
+def make_cam_explainer(detector, method: str = "gradcam", target_layer: str | None = None):
+    """The cheapest explainer that computes the asked-for map: the ONNX CAM output where it applies, else pytorch-grad-cam."""
+    method = check_cam_variant(method)
+    if method == "gradcam" and target_layer is None and getattr(detector.runner, "has_cam", False):
+        return OnnxCam(detector)
+    from .gradcam import GradCam
+
+    return GradCam.for_detector(detector, method, target_layer)
+
 
 
 class ExplainMethod:
@@ -38,8 +49,6 @@ class ExplainMethod:
     name: ClassVar[str]
 
     def __init__(self, detector: "Detector", config: "ExplainConfig | None" = None):
-        from .config import ExplainConfig
-
         self.detector = detector
         self.config = ExplainConfig() if config is None else config
 
@@ -147,25 +156,9 @@ class LimeMethod(ExplainMethod):
 
 #: name -> method class; the order is the order methods run in and are listed in.
 EXPLAIN_METHODS: dict[str, type[ExplainMethod]] = {cls.name: cls for cls in (CamMethod, LimeMethod)}
-METHODS = tuple(EXPLAIN_METHODS)
-
-
-def resolve_methods(methods: str | Iterable[str]) -> tuple[str, ...]:
-    """``"all"``, one name or several -> the methods to run, in the registry's order."""
-    known = tuple(EXPLAIN_METHODS)
-    names = [methods] if isinstance(methods, str) else list(methods)
-    chosen = set()
-    for name in names:
-        key = str(name).lower()
-        if key == "all":
-            chosen.update(known)
-        elif key in known:
-            chosen.add(key)
-        else:
-            raise ValueError(f"unknown explanation method {name!r}; choose one of: {', '.join(known)}, all")
-    if not chosen:
-        raise ValueError(f"no explanation method given; choose one of: {', '.join(known)}, all")
-    return tuple(m for m in known if m in chosen)
+if tuple(EXPLAIN_METHODS) != METHOD_NAMES:  # a method class added here needs its name in config.METHOD_NAMES
+    raise ImportError(f"explain methods {tuple(EXPLAIN_METHODS)} do not match config.METHOD_NAMES {METHOD_NAMES}")
+METHODS = METHOD_NAMES
 
 
 def make_methods(detector: "Detector", config: "ExplainConfig") -> list[ExplainMethod]:

@@ -21,7 +21,6 @@ from .detectors import (
     list_face_detectors,
     register_face_detector,
 )
-from .extract import extract_faces
 from .photo import FaceResult, PhotoResult, find_faces, predict_photo
 from .pipeline import FacePipeline
 from .tracking import link_faces
@@ -34,7 +33,6 @@ __all__ = [
     "CROP_JPEG_QUALITY", "CROP_SIZE", "Framing", "crop_face", "crop_region",
     "DEFAULT_FACE_DETECTOR", "FaceBox", "FaceDetector", "Res10Detector", "YuFaceDetector",
     "create_face_detector", "list_face_detectors", "register_face_detector",
-    "extract_faces",
     "FaceResult", "PhotoResult", "find_faces", "predict_photo",
     "FacePipeline",
     "link_faces",

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Iterable, TextIO, Union
 
-from ..data.imageio import is_image_path
+from ..imaging.imageio import is_image_path
 from ..utils.atomic import write_csv, write_json, write_parquet
 from .photo import ERROR, NO_FACE, PHOTO_COLUMNS, LocatedPhoto, PhotoResult, locate_faces, photo_result
 from .pipeline import FacePipeline

@@ -35,8 +35,8 @@ from typing import Protocol, Sequence
 
 import numpy as np
 
-from ..data.imageio import resize_rgb
-from ..data.perturb import jpeg
+from ..imaging.imageio import resize_rgb
+from ..imaging.perturb import jpeg
 
 
 class FaceLike(Protocol):

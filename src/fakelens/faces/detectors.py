@@ -35,7 +35,7 @@ from typing import Callable, Protocol, runtime_checkable
 
 import numpy as np
 
-from ..data.imageio import resize_rgb
+from ..imaging.imageio import resize_rgb
 from ..errors import WeightsUnavailableError
 from .cropping import RES10_FRAMING, YUFACE_FRAMING, Framing
 
@@ -125,7 +125,7 @@ def _resize(rgb: np.ndarray, scale: float) -> np.ndarray:
 
 def _check_rgb(rgb: np.ndarray) -> np.ndarray:
     if not isinstance(rgb, np.ndarray) or rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
-        raise ValueError("face detectors take an HxWx3 uint8 RGB array (use fakelens.data.imageio.load_image)")
+        raise ValueError("face detectors take an HxWx3 uint8 RGB array (use fakelens.imaging.imageio.load_image)")
     return rgb
 
 

@@ -17,7 +17,7 @@ import math
 
 import numpy as np
 
-from ..data.imageio import resize_rgb
+from ..imaging.imageio import resize_rgb
 from .detectors import FaceBox, FaceDetector
 from .tracking import box_iou, match_cost
 

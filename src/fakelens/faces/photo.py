@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..data.imageio import ImageInput, load_image, resize_rgb
+from ..imaging.imageio import ImageInput, load_image, resize_rgb
 from ..errors import ImageReadError
 from .annotate import BoxLabel, draw_faces, save_image
 from .detectors import FaceBox

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..data.imageio import resize_rgb
+from ..imaging.imageio import resize_rgb
 from ..errors import InputTooLargeError, VideoReadError
 from .aggregate import AGGREGATES, aggregate
 from .annotate import BoxLabel, draw_faces, plot_frame_probs

@@ -11,7 +11,7 @@ frame) raises :class:`~fakelens.errors.VideoReadError`. A file that breaks off
 part way keeps the frames decoded before the break and says so in ``warnings``.
 
 Untrusted files: every frame is checked against the pixel limit (default
-:data:`~fakelens.data.imageio.MAX_IMAGE_PIXELS`), not only the size the codec
+:data:`~fakelens.imaging.imageio.MAX_IMAGE_PIXELS`), not only the size the codec
 header claims: FFmpeg refuses to allocate a larger frame (its ``max_pixels``
 option) and a frame that gets through anyway is refused before its RGB copy
 is made (:class:`~fakelens.errors.VideoTooLargeError`). A :class:`DecodeBudget`
@@ -31,7 +31,7 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
-from ..data.imageio import MAX_IMAGE_PIXELS
+from ..imaging.imageio import MAX_IMAGE_PIXELS
 from ..errors import VideoReadError, VideoTooLargeError
 from ..utils.atomic import atomic_path
 
@@ -114,7 +114,7 @@ class VideoReader:
     """``with VideoReader(path) as r: for frame in r.sample(32): ...``
 
     ``budget``: a :class:`DecodeBudget` (default: none); ``max_pixels``: the
-    largest frame decoded (default :data:`~fakelens.data.imageio.MAX_IMAGE_PIXELS`).
+    largest frame decoded (default :data:`~fakelens.imaging.imageio.MAX_IMAGE_PIXELS`).
     """
 
     #: Give a file up after this many undecodable packets in a row.

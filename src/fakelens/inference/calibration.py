@@ -19,20 +19,11 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from ..labels import VERDICT_FAKE as FAKE
+from ..labels import VERDICT_REAL as REAL
+from ..labels import VERDICT_UNCERTAIN as UNCERTAIN
+from ..utils.numeric import sigmoid
 from .tta import DEFAULT_VIEWS
-
-REAL, UNCERTAIN, FAKE = "REAL", "UNCERTAIN", "FAKE"
-
-
-def sigmoid(x: np.ndarray) -> np.ndarray:
-    """Numerically stable logistic function."""
-    x = np.asarray(x, dtype=np.float64)
-    out = np.empty_like(x)
-    pos = x >= 0
-    out[pos] = 1.0 / (1.0 + np.exp(-x[pos]))
-    ex = np.exp(x[~pos])
-    out[~pos] = ex / (1.0 + ex)
-    return out
 
 
 @dataclass(frozen=True)
@@ -96,81 +87,3 @@ class Calibration:
     def photo_verdict(self, most_fake: float, n_faces: int) -> str:
         """The verdict for a whole photo (its most-fake face among ``n_faces``), fitted at photo level."""
         return self.bands.photo_verdict(most_fake, n_faces) if self.bands is not None else self.label(most_fake)
-
-
-def fit_bands(labels, prob_fake, precision: float = 0.9, max_real_called_fake: float = 0.03, min_support: int = 20,
-              sources=None) -> Bands:
-    """Bands whose FAKE (and REAL) verdicts reached ``precision`` on these validation labels.
-
-    ``fake_from`` is the lowest cut t such that, among faces with P(fake) >= t,
-    at least ``precision`` are fake (with at least ``min_support`` of them), and
-    at most ``max_real_called_fake`` of the real faces reach it: precision alone
-    depends on how many fakes the validation data holds, the share of real faces
-    accused does not. With ``sources`` (one name per face) the limit holds for the
-    real faces of *every* source with ``min_support`` of them, not only pooled: a
-    pooled 3% can hide one population of real photos accused at twice that;
-    ``real_below`` is the highest cut such that, among faces below it, at least
-    ``precision`` are real. If the two would cross, both sit at the balanced cut.
-    """
-    y = np.asarray(labels, dtype=int)
-    p = np.asarray(prob_fake, dtype=np.float64)
-    order = np.argsort(-p)
-    ys, ps = y[order], p[order]
-    # FAKE side: precision of "p >= ps[k]" for each k (descending order).
-    tp = np.cumsum(ys == 1)
-    n = np.arange(1, len(ys) + 1)
-    ok = (tp / n >= precision) & (n >= min_support)
-    fake_from = float(ps[np.nonzero(ok)[0].max()]) if ok.any() else 1.0
-    reals = p[y == 0]
-    # every population of reals that bounds the cut: all of them, and each source with enough of them
-    bounding = [reals] if len(reals) else []
-    if sources is not None:
-        names = np.asarray(sources)[y == 0]
-        bounding += [r for r in (reals[names == name] for name in dict.fromkeys(names)) if len(r) >= min_support]
-    for r in bounding:
-        # the smallest cut that at most max_real_called_fake of these reals reach
-        fake_from = max(fake_from, float(np.nextafter(np.quantile(r, 1.0 - max_real_called_fake, method="higher"), 1.0)))
-    # REAL side: precision of "p < t" for ascending cuts.
-    asc = order[::-1]
-    ya, pa = y[asc], p[asc]
-    tn = np.cumsum(ya == 0)
-    ok = (tn / n >= precision) & (n >= min_support)
-    # "p < real_below" must include pa[k]: place the cut just above it.
-    real_below = float(np.nextafter(pa[np.nonzero(ok)[0].max()], 1.0)) if ok.any() else 0.0
-    if real_below > fake_from:
-        from ..evaluation.calibration import choose_threshold
-
-        real_below = fake_from = float(choose_threshold(y, p))
-    fake = p >= fake_from
-    real = p < real_below
-    fitted = {
-        "precision_target": precision,
-        "max_real_called_fake": max_real_called_fake,
-        "per_source": sources is not None,
-        "n": int(len(y)),
-        "fake_precision": float((y[fake] == 1).mean()) if fake.any() else None,
-        "real_precision": float((y[real] == 0).mean()) if real.any() else None,
-        "share_uncertain": float((~fake & ~real).mean()),
-        "real_called_fake": float(fake[y == 0].mean()) if (y == 0).any() else None,
-        "fakes_called_fake": float(fake[y == 1].mean()) if (y == 1).any() else None,
-    }
-    return Bands(real_below, fake_from, fitted, photo_cuts(p[y == 0], fake_from))
-
-
-def photo_cuts(real_probs: np.ndarray, fake_from: float, max_faces: int = 8) -> tuple[float, ...]:
-    """FAKE cuts for photos of 1..``max_faces`` faces, from validation real faces.
-
-    One real face reaches ``fake_from`` with probability a (its share among the
-    validation reals). For k independent real faces the most-fake one reaches a
-    cut t with probability 1 - F(t)^k (F: the reals' distribution), so the cut
-    that keeps a photo's accusation rate at a is F's quantile at (1 - a)^(1/k).
-    """
-    reals = np.sort(np.asarray(real_probs, dtype=np.float64))
-    if not len(reals):
-        return ()
-    a = float((reals >= fake_from).mean())
-    cuts = [fake_from]
-    for k in range(2, max_faces + 1):
-        level = (1.0 - a) ** (1.0 / k)
-        cuts.append(max(fake_from, float(np.nextafter(np.quantile(reals, level, method="higher"), 1.0)) if a > 0 else fake_from))
-    return tuple(cuts)

@@ -3,7 +3,7 @@
 predict, evaluate, explain, export and the service all go through a
 :class:`Detector`; none of them re-implements preprocessing. Each part is small:
 
-* :class:`~fakelens.data.preprocess.PreprocessConfig`: any image -> the model's input (the one path);
+* :class:`~fakelens.imaging.preprocess.PreprocessConfig`: any image -> the model's input (the one path);
 * a runner (:mod:`fakelens.inference.onnx_backend`): input -> raw FAKE logits;
 * :class:`~fakelens.inference.calibration.Calibration`: logits -> P(fake) -> REAL / UNCERTAIN / FAKE.
 
@@ -23,16 +23,16 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from .. import __version__
-from ..data.imageio import ImageInput
-from ..data.preprocess import PreprocessConfig, batched
+from .._version import __version__
+from ..imaging.imageio import ImageInput
+from ..imaging.preprocess import PreprocessConfig, batched
 from ..errors import ImageReadError, RunDirError
 from ..utils.atomic import atomic_path, write_json
 from .calibration import Bands, Calibration
-from .onnx_backend import WEIGHTS_FILE, OnnxRunner, TorchRunner, open_matching_onnx
+from .onnx_backend import ONNX_EXPORTERS, WEIGHTS_FILE, OnnxRunner, TorchRunner, open_matching_onnx
 from .tta import DEFAULT_VIEWS, apply_view, check_views
+from ..utils.rundir import DETECTOR_CONFIG as CONFIG_FILE
 
-CONFIG_FILE = "detector.json"
 DEFAULT_DIR = Path(__file__).resolve().parent.parent / "weights"
 
 
@@ -192,7 +192,8 @@ class Detector:
     def set_backend(self, backend: str = "auto", threads: int | None = None) -> "Detector":
         """``torch``, ``onnx`` or ``auto`` (ONNX Runtime when an export made from these weights is there).
 
-        ``onnx`` without such an export exports once into the user cache (needs PyTorch).
+        ``onnx`` without such an export exports once into the user cache where :mod:`fakelens.export` is
+        loaded (PyTorch; the CLI loads it for ``--backend onnx``), and is an error otherwise.
         ``threads``: ONNX Runtime's threads per call (default: every core; one for a worker
         process among several, :mod:`fakelens.faces.batch`).
         """
@@ -205,9 +206,10 @@ class Detector:
             except ValueError as exc:
                 raise RunDirError(str(exc)) from None
             if runner is None and backend == "onnx":
-                from .export import export_cached
-
-                runner = OnnxRunner(export_cached(self), threads)
+                if not ONNX_EXPORTERS:
+                    raise RunDirError(f"{self.source}: no ONNX export of these weights; make one with 'fakelens export RUN' "
+                                      "(needs the training install) or use --backend torch")
+                runner = OnnxRunner(ONNX_EXPORTERS[-1](self), threads)
         self._runner = runner or TorchRunner(self.model)
         return self
 

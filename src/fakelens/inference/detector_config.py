@@ -20,17 +20,13 @@ from typing import Annotated, Any
 from pydantic import AllowInfNan, BaseModel, ConfigDict, Field, Strict, ValidationError, field_validator, model_validator
 
 from ..errors import RunDirError
+from ..models.registry import list_models
 from .tta import DEFAULT_VIEWS, check_views
 
 FiniteFloat = Annotated[float, Strict(), AllowInfNan(False)]
 PositiveFiniteFloat = Annotated[float, Strict(), AllowInfNan(False), Field(gt=0)]
 #: Temperatures outside this range are not a calibration but a broken file (fitted ones are ~0.5-5).
 TEMPERATURE_RANGE = (0.01, 100.0)
-
-
-#: The zoo's model names (``fakelens.models.list_models()`` without importing PyTorch; a test keeps them equal).
-ZOO_MODELS = frozenset({"efficientnet_b0", "efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2", "meso4",
-                        "mesoinception4", "mobilenetv3_large", "resnet50", "simple_cnn", "xception"})
 
 
 class PreprocessSpec(BaseModel):
@@ -41,7 +37,7 @@ class PreprocessSpec(BaseModel):
     std: tuple[PositiveFiniteFloat, PositiveFiniteFloat, PositiveFiniteFloat]
 
     def to_preprocess_config(self):
-        from ..data.preprocess import PreprocessConfig
+        from ..imaging.preprocess import PreprocessConfig
 
         return PreprocessConfig(self.image_size, tuple(self.mean), tuple(self.std))
 
@@ -87,13 +83,7 @@ class DetectorConfig(BaseModel):
     @field_validator("model")
     @classmethod
     def _known_model(cls, name: str) -> str:
-        if name in ZOO_MODELS:  # no need to import the zoo (and PyTorch) to know these
-            return name
-        try:
-            from ..models import list_models
-        except ImportError:  # the runtime install (no PyTorch) scores the ONNX export: no architecture to check
-            return name
-        if name not in list_models():  # a model registered by the user is known too
+        if name not in list_models():  # the registry holds the zoo and any model registered by the user
             raise ValueError(f"unknown model {name!r} (known: {', '.join(list_models())})")
         return name
 

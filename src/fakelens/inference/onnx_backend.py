@@ -19,9 +19,10 @@ from typing import Mapping
 
 import numpy as np
 
-ONNX_FILE = "model.onnx"
-INT8_FILE = "model.int8.onnx"
-WEIGHTS_FILE = "model.safetensors"
+from ..utils.rundir import ONNX as ONNX_FILE
+from ..utils.rundir import ONNX_INT8 as INT8_FILE
+from ..utils.rundir import WEIGHTS as WEIGHTS_FILE
+
 EXPORT_VERSION = 3  # 2: static 'SAME' padding; 3: weights hash in the metadata, CAM output
 DIGEST_KEY = "fakelens_weights_sha256"
 CAM_OUTPUT = "cam"
@@ -75,6 +76,17 @@ def open_matching_onnx(folder: str | os.PathLike | None, on_error: str = "skip",
         if runner.weights_digest is not None and (want is None or runner.weights_digest == want):
             return runner
     return None
+
+
+#: Who makes an ONNX export when none is beside the weights (``backend="onnx"``). Empty in the light runtime;
+#: :mod:`fakelens.export.exporter` (PyTorch) adds its cached exporter when imported, so this room never imports it.
+ONNX_EXPORTERS: list = []
+
+
+def register_onnx_exporter(export) -> None:
+    """``export(detector) -> path of an .onnx file`` made from the detector's weights."""
+    if export not in ONNX_EXPORTERS:
+        ONNX_EXPORTERS.append(export)
 
 
 def default_threads() -> int:

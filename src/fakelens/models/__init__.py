@@ -1,5 +1,6 @@
-"""The model zoo. Importing this package registers every model."""
-from . import efficientnet, mesonet, mobilenetv3, resnet, simple_cnn, xception  # noqa: F401  (registration)
-from .registry import ModelSpec, create_model, get_model_spec, get_submodule, list_models, register_model
+"""The model zoo: names and specs from :mod:`.registry` (no PyTorch), models built by :func:`create_model`."""
+from .factory import create_model, get_submodule
+from .registry import INCEPTION, IMAGENET, ModelSpec, get_model_spec, list_models, register_model, register_timm
 
-__all__ = ["ModelSpec", "create_model", "get_model_spec", "get_submodule", "list_models", "register_model"]
+__all__ = ["IMAGENET", "INCEPTION", "ModelSpec", "create_model", "get_model_spec", "get_submodule", "list_models",
+           "register_model", "register_timm"]

@@ -8,10 +8,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from ..data.transforms import PreprocessConfig
-from .registry import ModelSpec, register_model
 
-_MESO_PREPROCESS = PreprocessConfig(224, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
 
 
 def _conv_bn_pool(cin: int, cout: int, k: int, pool: int) -> nn.Sequential:
@@ -70,9 +67,3 @@ class MesoInception4(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.conv4(self.conv3(self.incep2(self.incep1(x)))))
-
-
-register_model(ModelSpec("meso4", Meso4, _MESO_PREPROCESS, "conv4", "scratch", description="Meso-4 (Afchar et al. 2018)."))
-register_model(
-    ModelSpec("mesoinception4", MesoInception4, _MESO_PREPROCESS, "conv4", "scratch", description="MesoInception-4 (Afchar et al. 2018).")
-)

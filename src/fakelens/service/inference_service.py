@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Awaitable, Callable, Iterator
 
-from .. import __version__
+from .._version import __version__
 from ..errors import ImageReadError, ImageTooLargeError
 from .refusal import Refused
 from .settings import ServiceSettings
@@ -164,7 +164,7 @@ class InferenceService:
 
     # ------------------------------------------------------------------ jobs (worker threads)
     def _detect_image(self, data: bytes, options: DetectOptions):
-        from ..data.imageio import load_image
+        from ..imaging.imageio import load_image
         from ..faces import predict_photo
 
         s = self.settings

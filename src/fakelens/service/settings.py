@@ -17,7 +17,7 @@ MB = 2**20
 
 
 def _default_pixel_limit() -> int:
-    from ..data import imageio  # one default for the CLI and the service
+    from ..imaging import imageio  # one default for the CLI and the service
 
     return imageio.MAX_IMAGE_PIXELS
 

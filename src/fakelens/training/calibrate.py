@@ -17,10 +17,12 @@ import numpy as np
 
 from ..data.split import read_split_csv
 from ..errors import RunDirError
-from ..evaluation.calibration import choose_threshold, fit_temperature
-from ..evaluation.metrics import compute_metrics, verdict_metrics
-from ..inference.calibration import fit_bands, sigmoid
+from ..stats.calibration import choose_threshold, fit_temperature
+from ..stats.metrics import compute_metrics, verdict_metrics
+from ..stats.calibration import fit_bands
+from ..utils.numeric import sigmoid
 from ..inference.tta import VIEW_SETS, VIEWS, apply_view
+from ..utils.rundir import RunDir
 
 #: Each view costs one more pass of the model; more views ship only if they buy at least this much validation ROC-AUC.
 TTA_MIN_GAIN = 0.002
@@ -125,14 +127,14 @@ def calibrate_run(run_dir: str | os.PathLike, tta: bool | None = None, precision
     from ..utils.atomic import write_json
 
     run_dir = Path(run_dir)
-    if not (run_dir / "split.csv").is_file():
+    if not (RunDir(run_dir).split).is_file():
         raise RunDirError(f"{run_dir}: no split.csv, so no validation data to calibrate on")
     detector = load(run_dir)
-    samples, splits = read_split_csv(run_dir / "split.csv")
+    samples, splits = read_split_csv(RunDir(run_dir).split)
     val = [s for s, sp in zip(samples, splits) if sp == "val"]
     fitted = calibrate(detector, val, tta, precision, max_real_called_fake, num_workers, per_source)
     detector.info["calibration"] = {k: v for k, v in fitted.items() if k not in ("val",)}
     detector.info["val"] = fitted["val"]
     write_json(run_dir / CONFIG_FILE, detector.config())
-    write_json(run_dir / "calibration.json", fitted)
+    write_json(RunDir(run_dir).calibration, fitted)
     return fitted

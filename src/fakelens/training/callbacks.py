@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 
 from ..utils.atomic import write_csv
+from ..utils.rundir import RunDir
 
 
 class Callback:
@@ -21,7 +22,7 @@ class HistoryWriter(Callback):
         from ..evaluation.plots import plot_history
 
         history = trainer.state["history"]
-        write_csv(trainer.run_dir / "history.csv", history, list(history[0].keys()))
+        write_csv(RunDir(trainer.run_dir).history, history, list(history[0].keys()))
         plot_history(history, trainer.run_dir / "plots" / "history.png")
 
 

@@ -15,13 +15,14 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from ..utils.atomic import write_text
+from ..utils.rundir import WEIGHTS, RunDir
 
-WEIGHTS, STATE, POINTER = "model.safetensors", "state.pt", "LATEST"
+STATE, POINTER = "state.pt", "LATEST"
 BEST_WEIGHTS = "best.safetensors"
 
 
 def save_checkpoint(run_dir: str | Path, epoch: int, model: torch.nn.Module, state: dict) -> Path:
-    root = Path(run_dir) / "checkpoints"
+    root = RunDir(run_dir).checkpoints
     folder = root / f"epoch-{epoch:03d}"
     tmp = root / f".epoch-{epoch:03d}.partial"
     shutil.rmtree(tmp, ignore_errors=True)
@@ -38,7 +39,7 @@ def save_checkpoint(run_dir: str | Path, epoch: int, model: torch.nn.Module, sta
 
 
 def latest_checkpoint(run_dir: str | Path) -> Path | None:
-    root = Path(run_dir) / "checkpoints"
+    root = RunDir(run_dir).checkpoints
     pointer = root / POINTER
     if not pointer.is_file():
         return None

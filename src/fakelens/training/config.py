@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Literal
 
-from pydantic import ConfigDict, ValidationError, field_validator
+from pydantic import ConfigDict, Field, ValidationError, field_validator
 from pydantic.dataclasses import dataclass
 
 from ..errors import ConfigError
@@ -21,55 +21,56 @@ RANDOM_INIT_KEY = "without_imagenet"
 # not later inside the optimiser (``lr: 3e-4`` in YAML is read as a string by PyYAML and converted here).
 @dataclass(config=ConfigDict(extra="forbid", validate_assignment=False))
 class TrainConfig:
-    # One or more sources: dataset folders/manifests or source YAMLs (configs/data/*.yaml).
-    data: list[str]
-    model: str = "efficientnet_lite0"
-    out: str = "runs/run"
-    epochs: int = 10
-    batch_size: int = 32
-    image_size: int | None = None  # None: the model's default
-    lr: float | None = None  # None: 3e-4 for transfer models, 2e-3 from scratch
-    weight_decay: float = 0.05
-    warmup_epochs: float = 0.5
-    label_smoothing: float = 0.05
-    freeze_epochs: int = 0
-    pretrained: bool = True
-    pretrained_file: str | None = None
-    init_weights: str | None = None  # start from a trained run's weights (e.g. to continue in a later session)
-    per_class: int | None = None
-    val_fraction: float = 0.1
-    test_fraction: float = 0.1
-    seed: int = 0
-    split_method: Literal["hash", "shuffle"] = "hash"  # how groups go to sides (data/split.py); the defaults up to v3 used shuffle
-    split_from: str | None = None  # an earlier run (or its split.csv) whose sides the images it saw keep; default: init_weights'
-    aug_strength: float = 0.5
-    patience: int = 4
-    num_workers: int = 1
-    max_steps_per_epoch: int | None = None  # cap an epoch (small budgets, smoke runs)
-    max_val_batches: int | None = None
-    threads: int | None = None
-    sbi: float = 0.0  # share of each source's fakes drawn as self-blended reals (a source's YAML may set its own)
-    samples_per_epoch: int | None = None  # None: as many draws as training images
-    framing_jitter: float = 0.15  # largest relative change of a crop's framing in training
+    data: list[str] = Field(description=(
+        "a training source: a Kaggle layout folder, real/+fake/ folders, a CSV manifest, a source YAML (configs/data/*.yaml: "
+        "layout, labels, groups, weight, sbi), or a folder of tar shards ('fakelens shard'); repeat for several sources"))
+    model: str = Field("efficientnet_lite0", description="zoo model name (see 'fakelens models')")
+    out: str = Field("runs/run", description="run folder")
+    epochs: int = Field(10, ge=1, description="epochs to train (with --resume: the total to reach)")
+    batch_size: int = Field(32, ge=1, description="images per step, per process")
+    image_size: int | None = Field(None, ge=16, le=1024, description="square input size (default: the model's)")
+    lr: float | None = Field(None, gt=0, description="peak learning rate (default: 3e-4 for transfer models, 2e-3 from scratch)")
+    weight_decay: float = Field(0.05, ge=0, description="AdamW weight decay")
+    warmup_epochs: float = Field(0.5, ge=0, description="linear warm-up before the cosine schedule, in epochs")
+    label_smoothing: float = Field(0.05, ge=0, lt=0.5, description="label smoothing of the binary targets")
+    freeze_epochs: int = Field(0, ge=0, description="epochs with the backbone frozen (transfer models)")
+    pretrained: bool = Field(True, description="ImageNet weights for transfer models (--no-pretrained: random init)")
+    pretrained_file: str | None = Field(None, description="ImageNet weights file (.safetensors/.pth) for the backbone")
+    init_weights: str | None = Field(None, description="start from the weights of a trained run folder")
+    per_class: int | None = Field(None, ge=1, description=(
+        "balanced subset of the training split: at most N images per class (val and test stay whole)"))
+    val_fraction: float = Field(0.1, gt=0, lt=1, description="share of groups for validation")
+    test_fraction: float = Field(0.1, ge=0, lt=1, description="share of groups for test")
+    seed: int = Field(0, description="seed of the split, the draws and the augmentations")
+    split_method: Literal["hash", "shuffle"] = Field("hash", description=(
+        "how groups go to train/val/test: hash (a re-import moves only the changed groups) or shuffle (the defaults up to v3)"))
+    split_from: str | None = Field(None, description=(
+        "an earlier run folder or split.csv: the images it saw keep its sides (default: --init-weights' split.csv)"))
+    aug_strength: float = Field(0.5, ge=0, le=1, description=(
+        "0 (flips only) .. 1 (strong): JPEG 30-100, rescaling, noise, blur, social-media chain"))
+    patience: int = Field(4, ge=0, description="early stopping patience in epochs (0: off)")
+    num_workers: int = Field(1, ge=0, description="data-loader worker processes")
+    max_steps_per_epoch: int | None = Field(None, ge=1, description="cap an epoch (small budgets, smoke runs)")
+    max_val_batches: int | None = Field(None, ge=1, description="cap validation (small budgets, smoke runs)")
+    threads: int | None = Field(None, ge=1, description="PyTorch threads (default: every core)")
+    sbi: float = Field(0.0, ge=0, le=1, description=(
+        "share of each source's fakes drawn as self-blended reals (a source YAML may set its own)"))
+    samples_per_epoch: int | None = Field(None, ge=1, description="draws per epoch across all sources (default: the training images)")
+    framing_jitter: float = Field(0.15, ge=0, le=1, description="largest relative change of a crop's framing in training")
     # Learning without Forgetting (training/distill.py): a trained run whose P(FAKE) on the stored images of
     # ``distill_sources`` (every source when empty) is ``distill_weight`` of the target.
-    distill_from: str | None = None
-    distill_sources: list[str] = dataclasses.field(default_factory=list)
-    distill_weight: float = 0.5
-    world_size: int = 1  # processes that trained (set by the trainer; torchrun); batch_size is per process
+    distill_from: str | None = Field(None, description=(
+        "a trained run whose P(FAKE) stays part of the target (Learning without Forgetting), on the images of --distill-source"))
+    distill_sources: list[str] = Field(default_factory=list, description=(
+        "a source (by name) the teacher speaks for; repeat for several (default: every source)"))
+    distill_weight: float = Field(0.5, ge=0, le=1, description="the teacher's share of the target, 0..1")
+    world_size: int = Field(1, ge=1, description="processes that trained (set by the trainer under torchrun); batch_size is per process")
 
     @field_validator("data", mode="before")
     @classmethod
     def _one_or_more_sources(cls, value):
         if isinstance(value, (str, Path)):
             return [str(value)] if str(value) else []
-        return value
-
-    @field_validator("distill_weight")
-    @classmethod
-    def _a_share(cls, value: float) -> float:
-        if not 0.0 <= value <= 1.0:
-            raise ValueError("must be in [0, 1]")
         return value
 
     def resolved_lr(self, transfer: bool) -> float:

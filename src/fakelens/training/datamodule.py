@@ -14,7 +14,7 @@ from torch.utils.data import DataLoader
 
 from ..data.dataset import FaceCropDataset, TrainingDataset, make_loader, weighted_sampler
 from ..data.multisource import SourceSpec, read_earlier_sides, sample_keys, split_file_of, split_sources, training_draws
-from ..data.preprocess import PreprocessConfig
+from ..imaging.preprocess import PreprocessConfig
 from ..data.shards import ShardDataset, is_shard_dir, read_shard_split
 from ..data.split import read_split_csv, write_split_csv
 from ..data.transforms import eval_transform, train_transform
@@ -22,6 +22,7 @@ from ..errors import DataError
 from ..models import get_model_spec
 from . import distributed
 from .config import TrainConfig
+from ..utils.rundir import RunDir
 
 SPLITS = ("train", "val", "test")
 
@@ -51,7 +52,7 @@ class FaceDataModule:
     def setup(self) -> None:
         cfg = self.config
         self.sources = [SourceSpec.parse(d) for d in cfg.data]
-        split_csv = self.run_dir / "split.csv"
+        split_csv = RunDir(self.run_dir).split
         if self.resume and split_csv.is_file():
             samples, splits = read_split_csv(split_csv)
             if len(self.sources) == 1 and not samples[0].source:  # a run from before multi-source training

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import torch
 import torch.nn as nn
 
-from ..data.preprocess import PreprocessConfig
+from ..imaging.preprocess import PreprocessConfig
 from ..data.sources import Sample
 from ..errors import ConfigError
 from ..inference.detector import Detector

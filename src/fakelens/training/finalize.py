@@ -24,6 +24,7 @@ from .calibrate import calibrate
 from .checkpoint import BEST_WEIGHTS, latest_checkpoint, load_checkpoint
 from .config import TrainConfig
 from .datamodule import FaceDataModule
+from ..utils.rundir import RunDir
 
 
 def finalize_run(run_dir: str | os.PathLike, model: nn.Module | None = None, datamodule: FaceDataModule | None = None,
@@ -38,7 +39,7 @@ def finalize_run(run_dir: str | os.PathLike, model: nn.Module | None = None, dat
     """
     run_dir = Path(run_dir)
     if datamodule is None:
-        config_file = run_dir / "config.json"
+        config_file = RunDir(run_dir).train_config
         if not config_file.is_file():
             raise RunDirError(f"{run_dir}: no config.json, so no run to finalise")
         datamodule = FaceDataModule(TrainConfig.from_dict(json.loads(config_file.read_text())), run_dir, resume=True, quiet=True)
@@ -76,7 +77,7 @@ def finalize_run(run_dir: str | os.PathLike, model: nn.Module | None = None, dat
     metrics = {"model": config.model, "val": info["val"], "temperature": temperature, "threshold": threshold}
     if datamodule.splits["test"]:
         metrics["test"] = evaluate_run(run_dir, num_workers=config.num_workers, backend="torch")
-    write_json(run_dir / "metrics.json", metrics)
+    write_json(RunDir(run_dir).metrics, metrics)
     if log is not None:
         test = metrics.get("test", {})
         log(f"done: test accuracy={test.get('accuracy')}, ROC-AUC={test.get('roc_auc')}; detector saved in {run_dir}")

@@ -17,6 +17,7 @@ from ..models.pretrained import hub_reachable
 from .checkpoint import latest_checkpoint
 from .config import RANDOM_INIT_KEY, TrainConfig, read_config_file
 from .trainer import Trainer
+from ..utils.rundir import RunDir
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,7 +75,7 @@ def run_study(config_dir: str | os.PathLike, data: str, out: str | os.PathLike, 
         run_dir = out / name
         cfg = dataclasses.replace(study_cfg.train, data=data or study_cfg.train.data, out=str(run_dir))
         cfg, init = _with_pretrained(cfg, pretrained_dir, study_cfg.random_init_overrides)
-        if (run_dir / "metrics.json").is_file() and (run_dir / "detector.json").is_file():
+        if RunDir(run_dir).metrics.is_file() and RunDir(run_dir).detector_config.is_file():
             tqdm.write(f"{name}: finished earlier, skipped")
         else:
             resume = latest_checkpoint(run_dir) is not None

@@ -24,7 +24,7 @@ import torch.nn as nn
 from tqdm.auto import tqdm
 
 from ..errors import ConfigError, RunDirError
-from ..evaluation.metrics import compute_metrics
+from ..stats.metrics import compute_metrics
 from ..utils.atomic import atomic_path, write_json
 from . import distributed
 from .callbacks import BestModelTracker, Callback, Checkpointer, EarlyStopping, HistoryWriter
@@ -33,6 +33,7 @@ from .config import TrainConfig
 from .datamodule import FaceDataModule
 from .finalize import finalize_run
 from .module import DetectorModule, warmup_cosine
+from ..utils.rundir import RunDir
 
 __all__ = ["BEST_WEIGHTS", "Trainer", "train", "warmup_cosine"]
 
@@ -58,7 +59,7 @@ class Trainer:
             tqdm.write(message)
 
     def _prepare_run_dir(self) -> None:
-        cfg_path = self.run_dir / "config.json"
+        cfg_path = RunDir(self.run_dir).train_config
         if self.resume:
             if not cfg_path.is_file():
                 raise RunDirError(f"{self.run_dir}: nothing to resume (no config.json)")
@@ -68,7 +69,7 @@ class Trainer:
                 setattr(saved, key, getattr(self.config, key))
             saved.out = str(self.run_dir)
             self.config = saved
-        elif latest_checkpoint(self.run_dir) or (self.run_dir / "detector.json").exists():
+        elif latest_checkpoint(self.run_dir) or RunDir(self.run_dir).detector_config.exists():
             raise RunDirError(f"{self.run_dir} already holds a run; pass --resume to continue it or choose another --out")
         self.config.world_size = distributed.world_size()  # batch_size is per process: the global batch is both
         if distributed.is_main():

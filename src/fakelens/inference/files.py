@@ -5,7 +5,7 @@ import os
 from pathlib import Path
 from typing import Iterable
 
-from ..data.imageio import is_image_path
+from ..imaging.imageio import is_image_path
 from ..errors import FakelensError
 from ..utils.atomic import require_pyarrow, write_csv, write_json, write_parquet
 

@@ -8,10 +8,11 @@ from pathlib import Path
 import numpy as np
 
 from ..data.split import read_split_csv
-from ..evaluation.metrics import compute_metrics
+from ..stats.metrics import compute_metrics
 from ..utils.atomic import atomic_path, write_json
-from ..data.preprocess import batched
-from .onnx_backend import INT8_FILE, ONNX_FILE, OnnxRunner
+from ..imaging.preprocess import batched
+from ..inference.onnx_backend import INT8_FILE, ONNX_FILE, OnnxRunner
+from ..utils.rundir import RunDir
 
 
 class _BatchReader:
@@ -38,10 +39,10 @@ def quantize_run(detector, run_dir: str | os.PathLike, calibration_images: int =
     run_dir = Path(run_dir)
     fp32 = run_dir / ONNX_FILE
     if not fp32.is_file():
-        from .export import export_onnx
+        from .exporter import export_onnx
 
         export_onnx(detector, fp32)
-    samples, splits = read_split_csv(run_dir / "split.csv")
+    samples, splits = read_split_csv(RunDir(run_dir).split)
     val = [s for s, sp in zip(samples, splits) if sp == "val"]
     rng = np.random.default_rng(0)
     order = rng.permutation(len(val))

@@ -11,6 +11,8 @@ from PIL import Image
 from fakelens.cli import main
 from fakelens.data.synthetic import make_image
 
+pytestmark = pytest.mark.slow  # starts process groups, clusters or trains: run with -m 'not slow' to skip
+
 ray = pytest.importorskip("ray")
 pq = pytest.importorskip("pyarrow.parquet")
 SRC = str(Path(__file__).resolve().parents[2] / "src")

@@ -54,7 +54,7 @@ def test_choose_threshold_finds_the_gap():
 def test_bootstrap_intervals_bracket_the_figure_and_widen_when_images_come_in_clusters():
     from sklearn.metrics import roc_auc_score
 
-    from fakelens.evaluation.metrics import bootstrap_intervals
+    from fakelens.stats.metrics import bootstrap_intervals
 
     rng = np.random.default_rng(0)
     # 200 clusters of 5 near-copies: each cluster shares one label and (almost) one score
@@ -78,7 +78,7 @@ def test_bootstrap_intervals_bracket_the_figure_and_widen_when_images_come_in_cl
 
 
 def test_paired_intervals_see_a_gap_that_the_two_own_intervals_hide():
-    from fakelens.evaluation.metrics import bootstrap_intervals, paired_bootstrap_intervals
+    from fakelens.stats.metrics import bootstrap_intervals, paired_bootstrap_intervals
 
     rng = np.random.default_rng(1)
     labels = rng.integers(0, 2, 600)

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from fakelens.data.perturb import ROBUSTNESS_PERTURBATIONS, jpeg, random_degradation, social_media_chain
+from fakelens.imaging.perturb import ROBUSTNESS_PERTURBATIONS, jpeg, random_degradation, social_media_chain
 from fakelens.data.synthetic import make_image
 
 

@@ -20,12 +20,13 @@ from pathlib import Path
 
 import numpy as np
 
-from ..data.imageio import load_image
-from ..data.sources import LABEL_NAMES, Sample, load_samples
+from ..imaging.imageio import load_image
+from ..labels import LABEL_NAMES
+from .sources import Sample, load_samples
 from ..errors import ImageReadError
 from ..utils.atomic import write_csv
-from .annotate import save_image
-from .cropping import CROP_SIZE
+from ..faces.annotate import save_image
+from ..faces.cropping import CROP_SIZE
 
 #: Saved nearly lossless: the crop already carries the predict path's JPEG round trip.
 SAVE_QUALITY = 95
@@ -37,7 +38,7 @@ def _worker_pipeline():
     """One face pipeline per worker process (no deepfake model: only detection and framing)."""
     global _pipeline
     if _pipeline is None:
-        from .pipeline import FacePipeline
+        from ..faces.pipeline import FacePipeline
 
         _pipeline = FacePipeline(detector=None)
     return _pipeline
@@ -45,7 +46,7 @@ def _worker_pipeline():
 
 def crop_one(path: str) -> tuple[np.ndarray | None, str]:
     """The crop the predict path would score for the largest face of ``path``, or (None, reason)."""
-    from .photo import find_faces
+    from ..faces.photo import find_faces
 
     pipeline = _worker_pipeline()
     try:
@@ -54,7 +55,7 @@ def crop_one(path: str) -> tuple[np.ndarray | None, str]:
         return None, str(exc)
     faces, is_crop = find_faces(pipeline, rgb)
     if is_crop:
-        from ..data.preprocess import resize_square
+        from ..imaging.preprocess import resize_square
         from PIL import Image
 
         return np.asarray(resize_square(Image.fromarray(rgb), CROP_SIZE)), ""

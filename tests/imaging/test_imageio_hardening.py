@@ -7,8 +7,8 @@ import pytest
 from PIL import Image, ImageOps
 from service.hostile import BOMBS, grey16_png, palette_png_with_transparency, peak_rss_delta_mb
 
-from fakelens.data import imageio
-from fakelens.data.imageio import load_image, open_image
+from fakelens.imaging import imageio
+from fakelens.imaging.imageio import load_image, open_image
 from fakelens.errors import ImageReadError, ImageTooLargeError
 
 
@@ -85,7 +85,7 @@ def test_an_rgb_array_is_used_as_is():
     assert np.shares_memory(load_image(rgb), rgb)
 
 
-_SETUP = "from fakelens.data.imageio import load_image\ndata = open({path!r}, 'rb').read()"
+_SETUP = "from fakelens.imaging.imageio import load_image\ndata = open({path!r}, 'rb').read()"
 
 
 @pytest.mark.parametrize("make, limit_mb", [(grey16_png, 120), (palette_png_with_transparency, 110)])

@@ -10,7 +10,11 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from ..inference.onnx_backend import (
+    CAM_OUTPUT, DIGEST_KEY, EXPORT_VERSION, ONNX_FILE, OnnxRunner, TorchRunner, register_onnx_exporter, weights_digest,
+)
 from ..utils.atomic import atomic_path, write_json
+from ..utils.rundir import RunDir
 
 
 class LogitAndCam(nn.Module):
@@ -51,7 +55,6 @@ def export_onnx(detector, path: str | os.PathLike, opset: int = 17) -> Path:
     """
     import onnx
 
-    from .onnx_backend import CAM_OUTPUT, DIGEST_KEY, weights_digest
 
     path = Path(path)
     size = detector.preprocess.image_size
@@ -81,7 +84,6 @@ def export_onnx(detector, path: str | os.PathLike, opset: int = 17) -> Path:
 
 def export_cached(detector) -> Path:
     """Export ``detector`` once into a user cache folder keyed by the hash of all its weights."""
-    from .onnx_backend import EXPORT_VERSION, weights_digest
 
     digest = weights_digest({k: v.detach().cpu().numpy() for k, v in detector.model.state_dict().items()})
     cache = Path(os.environ.get("FAKELENS_CACHE", Path.home() / ".cache" / "fakelens")) / "onnx"
@@ -143,7 +145,6 @@ def export_run(detector, out_dir: str | os.PathLike, check_batch: np.ndarray | N
     Raises :class:`ExportParityError` (and removes the export) when any P(fake)
     on the check batch differs by more than ``tolerance``.
     """
-    from .onnx_backend import ONNX_FILE, OnnxRunner, TorchRunner
 
     out_dir = Path(out_dir)
     onnx_path = export_onnx(detector, out_dir / ONNX_FILE)
@@ -157,6 +158,9 @@ def export_run(detector, out_dir: str | os.PathLike, check_batch: np.ndarray | N
     if max_diff > tolerance:
         onnx_path.unlink(missing_ok=True)
         raise ExportParityError(f"ONNX export differs from PyTorch by {max_diff:.2e} in P(fake) (tolerance {tolerance:.0e}); not kept")
-    if not (out_dir / "detector.json").exists():
-        write_json(out_dir / "detector.json", detector.config())
+    if not RunDir(out_dir).detector_config.exists():
+        write_json(RunDir(out_dir).detector_config, detector.config())
     return {"onnx": str(onnx_path), "max_abs_prob_diff": max_diff}
+
+
+register_onnx_exporter(export_cached)

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fakelens.data import imageio
-from fakelens.data.imageio import load_image
+from fakelens.imaging import imageio
+from fakelens.imaging.imageio import load_image
 from fakelens.errors import ImageReadError
 
 

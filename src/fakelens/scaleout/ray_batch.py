@@ -25,7 +25,7 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from ..errors import FakelensError
-from .predict import PREDICT_COLUMNS, resolve_manifest_path
+from ..inference.files import PREDICT_COLUMNS, resolve_manifest_path
 
 #: Files an actor receives per call: several model batches, so that decoding the
 #: next batch overlaps scoring this one (Detector.score_files) and calls are few.
@@ -63,7 +63,7 @@ def ray_cluster(address: str = "local", num_cpus: int | None = None) -> Iterator
 def _single_threaded(detector, threads: int):
     """The detector on ``threads`` CPU threads (one per actor: the actors are the parallelism)."""
     if detector.backend == "onnx":
-        from .onnx_backend import OnnxRunner
+        from ..inference.onnx_backend import OnnxRunner
 
         # The Detector takes no thread count yet: rebuild its ONNX Runtime session with one.
         detector._runner = OnnxRunner(detector._runner.path, threads=threads)
@@ -76,7 +76,7 @@ def _single_threaded(detector, threads: int):
 
 class _ActorBase:
     def __init__(self, run: str | None, backend: str, tta: bool | None, batch_size: int, threads: int):
-        from . import load
+        from ..inference import load
 
         self.detector = _single_threaded(load(run, backend=backend, tta=tta), threads)
         self.batch_size = batch_size
@@ -164,7 +164,7 @@ def _prepare(ray, run, backend, tta, progress: bool) -> str:
     backend = "onnx" if backend == "auto" else backend
     # Load once here: a bad --run fails before any actor starts, and an ONNX export of the
     # detector is made once into the cache rather than by every actor at the same time.
-    from . import load
+    from ..inference import load
 
     load(run, backend=backend, tta=tta)
     return backend

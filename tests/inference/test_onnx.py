@@ -58,7 +58,7 @@ def test_auto_is_torch_without_export_and_stale_export_is_ignored(run_copy):
 
 
 def test_export_parity_is_enforced(run_copy, monkeypatch):
-    from fakelens.export.exporter import export
+    from fakelens.export import exporter as export
 
     det = fakelens.load(run_copy, backend="torch")
     real_export = export.export_onnx

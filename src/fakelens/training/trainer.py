@@ -26,6 +26,7 @@ from tqdm.auto import tqdm
 from ..errors import ConfigError, RunDirError
 from ..stats.metrics import compute_metrics
 from ..utils.atomic import atomic_path, write_json
+from ..utils.numeric import sigmoid
 from . import distributed
 from .callbacks import BestModelTracker, Callback, Checkpointer, EarlyStopping, HistoryWriter
 from .checkpoint import BEST_WEIGHTS, latest_checkpoint, load_checkpoint, save_checkpoint
@@ -164,7 +165,7 @@ class Trainer:
         logits, labels, indices, unreadable = self.module.validation_logits(self.val_loader, self.config.max_val_batches)
         logits, labels, _ = distributed.gather_predictions(logits, labels, indices)  # metrics over every rank's part
         self._note_unreadable(distributed.all_gather_list(_sample_paths(self.val_loader.dataset, unreadable)))
-        probs = 1 / (1 + np.exp(-logits))
+        probs = sigmoid(logits)
         m = compute_metrics(labels, probs, 0.5)
         return {"val_loss": m["log_loss"], "val_accuracy": m["accuracy"], "val_roc_auc": m["roc_auc"]}, logits, labels
 

@@ -401,6 +401,10 @@ def _crop_faces(args) -> int:
 
     summary = crop_dataset(args.data, args.out, workers=args.workers)
     print(json.dumps(summary, indent=2))
+    if summary["refused"]:
+        print(f"fakelens: {summary['refused']} row(s) refused: their crop would be written outside {args.out}; "
+              f"see {os.path.join(args.out, 'crop_report.csv')}", file=sys.stderr)
+        return 3
     return 0
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import os
 import random
 import tarfile
@@ -39,6 +40,10 @@ from .sources import Sample
 from .split import read_split_csv, write_split_csv
 
 INDEX_FILE, SPLIT_FILE = "shards.json", "split.csv"
+#: Largest tar member read or written (bytes): far above any face image, and what one sample may cost in memory.
+MAX_MEMBER_BYTES = 32 * 2**20
+
+logger = logging.getLogger(__name__)
 
 
 def is_shard_dir(path: str | os.PathLike) -> bool:
@@ -97,11 +102,19 @@ def read_shard_split(path: str | os.PathLike, per_class: int | None = None) -> t
 
 
 def iter_tar_samples(path: str | os.PathLike) -> Iterator[tuple[int, dict[str, bytes]]]:
-    """``(key, {extension: bytes})`` per sample, in tar order (a sample's members are consecutive)."""
+    """``(key, {extension: bytes})`` per sample, in tar order (a sample's members are consecutive).
+
+    Only plain files of at most :data:`MAX_MEMBER_BYTES` are read; any other
+    member (see :func:`member_refusal`) is skipped with a warning, never read:
+    a shard may come from someone else.
+    """
     key, fields = None, {}
     with tarfile.open(path, "r|") as tar:  # streaming: no seeks, so any file system (or a pipe) will do
         for member in tar:
-            if not member.isfile():
+            refusal = member_refusal(member)
+            if refusal:
+                if not member.isdir():
+                    logger.warning("%s: member %r skipped: %s", path, member.name, refusal)
                 continue
             stem, _, ext = member.name.rpartition("/")[2].partition(".")
             if stem != key and fields:
@@ -111,6 +124,26 @@ def iter_tar_samples(path: str | os.PathLike) -> Iterator[tuple[int, dict[str, b
             fields[ext] = tar.extractfile(member).read()
     if fields:
         yield int(key), fields
+
+
+def member_refusal(member: tarfile.TarInfo) -> str | None:
+    """Why a tar member is not read (None: it is a plain file small enough to read).
+
+    A GNU or PAX sparse member stores a few bytes and a size of its choosing:
+    reading it returns that many bytes (the holes as zeros), so a 10 KB member
+    can claim 2 GiB. Links and devices are no sample's data.
+    """
+    if member.issparse():
+        return f"a sparse file claiming {member.size:,} bytes"
+    if member.issym() or member.islnk():
+        return f"a link (to {member.linkname!r})"
+    if member.ischr() or member.isblk() or member.isfifo():
+        return "a device or FIFO"
+    if not member.isfile():
+        return "not a regular file"
+    if member.size > MAX_MEMBER_BYTES:
+        return f"{member.size:,} bytes, above the {MAX_MEMBER_BYTES:,}-byte limit per member"
+    return None
 
 
 class ShardDataset(IterableDataset):

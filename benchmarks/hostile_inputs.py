@@ -350,9 +350,27 @@ def _annotate_inputs(case: Path) -> None:
     (case / "ann.jpg").write_bytes(b"a file beside the annotate folder")
 
 
+def passwd_in_a_shard(src: Path, work: Path):
+    """``fakelens shard`` on a manifest that names /etc/passwd among real images: does it end up in a tar?"""
+    def run():
+        case = work / "passwd"
+        case.mkdir()
+        (case / "a.jpg").write_bytes(jpeg_bytes(astronaut_head()))
+        (case / "m.csv").write_text("path,label,group\na.jpg,real,a\n/etc/passwd,fake,b\n")
+        env = {**os.environ, "PYTHONPATH": str(src), "OMP_NUM_THREADS": "1"}
+        done = subprocess.run([sys.executable, "-m", "fakelens.cli", "shard", str(case / "m.csv"), "--out", str(case / "out"),
+                               "--val-fraction", "0", "--test-fraction", "0"], capture_output=True, text=True, timeout=600, env=env)
+        passwd = Path("/etc/passwd").read_bytes()
+        inside = any(passwd in tar.read_bytes() for tar in (case / "out").glob("*.tar"))
+        return {"status": f"exit {done.returncode}", "note": f"/etc/passwd in a shard: {'yes' if inside else 'no'}"}
+
+    return run
+
+
 def local_inputs(src: Path, work: Path) -> list[tuple[str, object]]:
     return [
         ("3 shards of 14 KB, a 2 GiB sparse member each", sparse_shards(src, work)),
+        ("shard manifest naming /etc/passwd", passwd_in_a_shard(src, work)),
         ("crop-faces row real/../../x/face.jpg", command_writes(
             src, work, "crop", _crop_faces_inputs, lambda c: ["crop-faces", str(c / "ds/m/manifest.csv"), "--out", str(c / "work/out")],
             lambda c: [c / "work" / "out"])),

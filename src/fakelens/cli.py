@@ -188,11 +188,21 @@ def _add_shard(sub) -> None:
 
 
 def _shard(args) -> int:
-    from .data.shards import write_shards
+    from .data.shards import REPORT_FILE, write_shards
 
     index = write_shards(args.data, args.out, samples_per_shard=args.samples_per_shard, seed=args.seed,
                          val_fraction=args.val_fraction, test_fraction=args.test_fraction, split_method=args.split_method)
-    print(json.dumps({"out": args.out, "train_samples": index["train_samples"], "shards": len(index["shards"])}, indent=2))
+    print(json.dumps({"out": args.out, "train_samples": index["train_samples"], "shards": len(index["shards"]),
+                      "refused": index["refused"]}, indent=2))
+    if index["refused"]:
+        import csv
+
+        report = os.path.join(args.out, REPORT_FILE)
+        with open(report, newline="", encoding="utf-8") as fh:
+            for row in csv.DictReader(fh):
+                print(f"fakelens: skipped {row['path']}: {row['error']}", file=sys.stderr)
+        print(f"fakelens: {index['refused']} training file(s) refused; see {report}", file=sys.stderr)
+        return 3
     return 0
 
 

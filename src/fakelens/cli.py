@@ -579,15 +579,18 @@ def _add_serve(sub) -> None:
                    "or --api-key-file")
     p.add_argument("--api-key-file", help="read the API key from this file (or FAKELENS_API_KEY_FILE)")
     p.add_argument("--workers", type=_positive_int, help="inference threads (default 2)")
-    p.add_argument("--processes", type=_positive_int, default=int(os.environ.get("FAKELENS_PROCESSES", 1)),
+    p.add_argument("--processes", type=_positive_int,
                    help="uvicorn worker processes on the port, each with its own detector (default 1, or FAKELENS_PROCESSES)")
 
 
 def _serve(args) -> int:
     from .service import serve
+    from .utils.env import env_number
 
+    # read here, not as the option's default: a bad value must not stop every other command from parsing
+    processes = args.processes if args.processes is not None else env_number("FAKELENS_PROCESSES", 1, least=1)
     serve(args.host, args.port, run=args.run, api_key=args.api_key, api_key_file=args.api_key_file, backend=args.backend,
-          workers=args.workers, processes=args.processes)
+          workers=args.workers, processes=processes)
     return 0
 
 

@@ -88,7 +88,9 @@ class SourceSpec(BaseModel):
             except FileNotFoundError:
                 raise DataError(f"{arg}: no such source config") from None
             except yaml.YAMLError as exc:
-                raise DataError(f"{arg}: not valid YAML ({exc})") from None
+                from ..utils.yaml_text import yaml_error_line
+
+                raise DataError(f"{arg}: not valid YAML: {yaml_error_line(exc)}") from None
             if not isinstance(raw, dict):
                 raise DataError(f"{arg}: a source config is a mapping (name, path, layout, ...)")
             raw.setdefault("name", Path(arg).stem)

@@ -88,7 +88,9 @@ class BenchConfig(BaseModel):
         except FileNotFoundError:
             raise ConfigError(f"{path}: no such benchmark file") from None
         except yaml.YAMLError as exc:
-            raise ConfigError(f"{path}: not valid YAML ({exc})") from None
+            from ..utils.yaml_text import yaml_error_line
+
+            raise ConfigError(f"{path}: not valid YAML: {yaml_error_line(exc)}") from None
         except (TypeError, ValidationError) as exc:
             problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()) if isinstance(exc, ValidationError) else str(exc)
             raise ConfigError(f"{path}: {problems}") from None
@@ -241,7 +243,7 @@ def group_rows(rows: list[dict]) -> list[dict]:
 
 
 def _markdown_table(rows: list[dict], columns: list[str]) -> list[str]:
-    fmt = lambda v: "" if v is None else f"{v:.3f}" if isinstance(v, float) else str(v)  # noqa: E731
+    fmt = lambda v: "" if v is None else f"{v:.3f}" if isinstance(v, float) else markdown_text(v)  # noqa: E731
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     return lines + ["| " + " | ".join(fmt(r.get(c)) for c in columns) + " |" for r in rows]
 

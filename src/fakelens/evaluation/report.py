@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ..utils.atomic import write_text
+from ..utils.markdown import markdown_link_target, markdown_text
 from ..utils.paths import safe_child, safe_name
 from .compare import COLUMNS, compare_runs
 from .plots import plot_confusion, plot_reliability, plot_roc
@@ -102,7 +103,8 @@ def write_report(run_dirs: list[str | os.PathLike], out: str | os.PathLike, gall
             + "".join(_img_tag(p, 360) for p in figs)
             + (_gallery(labels, probs, paths, detector.get("threshold", 0.5)) if gallery else "")
             + "</section>")
-        md.append(f"### {row['name']} ({row['model']})\n\nCompute: {budget}.\n\n" + "\n".join(f"![]({p.relative_to(out.resolve())})" for p in figs))
+        md.append(f"### {markdown_text(row['name'])} ({markdown_text(row['model'])})\n\nCompute: {markdown_text(budget)}.\n\n"
+                  + "\n".join(f"![]({markdown_link_target(p.relative_to(out.resolve()).as_posix())})" for p in figs))
     if curves:
         plot_roc(curves, out / "plots" / "roc_all.png", title="ROC, test split")
     fmt = lambda v: "" if v is None else f"{v:.4f}" if isinstance(v, float) else html.escape(str(v))  # noqa: E731

@@ -270,7 +270,7 @@ def _python(src: Path, code: str, timeout: float = 600) -> tuple[dict | None, st
     """``code`` in a fresh Python with ``src`` first on the path and its data capped: (its last stdout line as JSON, stderr)."""
     prelude = f"import resource\nresource.setrlimit(resource.RLIMIT_DATA, ({LOCAL_DATA_LIMIT}, {LOCAL_DATA_LIMIT}))\n"
     env = {**os.environ, "PYTHONPATH": str(src), "OMP_NUM_THREADS": "1"}
-    done = subprocess.run([sys.executable, "-c", prelude + code], capture_output=True, text=True, timeout=timeout, env=env)
+    done = subprocess.run([sys.executable, "-c", prelude + code], capture_output=True, text=True, timeout=timeout, env=env, check=False)
     lines = done.stdout.strip().splitlines()
     try:
         return json.loads(lines[-1]), done.stderr
@@ -285,7 +285,8 @@ def _files(folder: Path) -> dict[str, tuple[int, int]]:
 def _written_outside(before: dict, after: dict, inside: list[Path]) -> list[str]:
     """Files new or changed since ``before`` that are not under one of the ``inside`` folders."""
     allowed = [str(f.resolve()) + os.sep for f in inside]
-    return sorted(p for p, stat in after.items() if before.get(p) != stat and not any(str(Path(p).resolve()).startswith(a) for a in allowed))
+    changed = [p for p, stat in after.items() if before.get(p) != stat]
+    return sorted(p for p in changed if not any(str(Path(p).resolve()).startswith(a) for a in allowed))
 
 
 def sparse_shards(src: Path, work: Path):
@@ -309,13 +310,14 @@ def sparse_shards(src: Path, work: Path):
         if result is None:
             return {"status": "crashed", "note": err.strip().splitlines()[-1][:70] if err.strip() else ""}
         warned = [line for line in err.splitlines() if "sparse" in line]
-        note = f"{len(warned)} sparse member(s) skipped with a warning; {sum(f.stat().st_size for f in folder.glob('*.tar')) // 1024} KB of tars"
+        size_kb = sum(f.stat().st_size for f in folder.glob("*.tar")) // 1024
+        note = f"{len(warned)} sparse member(s) skipped with a warning; {size_kb} KB of tars"
         return {"status": result["status"], "seconds": f"{result['seconds']:.2f}", "RSS +MB": f"{result['mb']:.0f}", "note": note}
 
     return run
 
 
-def command_writes(src: Path, work: Path, name: str, prepare, argv, inside) -> "callable":
+def command_writes(src: Path, work: Path, name: str, prepare, argv, inside):
     """Run ``fakelens argv`` on inputs ``prepare(case)`` makes; count the files written outside ``inside(case)``."""
     def run():
         case = work / name
@@ -324,7 +326,7 @@ def command_writes(src: Path, work: Path, name: str, prepare, argv, inside) -> "
         before = _files(work)
         env = {**os.environ, "PYTHONPATH": str(src), "OMP_NUM_THREADS": "1"}
         started = time.perf_counter()
-        done = subprocess.run([sys.executable, "-m", "fakelens.cli", *argv(case)], capture_output=True, text=True, timeout=600, env=env)
+        done = subprocess.run([sys.executable, "-m", "fakelens.cli", *argv(case)], capture_output=True, text=True, timeout=600, env=env, check=False)
         outside = _written_outside(before, _files(work), inside(case))
         shown = ", ".join(os.path.relpath(p, case) for p in outside[:2])
         return {"status": f"exit {done.returncode}", "seconds": f"{time.perf_counter() - started:.2f}",
@@ -359,7 +361,7 @@ def passwd_in_a_shard(src: Path, work: Path):
         (case / "m.csv").write_text("path,label,group\na.jpg,real,a\n/etc/passwd,fake,b\n")
         env = {**os.environ, "PYTHONPATH": str(src), "OMP_NUM_THREADS": "1"}
         done = subprocess.run([sys.executable, "-m", "fakelens.cli", "shard", str(case / "m.csv"), "--out", str(case / "out"),
-                               "--val-fraction", "0", "--test-fraction", "0"], capture_output=True, text=True, timeout=600, env=env)
+                               "--val-fraction", "0", "--test-fraction", "0"], capture_output=True, text=True, timeout=600, env=env, check=False)
         passwd = Path("/etc/passwd").read_bytes()
         inside = any(passwd in tar.read_bytes() for tar in (case / "out").glob("*.tar"))
         return {"status": f"exit {done.returncode}", "note": f"/etc/passwd in a shard: {'yes' if inside else 'no'}"}

@@ -46,6 +46,7 @@ from ..data.sources import REAL, Sample
 from ..data.split import read_split_csv
 from ..errors import ConfigError, DataError
 from ..utils.atomic import write_csv, write_json, write_text
+from ..utils.markdown import markdown_text
 from .metrics import bootstrap_intervals, compute_metrics, paired_bootstrap_intervals, verdict_metrics
 
 

@@ -9,10 +9,17 @@ has a timeout and every body generator a size.
 
     python benchmarks/hostile_inputs.py                      # this tree, bundled detector
     python benchmarks/hostile_inputs.py --src ../main/src    # another checkout (the numbers before a change)
+    python benchmarks/hostile_inputs.py --local-only         # only the hostile files for the commands (issue 31)
+
+First, without the server, hostile files for the commands themselves: tar
+shards with sparse members (the peak RSS of the process streaming them, its
+allocations capped at 4 GiB), and manifests and file names that would write
+outside an output folder (the files written outside are counted).
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import select
 import socket
@@ -29,6 +36,7 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "tests" / "data"))
 from _common import print_table  # noqa: E402
 from service.hostile import (  # noqa: E402
     BOMBS,
@@ -252,6 +260,130 @@ def get(url: str, path: str, headers: dict | None = None, check=None):
     return send
 
 
+# ------------------------------------------------------------------ hostile files for the commands (no server)
+#: A child running a local case may allocate at most this much (RLIMIT_DATA): the code before a fix must not
+#: take the machine down while it is measured.
+LOCAL_DATA_LIMIT = 4 * GIB
+
+
+def _python(src: Path, code: str, timeout: float = 600) -> tuple[dict | None, str]:
+    """``code`` in a fresh Python with ``src`` first on the path and its data capped: (its last stdout line as JSON, stderr)."""
+    prelude = f"import resource\nresource.setrlimit(resource.RLIMIT_DATA, ({LOCAL_DATA_LIMIT}, {LOCAL_DATA_LIMIT}))\n"
+    env = {**os.environ, "PYTHONPATH": str(src), "OMP_NUM_THREADS": "1"}
+    done = subprocess.run([sys.executable, "-c", prelude + code], capture_output=True, text=True, timeout=timeout, env=env, check=False)
+    lines = done.stdout.strip().splitlines()
+    try:
+        return json.loads(lines[-1]), done.stderr
+    except (IndexError, ValueError):
+        return None, done.stderr
+
+
+def _files(folder: Path) -> dict[str, tuple[int, int]]:
+    return {str(p): (p.stat().st_size, p.stat().st_mtime_ns) for p in folder.rglob("*") if p.is_file()}
+
+
+def _written_outside(before: dict, after: dict, inside: list[Path]) -> list[str]:
+    """Files new or changed since ``before`` that are not under one of the ``inside`` folders."""
+    allowed = [str(f.resolve()) + os.sep for f in inside]
+    changed = [p for p, stat in after.items() if before.get(p) != stat]
+    return sorted(p for p in changed if not any(str(Path(p).resolve()).startswith(a) for a in allowed))
+
+
+def sparse_shards(src: Path, work: Path):
+    """Issue 31's reproducer: ``train --data`` streaming three 10 KB shards, each with a member claiming 2 GiB."""
+    def run():
+        from hostile_shards import sparse_shard
+
+        folder = work / "sparse-shards"
+        folder.mkdir()
+        image = jpeg_bytes(astronaut_head()[::4, ::4])
+        names = [sparse_shard(folder / f"train-{i:06d}.tar", image=image).name for i in range(3)]
+        (folder / "shards.json").write_text(json.dumps({"train_samples": 9, "shards": [{"name": n, "samples": 3} for n in names]}))
+        code = (f"import json, time\nfrom fakelens.data.shards import ShardDataset\n"
+                f"base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\nt = time.perf_counter()\n"
+                f"try:\n    got = [label is not None for _, label, _ in ShardDataset({str(folder)!r}, lambda a, rng: a)]\n"
+                f"    status = f'{{sum(got)}} of {{len(got)}} read'\n"
+                f"except MemoryError:\n    status = 'MemoryError'\n"
+                f"print(json.dumps({{'status': status, 'seconds': time.perf_counter() - t,"
+                f" 'mb': (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) / 1024}}))\n")
+        result, err = _python(src, code)
+        if result is None:
+            return {"status": "crashed", "note": err.strip().splitlines()[-1][:70] if err.strip() else ""}
+        warned = [line for line in err.splitlines() if "sparse" in line]
+        size_kb = sum(f.stat().st_size for f in folder.glob("*.tar")) // 1024
+        note = f"{len(warned)} sparse member(s) skipped with a warning; {size_kb} KB of tars"
+        return {"status": result["status"], "seconds": f"{result['seconds']:.2f}", "RSS +MB": f"{result['mb']:.0f}", "note": note}
+
+    return run
+
+
+def command_writes(src: Path, work: Path, name: str, prepare, argv, inside):
+    """Run ``fakelens argv`` on inputs ``prepare(case)`` makes; count the files written outside ``inside(case)``."""
+    def run():
+        case = work / name
+        case.mkdir()
+        prepare(case)
+        before = _files(work)
+        env = {**os.environ, "PYTHONPATH": str(src), "OMP_NUM_THREADS": "1"}
+        started = time.perf_counter()
+        done = subprocess.run([sys.executable, "-m", "fakelens.cli", *argv(case)], capture_output=True, text=True, timeout=600, env=env, check=False)
+        outside = _written_outside(before, _files(work), inside(case))
+        shown = ", ".join(os.path.relpath(p, case) for p in outside[:2])
+        return {"status": f"exit {done.returncode}", "seconds": f"{time.perf_counter() - started:.2f}",
+                "note": f"{len(outside)} file(s) written outside the output folder" + (f": {shown}" if shown else "")}
+
+    return run
+
+
+def _crop_faces_inputs(case: Path) -> None:
+    head = jpeg_bytes(astronaut_head())
+    for rel in ("ds/m/real/a.jpg", "ds/x/face.jpg"):
+        (case / rel).parent.mkdir(parents=True, exist_ok=True)
+        (case / rel).write_bytes(head)
+    (case / "ds/m/manifest.csv").write_text("path,label\nreal/a.jpg,real\nreal/../../x/face.jpg,real\n")
+    (case / "work").mkdir()
+
+
+def _annotate_inputs(case: Path) -> None:
+    head = jpeg_bytes(astronaut_head())
+    (case / "in").mkdir()
+    (case / "in" / "..jpg").write_bytes(head)
+    long_video(case / "in" / "..mp4", 8, side=64)
+    (case / "ann.jpg").write_bytes(b"a file beside the annotate folder")
+
+
+def passwd_in_a_shard(src: Path, work: Path):
+    """``fakelens shard`` on a manifest that names /etc/passwd among real images: does it end up in a tar?"""
+    def run():
+        case = work / "passwd"
+        case.mkdir()
+        (case / "a.jpg").write_bytes(jpeg_bytes(astronaut_head()))
+        (case / "m.csv").write_text("path,label,group\na.jpg,real,a\n/etc/passwd,fake,b\n")
+        env = {**os.environ, "PYTHONPATH": str(src), "OMP_NUM_THREADS": "1"}
+        done = subprocess.run([sys.executable, "-m", "fakelens.cli", "shard", str(case / "m.csv"), "--out", str(case / "out"),
+                               "--val-fraction", "0", "--test-fraction", "0"], capture_output=True, text=True, timeout=600, env=env, check=False)
+        passwd = Path("/etc/passwd").read_bytes()
+        inside = any(passwd in tar.read_bytes() for tar in (case / "out").glob("*.tar"))
+        return {"status": f"exit {done.returncode}", "note": f"/etc/passwd in a shard: {'yes' if inside else 'no'}"}
+
+    return run
+
+
+def local_inputs(src: Path, work: Path) -> list[tuple[str, object]]:
+    return [
+        ("3 shards of 14 KB, a 2 GiB sparse member each", sparse_shards(src, work)),
+        ("shard manifest naming /etc/passwd", passwd_in_a_shard(src, work)),
+        ("crop-faces row real/../../x/face.jpg", command_writes(
+            src, work, "crop", _crop_faces_inputs, lambda c: ["crop-faces", str(c / "ds/m/manifest.csv"), "--out", str(c / "work/out")],
+            lambda c: [c / "work" / "out"])),
+        ("predict --annotate on ..jpg and ..mp4", command_writes(
+            src, work, "annotate", _annotate_inputs,
+            lambda c: ["predict", str(c / "in" / "..jpg"), str(c / "in" / "..mp4"), "--frames", "2", "-o", str(c / "in" / "rows.csv"),
+                       "--annotate", str(c / "ann")],
+            lambda c: [c / "ann", c / "in"])),
+    ]
+
+
 # ------------------------------------------------------------------ the run
 def start_server(src: Path, port: int, run: str | None) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(src), "OMP_WAIT_POLICY": "PASSIVE"}
@@ -313,10 +445,21 @@ def main() -> None:
     ap.add_argument("--port", type=int, default=8799)
     ap.add_argument("--quick", action="store_true", help="a shorter long video (20,000 frames)")
     ap.add_argument("--only", nargs="*", help="substrings of the input names to run")
+    ap.add_argument("--local-only", action="store_true", help="only the hostile files for the commands (shards, manifests, names)")
     args = ap.parse_args()
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="fakelens-hostile-local-") as work:
+        for name, run in local_inputs(Path(args.src), Path(work)):
+            if args.only and not any(o.lower() in name.lower() for o in args.only):
+                continue
+            rows.append({"input": name, "temp MB": "-", "RSS +MB": "-", **run()})
+            print(f"  {name}: {rows[-1]['status']}; {rows[-1]['note']}", flush=True)
+    if args.local_only:
+        print()
+        print_table(rows, ["input", "status", "seconds", "RSS +MB", "temp MB", "note"])
+        return
     url = f"http://127.0.0.1:{args.port}"
     server = start_server(Path(args.src), args.port, args.run)
-    rows = []
     try:
         probe = ServerProbe(server.pid)
         print(f"server pid {server.pid}, RSS after start-up {probe.rss() / 2**20:.0f} MB ({args.src})", flush=True)

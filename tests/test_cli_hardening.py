@@ -106,3 +106,91 @@ def test_unreadable_inputs_are_named_not_called_corrupt(crop, tiny_run, tmp_path
 def test_serve_with_a_missing_key_file_is_one_line(tmp_path, capsys):
     assert main(["serve", "--api-key-file", str(tmp_path / "missing-key")]) == 2
     assert "cannot read the API key file" in _one_line_error(capsys)
+
+
+# ---------------------------------------------------------------- issue 31, row 12: settings, configs and run folders
+def test_a_bad_numeric_setting_is_one_line_and_other_commands_still_work(monkeypatch, capsys):
+    monkeypatch.setenv("FAKELENS_PROCESSES", "abc")
+    assert main(["models"]) == 0  # the variable only matters to serve: it no longer breaks every command's parsing
+    capsys.readouterr()
+    assert main(["serve", "--port", "1"]) == 2
+    assert "FAKELENS_PROCESSES='abc' is not a whole number" in _one_line_error(capsys)
+    monkeypatch.setenv("FAKELENS_PROCESSES", "0")
+    assert main(["serve", "--port", "1"]) == 2
+    assert "FAKELENS_PROCESSES='0' must be at least 1" in _one_line_error(capsys)
+
+
+def test_a_bad_header_timeout_setting_is_one_line_when_serving(tmp_path):
+    import subprocess
+    import sys
+
+    # a fresh process: the variable is read when the server module is imported
+    env = {**os.environ, "FAKELENS_HEADER_TIMEOUT_S": "soon"}
+    done = subprocess.run([sys.executable, "-m", "fakelens.cli", "serve", "--port", "1"], capture_output=True, text=True,
+                          timeout=120, env=env, check=False)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines() == ["fakelens: error: FAKELENS_HEADER_TIMEOUT_S='soon' is not a number"]
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("epochs: [1, 2\nlr: 0.1\n", "not valid YAML: expected ',' or ']'"),
+    ("- a\n- list\n", "a config is a mapping of training options"),
+    ("epochs: 1\n\tlr: 2\n", "not valid YAML: found character '\\t'"),
+])
+def test_a_bad_yaml_config_is_one_line(tmp_path, capsys, text, expected):
+    config = tmp_path / "bad.yaml"
+    config.write_text(text)
+    for argv in (["train", "--config", str(config), "--out", str(tmp_path / "run")],
+                 ["tune", "--config", str(config), "--data", str(tmp_path), "--out", str(tmp_path / "tune")]):
+        assert main(argv) == 2
+        err = _one_line_error(capsys)
+        assert "bad.yaml" in err and expected in err, err
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.fixture(scope="module")
+def resumable_run(tmp_path_factory, kaggle_dataset):
+    """A one-epoch run whose checkpoint the tests below damage (each on its own copy)."""
+    out = tmp_path_factory.mktemp("resumable") / "run"
+    assert main(["train", "--data", str(kaggle_dataset), "--model", "simple_cnn", "--out", str(out), "--epochs", "1",
+                 "--batch-size", "16", "--image-size", "32", "--max-steps-per-epoch", "2", "--max-val-batches", "1",
+                 "--num-workers", "0", "--patience", "0"]) == 0
+    return out
+
+
+def _copy_run(run, tmp_path):
+    import shutil
+
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy)
+    return copy
+
+
+def test_a_corrupt_checkpoint_state_is_one_line_on_resume(resumable_run, tmp_path, capsys):
+    run = _copy_run(resumable_run, tmp_path)
+    folder = run / "checkpoints" / (run / "checkpoints" / "LATEST").read_text().strip()
+    capsys.readouterr()
+    for damage in (os.urandom(2000), b"", b"PK\x03\x04" + os.urandom(300)):
+        (folder / "state.pt").write_bytes(damage)
+        assert main(["train", "--out", str(run), "--resume", "--epochs", "2"]) == 2
+        err = _one_line_error(capsys)
+        assert "state.pt: corrupt or not a checkpoint state" in err, err
+    (folder / "model.safetensors").write_bytes(b"not safetensors")
+    assert main(["train", "--out", str(run), "--resume", "--epochs", "2"]) == 2
+    assert "model.safetensors: not loadable weights" in _one_line_error(capsys)
+
+
+def test_a_latest_pointer_outside_the_run_is_refused(resumable_run, tmp_path, capsys):
+    import shutil
+
+    run = _copy_run(resumable_run, tmp_path)
+    root = run / "checkpoints"
+    real = root / (root / "LATEST").read_text().strip()
+    elsewhere = tmp_path / "elsewhere"  # a complete checkpoint, but outside the run
+    shutil.copytree(real, elsewhere)
+    capsys.readouterr()
+    for pointer in ("../../elsewhere", str(elsewhere), "..", "."):
+        (root / "LATEST").write_text(pointer + "\n")
+        assert main(["train", "--out", str(run), "--resume", "--epochs", "2"]) == 2
+        err = _one_line_error(capsys)
+        assert "LATEST names" in err and "not a checkpoint inside" in err, (pointer, err)

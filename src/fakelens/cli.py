@@ -158,11 +158,21 @@ def _add_shard(sub) -> None:
 
 
 def _shard(args) -> int:
-    from .data.shards import write_shards
+    from .data.shards import REPORT_FILE, write_shards
 
     index = write_shards(args.data, args.out, samples_per_shard=args.samples_per_shard, seed=args.seed,
                          val_fraction=args.val_fraction, test_fraction=args.test_fraction, split_method=args.split_method)
-    print(json.dumps({"out": args.out, "train_samples": index["train_samples"], "shards": len(index["shards"])}, indent=2))
+    print(json.dumps({"out": args.out, "train_samples": index["train_samples"], "shards": len(index["shards"]),
+                      "refused": index["refused"]}, indent=2))
+    if index["refused"]:
+        import csv
+
+        report = os.path.join(args.out, REPORT_FILE)
+        with open(report, newline="", encoding="utf-8") as fh:
+            for row in csv.DictReader(fh):
+                print(f"fakelens: skipped {row['path']}: {row['error']}", file=sys.stderr)
+        print(f"fakelens: {index['refused']} training file(s) refused; see {report}", file=sys.stderr)
+        return 3
     return 0
 
 
@@ -371,6 +381,10 @@ def _crop_faces(args) -> int:
 
     summary = crop_dataset(args.data, args.out, workers=args.workers)
     print(json.dumps(summary, indent=2))
+    if summary["refused"]:
+        print(f"fakelens: {summary['refused']} row(s) refused: their crop would be written outside {args.out}; "
+              f"see {os.path.join(args.out, 'crop_report.csv')}", file=sys.stderr)
+        return 3
     return 0
 
 
@@ -396,8 +410,8 @@ def _add_export(sub) -> None:
 
 
 def _export(args) -> int:
-    from .inference import load
     from .export.exporter import export_run
+    from .inference import load
 
     detector = load(args.run, backend="torch")
     out = args.out or args.run
@@ -497,9 +511,8 @@ def _add_tune(sub) -> None:
 
 def _tune(args) -> int:
     from .training import TrainConfig
-    from .training.tune import SEARCH_SPACE, tune
-
     from .training.config import read_config_file
+    from .training.tune import SEARCH_SPACE, tune
 
     base = read_config_file(args.config) if args.config else {}
     base.update(data=args.data, model=args.model, epochs=args.epochs, per_class=args.per_class, num_workers=args.num_workers,
@@ -535,15 +548,18 @@ def _add_serve(sub) -> None:
                    "or --api-key-file")
     p.add_argument("--api-key-file", help="read the API key from this file (or FAKELENS_API_KEY_FILE)")
     p.add_argument("--workers", type=_positive_int, help="inference threads (default 2)")
-    p.add_argument("--processes", type=_positive_int, default=int(os.environ.get("FAKELENS_PROCESSES", 1)),
+    p.add_argument("--processes", type=_positive_int,
                    help="uvicorn worker processes on the port, each with its own detector (default 1, or FAKELENS_PROCESSES)")
 
 
 def _serve(args) -> int:
     from .service import serve
+    from .utils.env import env_number
 
+    # read here, not as the option's default: a bad value must not stop every other command from parsing
+    processes = args.processes if args.processes is not None else env_number("FAKELENS_PROCESSES", 1, least=1)
     serve(args.host, args.port, run=args.run, api_key=args.api_key, api_key_file=args.api_key_file, backend=args.backend,
-          workers=args.workers, processes=args.processes)
+          workers=args.workers, processes=processes)
     return 0
 
 

@@ -39,3 +39,7 @@ class ImageTooLargeError(ImageReadError, InputTooLargeError):
 
 class VideoTooLargeError(VideoReadError, InputTooLargeError):
     """A video whose frames are above the pixel limit."""
+
+
+class UnsafePathError(FakelensError, ValueError):
+    """A path taken from an input (a file name, a manifest row, an index entry) would lead outside its folder."""

@@ -2,15 +2,14 @@ import json
 import tarfile
 
 import pytest
-import torch
 
 from fakelens.cli import main
 from fakelens.data.dataset import make_loader
 from fakelens.data.shards import INDEX_FILE, ShardDataset, iter_tar_samples, write_shards
 from fakelens.data.split import read_split_csv
-from fakelens.imaging.preprocess import PreprocessConfig
 from fakelens.data.transforms import train_transform
 from fakelens.errors import ConfigError, DataError
+from fakelens.imaging.preprocess import PreprocessConfig
 
 
 @pytest.fixture(scope="module")

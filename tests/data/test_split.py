@@ -1,8 +1,8 @@
 from collections import Counter
 
 from fakelens.data import load_samples, sample_per_class, split_by_group
-from fakelens.data.split import keep_earlier_sides, split_by_group_hash
 from fakelens.data.sources import Sample
+from fakelens.data.split import keep_earlier_sides, split_by_group_hash
 
 
 def _groups_by_split(samples, splits):

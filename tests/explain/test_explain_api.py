@@ -6,11 +6,11 @@ import pytest
 from PIL import Image
 
 from fakelens.data.synthetic import make_image
-from fakelens.imaging.preprocess import PreprocessConfig
 from fakelens.errors import ImageReadError
 from fakelens.explain import Explanation, explain, explain_faces, resolve_methods
 from fakelens.explain.faithfulness import deletion_faithfulness, random_segment_masks, shifted_masks, top_fraction_mask
 from fakelens.explain.figures import explanation_figure, explanation_grid
+from fakelens.imaging.preprocess import PreprocessConfig
 from fakelens.inference.detector import Detector
 from fakelens.models import create_model
 from fakelens.utils.atomic import save_figure

@@ -94,3 +94,19 @@ def test_cli_explain_whole_photo_explains_each_face_once_with_its_box(patch_run,
     for f in found.faces:
         assert by_box[f.box]["prob_fake"] == pytest.approx(f.prob_fake, abs=1e-4)
         assert (out / by_box[f.box]["figure"]).is_file()
+
+
+def test_cli_explain_writes_only_inside_out_whatever_the_input_names(untrained_run, tmp_path):
+    from fakelens.data.synthetic import make_image
+
+    inputs = tmp_path / "inputs"
+    inputs.mkdir()
+    face = make_image(np.random.default_rng(0), 64, fake=False)[0]
+    for name in ("..jpg", "...jpg", "a\nb.jpg"):
+        Image.fromarray(face).save(inputs / name, format="JPEG")
+    out = tmp_path / "explained"
+    assert main(["explain", str(inputs), "--run", str(untrained_run), "--method", "gradcam", "--backend", "torch",
+                 "--crops", "--out", str(out)]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["explained", "inputs"]
+    rows = json.loads((out / "explanations.json").read_text())["images"]
+    assert len(rows) == 3 and all((out / r["figure"]).is_file() and "/" not in r["figure"] and "\n" not in r["figure"] for r in rows)

@@ -7,12 +7,21 @@ import pytest
 from PIL import Image
 
 from fakelens.data.synthetic import make_image
-from fakelens.imaging.preprocess import PreprocessConfig
 from fakelens.errors import ConfigError
 from fakelens.explain import (
-    EXPLAIN_METHODS, METHODS, CamMethod, ExplainConfig, ExplainMethod, Explanation, LimeMethod, explain, explain_faces,
-    explain_files, make_methods,
+    EXPLAIN_METHODS,
+    METHODS,
+    CamMethod,
+    ExplainConfig,
+    ExplainMethod,
+    Explanation,
+    LimeMethod,
+    explain,
+    explain_faces,
+    explain_files,
+    make_methods,
 )
+from fakelens.imaging.preprocess import PreprocessConfig
 from fakelens.inference.detector import Detector
 from fakelens.models import create_model
 

@@ -5,8 +5,8 @@ import torch
 
 import fakelens
 from fakelens.data.synthetic import make_image
-from fakelens.imaging.preprocess import PreprocessConfig
 from fakelens.explain import CAM_VARIANTS, GradCam, explain
+from fakelens.imaging.preprocess import PreprocessConfig
 from fakelens.inference.detector import Detector
 from fakelens.models import create_model, get_model_spec
 

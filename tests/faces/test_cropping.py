@@ -5,11 +5,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from facekit import iou
 
 from fakelens.faces import FaceBox, Framing, YuFaceDetector, crop_face, crop_region
 from fakelens.faces.cropping import YUFACE_FRAMING, jpeg_roundtrip
-
-from facekit import iou
 
 LANDMARKS = ((40.0, 40.0), (60.0, 40.0), (50.0, 50.0), (42.0, 60.0), (58.0, 60.0))
 

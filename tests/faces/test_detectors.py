@@ -3,11 +3,10 @@ import importlib.util
 import cv2
 import numpy as np
 import pytest
+from facekit import iou, paste_heads
 
 from fakelens.faces import FaceDetector, YuFaceDetector, create_face_detector, list_face_detectors
 from fakelens.faces.detectors import working_scale
-
-from facekit import iou, paste_heads
 
 
 def test_registry_names_default_and_errors():

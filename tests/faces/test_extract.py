@@ -7,8 +7,8 @@ from facekit import background, paste_heads, tint_green, write_video
 from PIL import Image
 
 from fakelens.cli import main
-from fakelens.data.sources import load_samples
 from fakelens.data.extract import extract_faces
+from fakelens.data.sources import load_samples
 
 
 @pytest.fixture

@@ -3,11 +3,11 @@ import threading
 import time
 
 import pytest
-from service.hostile import long_video, mjpeg_size_switch, peak_rss_delta_mb
 
 from fakelens.errors import VideoReadError, VideoTooLargeError
 from fakelens.faces import predict_video
 from fakelens.faces.videoio import DecodeBudget, VideoReader, read_frames
+from service.hostile import long_video, mjpeg_size_switch, peak_rss_delta_mb
 
 
 @pytest.fixture(scope="module")

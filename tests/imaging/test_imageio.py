@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from fakelens.errors import ImageReadError
 from fakelens.imaging import imageio
 from fakelens.imaging.imageio import load_image
-from fakelens.errors import ImageReadError
 
 
 def _save(im, fmt="PNG", **kw):

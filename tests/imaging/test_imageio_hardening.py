@@ -5,11 +5,11 @@ import os
 import numpy as np
 import pytest
 from PIL import Image, ImageOps
-from service.hostile import BOMBS, grey16_png, palette_png_with_transparency, peak_rss_delta_mb
 
+from fakelens.errors import ImageReadError, ImageTooLargeError
 from fakelens.imaging import imageio
 from fakelens.imaging.imageio import load_image, open_image
-from fakelens.errors import ImageReadError, ImageTooLargeError
+from service.hostile import BOMBS, grey16_png, palette_png_with_transparency, peak_rss_delta_mb
 
 
 def _save(im, fmt="PNG", **kw):

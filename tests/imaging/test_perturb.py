@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from fakelens.imaging.perturb import ROBUSTNESS_PERTURBATIONS, jpeg, random_degradation, social_media_chain
 from fakelens.data.synthetic import make_image
+from fakelens.imaging.perturb import ROBUSTNESS_PERTURBATIONS, jpeg, random_degradation, social_media_chain
 
 
 @pytest.mark.parametrize("name", list(ROBUSTNESS_PERTURBATIONS))

@@ -1,5 +1,4 @@
 """One picture, one P(fake): every entry point goes through the one preprocessing path."""
-import io
 
 import numpy as np
 import pytest
@@ -23,8 +22,8 @@ def test_same_probability_through_every_entry_point(trained_run, large_jpeg, tmp
     from fakelens.cli import main
     from fakelens.evaluation.evaluate import score_samples
     from fakelens.explain import explain
-    from fakelens.faces import predict_photo
     from fakelens.export.quantize import _val_batches
+    from fakelens.faces import predict_photo
     from fakelens.service.app import create_app
 
     run, _ = trained_run

@@ -7,8 +7,8 @@ import torch
 import fakelens
 from fakelens.cli import main
 from fakelens.data.synthetic import make_image
-from fakelens.inference.detector import Detector
 from fakelens.export.exporter import export_onnx, export_run
+from fakelens.inference.detector import Detector
 from fakelens.models import create_model
 
 

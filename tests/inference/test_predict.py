@@ -3,7 +3,6 @@ import json
 
 import numpy as np
 import pytest
-from PIL import Image
 
 import fakelens
 from fakelens.cli import main

@@ -8,7 +8,6 @@ import time
 import urllib.request
 from pathlib import Path
 
-
 SRC = str(Path(__file__).resolve().parents[2] / "src")
 
 

@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 
 from fakelens.inference.calibration import Bands, Calibration
-from fakelens.stats.calibration import fit_bands
 from fakelens.inference.tta import VIEW_SETS
+from fakelens.stats.calibration import fit_bands
 
 
 def test_bands_meet_the_precision_and_accusation_limits_on_the_data_they_were_fitted_on():
@@ -107,8 +107,8 @@ def test_choose_views_pays_for_more_views_only_with_validation_auc():
 def test_calibrate_fits_on_the_logits_of_the_views_it_ships(trained_run):
     import fakelens
     from fakelens.data.split import read_split_csv
-    from fakelens.utils.numeric import sigmoid
     from fakelens.training.calibrate import calibrate, mean_logits, view_logits
+    from fakelens.utils.numeric import sigmoid
 
     run = trained_run[0]
     samples, splits = read_split_csv(run / "split.csv")

@@ -13,8 +13,8 @@ from typing import Sequence
 from tqdm.auto import tqdm
 
 from ..errors import ImageReadError
-from ..utils.unionfind import UnionFind
 from ..imaging.imageio import open_image
+from ..utils.unionfind import UnionFind
 
 
 def phash(path: str) -> int | None:

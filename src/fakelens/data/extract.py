@@ -21,14 +21,14 @@ from pathlib import Path
 
 import numpy as np
 
-from ..labels import FAKE, LABEL_NAMES
-from .sources import parse_label
 from ..errors import DataError, VideoReadError
-from ..utils.atomic import write_csv
 from ..faces.annotate import save_image
 from ..faces.cropping import CROP_JPEG_QUALITY, CROP_SIZE, crop_face, crop_region
 from ..faces.detectors import FaceDetector, create_face_detector
 from ..faces.videoio import VideoReader, is_video_path
+from ..labels import FAKE, LABEL_NAMES
+from ..utils.atomic import write_csv
+from .sources import parse_label
 
 METADATA_COLUMNS = ["videoname", "original_width", "original_height", "label", "original"]
 REPORT_COLUMNS = ["videoname", "status", "error"]

@@ -41,12 +41,12 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..errors import DataError
+from ..labels import FAKE, REAL
+from ..utils.rundir import SPLIT
 from ..utils.unionfind import UnionFind
 from .dedup import near_duplicate_groups, phashes
-from ..labels import FAKE, REAL
 from .sources import Sample, load_samples, parse_label
 from .split import keep_earlier_sides, sample_per_class, split_by
-from ..utils.rundir import SPLIT
 
 logger = logging.getLogger(__name__)
 
@@ -90,7 +90,9 @@ class SourceSpec(BaseModel):
             except FileNotFoundError:
                 raise DataError(f"{arg}: no such source config") from None
             except yaml.YAMLError as exc:
-                raise DataError(f"{arg}: not valid YAML ({exc})") from None
+                from ..utils.yaml_text import yaml_error_line
+
+                raise DataError(f"{arg}: not valid YAML: {yaml_error_line(exc)}") from None
             if not isinstance(raw, dict):
                 raise DataError(f"{arg}: a source config is a mapping (name, path, layout, ...)")
             raw.setdefault("name", Path(arg).stem)

@@ -5,13 +5,20 @@ train`` does and writes
 
 * ``train-000000.tar``, ``train-000001.tar``, ...: the training split, shuffled,
   each sample as consecutive tar members ``<key>.jpg`` (the image file's bytes
-  as they are; ``.png`` etc. keep their own extension), ``<key>.cls`` (``0`` REAL,
-  ``1`` FAKE) and ``<key>.group``: the WebDataset convention, so the
-  ``webdataset`` package and other tools read them too;
+  as they are, under the extension of the format they decode as: ``.png`` etc.),
+  ``<key>.cls`` (``0`` REAL, ``1`` FAKE) and ``<key>.group``: the WebDataset
+  convention, so the ``webdataset`` package and other tools read them too;
 * ``split.csv``: every sample and its side (validation and test are read from
   their original files: they are small and evaluation needs paths);
+* ``shard_report.csv``: the training files refused, and why (not a regular
+  file, above :data:`MAX_MEMBER_BYTES`, not an image);
 * ``shards.json``: the shard names and sample counts, written last, so a folder
   that has it is complete.
+
+Shards may come from someone else, so reading trusts none of them: only plain
+members up to :data:`MAX_MEMBER_BYTES` are read (sparse, link and device members
+are skipped with a warning), a sample needs an image and a label of 0 or 1, and
+``shards.json`` may only name tars in its own folder.
 
 ``fakelens train --data SHARDS/`` then streams the training split from the tars
 (:class:`ShardDataset`): each rank reads its own shards, and each data-loader
@@ -21,8 +28,10 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import os
 import random
+import stat
 import tarfile
 from pathlib import Path
 from typing import Callable, Iterator
@@ -32,13 +41,21 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import IterableDataset, get_worker_info
 
-from ..errors import DataError, ImageReadError
-from ..utils.atomic import atomic_path, write_json
-from ..imaging.imageio import open_image
+from ..errors import DataError, ImageReadError, UnsafePathError
+from ..imaging.imageio import COPYABLE_FORMATS, image_file_extension, open_image
+from ..labels import FAKE, REAL
+from ..utils.atomic import atomic_path, write_csv, write_json
+from ..utils.paths import safe_child
 from .sources import Sample
 from .split import read_split_csv, write_split_csv
 
-INDEX_FILE, SPLIT_FILE = "shards.json", "split.csv"
+INDEX_FILE, SPLIT_FILE, REPORT_FILE = "shards.json", "split.csv", "shard_report.csv"
+#: The extensions an image member of a sample may have.
+IMAGE_MEMBER_EXTENSIONS = frozenset(COPYABLE_FORMATS.values()) | {"jpeg"}
+#: Largest tar member read or written (bytes): far above any face image, and what one sample may cost in memory.
+MAX_MEMBER_BYTES = 32 * 2**20
+
+logger = logging.getLogger(__name__)
 
 
 def is_shard_dir(path: str | os.PathLike) -> bool:
@@ -62,31 +79,66 @@ def write_shards(data: str | os.PathLike, out: str | os.PathLike, samples_per_sh
     # Shuffled before writing: a stream through a few shards then mixes classes and groups.
     random.Random(seed).shuffle(train)
     out.mkdir(parents=True, exist_ok=True)
-    shards = []
+    shards, refused = [], []
     for start in range(0, len(train), samples_per_shard):
         name = f"train-{len(shards):06d}.tar"
-        _write_tar(out / name, train[start : start + samples_per_shard], first_key=start)
-        shards.append({"name": name, "samples": len(train[start : start + samples_per_shard])})
+        written = _write_tar(safe_child(out, name), train[start : start + samples_per_shard], first_key=start, refused=refused)
+        shards.append({"name": name, "samples": written})
     write_split_csv(out / SPLIT_FILE, samples, splits, sample_keys(samples, [spec]))
+    write_csv(out / REPORT_FILE, refused, ["path", "error"])
+    if train and len(refused) == len(train):
+        raise DataError(f"{data}: none of the {len(train)} training files could go into a shard; see {out / REPORT_FILE}")
     index = {"source": str(data), "seed": seed, "split_method": split_method, "val_fraction": val_fraction, "test_fraction": test_fraction,
-             "train_samples": len(train), "shards": shards}
+             "train_samples": sum(s["samples"] for s in shards), "refused": len(refused), "shards": shards}
     write_json(out / INDEX_FILE, index)
     return index
 
 
-def _write_tar(path: Path, samples: list[Sample], first_key: int) -> None:
+def _write_tar(path: Path, samples: list[Sample], first_key: int, refused: list[dict]) -> int:
+    """Write ``samples`` to the tar ``path``; the refused ones go to ``refused`` (path, error). Returns the number written."""
     def add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
         info = tarfile.TarInfo(name)
         info.size, info.mode = len(data), 0o444  # mtime 0 and no owner: the same data gives the same bytes
         tar.addfile(info, io.BytesIO(data))
 
+    written = 0
     with atomic_path(path) as tmp, tarfile.open(tmp, "w") as tar:
         for k, s in enumerate(samples, start=first_key):
+            try:
+                data, ext = _sample_image(s)
+            except DataError as exc:
+                refused.append({"path": s.path, "error": str(exc)})
+                continue
             key = f"{k:09d}"
-            ext = Path(s.path).suffix.lower().lstrip(".") or "jpg"
-            add(tar, f"{key}.{'jpg' if ext == 'jpeg' else ext}", Path(s.path).read_bytes())
+            add(tar, f"{key}.{ext}", data)
             add(tar, f"{key}.cls", str(s.label).encode())
             add(tar, f"{key}.group", s.group.encode())
+            written += 1
+    return written
+
+
+def _sample_image(sample: Sample) -> tuple[bytes, str]:
+    """A training sample's image bytes and the extension of its format, or :class:`DataError` saying why it is refused.
+
+    A manifest may name any file: only a regular file of at most :data:`MAX_MEMBER_BYTES` that decodes as an
+    image goes into a shard (``/etc/passwd`` or a FIFO does not), under the extension of what it is, with a 0/1 label.
+    """
+    if sample.label not in (REAL, FAKE):
+        raise DataError(f"{sample.path}: label {sample.label!r} is neither 0 (REAL) nor 1 (FAKE)")
+    try:
+        info = os.stat(sample.path)
+    except OSError as exc:
+        raise DataError(f"{sample.path}: cannot read it ({exc.strerror or exc})") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise DataError(f"{sample.path}: not a regular file")
+    if info.st_size > MAX_MEMBER_BYTES:
+        raise DataError(f"{sample.path}: {info.st_size:,} bytes, above the {MAX_MEMBER_BYTES:,}-byte limit per sample")
+    with open(sample.path, "rb") as fh:
+        data = fh.read(MAX_MEMBER_BYTES + 1)
+    try:
+        return data, image_file_extension(data, sample.path)
+    except ImageReadError as exc:
+        raise DataError(f"not an image for a shard: {exc}") from None
 
 
 def read_shard_split(path: str | os.PathLike, per_class: int | None = None) -> tuple[list[Sample], list[str]]:
@@ -97,20 +149,95 @@ def read_shard_split(path: str | os.PathLike, per_class: int | None = None) -> t
 
 
 def iter_tar_samples(path: str | os.PathLike) -> Iterator[tuple[int, dict[str, bytes]]]:
-    """``(key, {extension: bytes})`` per sample, in tar order (a sample's members are consecutive)."""
+    """``(key, {extension: bytes})`` per sample, in tar order (a sample's members are consecutive).
+
+    Only plain files of at most :data:`MAX_MEMBER_BYTES` are read; any other
+    member (see :func:`member_refusal`) is skipped with a warning, never read,
+    and so is a sample without a numeric key, an image or a ``.cls`` of 0 or 1
+    (see :func:`sample_refusal`): a shard may come from someone else.
+    """
+    def complete(stem: str, fields: dict[str, bytes]) -> Iterator[tuple[int, dict[str, bytes]]]:
+        refusal = sample_refusal(stem, fields)
+        if refusal:
+            logger.warning("%s: sample %r skipped: %s", path, stem, refusal)
+        else:
+            yield int(stem), fields
+
     key, fields = None, {}
     with tarfile.open(path, "r|") as tar:  # streaming: no seeks, so any file system (or a pipe) will do
         for member in tar:
-            if not member.isfile():
+            refusal = member_refusal(member)
+            if refusal:
+                if not member.isdir():
+                    logger.warning("%s: member %r skipped: %s", path, member.name, refusal)
                 continue
             stem, _, ext = member.name.rpartition("/")[2].partition(".")
             if stem != key and fields:
-                yield int(key), fields
+                yield from complete(key, fields)
                 fields = {}
             key = stem
             fields[ext] = tar.extractfile(member).read()
     if fields:
-        yield int(key), fields
+        yield from complete(key, fields)
+
+
+def sample_refusal(key: str, fields: dict[str, bytes]) -> str | None:
+    """Why a sample read from a shard is not used (None: it has a numeric key, an image and a label of 0 or 1)."""
+    if not key.isascii() or not key.isdigit():
+        return "its key is not a number"
+    if "cls" not in fields:
+        return "no .cls member (its label)"
+    if fields["cls"].strip() not in (b"0", b"1"):
+        return f"its .cls is {fields['cls'][:20]!r}, neither 0 (REAL) nor 1 (FAKE)"
+    if not any(ext in IMAGE_MEMBER_EXTENSIONS for ext in fields):
+        return f"no image member (found: {', '.join(sorted(fields))})"
+    return None
+
+
+def member_refusal(member: tarfile.TarInfo) -> str | None:
+    """Why a tar member is not read (None: it is a plain file small enough to read).
+
+    A GNU or PAX sparse member stores a few bytes and a size of its choosing:
+    reading it returns that many bytes (the holes as zeros), so a 10 KB member
+    can claim 2 GiB. Links and devices are no sample's data.
+    """
+    if member.issparse():
+        return f"a sparse file claiming {member.size:,} bytes"
+    if member.issym() or member.islnk():
+        return f"a link (to {member.linkname!r})"
+    if member.ischr() or member.isblk() or member.isfifo():
+        return "a device or FIFO"
+    if not member.isfile():
+        return "not a regular file"
+    if member.size > MAX_MEMBER_BYTES:
+        return f"{member.size:,} bytes, above the {MAX_MEMBER_BYTES:,}-byte limit per member"
+    return None
+
+
+def read_index(folder: str | os.PathLike) -> tuple[list[tuple[Path, int]], int]:
+    """``([(tar path, samples), ...], training samples)`` from ``folder/shards.json``.
+
+    The index may only name tars inside ``folder`` (resolved: no ``..``, no absolute
+    path, no symbolic link out): a shard folder from someone else cannot send the
+    reader to any other file.
+    """
+    where = Path(folder) / INDEX_FILE
+    try:
+        index = json.loads(where.read_text(encoding="utf-8"))
+        entries = [(str(s["name"]), int(s["samples"])) for s in index["shards"]]
+        total = int(index["train_samples"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise DataError(f"{where}: not a readable shard index ({exc.__class__.__name__}: {exc})") from None
+    shards = []
+    for name, count in entries:
+        try:
+            tar = safe_child(folder, name)
+        except UnsafePathError as exc:
+            raise DataError(f"{where}: shard {exc}") from None
+        if not tar.is_file():
+            raise DataError(f"{where}: shard {name!r} is missing")
+        shards.append((tar, count))
+    return shards, total
 
 
 class ShardDataset(IterableDataset):
@@ -127,9 +254,7 @@ class ShardDataset(IterableDataset):
 
     def __init__(self, path: str | os.PathLike, transform: Callable, seed: int = 0, shuffle_buffer: int = 512):
         self.path, self.transform, self.seed, self.shuffle_buffer = Path(path), transform, seed, shuffle_buffer
-        index = json.loads((self.path / INDEX_FILE).read_text())
-        self.shards = [(self.path / s["name"], s["samples"]) for s in index["shards"]]
-        self.total = int(index["train_samples"])
+        self.shards, self.total = read_index(self.path)
         self.epoch = 0
 
     @staticmethod
@@ -183,7 +308,7 @@ class ShardDataset(IterableDataset):
                 return
 
     def _decode(self, key: int, fields: dict[str, bytes]):
-        image_ext = next((e for e in fields if e not in ("cls", "group")), None)
+        image_ext = next((e for e in fields if e in IMAGE_MEMBER_EXTENSIONS), None)
         try:
             image = open_image(fields[image_ext]) if image_ext else None
         except ImageReadError:

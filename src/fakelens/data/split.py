@@ -21,8 +21,8 @@ from collections.abc import Hashable, Mapping, Sequence
 import numpy as np
 
 from ..errors import DataError
-from ..utils.atomic import write_csv
 from ..labels import FAKE, REAL
+from ..utils.atomic import write_csv
 from .sources import Sample, parse_label
 
 SPLITS = ("train", "val", "test")

@@ -42,12 +42,13 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..data.multisource import SourceSpec, load_source
-from ..labels import REAL
 from ..data.sources import Sample
 from ..data.split import read_split_csv
 from ..errors import ConfigError, DataError
-from ..utils.atomic import write_csv, write_json, write_text
+from ..labels import REAL
 from ..stats.metrics import bootstrap_intervals, compute_metrics, paired_bootstrap_intervals, verdict_metrics
+from ..utils.atomic import write_csv, write_json, write_text
+from ..utils.markdown import markdown_text
 from ..utils.rundir import RunDir
 
 
@@ -90,7 +91,9 @@ class BenchConfig(BaseModel):
         except FileNotFoundError:
             raise ConfigError(f"{path}: no such benchmark file") from None
         except yaml.YAMLError as exc:
-            raise ConfigError(f"{path}: not valid YAML ({exc})") from None
+            from ..utils.yaml_text import yaml_error_line
+
+            raise ConfigError(f"{path}: not valid YAML: {yaml_error_line(exc)}") from None
         except (TypeError, ValidationError) as exc:
             problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()) if isinstance(exc, ValidationError) else str(exc)
             raise ConfigError(f"{path}: {problems}") from None
@@ -243,7 +246,7 @@ def group_rows(rows: list[dict]) -> list[dict]:
 
 
 def _markdown_table(rows: list[dict], columns: list[str]) -> list[str]:
-    fmt = lambda v: "" if v is None else f"{v:.3f}" if isinstance(v, float) else str(v)  # noqa: E731
+    fmt = lambda v: "" if v is None else f"{v:.3f}" if isinstance(v, float) else markdown_text(v)  # noqa: E731
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     return lines + ["| " + " | ".join(fmt(r.get(c)) for c in columns) + " |" for r in rows]
 

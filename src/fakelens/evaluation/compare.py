@@ -7,8 +7,9 @@ from pathlib import Path
 
 from ..errors import RunDirError
 from ..utils.atomic import write_csv, write_text
-from .plots import plot_leaderboard
+from ..utils.markdown import markdown_text
 from ..utils.rundir import RunDir
+from .plots import plot_leaderboard
 
 COLUMNS = ["name", "model", "accuracy", "precision", "recall", "f1", "roc_auc", "log_loss", "ece", "threshold", "n",
            "init", "image_size", "epochs_run", "train_images", "train_minutes", "train_images_seen"]
@@ -53,7 +54,7 @@ def compare_runs(run_dirs: list[str | os.PathLike], out: str | os.PathLike) -> l
     rows.sort(key=lambda r: (r["roc_auc"] is not None, r["roc_auc"] or 0), reverse=True)
     out = Path(out)
     write_csv(out / "leaderboard.csv", rows, COLUMNS)
-    fmt = lambda v: "" if v is None else f"{v:.4f}" if isinstance(v, float) else str(v)  # noqa: E731
+    fmt = lambda v: "" if v is None else f"{v:.4f}" if isinstance(v, float) else markdown_text(v)  # noqa: E731
     lines = ["| rank | " + " | ".join(COLUMNS) + " |", "|" + "---|" * (len(COLUMNS) + 1)]
     lines += [f"| {i} | " + " | ".join(fmt(r[c]) for c in COLUMNS) + " |" for i, r in enumerate(rows, 1)]
     write_text(out / "leaderboard.md", "# Leaderboard (test split, sorted by ROC-AUC)\n\n" + "\n".join(lines) + "\n")

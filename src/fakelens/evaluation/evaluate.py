@@ -14,10 +14,10 @@ from ..data.sources import Sample, load_samples
 from ..data.split import read_split_csv
 from ..data.transforms import eval_transform
 from ..errors import RunDirError
-from ..utils.atomic import write_csv, write_json
 from ..stats.metrics import compute_metrics, verdict_metrics
-from .plots import plot_confusion, plot_reliability, plot_roc
+from ..utils.atomic import write_csv, write_json
 from ..utils.rundir import METRICS, PREDICTIONS, RunDir
+from .plots import plot_confusion, plot_reliability, plot_roc
 
 
 def collect_logits(logit_fn: Callable[[torch.Tensor], np.ndarray], loader, max_batches: int | None = None, desc: str = "eval"):

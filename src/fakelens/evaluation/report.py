@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import csv
+import functools
 import html
 import io
 import json
@@ -15,9 +16,11 @@ from pathlib import Path
 import numpy as np
 
 from ..utils.atomic import write_text
+from ..utils.markdown import markdown_link_target, markdown_text
+from ..utils.paths import safe_child, safe_name
+from ..utils.rundir import RunDir
 from .compare import COLUMNS, compare_runs
 from .plots import plot_confusion, plot_reliability, plot_roc
-from ..utils.rundir import RunDir
 
 
 def _predictions(run: Path) -> tuple[np.ndarray, np.ndarray, list[str]]:
@@ -61,6 +64,11 @@ def _gallery(labels, probs, paths, threshold: float, per_kind: int = 6) -> str:
     return "".join(cells)
 
 
+def _plot_path(out: Path, run_name: str, kind: str) -> Path:
+    """``out/plots/<run>_<kind>.png``: a run's name (a folder name, chosen by whoever made the run) stays a plain file name."""
+    return safe_child(out / "plots", safe_name(f"{run_name}_{kind}.png"))
+
+
 def write_report(run_dirs: list[str | os.PathLike], out: str | os.PathLike, gallery: bool = True) -> Path:
     out = Path(out)
     runs = [Path(r) for r in run_dirs]
@@ -70,25 +78,25 @@ def write_report(run_dirs: list[str | os.PathLike], out: str | os.PathLike, gall
     (out / "plots").mkdir(parents=True, exist_ok=True)
     for row in rows:
         run = by_name[row["name"]]
+        plot = functools.partial(_plot_path, out, row["name"])
         labels, probs, paths = _predictions(run)
         detector = json.loads(RunDir(run).detector_config.read_text()) if RunDir(run).detector_config.is_file() else {}
         info = detector.get("info", {})
         if len(labels):
             curves[row["name"]] = (labels, probs)
-            plot_reliability(labels, probs, out / "plots" / f"{row['name']}_reliability.png",
+            plot_reliability(labels, probs, plot("reliability"),
                              title=f"{row['name']}: ECE {row['ece']:.3f} (before calibration on val: "
                                    f"{info.get('calibration', info).get('val_ece_before_calibration', float('nan')):.3f})")
         conf = json.loads(RunDir(run).eval_metrics.read_text())["confusion_matrix"] if RunDir(run).eval_metrics.is_file() else None
         if conf:
-            plot_confusion(conf, out / "plots" / f"{row['name']}_confusion.png", title=row["name"])
+            plot_confusion(conf, plot("confusion"), title=row["name"])
         if (run / "plots" / "history.png").is_file():  # copied, so that report.md's links work from the report folder
-            shutil.copyfile(run / "plots" / "history.png", out / "plots" / f"{row['name']}_history.png")
+            shutil.copyfile(run / "plots" / "history.png", plot("history"))
         robustness = []
         for rob in sorted(run.glob("robustness-*/robustness.png")):  # written by `fakelens robustness RUN --data ...`
-            robustness.append(out / "plots" / f"{row['name']}_{rob.parent.name}.png")
+            robustness.append(plot(rob.parent.name))
             shutil.copyfile(rob, robustness[-1])
-        figs = [p for p in (out / "plots" / f"{row['name']}_confusion.png", out / "plots" / f"{row['name']}_reliability.png",
-                            out / "plots" / f"{row['name']}_history.png", *robustness) if p.is_file()]
+        figs = [p for p in (plot("confusion"), plot("reliability"), plot("history"), *robustness) if p.is_file()]
         budget = f"{info.get('train_minutes', '?')} min on this machine, {info.get('train_images_seen', '?')} images seen, best epoch {info.get('best_epoch', '?')} of {info.get('epochs_run', '?')}"
         sections.append(
             f"<section><h3>{html.escape(row['name'])} ({html.escape(str(row['model']))})</h3>"
@@ -96,7 +104,8 @@ def write_report(run_dirs: list[str | os.PathLike], out: str | os.PathLike, gall
             + "".join(_img_tag(p, 360) for p in figs)
             + (_gallery(labels, probs, paths, detector.get("threshold", 0.5)) if gallery else "")
             + "</section>")
-        md.append(f"### {row['name']} ({row['model']})\n\nCompute: {budget}.\n\n" + "\n".join(f"![]({p.relative_to(out)})" for p in figs))
+        md.append(f"### {markdown_text(row['name'])} ({markdown_text(row['model'])})\n\nCompute: {markdown_text(budget)}.\n\n"
+                  + "\n".join(f"![]({markdown_link_target(p.relative_to(out.resolve()).as_posix())})" for p in figs))
     if curves:
         plot_roc(curves, out / "plots" / "roc_all.png", title="ROC, test split")
     fmt = lambda v: "" if v is None else f"{v:.4f}" if isinstance(v, float) else html.escape(str(v))  # noqa: E731

@@ -14,11 +14,11 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
+from ..errors import ConfigError, DataError, ImageReadError
 from ..imaging.imageio import load_image
 from ..imaging.perturb import ROBUSTNESS_PERTURBATIONS
-from ..errors import ConfigError, DataError, ImageReadError
-from ..utils.atomic import write_csv, write_text
 from ..stats.metrics import compute_metrics
+from ..utils.atomic import write_csv, write_text
 from ..utils.rundir import RunDir
 
 COLUMNS = ["perturbation", "n", "accuracy", "roc_auc", "auc_drop", "accuracy_drop", "mean_abs_prob_change"]

@@ -13,7 +13,6 @@ import numpy as np
 
 from ..inference.detector import Detector
 
-
 #: LIME's perturbed copies are scored in batches of this size: at 64, ONNX Runtime's memory
 #: arena grew by ~800 MB for good (measured under `fakelens serve`); 32 is as fast.
 EXPLAIN_BATCH = 32

@@ -13,10 +13,11 @@ from typing import Sequence
 
 import numpy as np
 
-from ..imaging.imageio import ImageInput
 from ..errors import ImageReadError
+from ..imaging.imageio import ImageInput
 from ..inference.detector import Detector
 from ..utils.atomic import save_figure, write_json
+from ..utils.paths import safe_child, safe_name
 from ._scoring import score_faces
 from .config import ExplainConfig
 from .methods import METHODS, ExplainMethod, make_methods, resolve_methods  # noqa: F401  (METHODS, resolve_methods: re-exported)
@@ -161,7 +162,7 @@ def explain_files(
             continue
         for k, e in enumerate(explanations):
             suffix = f"_face{k}" if e.face_box is not None else ""
-            figure = out_dir / f"{i:04d}_{Path(path).stem}{suffix}.png"
+            figure = safe_child(out_dir, f"{i:04d}_{safe_name(Path(path).stem)}{suffix}.png")
             save_figure(explanation_figure(e), figure)
             rows.append({**base, **{key: v for key, v in e.to_dict().items() if key != "source"}, "figure": figure.name})
             if len(shown) < grid_max:

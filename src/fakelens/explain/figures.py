@@ -10,8 +10,8 @@ from typing import Sequence
 
 from matplotlib.figure import Figure
 
-from .results import Explanation
 from .faithfulness import Faithfulness
+from .results import Explanation
 
 VERDICT_COLOURS = {"FAKE": "#c0392b", "REAL": "#1e8449"}
 PANEL_INCHES = 2.6

@@ -15,7 +15,7 @@ its options go into :class:`~fakelens.explain.config.ExplainConfig`.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar, Iterable, Sequence
+from typing import TYPE_CHECKING, ClassVar, Sequence
 
 import numpy as np
 

@@ -11,7 +11,14 @@ import torch
 import torch.nn as nn
 
 from ..inference.onnx_backend import (
-    CAM_OUTPUT, DIGEST_KEY, EXPORT_VERSION, ONNX_FILE, OnnxRunner, TorchRunner, register_onnx_exporter, weights_digest,
+    CAM_OUTPUT,
+    DIGEST_KEY,
+    EXPORT_VERSION,
+    ONNX_FILE,
+    OnnxRunner,
+    TorchRunner,
+    register_onnx_exporter,
+    weights_digest,
 )
 from ..utils.atomic import atomic_path, write_json
 from ..utils.rundir import RunDir

@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 
 from ..data.split import read_split_csv
-from ..stats.metrics import compute_metrics
-from ..utils.atomic import atomic_path, write_json
 from ..imaging.preprocess import batched
 from ..inference.onnx_backend import INT8_FILE, ONNX_FILE, OnnxRunner
+from ..stats.metrics import compute_metrics
+from ..utils.atomic import atomic_path, write_json
 from ..utils.rundir import RunDir
 
 

@@ -12,6 +12,7 @@ from typing import Iterable, TextIO, Union
 
 from ..imaging.imageio import is_image_path
 from ..utils.atomic import write_csv, write_json, write_parquet
+from ..utils.paths import safe_child, safe_name
 from .photo import ERROR, NO_FACE, PHOTO_COLUMNS, LocatedPhoto, PhotoResult, locate_faces, photo_result
 from .pipeline import FacePipeline
 from .video import VIDEO_COLUMNS, VideoResult, predict_video
@@ -33,13 +34,18 @@ def expand_media(inputs: Iterable[str | os.PathLike]) -> list[str]:
 
 
 def _annotation_paths(source: str, annotate_dir: Path, taken: set[str]) -> str:
-    """``DIR/<stem>`` made unique when two inputs share a file name."""
-    stem = Path(source).stem or "input"
+    """``DIR/<stem>`` made unique when two inputs share a file name.
+
+    The stem is made a plain name first (``..jpg`` has the stem ``.``, which
+    would put ``DIR.jpg`` beside the folder), and the annotations it names
+    (``<stem>.jpg``, ``<stem>_probs.png``, ...) are checked to stay in ``DIR``.
+    """
+    stem = safe_name(Path(source).stem)
     name, k = stem, 1
     while name in taken:
         name, k = f"{stem}_{k}", k + 1
     taken.add(name)
-    return str(annotate_dir / name)
+    return str(safe_child(annotate_dir, name))
 
 
 #: Photos located ahead of the model and scored in one call: large enough to fill a model batch with the

@@ -35,8 +35,8 @@ from typing import Callable, Protocol, runtime_checkable
 
 import numpy as np
 
-from ..imaging.imageio import resize_rgb
 from ..errors import WeightsUnavailableError
+from ..imaging.imageio import resize_rgb
 from .cropping import RES10_FRAMING, YUFACE_FRAMING, Framing
 
 

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..imaging.imageio import ImageInput, load_image, resize_rgb
 from ..errors import ImageReadError
+from ..imaging.imageio import ImageInput, load_image, resize_rgb
 from .annotate import BoxLabel, draw_faces, save_image
 from .detectors import FaceBox
 from .pipeline import FacePipeline

@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..imaging.imageio import resize_rgb
 from ..errors import InputTooLargeError, VideoReadError
+from ..imaging.imageio import resize_rgb
 from .aggregate import AGGREGATES, aggregate
 from .annotate import BoxLabel, draw_faces, plot_frame_probs
 from .detectors import FaceBox

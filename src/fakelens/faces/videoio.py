@@ -31,8 +31,8 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
-from ..imaging.imageio import MAX_IMAGE_PIXELS
 from ..errors import VideoReadError, VideoTooLargeError
+from ..imaging.imageio import MAX_IMAGE_PIXELS
 from ..utils.atomic import atomic_path
 
 VIDEO_EXTENSIONS = {".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".wmv", ".flv", ".3gp", ".ts", ".mts", ".m2ts"}

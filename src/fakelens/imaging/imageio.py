@@ -43,6 +43,21 @@ def is_image_path(path: str | os.PathLike) -> bool:
     return Path(path).suffix.lower() in IMAGE_EXTENSIONS
 
 
+#: The formats an image file that fakelens copies as it is (into a tar shard) may be in, with the extension each gets.
+COPYABLE_FORMATS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp", "BMP": "bmp", "TIFF": "tif", "GIF": "gif"}
+
+
+def image_file_extension(data: bytes, name: str, max_pixels: int | None = None) -> str:
+    """The extension of the image that ``data`` holds, from its content (never its name), for copying it as it is.
+
+    ``data`` must be one of :data:`COPYABLE_FORMATS` within the pixel limit and decode whole (cheaply: a JPEG at
+    1/8 scale); else :class:`ImageReadError` (a text file, a truncated JPEG, a decompression bomb).
+    """
+    limit = MAX_IMAGE_PIXELS if max_pixels is None else int(max_pixels)
+    with _decode_stream(io.BytesIO(data), name, 1, limit, formats=tuple(COPYABLE_FORMATS)) as im:
+        return COPYABLE_FORMATS[im.format]
+
+
 def open_image(source: ImageInput, draft_size: int | None = None, max_pixels: int | None = None) -> Image.Image:
     """Open and fully decode ``source`` as an RGB PIL image, or raise :class:`ImageReadError`.
 
@@ -90,12 +105,12 @@ def _decode(source: str | os.PathLike | bytes, draft_size: int | None, max_pixel
         return _decode_stream(fh, name, draft_size, limit), name
 
 
-def _decode_stream(fp: BinaryIO, name: str, draft_size: int | None, limit: int) -> Image.Image:
+def _decode_stream(fp: BinaryIO, name: str, draft_size: int | None, limit: int, formats: tuple[str, ...] | None = None) -> Image.Image:
     try:
         with warnings.catch_warnings():
             # PIL only warns between its own limit and twice that; make it an error.
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            im = Image.open(fp)
+            im = Image.open(fp, formats=formats)
             try:
                 w, h = im.size
                 if w * h > limit:

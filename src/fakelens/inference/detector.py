@@ -24,14 +24,14 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from .._version import __version__
+from ..errors import ImageReadError, RunDirError
 from ..imaging.imageio import ImageInput
 from ..imaging.preprocess import PreprocessConfig, batched
-from ..errors import ImageReadError, RunDirError
 from ..utils.atomic import atomic_path, write_json
+from ..utils.rundir import DETECTOR_CONFIG as CONFIG_FILE
 from .calibration import Bands, Calibration
 from .onnx_backend import ONNX_EXPORTERS, WEIGHTS_FILE, OnnxRunner, TorchRunner, open_matching_onnx
 from .tta import DEFAULT_VIEWS, apply_view, check_views
-from ..utils.rundir import DETECTOR_CONFIG as CONFIG_FILE
 
 DEFAULT_DIR = Path(__file__).resolve().parent.parent / "weights"
 

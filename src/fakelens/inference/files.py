@@ -5,8 +5,8 @@ import os
 from pathlib import Path
 from typing import Iterable
 
-from ..imaging.imageio import is_image_path
 from ..errors import FakelensError
+from ..imaging.imageio import is_image_path
 from ..utils.atomic import require_pyarrow, write_csv, write_json, write_parquet
 
 PREDICT_COLUMNS = ["path", "prob_fake", "label", "error"]

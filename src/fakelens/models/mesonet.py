@@ -9,8 +9,6 @@ import torch
 import torch.nn as nn
 
 
-
-
 def _conv_bn_pool(cin: int, cout: int, k: int, pool: int) -> nn.Sequential:
     return nn.Sequential(nn.Conv2d(cin, cout, k, padding=k // 2), nn.ReLU(inplace=True), nn.BatchNorm2d(cout), nn.MaxPool2d(pool))
 

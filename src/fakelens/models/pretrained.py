@@ -18,7 +18,6 @@ from ..errors import WeightsUnavailableError
 from .registry import ModelSpec
 
 
-
 def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     """Load tensors safely: safetensors, or a pickle restricted to tensors (``weights_only``)."""
     path = Path(path)

@@ -5,7 +5,6 @@ import torch
 import torch.nn as nn
 
 
-
 def _block(cin: int, cout: int) -> nn.Sequential:
     return nn.Sequential(
         nn.Conv2d(cin, cout, 3, padding=1, bias=False),

@@ -164,8 +164,8 @@ class InferenceService:
 
     # ------------------------------------------------------------------ jobs (worker threads)
     def _detect_image(self, data: bytes, options: DetectOptions):
-        from ..imaging.imageio import load_image
         from ..faces import predict_photo
+        from ..imaging.imageio import load_image
 
         s = self.settings
         try:

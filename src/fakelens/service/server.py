@@ -17,6 +17,7 @@ import sys
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from ..utils.env import env_number
 from .settings import ServiceSettings, load_settings
 
 LOOPBACK_HOSTS = ["127.0.0.1", "localhost"]
@@ -69,7 +70,7 @@ class EnvHeaderDeadlineProtocol(HeaderDeadlineProtocol):
     """The same, its deadline from ``FAKELENS_HEADER_TIMEOUT_S``: uvicorn's worker processes import it by name
     (a class made by :meth:`HeaderDeadlineProtocol.with_timeout` cannot be pickled into a spawned process)."""
 
-    header_timeout = float(os.environ.get("FAKELENS_HEADER_TIMEOUT_S", HeaderDeadlineProtocol.header_timeout))
+    header_timeout = env_number("FAKELENS_HEADER_TIMEOUT_S", HeaderDeadlineProtocol.header_timeout, float, least=0.001)
 
 
 def is_loopback(host: str) -> bool:

@@ -17,11 +17,10 @@ import numpy as np
 
 from ..data.split import read_split_csv
 from ..errors import RunDirError
-from ..stats.calibration import choose_threshold, fit_temperature
-from ..stats.metrics import compute_metrics, verdict_metrics
-from ..stats.calibration import fit_bands
-from ..utils.numeric import sigmoid
 from ..inference.tta import VIEW_SETS, VIEWS, apply_view
+from ..stats.calibration import choose_threshold, fit_bands, fit_temperature
+from ..stats.metrics import compute_metrics, verdict_metrics
+from ..utils.numeric import sigmoid
 from ..utils.rundir import RunDir
 
 #: Each view costs one more pass of the model; more views ship only if they buy at least this much validation ROC-AUC.

@@ -8,13 +8,17 @@ epoch's weights are kept apart, in the run folder's ``best.safetensors``.
 """
 from __future__ import annotations
 
+import pickle
 import shutil
 from pathlib import Path
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from ..errors import RunDirError, UnsafePathError
 from ..utils.atomic import write_text
+from ..utils.paths import safe_child
 from ..utils.rundir import WEIGHTS, RunDir
 
 STATE, POINTER = "state.pt", "LATEST"
@@ -39,14 +43,32 @@ def save_checkpoint(run_dir: str | Path, epoch: int, model: torch.nn.Module, sta
 
 
 def latest_checkpoint(run_dir: str | Path) -> Path | None:
+    """The folder ``checkpoints/LATEST`` names, if complete; :class:`RunDirError` when it names one outside ``checkpoints/``."""
     root = RunDir(run_dir).checkpoints
     pointer = root / POINTER
     if not pointer.is_file():
         return None
-    folder = root / pointer.read_text().strip()
+    name = pointer.read_text(encoding="utf-8", errors="replace").strip()
+    try:
+        folder = safe_child(root, name)
+    except UnsafePathError:
+        raise RunDirError(f"{pointer} names {name!r}, which is not a checkpoint inside {root}; a run folder is trusted input, so "
+                          f"check where this one came from (remove {root} to start the run again)") from None
     return folder if (folder / WEIGHTS).is_file() and (folder / STATE).is_file() else None
 
 
 def load_checkpoint(folder: Path, model: torch.nn.Module) -> dict:
-    model.load_state_dict(load_file(str(folder / WEIGHTS)))
-    return torch.load(folder / STATE, map_location="cpu", weights_only=True)
+    """Load the weights into ``model`` and return the saved state; :class:`RunDirError` (one line) if either is unreadable."""
+    try:
+        model.load_state_dict(load_file(str(folder / WEIGHTS)))
+    except (SafetensorError, RuntimeError, OSError) as exc:
+        raise RunDirError(f"{folder / WEIGHTS}: not loadable weights ({_first_line(exc)})") from None
+    try:
+        return torch.load(folder / STATE, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, OSError, EOFError, ValueError) as exc:
+        raise RunDirError(f"{folder / STATE}: corrupt or not a checkpoint state ({exc.__class__.__name__}: {_first_line(exc)}); "
+                          f"remove {folder.parent} to start the run again") from None
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [exc.__class__.__name__])[0][:200]

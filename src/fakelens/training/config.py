@@ -11,7 +11,6 @@ from pydantic.dataclasses import dataclass
 
 from ..errors import ConfigError
 
-
 # A study config may hold this mapping: the options that replace the others when a transfer model
 # has to start from random weights (see training/study.py).
 RANDOM_INIT_KEY = "without_imagenet"
@@ -104,9 +103,30 @@ class TrainConfig:
 
 
 def read_config_file(path: str | Path) -> dict:
+    """A YAML or JSON file of training options; :class:`ConfigError` (one line) when it cannot be read as a mapping."""
     path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such config file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read the config ({exc.__class__.__name__}: {exc})") from None
     if path.suffix in (".yaml", ".yml"):
         import yaml
 
-        return yaml.safe_load(path.read_text()) or {}
-    return json.loads(path.read_text())
+        from ..utils.yaml_text import yaml_error_line
+
+        try:
+            raw = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: not valid YAML: {yaml_error_line(exc)}") from None
+    else:
+        try:
+            raw = json.loads(text)
+        except ValueError as exc:
+            raise ConfigError(f"{path}: not valid JSON: {exc}") from None
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: a config is a mapping of training options (option: value), not a {type(raw).__name__}")
+    return raw

@@ -14,15 +14,15 @@ from torch.utils.data import DataLoader
 
 from ..data.dataset import FaceCropDataset, TrainingDataset, make_loader, weighted_sampler
 from ..data.multisource import SourceSpec, read_earlier_sides, sample_keys, split_file_of, split_sources, training_draws
-from ..imaging.preprocess import PreprocessConfig
 from ..data.shards import ShardDataset, is_shard_dir, read_shard_split
 from ..data.split import read_split_csv, write_split_csv
 from ..data.transforms import eval_transform, train_transform
 from ..errors import DataError
+from ..imaging.preprocess import PreprocessConfig
 from ..models import get_model_spec
+from ..utils.rundir import RunDir
 from . import distributed
 from .config import TrainConfig
-from ..utils.rundir import RunDir
 
 SPLITS = ("train", "val", "test")
 

@@ -16,9 +16,9 @@ from collections.abc import Sequence
 import torch
 import torch.nn as nn
 
-from ..imaging.preprocess import PreprocessConfig
 from ..data.sources import Sample
 from ..errors import ConfigError
+from ..imaging.preprocess import PreprocessConfig
 from ..inference.detector import Detector
 
 

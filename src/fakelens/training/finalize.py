@@ -20,11 +20,11 @@ from ..evaluation.evaluate import evaluate_run
 from ..inference.detector import Detector
 from ..models import create_model
 from ..utils.atomic import write_json
+from ..utils.rundir import RunDir
 from .calibrate import calibrate
 from .checkpoint import BEST_WEIGHTS, latest_checkpoint, load_checkpoint
 from .config import TrainConfig
 from .datamodule import FaceDataModule
-from ..utils.rundir import RunDir
 
 
 def finalize_run(run_dir: str | os.PathLike, model: nn.Module | None = None, datamodule: FaceDataModule | None = None,

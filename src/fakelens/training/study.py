@@ -14,10 +14,10 @@ from tqdm.auto import tqdm
 from ..evaluation.compare import compare_runs
 from ..models import get_model_spec
 from ..models.pretrained import hub_reachable
+from ..utils.rundir import RunDir
 from .checkpoint import latest_checkpoint
 from .config import RANDOM_INIT_KEY, TrainConfig, read_config_file
 from .trainer import Trainer
-from ..utils.rundir import RunDir
 
 
 @dataclasses.dataclass(frozen=True)

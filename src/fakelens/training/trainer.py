@@ -27,6 +27,7 @@ from ..errors import ConfigError, RunDirError
 from ..stats.metrics import compute_metrics
 from ..utils.atomic import atomic_path, write_json
 from ..utils.numeric import sigmoid
+from ..utils.rundir import RunDir
 from . import distributed
 from .callbacks import BestModelTracker, Callback, Checkpointer, EarlyStopping, HistoryWriter
 from .checkpoint import BEST_WEIGHTS, latest_checkpoint, load_checkpoint, save_checkpoint
@@ -34,7 +35,6 @@ from .config import TrainConfig
 from .datamodule import FaceDataModule
 from .finalize import finalize_run
 from .module import DetectorModule, warmup_cosine
-from ..utils.rundir import RunDir
 
 __all__ = ["BEST_WEIGHTS", "Trainer", "train", "warmup_cosine"]
 

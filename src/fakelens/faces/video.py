@@ -139,7 +139,6 @@ def predict_video(detector, path: str | os.PathLike, frames: int = 32, aggregate
     sampled, frame_faces, crops, kept = [], [], [], []
     try:
         with VideoReader(path, budget=budget, max_pixels=max_pixels) as reader:
-            info = reader.info
             for frame in reader.sample(frames):
                 faces = finder(frame.rgb)[:max_faces]
                 sampled.append((frame.index, frame.time))
@@ -147,6 +146,7 @@ def predict_video(detector, path: str | os.PathLike, frames: int = 32, aggregate
                 crops.extend(pipeline.crop(frame.rgb, faces))
                 if annotate_video is not None:
                     kept.append(_shrink(frame.rgb, ANNOTATE_MAX_SIDE))
+            info = reader.info  # after decoding: the upright size of a rotated video
             warnings = list(reader.warnings)
     except VideoReadError as exc:
         return VideoResult(path, ERROR, error=str(exc), aggregate=aggregate_by, too_large=isinstance(exc, InputTooLargeError))

@@ -70,6 +70,20 @@ class GreenKeyedScorer:
     verdict = label  # no bands: the verdict is the binary label
 
 
+class BandedScorer(GreenKeyedScorer):
+    """The colour-keyed scorer with calibrated bands: REAL / UNCERTAIN / FAKE, and a FAKE cut per number of faces."""
+
+    def __init__(self, bands):
+        from fakelens.inference.calibration import Calibration
+
+        self.calibration = Calibration(bands=bands)
+
+    def verdict(self, p: float) -> str:
+        return self.calibration.verdict(p)
+
+    label = verdict
+
+
 def write_video(path, frames, fps: int = 10, codec: str = "libx264", gop: int | None = None, display_rotation: int | None = None,
                 hflip: bool = False, tags: dict | None = None) -> None:
     """Encode RGB frames with PyAV directly (independent of fakelens.faces.write_video).

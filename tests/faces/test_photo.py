@@ -5,7 +5,7 @@ import zlib
 import cv2
 import numpy as np
 import pytest
-from facekit import GreenKeyedScorer, iou, paste_heads, tint_green
+from facekit import BandedScorer, GreenKeyedScorer, iou, paste_heads, tint_green
 from PIL import Image
 
 from fakelens.faces import FacePipeline, crop_face, predict_photo
@@ -51,27 +51,19 @@ def test_several_faces_each_found_and_the_most_fake_decides(pipeline, head):
 
 
 def test_results_carry_the_band_edges_of_their_verdicts(head):
-    from fakelens.inference.calibration import Bands, Calibration
+    from fakelens.inference.calibration import Bands
 
-    class BandedScorer(GreenKeyedScorer):
-        # FAKE from 0.8 for one face, from 0.95 for the most-fake of two
-        calibration = Calibration(bands=Bands(0.3, 0.8, fake_from_by_faces=(0.8, 0.95)))
-
-        def verdict(self, p):
-            return self.calibration.verdict(p)
-
-        label = verdict
-
+    pipeline = FacePipeline(BandedScorer(Bands(0.3, 0.8, fake_from_by_faces=(0.8, 0.95))))  # FAKE from 0.95 for the most-fake of two
     photo, _ = paste_heads(head, (360, 900), [(40, 60, 1.0)])
     photo[80:290, 500:690] = tint_green(head)
-    result = predict_photo(FacePipeline(BandedScorer()), photo)
+    result = predict_photo(pipeline, photo)
     assert sorted(f.label for f in result.faces) == ["FAKE", "REAL"] and result.image_label == "UNCERTAIN"  # 0.9 < 0.95
     d = result.to_dict()
     assert d["bands"] == {"real_below": 0.3, "fake_from": 0.8} and d["image_bands"] == {"real_below": 0.3, "fake_from": 0.95}
     assert {(r["fake_from"], r["image_fake_from"]) for r in result.rows()} == {(0.8, 0.95)}
-    alone = predict_photo(FacePipeline(BandedScorer()), photo[:, :450])
+    alone = predict_photo(pipeline, photo[:, :450])
     assert alone.to_dict()["image_bands"] == alone.to_dict()["bands"] == {"real_below": 0.3, "fake_from": 0.8}
-    none = predict_photo(FacePipeline(BandedScorer()), np.full((200, 300, 3), 90, np.uint8)).to_dict()
+    none = predict_photo(pipeline, np.full((200, 300, 3), 90, np.uint8)).to_dict()
     assert none["status"] == "no_face" and none["bands"] is None and none["image_bands"] is None
 
 
@@ -190,3 +182,8 @@ def test_annotated_photo_shows_the_verdict_colour_on_the_face(pipeline, head, tm
     x0, y0, x1, y1 = result.faces[0].box
     edge = drawn[(y0 + y1) // 2, max(0, x0 - 1) : x0 + 2].astype(int)
     assert (edge[:, 0] > 150).any() and (edge[:, 1] < 120).any()  # a red (FAKE) outline
+    # the face's number sits on a red badge in the box's top-left corner, not on a caption above the box
+    corner = drawn[y0 + 2 : y0 + 5, x0 + 2 : x0 + 5].reshape(-1, 3).astype(int).mean(axis=0)
+    assert corner[0] > 180 and corner[1] < 90 and corner[2] < 90, corner
+    above = drawn[max(0, y0 - 12) : y0 - 3, x0 + 2 : x0 + 30].reshape(-1, 3).astype(int)
+    assert not ((above[:, 0] > 180) & (above[:, 1] < 90)).any()

@@ -2,7 +2,7 @@ import json
 
 import numpy as np
 import pytest
-from facekit import GreenKeyedScorer, background, iou, paste_heads, tint_green, write_video
+from facekit import BandedScorer, GreenKeyedScorer, background, iou, paste_heads, tint_green, write_video
 from PIL import Image
 
 from fakelens.errors import VideoReadError
@@ -210,23 +210,18 @@ def test_video_without_faces_and_broken_video(scorer, tmp_path):
 
 
 def test_a_video_of_two_people_is_judged_at_the_two_face_cut(two_people_video):
-    from fakelens.inference.calibration import Bands, Calibration
-
-    class BandedScorer(GreenKeyedScorer):
-        # FAKE from 0.5 for one face, from 0.95 for the most-fake of two
-        calibration = Calibration(bands=Bands(0.3, 0.5, fake_from_by_faces=(0.5, 0.95)))
-
-        def verdict(self, p):
-            return self.calibration.verdict(p)
-
-        label = verdict
+    from fakelens.inference.calibration import Bands
 
     path, _ = two_people_video
-    result = predict_video(BandedScorer(), path, frames=12, aggregate_by="confident")
+    # FAKE from 0.5 for one face, from 0.95 for the most-fake of two
+    result = predict_video(BandedScorer(Bands(0.3, 0.5, fake_from_by_faces=(0.5, 0.95))), path, frames=12, aggregate_by="confident")
     assert len([t for t in result.tracks if t.used]) == 2
     assert result.prob_fake == pytest.approx(0.9)
     assert result.tracks[0].label == "FAKE"  # one person alone reaches the one-face cut
     assert result.label == "UNCERTAIN"  # but the most-fake of two people needs 0.95
+    d = result.to_dict()
+    assert d["bands"] == {"real_below": 0.3, "fake_from": 0.5} and d["video_bands"] == {"real_below": 0.3, "fake_from": 0.95}
+    assert {(r["marker"], r["fake_from"], r["video_fake_from"]) for r in result.rows()} == {(1, 0.5, 0.95), (2, 0.5, 0.95)}
 
 
 # ---------------------------------------------------------------- orientation (phones store portrait videos sideways)

@@ -309,3 +309,17 @@ def test_a_portrait_phone_video_finds_the_same_faces_as_the_upright_clip(scorer,
     with VideoReader(tmp_path / "portrait.mp4") as a, VideoReader(tmp_path / "upright.mp4") as b:
         (_, region_a), (_, region_b) = extract_face(a, detector, 2, 64), extract_face(b, detector, 2, 64)
     assert np.allclose(region_a, region_b, atol=4)
+
+
+def test_odd_rotation_metadata_leaves_frames_as_stored():
+    from fakelens.faces.videoio import Orientation
+
+    as_stored = Orientation()
+    for tag in ("abc", "nan", "inf", "1e400", "45", ""):  # an untrusted file's tag: never a crash
+        assert Orientation.from_rotate_tag(tag) == as_stored, tag
+    assert Orientation.from_rotate_tag("-90") == Orientation.from_rotate_tag("270") and Orientation.from_rotate_tag("450").rotation == 90
+    one, half = 1 << 16, 46341  # 16.16 fixed point: 1.0, and cos 45 degrees
+    assert Orientation.from_display_matrix([half, half, 0, -half, half, 0, 0, 0, 1 << 30]) == as_stored  # 45 degrees: as players do
+    assert Orientation.from_display_matrix([0, one, 0, -one, 0, 0, 0, 0, 1 << 30]).rotation == 90
+    frame = np.arange(24, dtype=np.uint8).reshape(2, 4, 3)
+    assert as_stored.apply(frame) is frame  # upright videos cost no copy

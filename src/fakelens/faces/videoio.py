@@ -93,7 +93,7 @@ class Orientation:
         """The ``rotate`` tag: degrees to turn the stored frames clockwise."""
         try:
             degrees = int(round(float(str(value).strip()))) % 360
-        except ValueError:
+        except (ValueError, OverflowError):  # "abc", "nan", "inf": an untrusted file's tag, shown as stored
             return cls()
         return {90: cls(True, True, False), 180: cls(False, True, True), 270: cls(True, False, True)}.get(degrees, cls())
 

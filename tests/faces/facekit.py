@@ -89,7 +89,8 @@ def write_video(path, frames, fps: int = 10, codec: str = "libx264", gop: int | 
     """Encode RGB frames with PyAV directly (independent of fakelens.faces.write_video).
 
     ``display_rotation``: degrees counter-clockwise (FFmpeg's display-matrix convention) a player turns the
-    stored frames, written as the container's display matrix (``hflip``: mirrored after the turn); ``tags``: stream metadata (e.g. ``rotate``).
+    stored frames, written as the container's display matrix (``hflip``: mirrored after the turn); ``tags``: stream
+    metadata (e.g. ``rotate``).
     """
     import av
 

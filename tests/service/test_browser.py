@@ -128,7 +128,8 @@ def test_page_numbers_neighbouring_faces_and_says_why(live_server, tmp_path):
             # one marker per face, inside the picture, none overlapping another
             rects = page.eval_on_selector_all("#markers .marker", "els => els.map(e => { const r = e.getBoundingClientRect();"
                                                                   " return [r.left, r.top, r.right, r.bottom, e.textContent]; })")
-            photo_rect = page.eval_on_selector("#photo", "e => { const r = e.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; }")
+            photo_rect = page.eval_on_selector("#photo", "e => { const r = e.getBoundingClientRect();"
+                                                         " return [r.left, r.top, r.right, r.bottom]; }")
             assert [r[4] for r in rects] == ["1", "2"]
             for left, top, right, bottom, _ in rects:
                 assert right - left >= 10 and bottom - top >= 10

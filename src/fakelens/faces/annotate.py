@@ -31,7 +31,8 @@ class BoxLabel:
     number: int | None = None
 
 
-def place_badges(boxes: Sequence[tuple[float, float, float, float]], size: tuple[float, float], width: int, height: int) -> list[tuple[int, int]]:
+def place_badges(boxes: Sequence[tuple[float, float, float, float]], size: tuple[float, float], width: int,
+                 height: int) -> list[tuple[int, int]]:
     """Top-left corners for one ``size`` (w, h) badge per box, none overlapping another, in the picture.
 
     Each badge tries the box's top-left corner just inside the box, then just above it, then the other corners;

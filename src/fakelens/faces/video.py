@@ -231,5 +231,6 @@ def _plot(result: VideoResult, path: str | os.PathLike) -> None:
         xs.append(f.time if use_time else f.frame)
         ps.append(f.prob_fake)
     # the people's lines are judged at the one-face edges; the title gives the video's own
-    title = f"{os.path.basename(result.path)}: {verdict_with_score(result.label, result.prob_fake, result.video_bands)} ({result.aggregate})"
+    verdict = verdict_with_score(result.label, result.prob_fake, result.video_bands)
+    title = f"{os.path.basename(result.path)}: {verdict} ({result.aggregate})"
     plot_frame_probs(series, result.bands, title, path, x_label="time (s)" if use_time else "frame")

@@ -119,7 +119,8 @@ function scaleBar(score, bands) {
   bar.className = "scale";
   bar.title = scoreText(score, bands);
   if (bands && isNumber(bands.real_below) && isNumber(bands.fake_from)) {
-    [["real", 0, bands.real_below], ["uncertain", bands.real_below, bands.fake_from], ["fake", bands.fake_from, 1]].forEach(([cls, a, b]) => {
+    const zones = [["real", 0, bands.real_below], ["uncertain", bands.real_below, bands.fake_from], ["fake", bands.fake_from, 1]];
+    zones.forEach(([cls, a, b]) => {
       const zone = document.createElement("span");
       zone.className = `zone ${cls}-zone`;
       zone.style.left = `${100 * a}%`;
@@ -161,8 +162,11 @@ function show() {
     if (isNumber(w.score)) {
       const byScore = w.bands && bandsVerdict(w.score, w.bands);
       const several = last.isVideo ? (b.tracks || []).filter((t) => t.used).length > 1 : (b.faces || []).length > 1;
-      scoreLine.textContent = `${last.isVideo ? "Most-fake person" : several ? "Most-fake face" : "The face"}: ${scoreText(w.score, w.bands)}.`;
-      if (byScore && byScore !== w.label) scoreLine.textContent += ` The verdict is ${w.label} for the reasons under "Why", not for this score.`;
+      const who = last.isVideo ? "Most-fake person" : several ? "Most-fake face" : "The face";
+      scoreLine.textContent = `${who}: ${scoreText(w.score, w.bands)}.`;
+      if (byScore && byScore !== w.label) {
+        scoreLine.textContent += ` The verdict is ${w.label} for the reasons under "Why", not for this score.`;
+      }
     }
   } else {
     heading.textContent = b.status === "no_face" ? "No face found: nothing to judge." : "No verdict.";
@@ -204,7 +208,12 @@ function drawBoxes() {
     ctx.strokeStyle = verdictColour(f.label);
     ctx.strokeRect(x0, y0, x1 - x0, y1 - y0);
   });
-  const markers = faces.map((f, i) => { const m = marker(i + 1, f.label); m.title = `Face ${i + 1}: ${f.label}`; layer.appendChild(m); return m; });
+  const markers = faces.map((f, i) => {
+    const m = marker(i + 1, f.label);
+    m.title = `Face ${i + 1}: ${f.label}`;
+    layer.appendChild(m);
+    return m;
+  });
   const size = [Math.max(0, ...markers.map((m) => m.offsetWidth)), Math.max(0, ...markers.map((m) => m.offsetHeight))];
   placeBadges(boxes, size, canvas.width, canvas.height).forEach(([x, y], i) => {
     markers[i].style.left = `${x}px`;
@@ -238,8 +247,10 @@ function renderFaces() {
   const b = last.body;
   const mode = document.querySelector("input[name=overlay]:checked").value;
   const items = last.isVideo
-    ? (b.tracks || []).map((t) => ({ ...t, number: t.track + 1, title: `Person ${t.track + 1}`,
-                                    note: `seen in ${t.n_faces} of ${b.n_frames_sampled} frames${t.used ? "" : "; too few to count in the video verdict"}` }))
+    ? (b.tracks || []).map((t) => ({
+      ...t, number: t.track + 1, title: `Person ${t.track + 1}`,
+      note: `seen in ${t.n_faces} of ${b.n_frames_sampled} frames${t.used ? "" : "; too few to count in the video verdict"}`,
+    }))
     : (b.faces || []).map((f, i) => ({ ...f, number: i + 1, title: `Face ${i + 1}`, note: "" }));
   items.forEach((f) => {
     const li = document.createElement("li");
@@ -269,7 +280,9 @@ function renderFaces() {
 
 // ------------------------------------------------------------------ why
 const SOURCES = { c2pa: "C2PA manifest", xmp: "XMP metadata", "png-text": "generator text (PNG/EXIF)", exif: "EXIF", model: "the model" };
-const CLAIMS = { ai_generated: "made by an AI generator", ai_edited: "edited with AI", camera_capture: "captured by a camera", none: "no claim" };
+const CLAIMS = {
+  ai_generated: "made by an AI generator", ai_edited: "edited with AI", camera_capture: "captured by a camera", none: "no claim",
+};
 
 function validityText(valid) {
   return valid === true ? "valid" : valid === false ? "invalid: not trusted" : "not verifiable";
@@ -307,7 +320,8 @@ function renderWhy(b) {
       : "The file carries no provenance metadata. That proves nothing either way: metadata is easily removed.";
   }
   // the model's own scores, face by face (or person by person)
-  const items = last.isVideo ? (b.tracks || []).map((t) => [`Person ${t.track + 1}`, t]) : (b.faces || []).map((f, i) => [`Face ${i + 1}`, f]);
+  const items = last.isVideo ? (b.tracks || []).map((t) => [`Person ${t.track + 1}`, t])
+                             : (b.faces || []).map((f, i) => [`Face ${i + 1}`, f]);
   if (!items.length) {
     const li = document.createElement("li");
     li.textContent = "No face was found, so the model gave no score.";
@@ -349,7 +363,8 @@ function drawChart(b) {
   }
   [...new Set(pts.map((p) => p[2]))].forEach((t, k) => {
     const colour = colours[k % colours.length], mine = pts.filter((p) => p[2] === t);
-    svg.append(svgEl("polyline", { fill: "none", stroke: colour, "stroke-width": 2, points: mine.map((p) => `${x(p[0])},${y(p[1])}`).join(" ") }));
+    const points = mine.map((p) => `${x(p[0])},${y(p[1])}`).join(" ");
+    svg.append(svgEl("polyline", { fill: "none", stroke: colour, "stroke-width": 2, points }));
     mine.forEach((p) => svg.append(svgEl("circle", { cx: x(p[0]), cy: y(p[1]), r: 3, fill: colour })));
     svg.append(svgEl("text", { x: pad + 10 + 70 * k, y: 14, "font-size": 11, fill: colour }, `person ${Number(t) + 1}`));
   });

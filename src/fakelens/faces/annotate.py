@@ -95,8 +95,9 @@ def save_image(path: str | os.PathLike, rgb: np.ndarray, quality: int = 92) -> N
 
 
 def plot_frame_probs(tracks: dict[str, tuple[Sequence[float], Sequence[float]]], edges: dict[str, float], title: str,
-                     path: str | os.PathLike, x_label: str = "time (s)") -> None:
-    """The fake-likeness (calibrated P(fake)) per sampled frame, one line per person, with the verdict's band edges."""
+                     path: str | os.PathLike, x_label: str = "time (s)", video_fake_from: float | None = None) -> None:
+    """The fake-likeness (calibrated P(fake)) per sampled frame, one line per person, with the band edges of a
+    person's verdict; ``video_fake_from``: where FAKE starts for the video's verdict, when that is higher (several people)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -107,6 +108,9 @@ def plot_frame_probs(tracks: dict[str, tuple[Sequence[float], Sequence[float]]],
         ax.plot(xs, ps, marker="o", markersize=3, linewidth=1.2, label=name)
     real_below, fake_from = edges["real_below"], edges["fake_from"]
     ax.axhline(fake_from, color=np.array(FAKE_RGB) / 255, linestyle="--", linewidth=0.8, label=f"FAKE from {fake_from:.2f}")
+    if video_fake_from is not None and video_fake_from > fake_from:
+        ax.axhline(video_fake_from, color=np.array(FAKE_RGB) / 255, linestyle=":", linewidth=1.0,
+                   label=f"video: FAKE from {video_fake_from:.2f}")
     if real_below < fake_from:
         ax.axhline(real_below, color=np.array(REAL_RGB) / 255, linestyle="--", linewidth=0.8, label=f"REAL below {real_below:.2f}")
     ax.set_ylim(-0.02, 1.02)

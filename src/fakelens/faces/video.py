@@ -230,7 +230,8 @@ def _plot(result: VideoResult, path: str | os.PathLike) -> None:
         xs, ps = series.setdefault(f"person {f.track + 1}", ([], []))
         xs.append(f.time if use_time else f.frame)
         ps.append(f.prob_fake)
-    # the people's lines are judged at the one-face edges; the title gives the video's own
+    # each person is judged at the one-face edges; the video, by its most-fake person, at its own (higher with more people)
     verdict = verdict_with_score(result.label, result.prob_fake, result.video_bands)
     title = f"{os.path.basename(result.path)}: {verdict} ({result.aggregate})"
-    plot_frame_probs(series, result.bands, title, path, x_label="time (s)" if use_time else "frame")
+    plot_frame_probs(series, result.bands, title, path, x_label="time (s)" if use_time else "frame",
+                     video_fake_from=result.video_bands["fake_from"])

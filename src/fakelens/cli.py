@@ -234,8 +234,8 @@ def _add_predict(sub) -> None:
     p.add_argument("--frames", type=_positive_int, default=32, help="frames sampled evenly from each video (default 32)")
     p.add_argument("--aggregate", default="confident", choices=["confident", "mean"],
                    help="per-person/per-video aggregation of frame scores (default: confident, as the DFDC winner)")
-    p.add_argument("--annotate", metavar="DIR", help="write photos with boxes and P(fake), and for videos an H.264 video, "
-                   "a per-frame P(fake) plot and the full JSON, into DIR")
+    p.add_argument("--annotate", metavar="DIR", help="write photos with numbered boxes coloured by verdict (the rows' marker "
+                   "column is the legend), and for videos an H.264 video, a per-frame plot and the full JSON, into DIR")
     p.add_argument("--face-detector", default="yuface", help="yuface (default) or res10")
     p.add_argument("--workers", type=_positive_int, help="processes for many photos (default: one per core from 256 "
                    "photos on, with an ONNX detector; 1: this process only)")

@@ -140,7 +140,8 @@ def test_gradcam_uses_torch_while_scoring_runs_on_onnx(detector, faces):
 def test_figures_show_each_panel_and_the_verdict(explained, tmp_path):
     fig = explanation_figure(explained[0])
     assert len(fig.axes) == 3
-    assert fig._suptitle.get_text().startswith(explained[0].label) and "P(fake) = " in fig._suptitle.get_text()
+    title, edges = fig._suptitle.get_text(), explained[0].bands
+    assert title.startswith(f"{explained[0].label}: fake-likeness") and f"FAKE from {edges['fake_from']:.2f}" in title and "%" not in title
     assert "faithfulness" in fig.axes[2].get_xlabel()
     save_figure(fig, tmp_path / "one.png")
     grid = explanation_grid(explained)

@@ -70,8 +70,28 @@ class GreenKeyedScorer:
     verdict = label  # no bands: the verdict is the binary label
 
 
-def write_video(path, frames, fps: int = 10, codec: str = "libx264", gop: int | None = None) -> None:
-    """Encode RGB frames with PyAV directly (independent of fakelens.faces.write_video)."""
+class BandedScorer(GreenKeyedScorer):
+    """The colour-keyed scorer with calibrated bands: REAL / UNCERTAIN / FAKE, and a FAKE cut per number of faces."""
+
+    def __init__(self, bands):
+        from fakelens.inference.calibration import Calibration
+
+        self.calibration = Calibration(bands=bands)
+
+    def verdict(self, p: float) -> str:
+        return self.calibration.verdict(p)
+
+    label = verdict
+
+
+def write_video(path, frames, fps: int = 10, codec: str = "libx264", gop: int | None = None, display_rotation: int | None = None,
+                hflip: bool = False, tags: dict | None = None) -> None:
+    """Encode RGB frames with PyAV directly (independent of fakelens.faces.write_video).
+
+    ``display_rotation``: degrees counter-clockwise (FFmpeg's display-matrix convention) a player turns the
+    stored frames, written as the container's display matrix (``hflip``: mirrored after the turn); ``tags``: stream
+    metadata (e.g. ``rotate``).
+    """
     import av
 
     h, w = frames[0].shape[:2]
@@ -80,6 +100,9 @@ def write_video(path, frames, fps: int = 10, codec: str = "libx264", gop: int | 
         stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
         if gop:
             stream.gop_size = gop
+        if display_rotation is not None:
+            stream.set_display_rotation(display_rotation, hflip=hflip)
+        stream.metadata.update(tags or {})
         stream.options = {"preset": "ultrafast"} if codec == "libx264" else {}
         for f in frames:
             container.mux(stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="rgb24")))

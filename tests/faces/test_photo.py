@@ -5,7 +5,7 @@ import zlib
 import cv2
 import numpy as np
 import pytest
-from facekit import GreenKeyedScorer, iou, paste_heads, tint_green
+from facekit import BandedScorer, GreenKeyedScorer, iou, paste_heads, tint_green
 from PIL import Image
 
 from fakelens.faces import FacePipeline, crop_face, predict_photo
@@ -45,6 +45,26 @@ def test_several_faces_each_found_and_the_most_fake_decides(pipeline, head):
     rows = result.rows()
     assert len(rows) == 3 and {r["face"] for r in rows} == {0, 1, 2}
     assert all(r["image_prob"] == GreenKeyedScorer.FAKE and r["image_label"] == "FAKE" and r["n_faces"] == 3 for r in rows)
+    # the legend of the numbered faces, and the edges the verdicts were read at (no bands: the threshold)
+    assert sorted(r["marker"] for r in rows) == [1, 2, 3] and all(r["marker"] == r["face"] + 1 for r in rows)
+    assert all((r["real_below"], r["fake_from"], r["image_fake_from"]) == (0.5, 0.5, 0.5) for r in rows)
+
+
+def test_results_carry_the_band_edges_of_their_verdicts(head):
+    from fakelens.inference.calibration import Bands
+
+    pipeline = FacePipeline(BandedScorer(Bands(0.3, 0.8, fake_from_by_faces=(0.8, 0.95))))  # FAKE from 0.95 for the most-fake of two
+    photo, _ = paste_heads(head, (360, 900), [(40, 60, 1.0)])
+    photo[80:290, 500:690] = tint_green(head)
+    result = predict_photo(pipeline, photo)
+    assert sorted(f.label for f in result.faces) == ["FAKE", "REAL"] and result.image_label == "UNCERTAIN"  # 0.9 < 0.95
+    d = result.to_dict()
+    assert d["bands"] == {"real_below": 0.3, "fake_from": 0.8} and d["image_bands"] == {"real_below": 0.3, "fake_from": 0.95}
+    assert {(r["fake_from"], r["image_fake_from"]) for r in result.rows()} == {(0.8, 0.95)}
+    alone = predict_photo(pipeline, photo[:, :450])
+    assert alone.to_dict()["image_bands"] == alone.to_dict()["bands"] == {"real_below": 0.3, "fake_from": 0.8}
+    none = predict_photo(pipeline, np.full((200, 300, 3), 90, np.uint8)).to_dict()
+    assert none["status"] == "no_face" and none["bands"] is None and none["image_bands"] is None
 
 
 def test_no_face_gets_no_verdict(pipeline):
@@ -135,6 +155,24 @@ def test_bad_files_get_a_clear_error(pipeline, head, tmp_path):
     assert predict_photo(pipeline, str(good)).status == "ok"
 
 
+def test_numbered_badges_of_neighbouring_faces_never_overlap():
+    from fakelens.faces.annotate import place_badges
+
+    def overlap(a, b, size):
+        return not (a[0] + size[0] <= b[0] or b[0] + size[0] <= a[0] or a[1] + size[1] <= b[1] or b[1] + size[1] <= a[1])
+
+    size = (14, 16)
+    # small faces side by side, a face inside another, two identical boxes, a face at the picture's corner
+    boxes = [(10 + 12 * i, 40, 22 + 12 * i, 52) for i in range(6)] + [(100, 100, 160, 160), (110, 110, 130, 130),
+                                                                      (200, 20, 230, 50), (200, 20, 230, 50), (0, 0, 10, 10)]
+    spots = place_badges(boxes, size, 320, 240)
+    assert len(spots) == len(boxes)
+    assert all(0 <= x <= 320 - size[0] and 0 <= y <= 240 - size[1] for x, y in spots)
+    assert not any(overlap(a, b, size) for i, a in enumerate(spots) for b in spots[i + 1:])
+    # a lone face keeps its badge on its top-left corner
+    assert place_badges([(50, 60, 90, 100)], size, 320, 240) == [(50, 60)]
+
+
 def test_annotated_photo_shows_the_verdict_colour_on_the_face(pipeline, head, tmp_path):
     photo, _ = paste_heads(tint_green(head), (360, 640), [(300, 60, 1.0)])
     out = tmp_path / "ann" / "photo.jpg"
@@ -144,3 +182,8 @@ def test_annotated_photo_shows_the_verdict_colour_on_the_face(pipeline, head, tm
     x0, y0, x1, y1 = result.faces[0].box
     edge = drawn[(y0 + y1) // 2, max(0, x0 - 1) : x0 + 2].astype(int)
     assert (edge[:, 0] > 150).any() and (edge[:, 1] < 120).any()  # a red (FAKE) outline
+    # the face's number sits on a red badge in the box's top-left corner, not on a caption above the box
+    corner = drawn[y0 + 2 : y0 + 5, x0 + 2 : x0 + 5].reshape(-1, 3).astype(int).mean(axis=0)
+    assert corner[0] > 180 and corner[1] < 90 and corner[2] < 90, corner
+    above = drawn[max(0, y0 - 12) : y0 - 3, x0 + 2 : x0 + 30].reshape(-1, 3).astype(int)
+    assert not ((above[:, 0] > 180) & (above[:, 1] < 90)).any()

@@ -2,7 +2,7 @@ import json
 
 import numpy as np
 import pytest
-from facekit import GreenKeyedScorer, background, iou, paste_heads, tint_green, write_video
+from facekit import BandedScorer, GreenKeyedScorer, background, iou, paste_heads, tint_green, write_video
 from PIL import Image
 
 from fakelens.errors import VideoReadError
@@ -210,20 +210,116 @@ def test_video_without_faces_and_broken_video(scorer, tmp_path):
 
 
 def test_a_video_of_two_people_is_judged_at_the_two_face_cut(two_people_video):
-    from fakelens.inference.calibration import Bands, Calibration
-
-    class BandedScorer(GreenKeyedScorer):
-        # FAKE from 0.5 for one face, from 0.95 for the most-fake of two
-        calibration = Calibration(bands=Bands(0.3, 0.5, fake_from_by_faces=(0.5, 0.95)))
-
-        def verdict(self, p):
-            return self.calibration.verdict(p)
-
-        label = verdict
+    from fakelens.inference.calibration import Bands
 
     path, _ = two_people_video
-    result = predict_video(BandedScorer(), path, frames=12, aggregate_by="confident")
+    # FAKE from 0.5 for one face, from 0.95 for the most-fake of two
+    result = predict_video(BandedScorer(Bands(0.3, 0.5, fake_from_by_faces=(0.5, 0.95))), path, frames=12, aggregate_by="confident")
     assert len([t for t in result.tracks if t.used]) == 2
     assert result.prob_fake == pytest.approx(0.9)
     assert result.tracks[0].label == "FAKE"  # one person alone reaches the one-face cut
     assert result.label == "UNCERTAIN"  # but the most-fake of two people needs 0.95
+    d = result.to_dict()
+    assert d["bands"] == {"real_below": 0.3, "fake_from": 0.5} and d["video_bands"] == {"real_below": 0.3, "fake_from": 0.95}
+    assert {(r["marker"], r["fake_from"], r["video_fake_from"]) for r in result.rows()} == {(1, 0.5, 0.95), (2, 0.5, 0.95)}
+
+
+# ---------------------------------------------------------------- orientation (phones store portrait videos sideways)
+
+
+def _marked_portrait_frames(n: int = 3) -> list[np.ndarray]:
+    """Upright 96x64 frames, a different grey each, with a bright block in the top-left corner (so any turn shows)."""
+    frames = []
+    for i in range(n):
+        frame = np.full((96, 64, 3), 40 + 50 * i, np.uint8)
+        frame[:24, :16] = 250
+        frames.append(frame)
+    return frames
+
+
+def _read_back_with_pyav(path):
+    """The first frame's stored size, its display-matrix angle and the stream's tags, as PyAV reports them."""
+    import av
+
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        frame = next(container.decode(stream))
+        return (frame.height, frame.width), frame.rotation, {k.lower(): v for k, v in stream.metadata.items()}
+
+
+@pytest.mark.parametrize("turn", [90, 180, 270])
+@pytest.mark.parametrize("how", ["display matrix", "rotate tag"])
+def test_rotated_videos_are_decoded_upright(tmp_path, turn, how):
+    upright = _marked_portrait_frames()
+    stored = [np.rot90(f, k=turn // 90) for f in upright]  # turned counter-clockwise: a player turns it back clockwise
+    if how == "display matrix":
+        path = tmp_path / "clip.mp4"
+        write_video(path, stored, fps=4, display_rotation=-turn)  # FFmpeg's angle counts counter-clockwise
+    else:
+        path = tmp_path / "clip.mkv"  # Matroska keeps a rotate tag as written (MP4 muxers no longer write one)
+        write_video(path, stored, fps=4, tags={"rotate": str(turn)})
+    size, angle, tags = _read_back_with_pyav(path)
+    assert size == stored[0].shape[:2]
+    assert (angle % 360 == -turn % 360) if how == "display matrix" else (angle == 0 and tags["rotate"] == str(turn))
+
+    info, frames, _ = read_frames(path, 3)
+    assert (info.height, info.width) == (96, 64) and info.rotation == turn and not info.mirrored
+    assert len(frames) == 3
+    for got, want in zip(frames, upright):
+        assert got.rgb.shape == want.shape and np.abs(got.rgb.astype(int) - want).mean() < 6
+
+
+def test_a_mirrored_display_matrix_is_undone_too(tmp_path):
+    upright = _marked_portrait_frames(2)
+    # a player turns these 90 degrees clockwise, then mirrors them left-right
+    stored = [np.rot90(np.fliplr(f), k=1) for f in upright]
+    write_video(tmp_path / "selfie.mp4", stored, fps=4, display_rotation=-90, hflip=True)
+    info, frames, _ = read_frames(tmp_path / "selfie.mp4", 2)
+    assert (info.height, info.width, info.rotation, info.mirrored) == (96, 64, 90, True)
+    for got, want in zip(frames, upright):
+        assert np.abs(got.rgb.astype(int) - want).mean() < 6
+
+
+def test_a_portrait_phone_video_finds_the_same_faces_as_the_upright_clip(scorer, head, tmp_path):
+    """A clip stored sideways with a display rotation (what phones write) gives the upright clip's faces and boxes."""
+    from fakelens.data.extract import extract_face
+    from fakelens.faces import create_face_detector
+
+    frames, expected = [], []
+    for i in range(4):
+        photo, (box,) = paste_heads(head, (480, 272), [(40, 120 + 15 * i, 1.0)])
+        frames.append(photo)
+        expected.append(box)
+    write_video(tmp_path / "upright.mp4", frames, fps=4)
+    write_video(tmp_path / "portrait.mp4", [np.rot90(f, k=1) for f in frames], fps=4, display_rotation=-90)
+    assert _read_back_with_pyav(tmp_path / "portrait.mp4")[:2] == ((272, 480), -90)
+
+    upright = predict_video(scorer, tmp_path / "upright.mp4", frames=4)
+    portrait = predict_video(scorer, tmp_path / "portrait.mp4", frames=4, annotate_video=tmp_path / "annotated.mp4")
+    assert upright.status == portrait.status == "ok" and len(upright.faces) == len(portrait.faces) == 4
+    for mine, theirs, box in zip(portrait.faces, upright.faces, expected):
+        assert iou(mine.box.as_ints(), theirs.box.as_ints()) > 0.8 and iou(mine.box.as_ints(), box) > 0.6
+    d = portrait.to_dict()["info"]
+    assert (d["width"], d["height"], d["rotation"]) == (272, 480, 90)
+    # the annotated video is written upright (no display matrix left to honour)
+    info, _, _ = read_frames(tmp_path / "annotated.mp4", 2)
+    assert (info.width, info.height, info.rotation) == (272, 480, 0)
+    # extract-faces reads through the same decoder: the same face region as from the upright clip
+    detector = create_face_detector()
+    with VideoReader(tmp_path / "portrait.mp4") as a, VideoReader(tmp_path / "upright.mp4") as b:
+        (_, region_a), (_, region_b) = extract_face(a, detector, 2, 64), extract_face(b, detector, 2, 64)
+    assert np.allclose(region_a, region_b, atol=4)
+
+
+def test_odd_rotation_metadata_leaves_frames_as_stored():
+    from fakelens.faces.videoio import Orientation
+
+    as_stored = Orientation()
+    for tag in ("abc", "nan", "inf", "1e400", "45", ""):  # an untrusted file's tag: never a crash
+        assert Orientation.from_rotate_tag(tag) == as_stored, tag
+    assert Orientation.from_rotate_tag("-90") == Orientation.from_rotate_tag("270") and Orientation.from_rotate_tag("450").rotation == 90
+    one, half = 1 << 16, 46341  # 16.16 fixed point: 1.0, and cos 45 degrees
+    assert Orientation.from_display_matrix([half, half, 0, -half, half, 0, 0, 0, 1 << 30]) == as_stored  # 45 degrees: as players do
+    assert Orientation.from_display_matrix([0, one, 0, -one, 0, 0, 0, 0, 1 << 30]).rotation == 90
+    frame = np.arange(24, dtype=np.uint8).reshape(2, 4, 3)
+    assert as_stored.apply(frame) is frame  # upright videos cost no copy

@@ -129,6 +129,36 @@ def test_video_detect_and_temp_files_removed(make_client, tmp_path):
     assert set(glob.glob(os.path.join(tempfile.gettempdir(), "fakelens-upload-*"))) == before
 
 
+def test_a_portrait_phone_video_is_judged_upright(make_client, tmp_path):
+    """Stored sideways with a display rotation, as phones write portrait videos: faces found, boxes upright."""
+    import av
+    from skimage import data
+
+    face = np.asarray(Image.fromarray(data.astronaut()).crop((120, 0, 320, 220)))
+    path = tmp_path / "portrait.mp4"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=4)
+        stream.width, stream.height, stream.pix_fmt = 480, 272, "yuv420p"  # stored landscape ...
+        stream.set_display_rotation(-90)  # ... shown turned 90 degrees clockwise: 272 wide, 480 tall
+        for i in range(4):
+            upright = np.full((480, 272, 3), 100, np.uint8)
+            upright[100 + 20 * i:320 + 20 * i, 36:236] = face
+            stored = np.ascontiguousarray(np.rot90(upright, k=1))
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(stored, format="rgb24")))
+        container.mux(stream.encode())
+    r = make_client().post("/v1/detect", files={"file": ("portrait.mp4", path.read_bytes(), "video/mp4")}, data={"frames": "4"})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["status"] == "ok" and body["n_tracks"] == 1
+    assert (body["info"]["width"], body["info"]["height"], body["info"]["rotation"]) == (272, 480, 90)
+    faces = [f for frame in body["frames"] for f in frame["faces"]]
+    assert len(faces) == 4
+    # the face moves down the upright picture, inside its 272 px width
+    assert all(0 <= f["box"][0] < f["box"][2] <= 272 for f in faces)
+    tops = [f["box"][1] for f in faces]
+    assert tops == sorted(tops) and tops[-1] - tops[0] > 40
+
+
 def test_corrupt_video_is_422_and_cleaned(make_client, tmp_path):
     data = _video_bytes(tmp_path)
     r = make_client().post("/v1/detect", files={"file": ("clip.mp4", data[:200], "video/mp4")})

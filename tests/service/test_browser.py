@@ -67,3 +67,94 @@ def test_page_asks_for_the_api_key_and_sends_it(live_server, tmp_path):
         assert page.evaluate("sessionStorage.getItem('fakelens-api-key')") == "s3cret"
         page.set_input_files("#file", str(photo))
         page.wait_for_selector("#verdict:has-text('Image verdict')", timeout=60_000)
+
+
+def _neighbours_photo() -> bytes:
+    """Two small faces side by side, so close that captions written beside their boxes would overlap."""
+    import io
+
+    from PIL import Image
+    from skimage import data
+
+    face = Image.fromarray(data.astronaut()).crop((160, 40, 290, 190)).resize((78, 90))
+    scene = Image.new("RGB", (420, 260), (128, 128, 128))
+    scene.paste(face, (130, 80))
+    scene.paste(face, (212, 80))
+    buf = io.BytesIO()
+    scene.save(buf, "JPEG", quality=95)
+    return buf.getvalue()
+
+
+# Provenance evidence as the API reports it, one item carrying markup that must stay text.
+_EVIDENCE = [
+    {"source": "c2pa", "claim": "ai_generated", "detail": "ExampleImageGen <img src=x id=injected>", "valid": True},
+    {"source": "xmp", "claim": "none", "detail": "no DigitalSourceType", "valid": None},
+    {"source": "model", "claim": "none", "detail": "face 1: fake-likeness 0.42", "valid": None},
+]
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it)")
+def test_page_numbers_neighbouring_faces_and_says_why(live_server, tmp_path):
+    """Numbered markers that never overlap, verdicts worded with their score and band edges, and a "Why" section."""
+    photo = tmp_path / "two.jpg"
+    photo.write_bytes(_neighbours_photo())
+    playwright = pytest.importorskip("playwright.sync_api")
+    with playwright.sync_playwright() as p:
+        browser = _launch(p)
+        try:
+            page = browser.new_page(viewport={"width": 1100, "height": 900})
+            page.goto(live_server() + "/")
+            page.uncheck("#want-explain")
+            page.set_input_files("#file", str(photo))
+            page.wait_for_selector("#verdict:has-text('Image verdict')", timeout=60_000)
+            body = page.evaluate("last.body")
+            assert body["n_faces"] == 2 and "evidence" not in body  # this server reports no evidence
+            assert page.locator("#evidence-block").is_hidden()  # absent evidence: the page says nothing of it
+
+            # the three verdicts are explained, and no score is a bare percentage
+            help_text = page.inner_text("#verdict-help")
+            assert all(word in help_text for word in ("REAL", "UNCERTAIN", "FAKE"))
+            text = page.inner_text("body")
+            assert "Each face gets a verdict: REAL or FAKE" not in text and "P(fake)" not in text and "%" not in text
+            bands, image_bands = body["bands"], body["image_bands"]
+            assert f"FAKE from {image_bands['fake_from']:.2f}" in page.inner_text("#verdict-score")
+            faces = page.locator("#faces li")
+            assert faces.count() == 2
+            for i in range(2):
+                item = faces.nth(i).inner_text()
+                assert item.startswith(f"{i + 1}") and f"Face {i + 1}: {body['faces'][i]['label']}" in item
+                assert "fake-likeness" in item and f"FAKE from {bands['fake_from']:.2f}" in item
+
+            # one marker per face, inside the picture, none overlapping another
+            rects = page.eval_on_selector_all("#markers .marker", "els => els.map(e => { const r = e.getBoundingClientRect();"
+                                                                  " return [r.left, r.top, r.right, r.bottom, e.textContent]; })")
+            photo_rect = page.eval_on_selector("#photo", "e => { const r = e.getBoundingClientRect();"
+                                                         " return [r.left, r.top, r.right, r.bottom]; }")
+            assert [r[4] for r in rects] == ["1", "2"]
+            for left, top, right, bottom, _ in rects:
+                assert right - left >= 10 and bottom - top >= 10
+                assert photo_rect[0] <= left and right <= photo_rect[2] + 0.5 and photo_rect[1] <= top and bottom <= photo_rect[3] + 0.5
+            a, b = rects
+            assert a[2] <= b[0] or b[2] <= a[0] or a[3] <= b[1] or b[3] <= a[1], rects
+
+            # the "Why" section lists the model's face scores
+            assert page.locator("#why h3").inner_text() == "Why"
+            scores = page.locator("#model-scores li")
+            assert scores.count() == 2 and "Face 1" in scores.nth(0).inner_text() and "fake-likeness" in scores.nth(1).inner_text()
+
+            # with provenance evidence in the response (the same answer, evidence added), every item is listed, as text
+            answer = {**body, "evidence": _EVIDENCE, "reasons": ["c2pa: <b>AI</b> generated"]}
+            page.route("**/v1/detect", lambda route: route.fulfill(json=answer))
+            page.set_input_files("#file", str(photo))
+            page.wait_for_selector("#evidence-block:not([hidden])", timeout=60_000)
+            rows = page.locator("#evidence tbody tr")
+            assert rows.count() == 3
+            first = [rows.nth(0).locator("td").nth(k).inner_text() for k in range(4)]
+            assert first == ["C2PA manifest", "made by an AI generator", "ExampleImageGen <img src=x id=injected>", "valid"]
+            assert "not verifiable" in rows.nth(1).inner_text()
+            assert page.locator("#injected").count() == 0 and page.locator("#reasons b").count() == 0
+            assert page.inner_text("#reasons") == "c2pa: <b>AI</b> generated"
+            page.screenshot(path=str(tmp_path / "page.png"), full_page=True)
+            shutil.copy(tmp_path / "page.png", "/tmp/page.png")
+        finally:
+            browser.close()

@@ -450,6 +450,20 @@ def test_page_takes_and_sends_a_key(make_client):
     assert make_client().get("/healthz").json()["api_key_required"] is False
 
 
+def test_the_page_writes_no_server_data_as_html_and_runs_nothing_inline():
+    """Server data (evidence details, warnings, file names) reaches the page as text only; and a
+    Content-Security-Policy of default-src 'self' leaves the page working (no inline script, style or handler)."""
+    import re
+
+    from fakelens.service.app import STATIC
+
+    page, script = (STATIC / "index.html").read_text(), (STATIC / "app.js").read_text()
+    assert not re.search(r"innerHTML|outerHTML|insertAdjacentHTML|document\.write|eval\(|new Function", script)
+    assert not re.search(r"setAttribute\(\s*[\"']style|setAttribute\(\s*[\"']on", script)
+    assert re.findall(r"<script[^>]*>", page) == ['<script src="/static/app.js">'] and "<style" not in page
+    assert not re.search(r"\sstyle=|\son[a-z]+=", page)
+
+
 def test_binding_beyond_loopback_without_a_key_warns():
     from fakelens.service import ServiceSettings
     from fakelens.service.server import apply_bind_defaults

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from fakelens.inference.calibration import Bands, Calibration
+from fakelens.inference.calibration import Bands, Calibration, verdict_with_score
 from fakelens.inference.tta import VIEW_SETS
 from fakelens.stats.calibration import fit_bands
 
@@ -46,6 +46,27 @@ def test_verdicts_follow_the_bands():
     assert np.allclose(cal.proba(np.array([0.0, 2.0])), [0.5, 1 / (1 + np.exp(-1.0))])
     with pytest.raises(ValueError, match="real_below <= fake_from"):
         Bands(0.9, 0.2)
+
+
+def test_edges_are_where_the_verdicts_change():
+    cal = Calibration(threshold=0.5, bands=Bands(0.3, 0.8, fake_from_by_faces=(0.8, 0.9, 0.95)))
+    assert cal.edges() == {"real_below": 0.3, "fake_from": 0.8}
+    assert [cal.edges(n)["fake_from"] for n in (1, 2, 3, 7)] == [0.8, 0.9, 0.95, 0.95]
+    for n in (1, 2, 5):  # the photo verdict changes exactly at its edges
+        edges = cal.edges(n)
+        assert cal.photo_verdict(edges["fake_from"], n) == "FAKE" and cal.photo_verdict(edges["fake_from"] - 1e-9, n) == "UNCERTAIN"
+        assert cal.photo_verdict(edges["real_below"] - 1e-9, n) == "REAL"
+    assert Calibration(threshold=0.6).edges(3) == {"real_below": 0.6, "fake_from": 0.6}  # no bands: the binary cut
+
+
+def test_the_verdict_is_worded_with_its_score_on_the_bands_scale():
+    edges = {"real_below": 0.3, "fake_from": 0.97}
+    assert verdict_with_score("UNCERTAIN", 0.923, edges) == "UNCERTAIN: fake-likeness 0.92 (REAL below 0.30, FAKE from 0.97)"
+    # a score just under an edge is never shown equal to it: "0.97 ... FAKE from 0.97" beside UNCERTAIN would contradict itself
+    assert verdict_with_score("UNCERTAIN", 0.968, edges) == "UNCERTAIN: fake-likeness 0.968 (REAL below 0.300, FAKE from 0.970)"
+    assert verdict_with_score("REAL", 0.2999, edges).startswith("REAL: fake-likeness 0.2999 (REAL below 0.3000")
+    assert verdict_with_score(None, None, edges) == "no verdict"
+    assert "%" not in verdict_with_score("FAKE", 0.99, edges)
 
 
 def test_calibrate_run_fits_with_the_tta_setting_that_ships(trained_run, tmp_path):

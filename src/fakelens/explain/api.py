@@ -75,8 +75,9 @@ def _explain(
         return []
     faces = np.stack([detector.decode(im) for im in images])
     probs = score_faces(detector, faces)
+    edges = detector.calibration.edges()
     results = [
-        Explanation(sources[i] if sources is not None else _source_name(images[i]), rgb, float(p), detector.verdict(p))
+        Explanation(sources[i] if sources is not None else _source_name(images[i]), rgb, float(p), detector.verdict(p), bands=edges)
         for i, (rgb, p) in enumerate(zip(faces, probs))
     ]
     # One generator per face, shared by the methods in turn: the same random regions for a face, whatever batch it is in.

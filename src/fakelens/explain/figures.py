@@ -40,11 +40,14 @@ def _faithfulness_caption(check: Faithfulness | None) -> str:
 
 
 def verdict_text(e: Explanation) -> str:
-    return f"{e.label}  P(fake) = {e.prob_fake:.2f}"
+    """``UNCERTAIN: fake-likeness 0.92 (REAL below 0.30, FAKE from 0.97)``: the verdict with its score on the bands' scale."""
+    from ..inference.calibration import verdict_with_score
+
+    return verdict_with_score(e.label, e.prob_fake, e.bands)
 
 
 def explanation_figure(e: Explanation) -> Figure:
-    """One face: the panels side by side, titled with the verdict and probability."""
+    """One face: the panels side by side, titled with the verdict and its score."""
     panels = _panels(e)
     fig = Figure(figsize=(PANEL_INCHES * len(panels), PANEL_INCHES + 1.0), layout="constrained")
     axes = fig.subplots(1, len(panels), squeeze=False)[0]

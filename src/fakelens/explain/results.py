@@ -29,6 +29,7 @@ class Explanation:
     lime: LimeResult | None = None
     faithfulness: dict[str, Faithfulness] = field(default_factory=dict)  # method -> deletion check
     face_box: tuple[int, int, int, int] | None = None  # where the face sits in a whole photo, when known
+    bands: dict | None = None  # where the verdict's bands sit on the P(fake) scale ({"real_below", "fake_from"})
 
     def to_dict(self) -> dict:
         d: dict = {"source": self.source, "prob_fake": round(float(self.prob_fake), 6), "label": self.label}

@@ -31,7 +31,7 @@ CROP_MAX_ASPECT = 1.3
 CROP_MIN_IOU = 0.6
 
 PHOTO_COLUMNS = ["path", "prob_fake", "label", "error", "status", "kind", "face", "x0", "y0", "x1", "y1", "det_score",
-                 "image_prob", "image_label", "n_faces"]
+                 "image_prob", "image_label", "n_faces", "marker", "real_below", "fake_from", "image_fake_from"]
 
 
 @dataclass
@@ -60,6 +60,10 @@ class PhotoResult:
     crops: list[np.ndarray] = field(default_factory=list, repr=False)  # the scored crops, when asked for
     # The photo's verdict, fitted at photo level (set by predict_photo; None: the most-fake face's label).
     verdict: str | None = None
+    # Where the verdicts' bands sit on the P(fake) scale ({"real_below", "fake_from"}): for each face, and for
+    # the photo (judged by its most-fake face, whose FAKE cut rises with the number of faces).
+    bands: dict | None = None
+    image_bands: dict | None = None
 
     @property
     def image_prob(self) -> float | None:
@@ -76,16 +80,27 @@ class PhotoResult:
     def to_dict(self) -> dict:
         return {"path": self.path, "kind": self.kind, "status": self.status, "error": self.error, "width": self.width, "height": self.height,
                 "image_prob": _round(self.image_prob, 6), "image_label": self.image_label, "n_faces": len(self.faces),
-                "faces": [f.to_dict() for f in self.faces]}
+                "bands": self.bands, "image_bands": self.image_bands, "faces": [f.to_dict() for f in self.faces]}
 
     def rows(self) -> list[dict]:
-        """One row per face (one row without face fields for ``no_face`` and ``error``)."""
+        """One row per face (one row without face fields for ``no_face`` and ``error``).
+
+        ``marker``: the number the face carries on annotated photos and the web page; ``real_below``/``fake_from``:
+        the face verdict's band edges, ``image_fake_from``: where FAKE starts for the photo's verdict.
+        """
         base = {"path": self.path, "error": self.error, "status": self.status, "kind": self.kind, "image_prob": _round(self.image_prob, 6),
-                "image_label": self.image_label, "n_faces": len(self.faces)}
+                "image_label": self.image_label, "n_faces": len(self.faces), **_edge_columns(self.bands, self.image_bands, "image")}
         if not self.faces:
             return [{**base, "prob_fake": None, "label": None}]
-        return [{**base, "prob_fake": _round(f.prob_fake, 6), "label": f.label, "face": f.index, "x0": f.box[0], "y0": f.box[1],
-                 "x1": f.box[2], "y1": f.box[3], "det_score": _round(f.det_score)} for f in self.faces]
+        return [{**base, "prob_fake": _round(f.prob_fake, 6), "label": f.label, "face": f.index, "marker": f.index + 1, "x0": f.box[0],
+                 "y0": f.box[1], "x1": f.box[2], "y1": f.box[3], "det_score": _round(f.det_score)} for f in self.faces]
+
+
+def _edge_columns(bands: dict | None, whole: dict | None, what: str) -> dict:
+    """The band edges as CSV columns: a face's, and where FAKE starts for the whole ``what`` (image or video)."""
+    if not bands or not whole:
+        return {}
+    return {"real_below": bands["real_below"], "fake_from": bands["fake_from"], f"{what}_fake_from": whole["fake_from"]}
 
 
 def _round(v: float | None, digits: int = 4) -> float | None:
@@ -193,8 +208,10 @@ def photo_result(pipeline: FacePipeline, located: LocatedPhoto, probs: np.ndarra
         result = PhotoResult(located.path, OK, "photo", w, h, results, crops=located.crops if keep_crops else [])
         if len(results) > 1:  # judged by its most-fake face, at the cut fitted for that many faces
             result.verdict = pipeline.photo_verdict(result.image_prob, len(results))
+    if result.faces:
+        result.bands, result.image_bands = pipeline.edges(1), pipeline.edges(len(result.faces))
     if annotate_to is not None:
-        boxes = [BoxLabel(f.box, f.prob_fake, f.label, f"#{f.index} " if len(result.faces) > 1 else "") for f in result.faces]
+        boxes = [BoxLabel(f.box, f.prob_fake, f.label, f.index + 1) for f in result.faces]
         save_image(annotate_to, draw_faces(rgb, boxes))
     return result
 

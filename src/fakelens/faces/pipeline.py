@@ -48,6 +48,13 @@ class FacePipeline:
         calibration = getattr(self.detector, "calibration", None)
         return calibration.photo_verdict(most_fake, n_faces) if calibration is not None else self.label(most_fake)
 
+    def edges(self, n_faces: int = 1) -> dict[str, float]:
+        """Where the verdict's bands sit on the P(fake) scale (REAL below ``real_below``, FAKE from ``fake_from``),
+        for one face or for the most-fake of ``n_faces``, rounded as results show scores."""
+        calibration = getattr(self.detector, "calibration", None)
+        edges = calibration.edges(n_faces) if calibration is not None else {"real_below": self.threshold, "fake_from": self.threshold}
+        return {k: round(float(v), 6) for k, v in edges.items()}
+
     def detect(self, rgb: np.ndarray) -> list[FaceBox]:
         return self.face_detector.detect(rgb)
 

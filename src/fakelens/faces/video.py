@@ -27,13 +27,13 @@ from .aggregate import AGGREGATES, aggregate
 from .annotate import BoxLabel, draw_faces, plot_frame_probs
 from .detectors import FaceBox
 from .guided import GuidedFaceFinder
-from .photo import ERROR, NO_FACE, OK, _round
+from .photo import ERROR, NO_FACE, OK, _edge_columns, _round
 from .pipeline import FacePipeline
 from .tracking import link_faces
 from .videoio import DecodeBudget, VideoInfo, VideoReader, playback_fps, write_video
 
 VIDEO_COLUMNS = ["path", "prob_fake", "label", "error", "status", "kind", "face", "x0", "y0", "x1", "y1", "det_score", "frame", "time",
-                 "track", "track_prob", "video_prob", "video_label", "n_tracks"]
+                 "track", "track_prob", "video_prob", "video_label", "n_tracks", "marker", "real_below", "fake_from", "video_fake_from"]
 
 #: Frames kept for the annotated video are shrunk to this long side (memory: 32 x 1280x720x3 = 88 MB).
 ANNOTATE_MAX_SIDE = 1280
@@ -85,6 +85,10 @@ class VideoResult:
     warnings: list[str] = field(default_factory=list)
     kind: str = "video"
     too_large: bool = False  # the error is a size limit (pixels, decode budget): the service answers 413
+    # Where the verdicts' bands sit on the P(fake) scale ({"real_below", "fake_from"}): for each face and person,
+    # and for the video (judged by its most-fake person, whose FAKE cut rises with the number of people).
+    bands: dict | None = None
+    video_bands: dict | None = None
 
     def to_dict(self) -> dict:
         by_frame: dict[int, list[dict]] = {}
@@ -95,6 +99,7 @@ class VideoResult:
             "info": self.info.to_dict() if self.info else None, "aggregate": self.aggregate,
             "video_prob": _round(self.prob_fake, 6), "video_label": self.label,
             "video_probs": {k: _round(v, 6) for k, v in self.video_probs.items()},
+            "bands": self.bands, "video_bands": self.video_bands,
             "n_frames_sampled": len(self.sampled), "n_tracks": len(self.tracks),
             "tracks": [t.to_dict() for t in self.tracks],
             "frames": [{"frame": i, "time": _round(t, 4), "faces": by_frame.get(i, [])} for i, t in self.sampled],
@@ -102,15 +107,20 @@ class VideoResult:
         }
 
     def rows(self) -> list[dict]:
-        """One row per face per sampled frame (one row without face fields for ``no_face`` and ``error``)."""
+        """One row per face per sampled frame (one row without face fields for ``no_face`` and ``error``).
+
+        ``marker``: the person's number on the annotated video and the web page (``track`` + 1); the band
+        edges as in :meth:`PhotoResult.rows <fakelens.faces.photo.PhotoResult.rows>`.
+        """
         base = {"path": self.path, "error": self.error, "status": self.status, "kind": self.kind, "video_prob": _round(self.prob_fake, 6),
-                "video_label": self.label, "n_tracks": len(self.tracks)}
+                "video_label": self.label, "n_tracks": len(self.tracks), **_edge_columns(self.bands, self.video_bands, "video")}
         if not self.faces:
             return [{**base, "prob_fake": None, "label": None}]
         track_prob = {t.track: _round(t.prob_fake, 6) for t in self.tracks}
         return [{**base, "prob_fake": _round(f.prob_fake, 6), "label": f.label, "face": f.index, "x0": f.box.as_ints()[0],
                  "y0": f.box.as_ints()[1], "x1": f.box.as_ints()[2], "y1": f.box.as_ints()[3], "det_score": _round(f.box.score),
-                 "frame": f.frame, "time": _round(f.time, 4), "track": f.track, "track_prob": track_prob[f.track]} for f in self.faces]
+                 "frame": f.frame, "time": _round(f.time, 4), "track": f.track, "track_prob": track_prob[f.track], "marker": f.track + 1}
+                for f in self.faces]
 
 
 def predict_video(detector, path: str | os.PathLike, frames: int = 32, aggregate_by: str = "confident", face_detector=None,
@@ -139,7 +149,6 @@ def predict_video(detector, path: str | os.PathLike, frames: int = 32, aggregate
     sampled, frame_faces, crops, kept = [], [], [], []
     try:
         with VideoReader(path, budget=budget, max_pixels=max_pixels) as reader:
-            info = reader.info
             for frame in reader.sample(frames):
                 faces = finder(frame.rgb)[:max_faces]
                 sampled.append((frame.index, frame.time))
@@ -147,6 +156,7 @@ def predict_video(detector, path: str | os.PathLike, frames: int = 32, aggregate
                 crops.extend(pipeline.crop(frame.rgb, faces))
                 if annotate_video is not None:
                     kept.append(_shrink(frame.rgb, ANNOTATE_MAX_SIDE))
+            info = reader.info  # after decoding: the upright size of a rotated video
             warnings = list(reader.warnings)
     except VideoReadError as exc:
         return VideoResult(path, ERROR, error=str(exc), aggregate=aggregate_by, too_large=isinstance(exc, InputTooLargeError))
@@ -165,7 +175,7 @@ def predict_video(detector, path: str | os.PathLike, frames: int = 32, aggregate
     if annotate_video is not None and kept:
         _write_annotated(result, kept, annotate_video)
     if plot is not None and result.faces:
-        _plot(result, pipeline.threshold, plot)
+        _plot(result, plot)
     return result
 
 
@@ -187,6 +197,7 @@ def _aggregate(result: VideoResult, pipeline: FacePipeline, min_track_fraction: 
     # The video is judged by its most-fake person: with several people, at the cut fitted for that many
     # faces (as a photo with several faces), so a video of real people is as rarely accused as one real face.
     result.label = pipeline.photo_verdict(result.prob_fake, len(used)) if len(used) > 1 else pipeline.label(result.prob_fake)
+    result.bands, result.video_bands = pipeline.edges(1), pipeline.edges(len(used))
 
 
 def _shrink(rgb: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
@@ -203,19 +214,24 @@ def _write_annotated(result: VideoResult, kept: list[tuple[np.ndarray, float]], 
         by_frame.setdefault(f.frame, []).append(f)
     drawn = []
     for (index, _), (rgb, scale) in zip(result.sampled, kept):
-        boxes = [BoxLabel(tuple(v * scale for v in (f.box.x0, f.box.y0, f.box.x1, f.box.y1)), f.prob_fake, f.label, f"P{f.track} ")
+        boxes = [BoxLabel(tuple(v * scale for v in (f.box.x0, f.box.y0, f.box.x1, f.box.y1)), f.prob_fake, f.label, f.track + 1)
                  for f in by_frame.get(index, [])]
         drawn.append(draw_faces(rgb, boxes))
     duration = result.info.duration if result.info else None
     write_video(path, drawn, fps=playback_fps(len(drawn), duration))
 
 
-def _plot(result: VideoResult, threshold: float, path: str | os.PathLike) -> None:
+def _plot(result: VideoResult, path: str | os.PathLike) -> None:
+    from ..inference.calibration import verdict_with_score
+
     use_time = all(f.time is not None for f in result.faces)
     series: dict[str, tuple[list[float], list[float]]] = {}
     for f in result.faces:
-        xs, ps = series.setdefault(f"person {f.track}", ([], []))
+        xs, ps = series.setdefault(f"person {f.track + 1}", ([], []))
         xs.append(f.time if use_time else f.frame)
         ps.append(f.prob_fake)
-    title = f"{os.path.basename(result.path)}: {result.label} (P(fake) {result.prob_fake:.2f}, {result.aggregate})"
-    plot_frame_probs(series, threshold, title, path, x_label="time (s)" if use_time else "frame")
+    # each person is judged at the one-face edges; the video, by its most-fake person, at its own (higher with more people)
+    verdict = verdict_with_score(result.label, result.prob_fake, result.video_bands)
+    title = f"{os.path.basename(result.path)}: {verdict} ({result.aggregate})"
+    plot_frame_probs(series, result.bands, title, path, x_label="time (s)" if use_time else "frame",
+                     video_fake_from=result.video_bands["fake_from"])

@@ -19,13 +19,20 @@ bounds the frames decoded and the seconds spent (a stream with one keyframe
 must be decoded from the start to reach its end) and can be cancelled from
 another thread; when it runs out, the frames sampled so far are used and a
 warning says so.
+
+Frames come out upright, as players show them: a phone filming in portrait
+stores landscape pixels and a display matrix (or, in older files, a ``rotate``
+tag) saying how to turn them. :class:`Orientation` reads it from the first
+decoded frame (the tag where the frame carries no matrix) and turns every
+frame with it, so face boxes and annotated outputs are in upright coordinates.
 """
 from __future__ import annotations
 
 import os
+import struct
 import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Iterator, Sequence
 
@@ -50,9 +57,65 @@ class VideoInfo:
     n_frames: int | None  # from the container, the duration, or by counting packets
     duration: float | None  # seconds
     codec: str
+    # degrees the stored frames are turned clockwise to be shown (the ``rotate`` tag's convention), and whether
+    # they are mirrored too; width and height are the upright ones once a frame has been decoded
+    rotation: int = 0
+    mirrored: bool = False
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class Orientation:
+    """How stored frames map onto upright ones: transpose first, then mirror columns and/or rows.
+
+    Built from FFmpeg's display matrix, which maps a stored pixel (p, q) to the shown
+    (a*p + c*q, b*p + d*q) (``libavutil/display.h``); for a multiple of 90 degrees
+    each of a, b, c, d is -1, 0 or 1.
+    """
+
+    transpose: bool = False
+    flip_x: bool = False
+    flip_y: bool = False
+
+    @classmethod
+    def from_display_matrix(cls, matrix: Sequence[int]) -> "Orientation":
+        a, b, c, d = (int(np.sign(matrix[i])) for i in (0, 1, 3, 4))
+        if b and c and not (a or d):  # x' = c*q, y' = b*p: the axes swap
+            return cls(True, c < 0, b < 0)
+        if a and d and not (b or c):
+            return cls(False, a < 0, d < 0)
+        return cls()  # not a multiple of 90 degrees (or malformed): shown as stored, like most players
+
+    @classmethod
+    def from_rotate_tag(cls, value) -> "Orientation":
+        """The ``rotate`` tag: degrees to turn the stored frames clockwise."""
+        try:
+            degrees = int(round(float(str(value).strip()))) % 360
+        except (ValueError, OverflowError):  # "abc", "nan", "inf": an untrusted file's tag, shown as stored
+            return cls()
+        return {90: cls(True, True, False), 180: cls(False, True, True), 270: cls(True, False, True)}.get(degrees, cls())
+
+    @property
+    def rotation(self) -> int:
+        """Clockwise degrees of the turn, read as a turn followed by a left-right mirror when :attr:`mirrored`."""
+        if self.transpose:
+            return 270 if self.flip_y else 90
+        return 180 if self.flip_y else 0
+
+    @property
+    def mirrored(self) -> bool:
+        # a pure turn is a transpose with exactly one flip, or no transpose with both flips or none
+        return (self.flip_x == self.flip_y) if self.transpose else (self.flip_x != self.flip_y)
+
+    def apply(self, rgb: np.ndarray) -> np.ndarray:
+        if self == Orientation():
+            return rgb
+        out = rgb.transpose(1, 0, 2) if self.transpose else rgb
+        out = out[:, ::-1] if self.flip_x else out
+        out = out[::-1] if self.flip_y else out
+        return np.ascontiguousarray(out)
 
 
 @dataclass(frozen=True)
@@ -129,6 +192,7 @@ class VideoReader:
         self._clock = _BudgetClock(budget)
         self._stopped: str | None = None  # why decoding stopped early (the budget), if it did
         self._container = None
+        self._orientation: Orientation | None = None  # known from the first decoded frame
         self._open()
         self.info = self._probe()
 
@@ -287,7 +351,7 @@ class VideoReader:
             if current[0] > pos:
                 pos = current[0]
                 yielded += 1
-                yield SampledFrame(pos, current[1].time, self._to_rgb(current[1]))
+                yield SampledFrame(pos, current[1].time, self._orient(current[1]).apply(self._to_rgb(current[1])))
         if yielded == 0:
             if self._stopped:
                 raise VideoTooLargeError(f"{self.path}: {self._stopped} before the first sampled frame")
@@ -329,6 +393,17 @@ class VideoReader:
         decoded = self._decoded()
         return (item for item in decoded if item[0] > pos)
 
+    def _orient(self, frame) -> Orientation:
+        """The stream's orientation, from its first decoded frame; ``info`` then tells the upright size."""
+        if self._orientation is None:
+            matrix = _display_matrix(frame)
+            self._orientation = (Orientation.from_display_matrix(matrix) if matrix is not None
+                                 else Orientation.from_rotate_tag(_rotate_tag(self._stream.metadata)))
+            o, info = self._orientation, self.info
+            self.info = replace(info, width=info.height if o.transpose else info.width, height=info.width if o.transpose else info.height,
+                                rotation=o.rotation, mirrored=o.mirrored)
+        return self._orientation
+
     def _to_rgb(self, frame) -> np.ndarray:
         try:
             return frame.to_ndarray(format="rgb24")
@@ -346,6 +421,20 @@ class VideoReader:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _display_matrix(frame) -> tuple[int, ...] | None:
+    """The frame's display matrix (9 int32, FFmpeg's layout), or None; FFmpeg copies the stream's onto each frame."""
+    for item in frame.side_data:
+        if getattr(item.type, "name", "") == "DISPLAYMATRIX":
+            data = bytes(item)
+            return struct.unpack("=9i", data[:36]) if len(data) >= 36 else None
+    return None
+
+
+def _rotate_tag(metadata: dict) -> str:
+    """The stream's ``rotate`` tag (Matroska spells it ``ROTATE``; FFmpeg's tags are case-insensitive), or "0"."""
+    return next((v for k, v in metadata.items() if k.lower() == "rotate"), "0")
 
 
 def _chain(first: list, rest: Iterator) -> Iterator:

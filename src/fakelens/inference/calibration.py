@@ -46,9 +46,15 @@ class Bands:
     def verdict(self, prob_fake: float) -> str:
         return FAKE if prob_fake >= self.fake_from else REAL if prob_fake < self.real_below else UNCERTAIN
 
+    def fake_cut(self, n_faces: int = 1) -> float:
+        """Where FAKE starts for a photo whose most-fake face is one of ``n_faces`` (``fake_from`` for one face)."""
+        if self.fake_from_by_faces and n_faces > 1:
+            return self.fake_from_by_faces[min(n_faces, len(self.fake_from_by_faces)) - 1]
+        return self.fake_from
+
     def photo_verdict(self, most_fake: float, n_faces: int) -> str:
         """The verdict for a photo whose most-fake face scored ``most_fake`` among ``n_faces`` faces."""
-        cut = self.fake_from_by_faces[min(n_faces, len(self.fake_from_by_faces)) - 1] if self.fake_from_by_faces and n_faces > 1 else self.fake_from
+        cut = self.fake_cut(n_faces)
         return FAKE if most_fake >= cut else REAL if most_fake < self.real_below else UNCERTAIN
 
     def to_dict(self) -> dict:
@@ -87,3 +93,34 @@ class Calibration:
     def photo_verdict(self, most_fake: float, n_faces: int) -> str:
         """The verdict for a whole photo (its most-fake face among ``n_faces``), fitted at photo level."""
         return self.bands.photo_verdict(most_fake, n_faces) if self.bands is not None else self.label(most_fake)
+
+    def edges(self, n_faces: int = 1) -> dict[str, float]:
+        """The verdict's edges on the P(fake) scale: REAL below ``real_below``, FAKE from ``fake_from``, for the
+        most-fake of ``n_faces`` faces (one face: a face's own verdict). Without bands both are the threshold."""
+        if self.bands is None:
+            return {"real_below": self.threshold, "fake_from": self.threshold}
+        return {"real_below": self.bands.real_below, "fake_from": self.bands.fake_cut(n_faces)}
+
+
+def score_digits(score: float, edges: dict[str, float], least: int = 2, most: int = 6) -> int:
+    """Decimals that show ``score`` on the same side of each edge as it is (0.968 beside "FAKE from 0.97" must not read 0.97)."""
+    for digits in range(least, most):
+        shown = round(score, digits)
+        if all((shown < round(e, digits)) == (score < e) for e in edges.values()):
+            return digits
+    return most
+
+
+def verdict_with_score(label: str | None, score: float | None, edges: dict[str, float] | None) -> str:
+    """The verdict in words with its score on the bands' scale: ``UNCERTAIN: fake-likeness 0.92 (REAL below 0.30, FAKE from 0.97)``.
+
+    The score is the calibrated P(fake), but a bare "92% fake" beside UNCERTAIN or REAL reads as an accusation:
+    it is shown with the edges that give it its meaning. The web page words it the same way (``static/app.js``).
+    """
+    if label is None or score is None:
+        return "no verdict"
+    if not edges:
+        return f"{label}: fake-likeness {score:.2f}"
+    d = score_digits(score, edges)
+    real_below, fake_from = edges["real_below"], edges["fake_from"]
+    return f"{label}: fake-likeness {score:.{d}f} (REAL below {real_below:.{d}f}, FAKE from {fake_from:.{d}f})"

@@ -126,7 +126,8 @@ class InferenceService:
         source = None if d.source is None else "bundled" if os.path.realpath(d.source) == os.path.realpath(DEFAULT_DIR) \
             else os.path.basename(os.path.normpath(d.source))
         return {"models": [{"name": d.model_name, "version": __version__, "source": source, "backend": d.backend,
-                            "image_size": d.preprocess.image_size, "threshold": d.threshold, "temperature": d.temperature}],
+                            "image_size": d.preprocess.image_size, "threshold": d.threshold, "temperature": d.temperature,
+                            "bands": self.pipeline.edges(1)}],
                 "face_detector": type(self.pipeline.face_detector).__name__}
 
     def model_summary(self) -> dict:

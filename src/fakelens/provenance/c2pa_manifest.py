@@ -82,7 +82,7 @@ def read_c2pa(fh: BinaryIO, mime: str | None) -> tuple[list[EvidenceItem], list[
             state = reader.get_validation_state()
             results = reader.get_validation_results() or {}
     except c2pa.C2paError.ManifestNotFound:
-        return [], []
+        return [], ["the file has a C2PA (JUMBF) block but no manifest could be found in it: it is ignored"]
     except (c2pa.C2paError, ValueError, OSError) as exc:
         message = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
         return ([EvidenceItem("c2pa", NO_CLAIM, f"unreadable C2PA manifest: {message}", False, "unreadable")],

@@ -120,20 +120,22 @@ def _walk_jpeg(fh: BinaryIO, blocks: Blocks) -> None:
         length = struct.unpack(">H", _read_exact(fh, 2))[0] - 2
         if length < 0:
             raise ValueError("bad segment length")
-        if marker == 0xE1:
-            payload = _read_exact(fh, length)  # at most 64 KB: a JPEG segment's own limit
-            if payload.startswith(_EXIF_ID):
-                if len(blocks.exif) < 4:
-                    blocks.exif.append(payload[len(_EXIF_ID):])
-            elif payload.startswith(_XMP_ID):
-                blocks.add_xmp(payload[len(_XMP_ID):])
-            elif payload.startswith(_XMP_EXT_ID) and len(payload) > len(_XMP_EXT_ID) + 40:
-                guid = payload[len(_XMP_EXT_ID):len(_XMP_EXT_ID) + 32]
-                part = extended.setdefault(guid, bytearray())
-                if len(part) + length <= MAX_XMP_BYTES:
-                    part += payload[len(_XMP_EXT_ID) + 40:]
+        if marker == 0xE1:  # at most 64 KB (a JPEG segment's own limit); read only when it is kept
+            head = _read_exact(fh, min(length, len(_XMP_EXT_ID) + 40))
+            rest = length - len(head)
+            if head.startswith(_EXIF_ID) and len(blocks.exif) < 4:
+                blocks.exif.append((head + _read_exact(fh, rest))[len(_EXIF_ID):])
+            elif head.startswith(_XMP_ID):
+                blocks.add_xmp((head + _read_exact(fh, rest))[len(_XMP_ID):])
+            elif head.startswith(_XMP_EXT_ID) and len(head) == len(_XMP_EXT_ID) + 40:
+                part = extended.setdefault(head[len(_XMP_EXT_ID):len(_XMP_EXT_ID) + 32], bytearray())
+                if len(part) + rest <= MAX_XMP_BYTES:
+                    part += _read_exact(fh, rest)
                 else:
                     blocks.warn(f"extended XMP over {MAX_XMP_BYTES >> 20} MB: the rest was not read")
+                    fh.seek(rest, io.SEEK_CUR)
+            else:
+                fh.seek(rest, io.SEEK_CUR)
         elif marker == 0xEB:  # APP11: JUMBF, where C2PA keeps its manifest store in a JPEG
             ident = _read_exact(fh, min(length, 2))
             if ident == b"JP":
@@ -157,6 +159,10 @@ def _walk_png(fh: BinaryIO, blocks: Blocks) -> None:
         if kind == b"IEND":
             return
         if kind in (b"tEXt", b"zTXt", b"iTXt", b"eXIf"):
+            if kind != b"eXIf" and len(blocks.texts) >= MAX_TEXT_CHUNKS:
+                blocks.warn(f"more than {MAX_TEXT_CHUNKS} PNG text chunks: the rest was not read")
+                fh.seek(length + 4, io.SEEK_CUR)
+                continue
             if length > MAX_TEXT_BYTES:
                 blocks.warn(f"a PNG {kind.decode()} chunk of {length / 2**20:.0f} MB was skipped (over {MAX_TEXT_BYTES >> 20} MB)")
                 fh.seek(length + 4, io.SEEK_CUR)

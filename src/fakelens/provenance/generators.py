@@ -36,8 +36,14 @@ def generator_evidence(blocks: Blocks) -> list[EvidenceItem]:
 def _xmp_items(packets: list[bytes]) -> list[EvidenceItem]:
     items, seen = [], set()
     for packet in packets:
-        values = [m.group(1) for m in _XMP_ATTR.finditer(packet)]
-        values += [(m.group(1) or m.group(2)).strip() for m in _XMP_ELEM.finditer(packet)]
+        values = []
+        # The patterns run only around each mention (a megabyte of filler would make them slow everywhere else).
+        start = packet.find(b"DigitalSourceType")
+        while start >= 0 and len(values) < 16:
+            window = packet[max(0, start - 42):start + 400]
+            values += [m.group(1) for m in _XMP_ATTR.finditer(window)]
+            values += [(m.group(1) or m.group(2)).strip() for m in _XMP_ELEM.finditer(window)]
+            start = packet.find(b"DigitalSourceType", start + 17)
         for raw in values:
             claim, term = source_type_claim(raw.decode("utf-8", "replace"))
             if term and term not in seen:

@@ -6,8 +6,12 @@ from .containers import BMFF, MAX_C2PA_BYTES, Source, open_source, scan
 from .evidence import EvidenceItem
 from .generators import generator_evidence
 
+#: What a file says about itself: (evidence items, warnings).
+Provenance = tuple[list[EvidenceItem], list[str]]
+NO_PROVENANCE: Provenance = ([], [])
 
-def read_provenance(source: Source) -> tuple[list[EvidenceItem], list[str]]:
+
+def read_provenance(source: Source) -> Provenance:
     """(evidence items, warnings) for a file path or its bytes; never raises on bad metadata.
 
     Images (JPEG, PNG, WebP): C2PA, XMP DigitalSourceType, generator text

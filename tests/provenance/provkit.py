@@ -83,16 +83,15 @@ def png_join(chunks) -> bytes:
 
 
 def edit_signed_png(data: bytes) -> bytes:
-    """The signed PNG with pixels changed after signing (IDAT rewritten; the manifest kept): its hash no longer matches."""
-    chunks = png_chunks(data)
-    raw = bytearray(zlib.decompress(b"".join(d for k, d in chunks if k == b"IDAT")))
-    for i in range(1000, 40_000, 7):  # brighten a band of bytes (filter bytes included: still decodes)
-        raw[i] = min(255, raw[i] + 60)
+    """The signed PNG with pixels changed after signing (its IDAT replaced; the manifest kept): its hash no longer matches."""
+    rgb = np.asarray(Image.open(io.BytesIO(data)).convert("RGB")).copy()
+    rgb[100:140, 100:140] = 255 - rgb[100:140, 100:140]
+    new_idat = [(k, d) for k, d in png_chunks(encode(rgb, "PNG")) if k == b"IDAT"]
     out, done = [], False
-    for kind, body in chunks:
+    for kind, body in png_chunks(data):
         if kind == b"IDAT":
             if not done:
-                out.append((b"IDAT", zlib.compress(bytes(raw))))
+                out += new_idat
                 done = True
             continue
         out.append((kind, body))
@@ -173,9 +172,9 @@ def huge_xmp_png(megabytes: int = 50) -> bytes:
     return png_join(chunks[:1] + [(b"iTXt", body)] + chunks[1:])
 
 
-def huge_xmp_jpeg(megabytes: int = 50) -> bytes:
-    """A JPEG with ``megabytes`` MB of extended-XMP APP1 segments (64 KB each)."""
-    base = encode(np.zeros((32, 32, 3), np.uint8), "JPEG")
+def huge_xmp_jpeg(megabytes: int = 50, base: bytes | None = None) -> bytes:
+    """A JPEG (``base``, default a small black one) with ``megabytes`` MB of extended-XMP APP1 segments (64 KB each)."""
+    base = base or encode(np.zeros((32, 32, 3), np.uint8), "JPEG")
     ident = b"http://ns.adobe.com/xmp/extension/\x00" + b"0" * 32 + struct.pack(">II", megabytes << 20, 0)
     piece = b"A" * (65_000 - len(ident))
     segment = b"\xff\xe1" + struct.pack(">H", len(ident) + len(piece) + 2) + ident + piece

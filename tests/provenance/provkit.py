@@ -236,5 +236,5 @@ HOSTILE = {
     "random JUMBF bytes as a C2PA store": random_jumbf_jpeg,
     "manifest that is its own ingredient": looping_manifest_jpeg,
     "5,000 PNG text chunks": many_text_chunks_png,
-    "zTXt compression bomb (200 MB)": ztxt_bomb_png,
+    "zTXt compression bomb in a PNG (200 MB)": ztxt_bomb_png,
 }

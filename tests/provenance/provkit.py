@@ -230,6 +230,11 @@ def ztxt_bomb_png(megabytes: int = 200) -> bytes:
     return png_join(chunks[:1] + [(b"zTXt", b"parameters\x00\x00" + bomb)] + chunks[1:])
 
 
+def deep_json_png(depth: int = 200_000) -> bytes:
+    """A ComfyUI-looking ``prompt`` chunk nested past any JSON parser's depth."""
+    return text_png({"prompt": "[" * depth + '"class_type"'}, np.zeros((32, 32, 3), np.uint8), compressed=("prompt",))
+
+
 HOSTILE = {
     "huge XMP in a PNG (50 MB)": huge_xmp_png,
     "huge extended XMP in a JPEG (50 MB)": huge_xmp_jpeg,
@@ -237,4 +242,5 @@ HOSTILE = {
     "manifest that is its own ingredient": looping_manifest_jpeg,
     "5,000 PNG text chunks": many_text_chunks_png,
     "zTXt compression bomb in a PNG (200 MB)": ztxt_bomb_png,
+    "JSON text chunk nested 200,000 deep in a PNG": deep_json_png,
 }

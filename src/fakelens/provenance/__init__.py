@@ -9,4 +9,5 @@ from .evidence import AI_CLAIMS, CLAIMS, SOURCES, EvidenceItem, short_evidence
 from .policy import combine, model_item
 from .reader import NO_PROVENANCE, Provenance, read_provenance
 
-__all__ = ["AI_CLAIMS", "CLAIMS", "SOURCES", "EvidenceItem", "combine", "model_item", "NO_PROVENANCE", "Provenance", "read_provenance", "short_evidence"]
+__all__ = ["AI_CLAIMS", "CLAIMS", "NO_PROVENANCE", "SOURCES", "EvidenceItem", "Provenance", "combine", "model_item", "read_provenance",
+           "short_evidence"]

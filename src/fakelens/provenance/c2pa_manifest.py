@@ -81,13 +81,14 @@ def read_c2pa(fh: BinaryIO, mime: str | None) -> tuple[list[EvidenceItem], list[
             store = json.loads(reader.json())
             state = reader.get_validation_state()
             results = reader.get_validation_results() or {}
+        return _evidence(store, state, results)
     except c2pa.C2paError.ManifestNotFound:
         return [], ["the file has a C2PA (JUMBF) block but no manifest could be found in it: it is ignored"]
-    except (c2pa.C2paError, ValueError, OSError) as exc:
+    except (c2pa.C2paError, ValueError, OSError, RecursionError, KeyError, TypeError, AttributeError) as exc:
+        # the library's own refusals (a cyclic ingredient, bad JUMBF), and JSON of an unexpected shape
         message = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
         return ([EvidenceItem("c2pa", NO_CLAIM, f"unreadable C2PA manifest: {message}", False, "unreadable")],
                 [f"the C2PA manifest could not be read ({message}): it is ignored"])
-    return _evidence(store, state, results)
 
 
 def _evidence(store: dict, state: str | None, results: dict) -> tuple[list[EvidenceItem], list[str]]:

@@ -30,7 +30,7 @@ _EXIF_SOFTWARE, _EXIF_IFD, _EXIF_USER_COMMENT, _EXIF_DESCRIPTION = 0x0131, 0x876
 
 
 def generator_evidence(blocks: Blocks) -> list[EvidenceItem]:
-    return _xmp_items(blocks.xmp) + _text_items(blocks.texts) + _exif_items(blocks)
+    return _xmp_items(blocks.xmp) + _text_items(blocks.texts, blocks.warn) + _exif_items(blocks)
 
 
 def _xmp_items(packets: list[bytes]) -> list[EvidenceItem]:
@@ -52,21 +52,21 @@ def _xmp_items(packets: list[bytes]) -> list[EvidenceItem]:
     return items
 
 
-def _text_items(texts: list[tuple[str, str]]) -> list[EvidenceItem]:
+def _text_items(texts: list[tuple[str, str]], warn) -> list[EvidenceItem]:
     items = []
     keys = {k: v for k, v in reversed(texts)}  # the first chunk of a keyword wins
     params = keys.get("parameters", "")
     if params.strip():
         items.append(EvidenceItem("png-text", AI_GENERATED, "AUTOMATIC1111 'parameters' text chunk" + _a1111_summary(params), None,
                                   "AUTOMATIC1111"))
-    if _looks_like_json(keys.get("prompt"), '"class_type"') or _looks_like_json(keys.get("workflow"), '"nodes"'):
+    if _looks_like_json(keys.get("prompt"), '"class_type"', warn) or _looks_like_json(keys.get("workflow"), '"nodes"', warn):
         items.append(EvidenceItem("png-text", AI_GENERATED, "ComfyUI 'prompt'/'workflow' text chunk (a node graph)", None, "ComfyUI"))
     invoke = [k for k in _TEXT_KEYS_INVOKEAI if keys.get(k, "").strip()]
     if invoke:
         items.append(EvidenceItem("png-text", AI_GENERATED, f"InvokeAI '{invoke[0]}' text chunk", None, "InvokeAI"))
     software = keys.get("Software", "")
     comment = keys.get("Comment", "")
-    if "novelai" in software.lower() or _looks_like_json(comment, '"sampler"') and "novelai" in (software + keys.get("Source", "")).lower():
+    if "novelai" in software.lower() or ("novelai" in keys.get("Source", "").lower() and _looks_like_json(comment, '"sampler"', warn)):
         items.append(EvidenceItem("png-text", AI_GENERATED, f"NovelAI text chunks (Software: {software[:60]})", None, "NovelAI"))
     elif software and (m := _SOFTWARE_RE.search(software[:300])):
         items.append(EvidenceItem("png-text", AI_GENERATED, f"PNG Software text chunk: {software[:80]}", None, m.group(1)))
@@ -78,12 +78,15 @@ def _a1111_summary(params: str) -> str:
     return f" ({', '.join(f'{k} {v.strip()}' for k, v in fields.items())})" if fields else ""
 
 
-def _looks_like_json(text: str | None, marker: str) -> bool:
+def _looks_like_json(text: str | None, marker: str, warn) -> bool:
     if not text or marker not in text:
         return False
     try:
         return isinstance(json.loads(text), (dict, list))
     except ValueError:
+        return False
+    except RecursionError:  # "[[[[..." nested past the parser's depth
+        warn("a JSON text chunk is nested too deeply to read: it was ignored")
         return False
 
 

@@ -235,6 +235,12 @@ def deep_json_png(depth: int = 200_000) -> bytes:
     return text_png({"prompt": "[" * depth + '"class_type"'}, np.zeros((32, 32, 3), np.uint8), compressed=("prompt",))
 
 
+def many_exif_png(n: int = 200, size: int = 60_000) -> bytes:
+    """``n`` eXIf chunks of ``size`` bytes each, every one an IFD claiming 19,789 entries: only a few may be parsed."""
+    chunks = png_chunks(encode(np.zeros((32, 32, 3), np.uint8), "PNG"))
+    return png_join(chunks[:1] + [(b"eXIf", b"MM\x00\x2a" + bytes(size - 4))] * n + chunks[1:])
+
+
 HOSTILE = {
     "huge XMP in a PNG (50 MB)": huge_xmp_png,
     "huge extended XMP in a JPEG (50 MB)": huge_xmp_jpeg,
@@ -243,4 +249,5 @@ HOSTILE = {
     "5,000 PNG text chunks": many_text_chunks_png,
     "zTXt compression bomb in a PNG (200 MB)": ztxt_bomb_png,
     "JSON text chunk nested 200,000 deep in a PNG": deep_json_png,
+    "200 hostile eXIf chunks of 60 KB in a PNG": many_exif_png,
 }

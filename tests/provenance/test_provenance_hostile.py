@@ -2,8 +2,8 @@
 import time
 import tracemalloc
 
-import pytest
 import provkit as kit
+import pytest
 
 from fakelens.provenance import read_provenance
 

@@ -3,8 +3,8 @@ EXIF; and nothing from files that carry nothing."""
 import json
 
 import numpy as np
-import pytest
 import provkit as kit
+import pytest
 
 from fakelens.provenance import EvidenceItem, read_provenance, short_evidence
 from fakelens.provenance.c2pa_manifest import TRUST_ANCHORS_ENV

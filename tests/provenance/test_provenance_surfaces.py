@@ -5,8 +5,8 @@ import csv
 import json
 
 import numpy as np
-import pytest
 import provkit as kit
+import pytest
 
 import fakelens
 from fakelens.cli import main

@@ -20,10 +20,11 @@ Source = Union[str, os.PathLike, bytes, bytearray, memoryview]
 
 #: Caps: one XMP packet set, one EXIF block, one text chunk (decompressed), all text together, a C2PA store.
 MAX_XMP_BYTES = 1 << 20
-MAX_EXIF_BYTES = 1 << 20
+MAX_EXIF_BYTES = 64 << 10  # a JPEG's EXIF cannot be larger (one segment); parsing a larger hostile IFD costs seconds
 MAX_TEXT_BYTES = 1 << 20
 MAX_TEXT_TOTAL = 4 << 20
 MAX_TEXT_CHUNKS = 64
+MAX_EXIF_BLOCKS = 2
 MAX_C2PA_BYTES = 16 << 20
 #: Container blocks walked at most (segments, chunks, boxes): a PNG of 2,000 px has a few hundred.
 MAX_BLOCKS = 20_000
@@ -63,6 +64,12 @@ class Blocks:
             return
         self._xmp_total += len(data)
         self.xmp.append(data)
+
+    def wants_exif(self) -> bool:
+        if len(self.exif) < MAX_EXIF_BLOCKS:
+            return True
+        self.warn(f"more than {MAX_EXIF_BLOCKS} EXIF blocks: the rest was not read")
+        return False
 
     def add_text(self, keyword: str, text: str) -> None:
         if len(self.texts) >= MAX_TEXT_CHUNKS or self._text_total + len(text) > MAX_TEXT_TOTAL:
@@ -123,7 +130,7 @@ def _walk_jpeg(fh: BinaryIO, blocks: Blocks) -> None:
         if marker == 0xE1:  # at most 64 KB (a JPEG segment's own limit); read only when it is kept
             head = _read_exact(fh, min(length, len(_XMP_EXT_ID) + 40))
             rest = length - len(head)
-            if head.startswith(_EXIF_ID) and len(blocks.exif) < 4:
+            if head.startswith(_EXIF_ID) and blocks.wants_exif():
                 blocks.exif.append((head + _read_exact(fh, rest))[len(_EXIF_ID):])
             elif head.startswith(_XMP_ID):
                 blocks.add_xmp((head + _read_exact(fh, rest))[len(_XMP_ID):])
@@ -159,18 +166,15 @@ def _walk_png(fh: BinaryIO, blocks: Blocks) -> None:
         if kind == b"IEND":
             return
         if kind in (b"tEXt", b"zTXt", b"iTXt", b"eXIf"):
-            if kind != b"eXIf" and len(blocks.texts) >= MAX_TEXT_CHUNKS:
-                blocks.warn(f"more than {MAX_TEXT_CHUNKS} PNG text chunks: the rest was not read")
-                fh.seek(length + 4, io.SEEK_CUR)
-                continue
-            if length > MAX_TEXT_BYTES:
-                blocks.warn(f"a PNG {kind.decode()} chunk of {length / 2**20:.0f} MB was skipped (over {MAX_TEXT_BYTES >> 20} MB)")
+            skip = _png_skip_reason(blocks, kind, length)
+            if skip:
+                blocks.warn(skip)
                 fh.seek(length + 4, io.SEEK_CUR)
                 continue
             data = _read_exact(fh, length)
             fh.seek(4, io.SEEK_CUR)
             if kind == b"eXIf":
-                blocks.exif.append(data[len(_EXIF_ID):] if data.startswith(_EXIF_ID) else data)
+                blocks.exif.append(data.removeprefix(_EXIF_ID))
             else:
                 _png_text(kind, data, blocks)
             continue
@@ -178,6 +182,18 @@ def _walk_png(fh: BinaryIO, blocks: Blocks) -> None:
             blocks.c2pa_bytes += length
         fh.seek(length + 4, io.SEEK_CUR)
     blocks.warn(f"more than {MAX_BLOCKS} PNG chunks: the rest was not read")
+
+
+def _png_skip_reason(blocks: Blocks, kind: bytes, length: int) -> str:
+    """Why a PNG text or EXIF chunk is not read ("" when it is)."""
+    if kind == b"eXIf" and len(blocks.exif) >= MAX_EXIF_BLOCKS:
+        return f"more than {MAX_EXIF_BLOCKS} EXIF blocks: the rest was not read"
+    if kind != b"eXIf" and len(blocks.texts) >= MAX_TEXT_CHUNKS:
+        return f"more than {MAX_TEXT_CHUNKS} PNG text chunks: the rest was not read"
+    cap = MAX_EXIF_BYTES if kind == b"eXIf" else MAX_TEXT_BYTES
+    if length > cap:
+        return f"a PNG {kind.decode()} chunk of {length / 2**10:,.0f} KB was skipped (over {cap >> 10:,} KB)"
+    return ""
 
 
 def _inflate(data: bytes, blocks: Blocks) -> bytes:
@@ -222,16 +238,16 @@ def _walk_webp(fh: BinaryIO, blocks: Blocks) -> None:
             return
         kind, length = struct.unpack("<4sI", header)
         padded = length + (length & 1)
-        if kind in (b"EXIF", b"XMP ") and length <= MAX_EXIF_BYTES:
+        if kind == b"EXIF" and length > MAX_EXIF_BYTES or kind == b"XMP " and length > MAX_XMP_BYTES:
+            blocks.warn(f"a WebP {kind.decode().strip()} chunk of {length / 2**10:,.0f} KB was skipped")
+        elif kind == b"XMP " or kind == b"EXIF" and blocks.wants_exif():
             data = _read_exact(fh, length)
             fh.seek(padded - length, io.SEEK_CUR)
             if kind == b"EXIF":
-                blocks.exif.append(data[len(_EXIF_ID):] if data.startswith(_EXIF_ID) else data)
+                blocks.exif.append(data.removeprefix(_EXIF_ID))
             else:
                 blocks.add_xmp(data)
             continue
-        if kind in (b"EXIF", b"XMP "):
-            blocks.warn(f"a WebP {kind.decode().strip()} chunk of {length / 2**20:.0f} MB was skipped")
         elif kind == b"C2PA":
             blocks.c2pa_bytes += length
         fh.seek(padded, io.SEEK_CUR)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import warnings
 
 from .c2pa_manifest import source_type_claim
 from .containers import Blocks
@@ -94,12 +95,14 @@ def _exif_items(blocks: Blocks) -> list[EvidenceItem]:
     from PIL import Image
 
     items = []
-    for tiff in blocks.exif[:4]:
+    for tiff in blocks.exif:
         exif = Image.Exif()
         try:
-            exif.load(b"Exif\x00\x00" + tiff)
-            software = str(exif.get(_EXIF_SOFTWARE) or "")
-            comment = _user_comment(exif.get_ifd(_EXIF_IFD).get(_EXIF_USER_COMMENT))
+            with warnings.catch_warnings():  # Pillow's "Corrupt EXIF data" on hostile blocks: the block is reported below
+                warnings.simplefilter("ignore")
+                exif.load(b"Exif\x00\x00" + tiff)
+                software = str(exif.get(_EXIF_SOFTWARE) or "")
+                comment = _user_comment(exif.get_ifd(_EXIF_IFD).get(_EXIF_USER_COMMENT))
         except Exception:  # noqa: BLE001 - a malformed IFD in untrusted metadata is skipped, never fatal
             blocks.warn("an EXIF block is malformed: it was not read")
             continue

@@ -135,3 +135,17 @@ def test_evidence_item_shape():
         EvidenceItem("rumour", "ai_generated", "")
     with pytest.raises(ValueError):
         EvidenceItem("exif", "fake", "")
+
+
+def test_reading_is_offline_no_certificate_status_is_fetched(signed):
+    """The reader's settings skip OCSP (the library records that it skipped it) and remote manifests."""
+    import io
+
+    import c2pa
+
+    from fakelens.provenance.c2pa_manifest import _context, _settings
+
+    assert _settings()["verify"]["remote_manifest_fetch"] is False and _settings()["verify"]["ocsp_fetch"] is False
+    with c2pa.Reader("image/jpeg", io.BytesIO(signed["jpeg"]), context=_context()) as reader:
+        info = reader.get_validation_results()["activeManifest"]["informational"]
+    assert "signingCredential.ocsp.skipped" in {i["code"] for i in info}

@@ -153,3 +153,15 @@ def test_explain_figure_title_line(cases, tmp_path):
     assert "not trusted" in evidence_text(e)
     e.evidence = []
     assert evidence_text(e) == ""
+
+
+def test_cli_video_with_a_c2pa_manifest(tmp_path):
+    clip = tmp_path / "clip.mp4"
+    clip.write_bytes(kit.sign(kit.mp4(), "video/mp4"))
+    out = tmp_path / "v.csv"
+    assert main(["predict", str(clip), "--frames", "2", "--output", str(out)]) == 0
+    with open(out, newline="") as fh:
+        (row,) = list(csv.DictReader(fh))
+    assert row["video_label"] == "FAKE" and row["evidence"] == "c2pa:ai_generated(ExampleImageGen,unverified)"
+    (full,) = json.loads(out.with_suffix(".json").read_text())
+    assert full["reasons"] and full["evidence"][0]["claim"] == "ai_generated"

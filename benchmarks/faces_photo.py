@@ -30,7 +30,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import SHARED_FACES  # noqa: E402
 
-from fakelens.faces import FaceBox, FacePipeline, Framing, crop_face, crop_region, create_face_detector  # noqa: E402
+from fakelens.faces import FaceBox, FacePipeline, Framing, create_face_detector, crop_face, crop_region  # noqa: E402
 
 NATURAL = ("coffee", "chelsea", "rocket", "hubble_deep_field", "immunohistochemistry", "colorwheel")
 

@@ -54,8 +54,8 @@ def load_detector(run: str | None, backend: str):
     if run:
         return fakelens.load(run, backend=backend)
     from fakelens import Detector, create_model
-    from fakelens.models import get_model_spec
     from fakelens.imaging.preprocess import PreprocessConfig
+    from fakelens.models import get_model_spec
 
     spec = get_model_spec("efficientnet_lite0").preprocess
     return Detector(create_model("efficientnet_lite0"), "efficientnet_lite0", PreprocessConfig(160, spec.mean, spec.std))

@@ -5,7 +5,9 @@ subprocess, sends each hostile input of issue 12 once, and prints one row per
 input: the status code, the seconds until the answer, the server's peak RSS
 increase over its RSS just before the request (psutil, sampled every 10 ms)
 and the peak size of the temporary files it held open. Bounded: every request
-has a timeout and every body generator a size.
+has a timeout and every body generator a size. Hostile metadata (issue 28: a huge
+XMP, random or looping C2PA manifests, thousands of PNG text chunks, a zTXt bomb)
+comes last; each should answer 200 with a warning (or 413 above the upload limit).
 
     python benchmarks/hostile_inputs.py                      # this tree, bundled detector
     python benchmarks/hostile_inputs.py --src ../main/src    # another checkout (the numbers before a change)
@@ -37,7 +39,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "tests" / "data"))
+sys.path.insert(0, str(ROOT / "tests" / "provenance"))
+import provkit  # noqa: E402
 from _common import print_table  # noqa: E402
+
 from service.hostile import (  # noqa: E402
     BOMBS,
     astronaut_head,
@@ -435,6 +440,9 @@ def build_inputs(url: str, work: Path, quick: bool) -> list[tuple[str, object]]:
         ("headers trickled for 30 s", slow_headers(url)),
         ("plain crop during 16-face explain=all", plain_during_explain(url, grid_16, crop)),
         (f"face grid, {21 * 22} heads, explain=all", post_file(url, "grid.jpg", grid_many, {"explain": "all"}, timeout=300)),
+        *[(f"metadata: {name}", post_file(url, "meta.png" if "PNG" in name else "meta.jpg", make()))
+          for name, make in provkit.HOSTILE.items()],
+        ("metadata: 12 MB extended XMP in a face photo", post_file(url, "xmp.jpg", provkit.huge_xmp_jpeg(12, base=crop))),
     ]
 
 

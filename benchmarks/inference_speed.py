@@ -23,8 +23,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import cpu_peak_gflops, print_table, sample_images, timeit  # noqa: E402
 
-from fakelens.inference.detector import Detector  # noqa: E402
 from fakelens.export.exporter import export_onnx  # noqa: E402
+from fakelens.inference.detector import Detector  # noqa: E402
 from fakelens.inference.onnx_backend import OnnxRunner, default_threads  # noqa: E402
 from fakelens.models import create_model, list_models  # noqa: E402
 

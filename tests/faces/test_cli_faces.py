@@ -78,7 +78,7 @@ def test_cli_predict_json_stdout_and_crops_mode(tiny_run, media, tmp_path, capsy
     # --crops: every image is scored whole, as before (videos are not crops: only images are listed).
     assert main(["predict", str(media / "empty.png"), str(media / "group.jpg"), "--run", str(tiny_run), "--crops", "-o", str(tmp_path / "c.csv")]) == 0
     rows = list(csv.DictReader(open(tmp_path / "c.csv")))
-    assert list(rows[0]) == ["path", "prob_fake", "label", "error"] and len(rows) == 2 and all(r["label"] for r in rows)
+    assert list(rows[0]) == ["path", "prob_fake", "label", "error", "evidence"] and len(rows) == 2 and all(r["label"] for r in rows)
 
 
 def test_python_api_over_a_batch(tiny_run, media):

@@ -190,17 +190,27 @@ def explain_files(
 
 
 def _explain_file(detector: Detector, pipeline, path: str, crops: bool | None, methods, config) -> list[Explanation]:
-    """The explanations for one file: the whole image as a crop, or each face found in it."""
+    """The explanations for one file: the whole image as a crop, or each face found in it; each carries the file's
+    provenance evidence (its figure's title line)."""
     if pipeline is None:
-        return _explain(detector, [path], methods, config, [path])
-    from ..faces import predict_photo
+        from ..provenance import read_provenance
 
-    found = predict_photo(pipeline, path, crops=crops, keep_crops=True)
-    if found.status == "error":
-        raise ImageReadError(found.error)
-    if found.kind == "crop":
-        return _explain(detector, found.crops, methods, config, [path])
-    return _explain_faces(detector, found.crops, [f.box for f in found.faces], path, methods, config)
+        explanations = _explain(detector, [path], methods, config, [path])
+        evidence = read_provenance(path)[0]
+    else:
+        from ..faces import predict_photo
+
+        found = predict_photo(pipeline, path, crops=crops, keep_crops=True)
+        if found.status == "error":
+            raise ImageReadError(found.error)
+        if found.kind == "crop":
+            explanations = _explain(detector, found.crops, methods, config, [path])
+        else:
+            explanations = _explain_faces(detector, found.crops, [f.box for f in found.faces], path, methods, config)
+        evidence = found.evidence
+    for e in explanations:
+        e.evidence = list(evidence)
+    return explanations
 
 
 def _source_name(image: ImageInput) -> str | None:

@@ -10,6 +10,7 @@ from typing import Sequence
 
 from matplotlib.figure import Figure
 
+from ..provenance import combine, short_evidence
 from .faithfulness import Faithfulness
 from .results import Explanation
 
@@ -46,6 +47,19 @@ def verdict_text(e: Explanation) -> str:
     return verdict_with_score(e.label, e.prob_fake, e.bands)
 
 
+def evidence_text(e: Explanation) -> str:
+    """The title line for the file's provenance: what it says and what the policy makes of it ("" when it says nothing)."""
+    if not e.evidence:
+        return ""
+    verdict, reasons, warnings = combine(e.label, e.evidence)
+    line = f"evidence: {short_evidence(e.evidence)}"
+    if reasons:
+        line += f"  ->  image {verdict}"
+    elif warnings:
+        line += "  (invalid manifest: not trusted)"
+    return line
+
+
 def explanation_figure(e: Explanation) -> Figure:
     """One face: the panels side by side, titled with the verdict and its score."""
     panels = _panels(e)
@@ -57,7 +71,9 @@ def explanation_figure(e: Explanation) -> Figure:
         ax.set_xlabel(caption, fontsize=8)
         ax.set_xticks([])
         ax.set_yticks([])
-    fig.suptitle(verdict_text(e), fontsize=13, fontweight="bold", color=VERDICT_COLOURS.get(e.label, "black"))
+    line = evidence_text(e)
+    title = verdict_text(e) + (f"\n{line}" if line else "")
+    fig.suptitle(title, fontsize=13 if not line else 11, fontweight="bold", color=VERDICT_COLOURS.get(e.label, "black"))
     return fig
 
 

@@ -30,6 +30,7 @@ class Explanation:
     faithfulness: dict[str, Faithfulness] = field(default_factory=dict)  # method -> deletion check
     face_box: tuple[int, int, int, int] | None = None  # where the face sits in a whole photo, when known
     bands: dict | None = None  # where the verdict's bands sit on the P(fake) scale ({"real_below", "fake_from"})
+    evidence: list = field(default_factory=list)  # the file's own provenance (EvidenceItem), when read from a file
 
     def to_dict(self) -> dict:
         d: dict = {"source": self.source, "prob_fake": round(float(self.prob_fake), 6), "label": self.label}
@@ -44,6 +45,8 @@ class Explanation:
                 "top_weights": [round(float(w), 6) for w in self.lime.weights[top]],
                 "fit_r2": round(self.lime.fit_r2, 6),
             }
+        if self.evidence:
+            d["evidence"] = [item.to_dict() for item in self.evidence]
         for method, check in self.faithfulness.items():
             d.setdefault(method, {})["faithfulness"] = check.to_dict()
         return d

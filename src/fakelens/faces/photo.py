@@ -6,6 +6,11 @@ would be cut around its one face covers most of it. ``crops=True`` forces that
 mode, ``crops=False`` turns recognition off. An image without a face gets the
 status ``no_face`` and no real/fake guess; one that cannot be read gets
 ``error`` with the reason.
+
+Every result carries ``evidence``: what the file says about itself (C2PA,
+XMP, generator metadata; :mod:`fakelens.provenance`) and the model's face
+scores; the image's verdict follows the policy in
+:mod:`fakelens.provenance.policy` (an AI claim makes it FAKE, with the reason).
 """
 from __future__ import annotations
 
@@ -16,6 +21,7 @@ import numpy as np
 
 from ..errors import ImageReadError
 from ..imaging.imageio import ImageInput, load_image, resize_rgb
+from ..provenance import NO_PROVENANCE, EvidenceItem, Provenance, combine, model_item, read_provenance, short_evidence
 from .annotate import BoxLabel, draw_faces, save_image
 from .detectors import FaceBox
 from .pipeline import FacePipeline
@@ -31,7 +37,7 @@ CROP_MAX_ASPECT = 1.3
 CROP_MIN_IOU = 0.6
 
 PHOTO_COLUMNS = ["path", "prob_fake", "label", "error", "status", "kind", "face", "x0", "y0", "x1", "y1", "det_score",
-                 "image_prob", "image_label", "n_faces", "marker", "real_below", "fake_from", "image_fake_from"]
+                 "image_prob", "image_label", "n_faces", "marker", "real_below", "fake_from", "image_fake_from", "evidence"]
 
 
 @dataclass
@@ -64,6 +70,14 @@ class PhotoResult:
     # the photo (judged by its most-fake face, whose FAKE cut rises with the number of faces).
     bands: dict | None = None
     image_bands: dict | None = None
+    evidence: list[EvidenceItem] = field(default_factory=list)  # what the file says about itself (not the model)
+    reasons: list[str] = field(default_factory=list)  # why the verdict is not the model's (an AI claim)
+    warnings: list[str] = field(default_factory=list)  # about the metadata (an invalid manifest, a skipped block)
+
+    @property
+    def all_evidence(self) -> list[EvidenceItem]:
+        """The file's own evidence, then the model's score for each face."""
+        return self.evidence + [model_item(f"face {f.index}", f.prob_fake, f.label) for f in self.faces]
 
     @property
     def image_prob(self) -> float | None:
@@ -80,7 +94,8 @@ class PhotoResult:
     def to_dict(self) -> dict:
         return {"path": self.path, "kind": self.kind, "status": self.status, "error": self.error, "width": self.width, "height": self.height,
                 "image_prob": _round(self.image_prob, 6), "image_label": self.image_label, "n_faces": len(self.faces),
-                "bands": self.bands, "image_bands": self.image_bands, "faces": [f.to_dict() for f in self.faces]}
+                "bands": self.bands, "image_bands": self.image_bands, "faces": [f.to_dict() for f in self.faces],
+                "evidence": [e.to_dict() for e in self.all_evidence], "reasons": list(self.reasons), "warnings": list(self.warnings)}
 
     def rows(self) -> list[dict]:
         """One row per face (one row without face fields for ``no_face`` and ``error``).
@@ -89,7 +104,8 @@ class PhotoResult:
         the face verdict's band edges, ``image_fake_from``: where FAKE starts for the photo's verdict.
         """
         base = {"path": self.path, "error": self.error, "status": self.status, "kind": self.kind, "image_prob": _round(self.image_prob, 6),
-                "image_label": self.image_label, "n_faces": len(self.faces), **_edge_columns(self.bands, self.image_bands, "image")}
+                "image_label": self.image_label, "n_faces": len(self.faces), **_edge_columns(self.bands, self.image_bands, "image"),
+                "evidence": short_evidence(self.evidence)}
         if not self.faces:
             return [{**base, "prob_fake": None, "label": None}]
         return [{**base, "prob_fake": _round(f.prob_fake, 6), "label": f.label, "face": f.index, "marker": f.index + 1, "x0": f.box[0],
@@ -168,23 +184,45 @@ class LocatedPhoto:
     is_crop: bool
     faces: list[FaceBox]
     crops: list[np.ndarray] = field(repr=False)
+    provenance: Provenance = NO_PROVENANCE
+
+
+def source_provenance(source: ImageInput) -> Provenance:
+    """The provenance a file path or encoded bytes carry (nothing for a decoded array or PIL image)."""
+    return read_provenance(source) if isinstance(source, (str, os.PathLike, bytes)) else NO_PROVENANCE
 
 
 def locate_faces(pipeline: FacePipeline, source: ImageInput, crops: bool | None = None,
-                 max_faces: int | None = None) -> LocatedPhoto | PhotoResult:
-    """Decode ``source`` and cut its face crops (the whole image for a face crop); a :class:`PhotoResult` on error."""
+                 max_faces: int | None = None, provenance: Provenance | None = None) -> LocatedPhoto | PhotoResult:
+    """Decode ``source`` and cut its face crops (the whole image for a face crop); a :class:`PhotoResult` on error.
+
+    ``provenance``: the file's, when the caller read it from the encoded file (default: read from ``source``).
+    """
     path = str(source) if isinstance(source, (str, os.PathLike)) else f"<{type(source).__name__}>"
     try:
         rgb = load_image(source)
     except ImageReadError as exc:
         return PhotoResult(path, ERROR, error=str(exc))
+    if provenance is None:
+        provenance = source_provenance(source)
     if crops:
-        return LocatedPhoto(path, rgb, True, [], [rgb])
+        return LocatedPhoto(path, rgb, True, [], [rgb], provenance)
     faces, is_crop = find_faces(pipeline, rgb, recognise_crops=crops is None)
     if is_crop:
-        return LocatedPhoto(path, rgb, True, faces, [rgb])
+        return LocatedPhoto(path, rgb, True, faces, [rgb], provenance)
     faces = faces[:max_faces]
-    return LocatedPhoto(path, rgb, False, faces, pipeline.crop(rgb, faces))
+    return LocatedPhoto(path, rgb, False, faces, pipeline.crop(rgb, faces), provenance)
+
+
+def apply_evidence(result: PhotoResult, provenance: Provenance) -> PhotoResult:
+    """Attach the file's evidence to ``result`` and set its verdict by the policy (:func:`fakelens.provenance.combine`)."""
+    items, warnings = provenance
+    model_verdict = result.image_label
+    verdict, reasons, more = combine(model_verdict, items)
+    result.evidence, result.reasons, result.warnings = list(items), reasons, list(dict.fromkeys([*warnings, *more]))
+    if verdict != model_verdict:
+        result.verdict = verdict
+    return result
 
 
 def photo_result(pipeline: FacePipeline, located: LocatedPhoto, probs: np.ndarray, keep_crops: bool = False,
@@ -210,6 +248,7 @@ def photo_result(pipeline: FacePipeline, located: LocatedPhoto, probs: np.ndarra
             result.verdict = pipeline.photo_verdict(result.image_prob, len(results))
     if result.faces:
         result.bands, result.image_bands = pipeline.edges(1), pipeline.edges(len(result.faces))
+    apply_evidence(result, located.provenance)
     if annotate_to is not None:
         boxes = [BoxLabel(f.box, f.prob_fake, f.label, f.index + 1) for f in result.faces]
         save_image(annotate_to, draw_faces(rgb, boxes))
@@ -217,7 +256,8 @@ def photo_result(pipeline: FacePipeline, located: LocatedPhoto, probs: np.ndarra
 
 
 def predict_photo(detector, source: ImageInput, crops: bool | None = None, face_detector=None,
-                  annotate_to: str | os.PathLike | None = None, keep_crops: bool = False, max_faces: int | None = None) -> PhotoResult:
+                  annotate_to: str | os.PathLike | None = None, keep_crops: bool = False, max_faces: int | None = None,
+                  provenance: Provenance | None = None) -> PhotoResult:
     """Faces and verdicts for one photo (a path, bytes, an array or a PIL image).
 
     ``detector``: a :class:`~fakelens.Detector` or a :class:`FacePipeline`.
@@ -225,9 +265,11 @@ def predict_photo(detector, source: ImageInput, crops: bool | None = None, face_
     crop, False always looks for faces. ``annotate_to``: write the photo with
     the verdicts drawn on it there. ``max_faces``: keep only the most
     confident faces (a limit for untrusted photos: a grid of 450 faces).
+    ``provenance``: (evidence items, warnings) read from the encoded file when ``source`` is an array
+    (default: read from ``source`` when it is a path or bytes).
     """
     pipeline = FacePipeline.of(detector, face_detector)
-    located = locate_faces(pipeline, source, crops, max_faces)
+    located = locate_faces(pipeline, source, crops, max_faces, provenance)
     if isinstance(located, PhotoResult):
         return located
     return photo_result(pipeline, located, pipeline.score(located.crops), keep_crops, annotate_to)

@@ -13,6 +13,9 @@ Detections that appear in only a few frames are usually false positives (a
 poster, a pattern in the background); a person counts towards the video
 verdict only when seen in at least ``min_track_fraction`` of the frames of the
 most-seen person. They are still reported, with ``used: false``.
+
+A C2PA manifest in the MP4 is evidence too (:mod:`fakelens.provenance`); the
+video's verdict follows the same policy as a photo's.
 """
 from __future__ import annotations
 
@@ -23,6 +26,7 @@ import numpy as np
 
 from ..errors import InputTooLargeError, VideoReadError
 from ..imaging.imageio import resize_rgb
+from ..provenance import EvidenceItem, Provenance, combine, model_item, read_provenance, short_evidence
 from .aggregate import AGGREGATES, aggregate
 from .annotate import BoxLabel, draw_faces, plot_frame_probs
 from .detectors import FaceBox
@@ -33,7 +37,7 @@ from .tracking import link_faces
 from .videoio import DecodeBudget, VideoInfo, VideoReader, playback_fps, write_video
 
 VIDEO_COLUMNS = ["path", "prob_fake", "label", "error", "status", "kind", "face", "x0", "y0", "x1", "y1", "det_score", "frame", "time",
-                 "track", "track_prob", "video_prob", "video_label", "n_tracks", "marker", "real_below", "fake_from", "video_fake_from"]
+                 "track", "track_prob", "video_prob", "video_label", "n_tracks", "marker", "real_below", "fake_from", "video_fake_from", "evidence"]
 
 #: Frames kept for the annotated video are shrunk to this long side (memory: 32 x 1280x720x3 = 88 MB).
 ANNOTATE_MAX_SIDE = 1280
@@ -89,6 +93,13 @@ class VideoResult:
     # and for the video (judged by its most-fake person, whose FAKE cut rises with the number of people).
     bands: dict | None = None
     video_bands: dict | None = None
+    evidence: list[EvidenceItem] = field(default_factory=list)  # what the file says about itself (not the model)
+    reasons: list[str] = field(default_factory=list)  # why the verdict is not the model's (an AI claim)
+
+    @property
+    def all_evidence(self) -> list[EvidenceItem]:
+        """The file's own evidence, then the model's score for each person counted in the verdict."""
+        return self.evidence + [model_item(f"person {t.track}", t.prob_fake, t.label) for t in self.tracks if t.used]
 
     def to_dict(self) -> dict:
         by_frame: dict[int, list[dict]] = {}
@@ -103,7 +114,7 @@ class VideoResult:
             "n_frames_sampled": len(self.sampled), "n_tracks": len(self.tracks),
             "tracks": [t.to_dict() for t in self.tracks],
             "frames": [{"frame": i, "time": _round(t, 4), "faces": by_frame.get(i, [])} for i, t in self.sampled],
-            "warnings": self.warnings,
+            "warnings": self.warnings, "evidence": [e.to_dict() for e in self.all_evidence], "reasons": list(self.reasons),
         }
 
     def rows(self) -> list[dict]:
@@ -113,7 +124,8 @@ class VideoResult:
         edges as in :meth:`PhotoResult.rows <fakelens.faces.photo.PhotoResult.rows>`.
         """
         base = {"path": self.path, "error": self.error, "status": self.status, "kind": self.kind, "video_prob": _round(self.prob_fake, 6),
-                "video_label": self.label, "n_tracks": len(self.tracks), **_edge_columns(self.bands, self.video_bands, "video")}
+                "video_label": self.label, "n_tracks": len(self.tracks), **_edge_columns(self.bands, self.video_bands, "video"),
+                "evidence": short_evidence(self.evidence)}
         if not self.faces:
             return [{**base, "prob_fake": None, "label": None}]
         track_prob = {t.track: _round(t.prob_fake, 6) for t in self.tracks}
@@ -172,11 +184,19 @@ def predict_video(detector, path: str | os.PathLike, frames: int = 32, aggregate
         result.status = NO_FACE
     else:
         _aggregate(result, pipeline, min_track_fraction)
+    _apply_evidence(result, read_provenance(path))
     if annotate_video is not None and kept:
         _write_annotated(result, kept, annotate_video)
     if plot is not None and result.faces:
         _plot(result, plot)
     return result
+
+
+def _apply_evidence(result: VideoResult, provenance: Provenance) -> None:
+    items, warnings = provenance
+    result.label, result.reasons, more = combine(result.label, items)
+    result.evidence = list(items)
+    result.warnings = list(dict.fromkeys([*result.warnings, *warnings, *more]))
 
 
 def _aggregate(result: VideoResult, pipeline: FacePipeline, min_track_fraction: float) -> None:

@@ -27,6 +27,7 @@ from .._version import __version__
 from ..errors import ImageReadError, RunDirError
 from ..imaging.imageio import ImageInput
 from ..imaging.preprocess import PreprocessConfig, batched
+from ..provenance import NO_PROVENANCE, combine, read_provenance, short_evidence
 from ..utils.atomic import atomic_path, write_json
 from ..utils.rundir import DETECTOR_CONFIG as CONFIG_FILE
 from .calibration import Bands, Calibration
@@ -267,10 +268,14 @@ class Detector:
         """REAL, UNCERTAIN or FAKE: the verdict shown to people."""
         return self.calibration.verdict(prob_fake)
 
-    def score_files(self, paths: Iterable[str], batch_size: int = 32, progress: bool = False, decode_threads: int = 2) -> list[dict]:
-        """One row per file: ``path, prob_fake, label, error``; unreadable files get an error, the rest go on.
+    def score_files(self, paths: Iterable[str], batch_size: int = 32, progress: bool = False, decode_threads: int = 2,
+                    provenance: bool = True) -> list[dict]:
+        """One row per file: ``path, prob_fake, label, error, evidence``; unreadable files get an error, the rest go on.
 
-        ``label`` is the verdict shown to people: REAL, UNCERTAIN or FAKE.
+        ``label`` is the verdict shown to people: REAL, UNCERTAIN or FAKE, by the
+        policy of :mod:`fakelens.provenance.policy` when ``provenance`` is on
+        (each file's C2PA, XMP and generator metadata are read beside decoding;
+        ``evidence`` lists them in short, ``;``-joined).
 
         Decoding runs in a thread pool one batch ahead of inference, so the
         JPEG decoder and the model overlap.
@@ -282,21 +287,29 @@ class Detector:
         paths = [str(p) for p in paths]
         rows: list[dict | None] = [None] * len(paths)
 
+        evidence: list = [NO_PROVENANCE] * len(paths)
+
         def decode_safe(i: int):
             try:
-                return i, self.decode(paths[i]), None
+                arr = self.decode(paths[i])
             except ImageReadError as exc:
                 return i, None, str(exc)
+            if provenance:
+                evidence[i] = read_provenance(paths[i])
+            return i, arr, None
 
         def score_decoded(decoded) -> None:
             good = [(i, arr) for i, arr, err in decoded if err is None]
             for i, _, err in decoded:
                 if err is not None:
-                    rows[i] = {"path": paths[i], "prob_fake": None, "label": None, "error": err}
+                    rows[i] = {"path": paths[i], "prob_fake": None, "label": None, "error": err, "evidence": ""}
             if good:
                 probs = self.score_arrays([a for _, a in good], batch_size)
                 for (i, _), q in zip(good, probs):
-                    rows[i] = {"path": paths[i], "prob_fake": round(float(q), 6), "label": self.verdict(q), "error": ""}
+                    items = evidence[i][0]
+                    label = combine(self.verdict(q), items)[0] if items else self.verdict(q)
+                    rows[i] = {"path": paths[i], "prob_fake": round(float(q), 6), "label": label, "error": "",
+                               "evidence": short_evidence(items)}
 
         chunks = list(batched(range(len(paths)), batch_size))
         if len(chunks) <= 1:  # a single batch: no pool to start, the lowest latency

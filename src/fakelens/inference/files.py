@@ -9,7 +9,7 @@ from ..errors import FakelensError
 from ..imaging.imageio import is_image_path
 from ..utils.atomic import require_pyarrow, write_csv, write_json, write_parquet
 
-PREDICT_COLUMNS = ["path", "prob_fake", "label", "error"]
+PREDICT_COLUMNS = ["path", "prob_fake", "label", "error", "evidence"]
 
 
 def expand_inputs(inputs: Iterable[str | os.PathLike]) -> list[str]:

@@ -167,13 +167,14 @@ class InferenceService:
     def _detect_image(self, data: bytes, options: DetectOptions):
         from ..faces import predict_photo
         from ..imaging.imageio import load_image
+        from ..provenance import read_provenance
 
         s = self.settings
         try:
             rgb = load_image(data, max_pixels=s.max_image_pixels)
             # crop=true: the caller already has a face crop; skip face detection (the fast path for pipelines)
             result = predict_photo(self.pipeline, rgb, crops=True if options.crop else None, keep_crops=bool(options.methods),
-                                   max_faces=s.max_faces)
+                                   max_faces=s.max_faces, provenance=read_provenance(data))
         except ImageTooLargeError as exc:
             raise Refused(413, _image_error(str(exc))) from None
         except ImageReadError as exc:
@@ -184,7 +185,7 @@ class InferenceService:
             raise Refused(422, _image_error(result.error))
         body = result.to_dict()
         body["path"] = None
-        body["warnings"] = []
+        body["warnings"] = list(result.warnings)  # about the metadata (an invalid manifest, a skipped block)
         if len(result.faces) >= s.max_faces and result.kind != "crop":
             body["warnings"].append(f"face limit reached: only the {s.max_faces} most confident faces are scored")
         return body, result.crops, [f.box for f in result.faces]

@@ -75,4 +75,4 @@ def test_worker_processes_get_the_real_api_key_and_the_loopback_hosts(untrained_
     assert seen["app"] == "fakelens.service.app:app_from_env" and seen["workers"] == 2 and seen["factory"] is True
     assert seen["http"] == "fakelens.service.server:EnvHeaderDeadlineProtocol"  # importable in a spawned process
     assert os.environ["FAKELENS_API_KEY"] == "s3cret-key" and os.environ["FAKELENS_RUN"] == str(untrained_run)
-    assert os.environ["FAKELENS_TRUSTED_HOSTS"] == "127.0.0.1,localhost"
+    assert os.environ["FAKELENS_TRUSTED_HOSTS"] == "127.0.0.1,localhost,[::1]"

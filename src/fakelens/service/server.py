@@ -17,9 +17,10 @@ import sys
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from .settings import ServiceSettings, load_settings
+from .settings import ServiceSettings, host_header_name, load_settings
 
-LOOPBACK_HOSTS = ["127.0.0.1", "localhost"]
+# The names a browser on this machine uses for a loopback server (Host headers keep IPv6 literals in brackets).
+LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "[::1]"]
 
 
 class HeaderDeadlineProtocol(H11Protocol):
@@ -73,10 +74,11 @@ class EnvHeaderDeadlineProtocol(HeaderDeadlineProtocol):
 
 
 def is_loopback(host: str) -> bool:
-    if host == "localhost":
+    """Whether binding ``host`` keeps the server on this machine: ``localhost``, 127.0.0.0/8 or ``::1``."""
+    if host.lower() == "localhost":
         return True
     try:
-        return ipaddress.ip_address(host).is_loopback
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
 
@@ -97,13 +99,14 @@ def uvicorn_config(app, host: str, port: int, settings: ServiceSettings, log_lev
 def apply_bind_defaults(host: str, port: int, settings: ServiceSettings) -> list[str]:
     """Safer defaults for where the server binds; returns warnings for the operator.
 
-    On loopback, only this machine's names are accepted as Host (a web page
-    cannot reach the service through DNS rebinding). Beyond loopback without
-    an API key, anyone who reaches the port can use the service: say so.
+    On any loopback address (``127.0.0.2`` and ``::1`` too), only this machine's
+    names and the bound address are accepted as Host (a web page cannot reach the
+    service through DNS rebinding). Beyond loopback without an API key, anyone
+    who reaches the port can use the service: say so.
     """
     notes = []
-    if not settings.trusted_hosts and host in ("127.0.0.1", "localhost"):
-        settings.trusted_hosts = LOOPBACK_HOSTS
+    if not settings.trusted_hosts and is_loopback(host):
+        settings.trusted_hosts = list(dict.fromkeys([*LOOPBACK_HOSTS, host_header_name(host)]))
     if not is_loopback(host):
         if settings.api_key is None:
             notes.append(f"serving on {host} without an API key: anyone who can reach port {port} can use it "

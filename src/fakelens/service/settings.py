@@ -22,6 +22,18 @@ def _default_pixel_limit() -> int:
     return imageio.MAX_IMAGE_PIXELS
 
 
+def host_header_name(host: str) -> str:
+    """``host`` as a Host header names it (and Starlette's trusted-host check compares): an IPv6 literal in
+    brackets and short form (``::1`` -> ``[::1]``), anything else lower-case."""
+    import ipaddress
+
+    try:
+        ip = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return host.lower()
+    return f"[{ip.compressed}]" if ip.version == 6 else ip.compressed
+
+
 def _comma_list(value):
     """``"a, b"`` -> ``["a", "b"]`` (environment variables hold one string)."""
     if isinstance(value, str):
@@ -100,6 +112,11 @@ class ServiceSettings(BaseSettings):
                 raise ValueError(f"the API key file {self.api_key_file} is empty")
             object.__setattr__(self, "api_key", SecretStr(key))
         return self
+
+    @field_validator("trusted_hosts")
+    @classmethod
+    def _hosts_as_headers_name_them(cls, hosts: list[str]) -> list[str]:
+        return [host_header_name(h) for h in hosts]
 
     @field_validator("cors_origins")
     @classmethod

@@ -99,3 +99,38 @@ def test_serve_on_another_loopback_address_refuses_a_foreign_host(untrained_run,
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=60)
+
+
+# ---------------------------------------------------------------------------------- 7. the key and worker processes
+def test_a_key_file_is_not_copied_into_the_worker_processes_environment(untrained_run, tmp_path, monkeypatch):
+    """The reproducer: FAKELENS_API_KEY_FILE + ``serve --processes 2`` put the key in clear in every worker's environment."""
+    import uvicorn
+    from fastapi.testclient import TestClient
+
+    from fakelens.service import server
+    from fakelens.service.app import app_from_env
+
+    key = "k3y-from-a-file-0123456789"
+    (tmp_path / "key").write_text(key + "\n")
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: None)
+    monkeypatch.setattr(os, "environ", {k: v for k, v in os.environ.items() if not k.startswith("FAKELENS_") or k == "FAKELENS_CACHE"})
+    os.environ["FAKELENS_API_KEY_FILE"] = str(tmp_path / "key")
+    server.serve("127.0.0.1", 8765, run=str(untrained_run), backend="torch", processes=2)
+    worker_env = dict(os.environ)  # what the spawned workers inherit
+    assert not [name for name, value in worker_env.items() if key in value], "the key is in the workers' environment"
+    assert "FAKELENS_API_KEY_FILE" not in worker_env and "FAKELENS_API_KEY_SHA256" in worker_env
+    with TestClient(app_from_env(), base_url="http://127.0.0.1:8765") as client:  # a worker's app, built from that environment
+        assert client.get("/v1/models", headers={"X-API-Key": key}).status_code == 200
+        assert client.get("/v1/models", headers={"X-API-Key": key + "x"}).status_code == 401
+        assert client.get("/v1/models", headers={"Authorization": f"Bearer {key}"}).status_code == 200
+        assert client.get("/v1/models").status_code == 401
+        assert client.get("/healthz").json()["api_key_required"] is True
+
+
+def test_a_malformed_key_digest_is_one_clear_line(monkeypatch):
+    from fakelens.errors import FakelensError
+    from fakelens.service.settings import load_settings
+
+    monkeypatch.setenv("FAKELENS_API_KEY_SHA256", "not-a-digest")
+    with pytest.raises(FakelensError, match=r"^invalid service settings .*api_key_sha256: must be 64 hex digits[^\n]*$"):
+        load_settings()

@@ -49,7 +49,7 @@ def build_router(service: InferenceService) -> APIRouter:
     @router.get("/healthz")
     def healthz() -> dict:
         """Liveness: the process answers."""
-        return {"status": "ok", "version": __version__, "api_key_required": settings.api_key is not None}
+        return {"status": "ok", "version": __version__, "api_key_required": settings.key_required}
 
     @router.get("/readyz")
     def readyz(request: Request):

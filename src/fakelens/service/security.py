@@ -11,10 +11,12 @@ All pure ASGI middleware (no request body is touched), assembled by
   here without a CORS preflight, and the upload would be processed even though
   the page cannot read the answer; such requests are refused with 403;
 * :class:`ApiKeyMiddleware`: with a key, every ``/v1`` route needs it
-  (``X-API-Key`` or ``Authorization: Bearer``), compared in constant time.
+  (``X-API-Key`` or ``Authorization: Bearer``); its SHA-256 is compared with the
+  key's in constant time, so a process needs the digest only, never the key.
 """
 from __future__ import annotations
 
+import hashlib
 import hmac
 from urllib.parse import urlsplit
 
@@ -31,15 +33,15 @@ SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 
 class ApiKeyMiddleware:
-    def __init__(self, app, api_key: str | None):
+    def __init__(self, app, key_digest: bytes | None):
         self.app = app
-        self.api_key = api_key.encode() if api_key else None
+        self.key_digest = key_digest
 
     async def __call__(self, scope, receive, send):
-        if self.api_key and scope["type"] == "http" and scope["path"].startswith(PROTECTED_PREFIX) and scope["method"] != "OPTIONS":
+        if self.key_digest and scope["type"] == "http" and scope["path"].startswith(PROTECTED_PREFIX) and scope["method"] != "OPTIONS":
             headers = Headers(scope=scope)
             given = headers.get("x-api-key") or headers.get("authorization", "").removeprefix("Bearer ").strip()
-            if not hmac.compare_digest(given.encode("latin-1", "replace"), self.api_key):
+            if not hmac.compare_digest(hashlib.sha256(given.encode("latin-1", "replace")).digest(), self.key_digest):
                 response = JSONResponse({"detail": "missing or wrong API key (send X-API-Key)"}, status_code=401,
                                         headers={"WWW-Authenticate": "Bearer"})
                 await response(scope, receive, send)
@@ -80,5 +82,5 @@ def middleware_stack(settings: ServiceSettings) -> list[Middleware]:
         stack.append(Middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
                                 allow_headers=["X-API-Key", "Authorization"], max_age=600))
     stack.append(Middleware(SameOriginMiddleware, allowed_origins=settings.cors_origins))
-    stack.append(Middleware(ApiKeyMiddleware, api_key=settings.api_key_value()))
+    stack.append(Middleware(ApiKeyMiddleware, key_digest=settings.api_key_digest()))
     return stack

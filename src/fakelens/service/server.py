@@ -108,7 +108,7 @@ def apply_bind_defaults(host: str, port: int, settings: ServiceSettings) -> list
     if not settings.trusted_hosts and is_loopback(host):
         settings.trusted_hosts = list(dict.fromkeys([*LOOPBACK_HOSTS, host_header_name(host)]))
     if not is_loopback(host):
-        if settings.api_key is None:
+        if not settings.key_required:
             notes.append(f"serving on {host} without an API key: anyone who can reach port {port} can use it "
                          "(set FAKELENS_API_KEY or --api-key-file)")
         if not settings.trusted_hosts:
@@ -134,10 +134,13 @@ def serve(host: str = "127.0.0.1", port: int = 8000, run: str | None = None, api
     for note in apply_bind_defaults(host, port, settings):
         print(f"fakelens: warning: {note}", file=sys.stderr)
     if processes > 1:  # the worker processes read their options from the environment
+        digest = settings.api_key_digest()
         exported = {"FAKELENS_RUN": run, "FAKELENS_BACKEND": backend, "FAKELENS_WORKERS": settings.workers,
                     "FAKELENS_HEADER_TIMEOUT_S": settings.header_timeout_s, "FAKELENS_TRUSTED_HOSTS": ",".join(settings.trusted_hosts),
-                    # the key's value (str() of the SecretStr is '**********'), or better the file it is in
-                    "FAKELENS_API_KEY_FILE": api_key_file, "FAKELENS_API_KEY": None if api_key_file else settings.api_key_value()}
+                    # the workers compare digests: the key itself is in no worker's environment
+                    "FAKELENS_API_KEY_SHA256": digest.hex() if digest else None}
+        for name in ("FAKELENS_API_KEY", "FAKELENS_API_KEY_FILE"):
+            os.environ.pop(name, None)
         os.environ.update({k: str(v) for k, v in exported.items() if v})
         options = dict(uvicorn_options(host, port, settings), http="fakelens.service.server:EnvHeaderDeadlineProtocol")
         uvicorn.run("fakelens.service.app:app_from_env", factory=True, workers=processes, **options)

@@ -20,6 +20,22 @@ SRC = str(Path(__file__).resolve().parents[2] / "src")
 FOREIGN_HOSTS = ["evil.example", "evil.example:8000", "127.0.0.1.evil.example", "[::2]:8000", "localhost.evil.example:80"]
 
 
+@pytest.fixture(scope="module")
+def detector(untrained_run):
+    """An untrained detector: these tests are about access, not verdicts."""
+    import fakelens
+
+    return fakelens.load(untrained_run, backend="torch")
+
+
+def _client(detector, **settings):
+    from fastapi.testclient import TestClient
+
+    from fakelens.service import ServiceSettings, create_app
+
+    return TestClient(create_app(detector, ServiceSettings(**settings)))
+
+
 def _bound_app(service_detector, bind: str, **settings):
     """The app as ``fakelens serve --host BIND`` builds it (its bind defaults applied)."""
     from fastapi.testclient import TestClient
@@ -35,8 +51,8 @@ def _bound_app(service_detector, bind: str, **settings):
 # ---------------------------------------------------------------------------------- 6. trusted hosts on loopback
 @pytest.mark.parametrize("bind, own", [("127.0.0.1", "127.0.0.1:8000"), ("127.0.0.2", "127.0.0.2:8000"), ("127.1.2.3", "127.1.2.3"),
                                        ("localhost", "localhost:8000"), ("::1", "[::1]:8000"), ("0:0:0:0:0:0:0:1", "[::1]")])
-def test_a_foreign_host_header_is_400_on_every_loopback_address(service_detector, bind, own):
-    client, notes = _bound_app(service_detector, bind)
+def test_a_foreign_host_header_is_400_on_every_loopback_address(detector, bind, own):
+    client, notes = _bound_app(detector, bind)
     assert notes == []
     assert client.get("/healthz", headers={"Host": own}).status_code == 200
     assert client.get("/healthz", headers={"Host": "localhost:8000"}).status_code == 200
@@ -134,3 +150,44 @@ def test_a_malformed_key_digest_is_one_clear_line(monkeypatch):
     monkeypatch.setenv("FAKELENS_API_KEY_SHA256", "not-a-digest")
     with pytest.raises(FakelensError, match=r"^invalid service settings .*api_key_sha256: must be 64 hex digits[^\n]*$"):
         load_settings()
+
+
+# ---------------------------------------------------------------------------------- 9. headers, docs, readiness
+def test_every_answer_carries_the_security_headers(detector):
+    from fakelens.service.security import SECURITY_HEADERS
+
+    client = _client(detector, api_key="s3cret", trusted_hosts=["testserver"])
+    answers = {"page": client.get("/"), "script": client.get("/static/app.js"), "liveness": client.get("/healthz"),
+               "no key": client.get("/v1/models"), "missing": client.get("/nothing-here", headers={"X-API-Key": "s3cret"}),
+               "foreign host": client.get("/", headers={"Host": "evil.example"}),
+               "cross-origin": client.post("/v1/detect", headers={"Origin": "https://evil.example", "X-API-Key": "s3cret"})}
+    assert [a.status_code for a in answers.values()] == [200, 200, 200, 401, 404, 400, 403]
+    for what, answer in answers.items():
+        for name, value in SECURITY_HEADERS.items():
+            assert answer.headers.get(name) == value, (what, name)
+    csp = answers["page"].headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in csp and "default-src 'self'" in csp and "'unsafe-inline'" not in csp
+
+
+def test_the_page_needs_nothing_the_policy_refuses(detector):
+    """No inline script, style attribute or event handler in the page, none written by its script, nothing from elsewhere."""
+    import re
+
+    client = _client(detector)
+    page, script = client.get("/").text, client.get("/static/app.js").text
+    assert re.findall(r"<script(?![^>]*\bsrc=)[^>]*>", page) == []
+    assert not re.search(r"\sstyle=|\son[a-z]+=", page + script)
+    assert not re.search(r"(src|href)=\"(https?:)?//", page + script)
+
+
+def test_docs_are_not_served_and_the_schema_and_readiness_need_the_key(detector):
+    keyed = _client(detector, api_key="s3cret")
+    for path in ("/docs", "/redoc", "/docs/oauth2-redirect"):
+        assert keyed.get(path, headers={"X-API-Key": "s3cret"}).status_code == 404, path
+    for path in ("/openapi.json", "/readyz"):
+        assert keyed.get(path).status_code == 401, path
+        assert keyed.get(path, headers={"X-API-Key": "wrong"}).status_code == 401, path
+        assert keyed.get(path, headers={"X-API-Key": "s3cret"}).status_code == 200, path
+    assert keyed.get("/healthz").json() == {"status": "ok", "api_key_required": True}  # liveness says nothing more
+    open_client = _client(detector)
+    assert open_client.get("/openapi.json").status_code == 200 and open_client.get("/readyz").status_code == 200

@@ -137,7 +137,11 @@ function renderFaces() {
     const p = f.prob_fake;
     li.innerHTML = `${src ? `<img class="face" alt="${mode} overlay" src="${src}">` : ""}
       <div><strong>${f.title}</strong>: ${verdictText(f.label, p)}
-      <div class="bar" title="P(fake)"><span style="width:${(100 * p).toFixed(1)}%;background:${verdictColour(f.label)}"></span></div></div>`;
+      <div class="bar" title="P(fake)"><span></span></div></div>`;
+    // set through the DOM: the Content-Security-Policy refuses inline style attributes
+    const bar = li.querySelector(".bar span");
+    bar.style.width = `${(100 * p).toFixed(1)}%`;
+    bar.style.background = verdictColour(f.label);
     list.appendChild(li);
   });
 }

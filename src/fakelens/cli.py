@@ -26,6 +26,14 @@ def _positive_int(text: str) -> int:
     return _whole_number(text, 1)
 
 
+def _port(text: str) -> int:
+    """argparse type: a TCP port, 0 (any free one) to 65535."""
+    value = _whole_number(text, 0)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"a port is at most 65535 (got {value})")
+    return value
+
+
 def _non_negative_int(text: str) -> int:
     """argparse type: a whole number >= 0 (0 turns a count off)."""
     return _whole_number(text, 0)
@@ -558,9 +566,11 @@ def _report(args) -> int:
 def _add_serve(sub) -> None:
     p = sub.add_parser("serve", help="REST service and web page (FastAPI + uvicorn)")
     p.add_argument("--host", default="127.0.0.1", help="bind address (default: loopback only)")
-    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--port", type=_port, default=8000)
     p.add_argument("--run", help="run folder (default: the bundled detector)")
     p.add_argument("--backend", default="auto", choices=["auto", "torch", "onnx"])
+    p.add_argument("--insecure-open", action="store_true",
+                   help="serve beyond loopback with neither an API key nor trusted hosts (refused without it; or FAKELENS_INSECURE_OPEN=1)")
     p.add_argument("--api-key", help="require this key on /v1 routes; it shows in the process list, so prefer FAKELENS_API_KEY "
                    "or --api-key-file")
     p.add_argument("--api-key-file", help="read the API key from this file (or FAKELENS_API_KEY_FILE)")
@@ -573,7 +583,7 @@ def _serve(args) -> int:
     from .service import serve
 
     serve(args.host, args.port, run=args.run, api_key=args.api_key, api_key_file=args.api_key_file, backend=args.backend,
-          workers=args.workers, processes=args.processes)
+          workers=args.workers, processes=args.processes, insecure_open=args.insecure_open)
     return 0
 
 

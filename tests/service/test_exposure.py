@@ -191,3 +191,67 @@ def test_docs_are_not_served_and_the_schema_and_readiness_need_the_key(detector)
     assert keyed.get("/healthz").json() == {"status": "ok", "api_key_required": True}  # liveness says nothing more
     open_client = _client(detector)
     assert open_client.get("/openapi.json").status_code == 200 and open_client.get("/readyz").status_code == 200
+
+
+# ---------------------------------------------------------------------------------- 10. binding beyond loopback, the image
+def _serve_fails(args: list[str], env: dict) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("FAKELENS_") or k == "FAKELENS_CACHE"}
+    return subprocess.run([sys.executable, "-m", "fakelens", "serve", *args], env={**clean, "PYTHONPATH": SRC, **env},
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_serve_on_all_interfaces_with_no_key_and_no_trusted_hosts_refuses_to_start():
+    """The reproducer: ``serve --host 0.0.0.0`` (the Dockerfile's command) with nothing configured only warned."""
+    done = _serve_fails(["--host", "0.0.0.0", "--port", "0"], {})
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "refusing to serve on 0.0.0.0 with neither an API key nor trusted hosts" in lines[0]
+    assert "--insecure-open" in lines[0] and "Traceback" not in done.stderr
+
+
+def test_the_refusal_is_lifted_by_a_key_trusted_hosts_or_on_purpose():
+    from fakelens.errors import FakelensError
+    from fakelens.service import ServiceSettings
+    from fakelens.service.server import apply_bind_defaults
+
+    for bind in ("0.0.0.0", "::", "192.0.2.10"):
+        with pytest.raises(FakelensError, match="refusing to serve"):
+            apply_bind_defaults(bind, 8000, ServiceSettings())
+    hosts_only = apply_bind_defaults("0.0.0.0", 8000, ServiceSettings(trusted_hosts=["fakelens.example"]))
+    assert any("without an API key" in n for n in hosts_only)
+    key_only = apply_bind_defaults("0.0.0.0", 8000, ServiceSettings(api_key="k"))
+    assert any("FAKELENS_TRUSTED_HOSTS" in n for n in key_only)
+    assert apply_bind_defaults("0.0.0.0", 8000, ServiceSettings(api_key_sha256="ab" * 32, trusted_hosts=["a.example"])) == []
+    on_purpose = apply_bind_defaults("0.0.0.0", 8000, ServiceSettings(insecure_open=True))
+    assert len(on_purpose) == 2  # allowed, with both warnings
+
+
+def test_serve_settings_errors_are_one_line(tmp_path):
+    for args, env, says in ((["--host", "no-such-host.invalid"], {}, "--host no-such-host.invalid: cannot resolve it"),
+                            (["--api-key-file", str(tmp_path / "missing")], {}, "cannot read the API key file"),
+                            ([], {"FAKELENS_API_KEY_FILE": str(tmp_path)}, "cannot read the API key file"),
+                            ([], {"FAKELENS_INSECURE_OPEN": "maybe"}, "insecure_open: Input should be a valid boolean")):
+        done = _serve_fails(args, env)
+        assert done.returncode == 2 and says in done.stderr, (args, env, done.stderr)
+        assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr, done.stderr
+    usage = _serve_fails(["--port", "70000"], {})
+    assert usage.returncode == 2 and "a port is at most 65535" in usage.stderr
+
+
+def test_the_image_command_passes_a_run_folder_with_spaces_and_shell_characters_as_one_argument(tmp_path):
+    """The Dockerfile's CMD, run by sh with a stand-in ``fakelens`` that prints its arguments."""
+    import json
+
+    cmd = [line for line in (Path(__file__).resolve().parents[2] / "Dockerfile").read_text().splitlines() if line.startswith("CMD ")]
+    shell, flag, script = json.loads(cmd[0].removeprefix("CMD "))
+    stand_in = tmp_path / "bin" / "fakelens"
+    stand_in.parent.mkdir()
+    stand_in.write_text('#!/bin/sh\nfor a in "$@"; do printf "%s\\n" "$a"; done\n')
+    stand_in.chmod(0o755)
+    env = {"PATH": f"{stand_in.parent}:/usr/bin:/bin", "FAKELENS_PROCESSES": "2", "FAKELENS_BACKEND": "auto"}
+    hostile = "/models/my run;touch pwned/*"
+    args = subprocess.run([shell, flag, script], env={**env, "FAKELENS_RUN": hostile}, cwd=tmp_path, capture_output=True,
+                          text=True, timeout=30).stdout.splitlines()
+    assert args[-2:] == ["--run", hostile] and not (tmp_path / "pwned").exists()
+    plain = subprocess.run([shell, flag, script], env=env, capture_output=True, text=True, timeout=30).stdout.splitlines()
+    assert "--run" not in plain and plain[:2] == ["serve", "--host"]

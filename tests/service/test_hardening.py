@@ -454,7 +454,7 @@ def test_binding_beyond_loopback_without_a_key_warns():
     from fakelens.service import ServiceSettings
     from fakelens.service.server import apply_bind_defaults
 
-    notes = apply_bind_defaults("0.0.0.0", 8000, ServiceSettings())
+    notes = apply_bind_defaults("0.0.0.0", 8000, ServiceSettings(insecure_open=True))  # without it: refused (test_exposure.py)
     assert any("serving on 0.0.0.0 without an API key" in n for n in notes)
     assert any("FAKELENS_TRUSTED_HOSTS" in n for n in notes)
     assert apply_bind_defaults("0.0.0.0", 8000, ServiceSettings(api_key="k", trusted_hosts=["example.org"])) == []

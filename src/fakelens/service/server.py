@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import os
+import socket
 import sys
 
 import h11
@@ -101,12 +102,24 @@ def apply_bind_defaults(host: str, port: int, settings: ServiceSettings) -> list
 
     On any loopback address (``127.0.0.2`` and ``::1`` too), only this machine's
     names and the bound address are accepted as Host (a web page cannot reach the
-    service through DNS rebinding). Beyond loopback without an API key, anyone
-    who reaches the port can use the service: say so.
+    service through DNS rebinding). Beyond loopback with neither an API key nor
+    trusted hosts, anyone who reaches the port could use it: refused unless
+    ``insecure_open`` (``--insecure-open``) says that is meant; with only one of
+    the two, a warning.
     """
+    from ..errors import FakelensError
+
+    try:  # a name that resolves nowhere is one line here, not a traceback from uvicorn
+        socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise FakelensError(f"--host {host}: cannot resolve it ({exc.strerror or exc})") from None
     notes = []
     if not settings.trusted_hosts and is_loopback(host):
         settings.trusted_hosts = list(dict.fromkeys([*LOOPBACK_HOSTS, host_header_name(host)]))
+    if not is_loopback(host) and not settings.key_required and not settings.trusted_hosts and not settings.insecure_open:
+        raise FakelensError(f"refusing to serve on {host} with neither an API key nor trusted hosts: set FAKELENS_API_KEY_FILE "
+                            "(or FAKELENS_API_KEY) and FAKELENS_TRUSTED_HOSTS, or pass --insecure-open (FAKELENS_INSECURE_OPEN=1) "
+                            "if anyone who reaches the port may use it")
     if not is_loopback(host):
         if not settings.key_required:
             notes.append(f"serving on {host} without an API key: anyone who can reach port {port} can use it "
@@ -118,7 +131,7 @@ def apply_bind_defaults(host: str, port: int, settings: ServiceSettings) -> list
 
 def serve(host: str = "127.0.0.1", port: int = 8000, run: str | None = None, api_key: str | None = None, backend: str = "auto",
           workers: int | None = None, api_key_file: str | None = None, settings: ServiceSettings | None = None,
-          processes: int = 1) -> None:
+          processes: int = 1, insecure_open: bool = False) -> None:
     """Run the service until interrupted; ``settings`` default to the ``FAKELENS_*`` environment variables.
 
     ``processes`` > 1: that many uvicorn worker processes on one port, each building its own app and
@@ -129,7 +142,7 @@ def serve(host: str = "127.0.0.1", port: int = 8000, run: str | None = None, api
     from ..inference import load
     from .app import create_app
 
-    overrides = {"api_key": api_key, "api_key_file": api_key_file, "workers": workers}
+    overrides = {"api_key": api_key, "api_key_file": api_key_file, "workers": workers, "insecure_open": insecure_open or None}
     settings = settings or load_settings(**{k: v for k, v in overrides.items() if v is not None})
     for note in apply_bind_defaults(host, port, settings):
         print(f"fakelens: warning: {note}", file=sys.stderr)

@@ -83,6 +83,7 @@ class ServiceSettings(BaseSettings):
     api_key_sha256: SecretStr | None = Field(None, description="the API key's SHA-256 (64 hex digits) in place of the key")
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list, description="origins allowed to call the API from a browser")
     trusted_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list, description="accepted Host headers (empty: any)")
+    insecure_open: bool = Field(False, description="serve beyond loopback with neither an API key nor trusted hosts (refused otherwise)")
 
     _split = field_validator("cors_origins", "trusted_hosts", mode="before")(_comma_list)
 

@@ -77,6 +77,8 @@ def _add_train(sub) -> None:
                    "a source YAML (configs/data/*.yaml: layout, labels, groups, weight, sbi), or a folder of tar shards ('fakelens shard'); repeat for several sources")
     p.add_argument("--model", default=None, help="zoo model name (see 'fakelens models')")
     p.add_argument("--out", required=True, help="run folder")
+    p.add_argument("--nproc-per-node", type=_positive_int, default=1,
+                   help="train on N processes of this machine (DDP, as torchrun --standalone, but listening on loopback only)")
     p.add_argument("--config", help="YAML/JSON file of training options (command-line options override it)")
     p.add_argument("--epochs", type=int)
     p.add_argument("--batch-size", type=_positive_int)
@@ -114,8 +116,14 @@ def _add_train(sub) -> None:
 
 def _train(args) -> int:
     from .training import TrainConfig, train
+    from .training.distributed import launched_by_torchrun
 
-    options = {k: v for k, v in vars(args).items() if k not in ("command", "config", "resume", "func") and v is not None}
+    if args.nproc_per_node > 1 and not launched_by_torchrun():  # each rank runs this same command line
+        from .training.launch import launch_on_loopback
+
+        return launch_on_loopback(args.nproc_per_node, args.argv)
+    options = {k: v for k, v in vars(args).items()
+               if k not in ("command", "config", "resume", "func", "nproc_per_node", "argv") and v is not None}
     from .training.config import read_config_file
 
     base = read_config_file(args.config) if args.config else {}
@@ -618,7 +626,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
+    args.argv = argv  # the command line as given ('train --nproc-per-node' starts it again in each rank)
     try:
         return COMMANDS[args.command][1](args)
     except FakelensError as exc:

@@ -11,6 +11,7 @@ from PIL import Image
 
 from fakelens.cli import main
 from fakelens.data.synthetic import make_image
+from netwatch import beyond_loopback, listeners
 
 ray = pytest.importorskip("ray")
 pq = pytest.importorskip("pyarrow.parquet")
@@ -25,7 +26,7 @@ def local_ray():
 
     with ray_cluster("local", num_cpus=2):
         ray.get([ray.remote(lambda: 1).remote() for _ in range(2)])  # worker processes up, with their ports
-        yield _listeners()
+        yield listeners(os.getpid())
 
 
 
@@ -52,24 +53,10 @@ def _assert_same_rows(a, b):
     assert diffs and max(diffs) <= 1e-4, max(diffs)
 
 
-def _listeners() -> list[tuple[str, int, str]]:
-    """(address, port, process name) of every TCP socket listening in this process and those it started
-    (a local Ray instance's GCS, raylet and workers are its descendants)."""
-    import psutil
-
-    me = psutil.Process()
-    names = {p.pid: p.name() for p in [me, *me.children(recursive=True)]}
-    return [(c.laddr.ip, c.laddr.port, names[c.pid]) for c in psutil.net_connections(kind="tcp")
-            if c.status == psutil.CONN_LISTEN and c.pid in names]
-
-
 def test_a_local_ray_instance_listens_on_loopback_only(local_ray):
     """Issue 31: Ray's GCS, raylet and worker ports listened on all interfaces."""
-    import ipaddress
-
-    assert {"gcs_server", "raylet"} <= {name for _, _, name in local_ray}, local_ray
-    open_beyond = [entry for entry in local_ray if not ipaddress.ip_address(entry[0].removeprefix("::ffff:")).is_loopback]
-    assert open_beyond == [], open_beyond
+    assert {"gcs_server", "raylet"} <= {entry.process for entry in local_ray}, local_ray
+    assert beyond_loopback(local_ray) == [], local_ray
     assert os.environ.get("RAY_AUTH_MODE") == "token"
 
 

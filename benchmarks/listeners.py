@@ -71,15 +71,16 @@ def main() -> int:
              ("fakelens predict --ray local", [*fakelens, "predict", str(crops), "--crops", "--ray", "local", "--ray-workers", "1",
                                                "--output", str(work / "scores.csv")], True)]
     if args.baseline:
-        cases.append(("torchrun --standalone (baseline)", [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node",
-                                                           "2", "-m", "fakelens", *TRAIN, "--data", str(dataset),
-                                                           "--out", str(work / "run-torchrun")], False))
+        torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", "-m", "fakelens"]
+        cases.append(("torchrun --standalone (baseline)", [*torchrun, *TRAIN, "--data", str(dataset), "--out", str(work / "run-torchrun")],
+                      False))
     rows, failed = [], False
     for name, cmd, checked in cases:
         code, seconds, sampler = _run(cmd, work / f"{len(rows)}.log", args.timeout)
         outside = beyond_loopback(sampler.seen)
+        shown = ", ".join(f"{entry.address}:{entry.port} ({entry.process})" for entry in outside) or "none"
         rows.append({"command": name, "exit": code, "seconds": f"{seconds:.1f}", "samples": sampler.samples,
-                     "listeners": len(sampler.seen), "beyond loopback": ", ".join(f"{l.address}:{l.port} ({l.process})" for l in outside) or "none"})
+                     "listeners": len(sampler.seen), "beyond loopback": shown})
         if checked and (outside or code != 0):
             failed = True
             print(f"{name}: exit {code}, log {work / f'{len(rows) - 1}.log'}", file=sys.stderr)

@@ -1,6 +1,6 @@
 """Hostile inputs against a real `fakelens serve` on loopback: status, seconds, server RSS and temp-disk peaks.
 
-Starts ``fakelens serve`` (``python -m fakelens.cli serve``) on 127.0.0.1 in a
+Starts ``fakelens serve`` (``python -m fakelens.cli serve``) on 127.0.0.1 (or ``--host``, another loopback address) in a
 subprocess, sends each hostile input of issue 12 once, and prints one row per
 input: the status code, the seconds until the answer, the server's peak RSS
 increase over its RSS just before the request (psutil, sampled every 10 ms)
@@ -11,6 +11,7 @@ comes last; each should answer 200 with a warning (or 413 above the upload limit
 
     python benchmarks/hostile_inputs.py                      # this tree, bundled detector
     python benchmarks/hostile_inputs.py --src ../main/src    # another checkout (the numbers before a change)
+    python benchmarks/hostile_inputs.py --host ::1 --only host header   # the Host guard on another loopback address
     python benchmarks/hostile_inputs.py --local-only         # only the hostile files for the commands (issue 31)
 
 First, without the server, hostile files for the commands themselves: tar
@@ -31,6 +32,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import psutil
@@ -139,8 +141,7 @@ def raw_stream(url: str, head: bytes, chunks, timeout: float = 120):
     """Send a head and body chunks until the server answers (or the chunks run out); the status line."""
 
     def send():
-        host, port = url.removeprefix("http://").split(":")
-        with socket.create_connection((host, int(port)), timeout=timeout) as sock:
+        with socket.create_connection(_address(url), timeout=timeout) as sock:
             sock.sendall(head)
             deadline = time.perf_counter() + timeout
             for chunk in chunks:
@@ -217,9 +218,8 @@ def slow_headers(url: str, lines: int = 300, gap: float = 0.1):
     chunks = [b"POST /v1/detect HTTP/1.1\r\n"] + [b"X-Slow: %d\r\n" % i for i in range(lines)]
 
     def send():
-        host, port = url.removeprefix("http://").split(":")
         started = time.perf_counter()
-        with socket.create_connection((host, int(port)), timeout=5) as sock:
+        with socket.create_connection(_address(url), timeout=5) as sock:
             for chunk in chunks:
                 try:
                     sock.sendall(chunk)
@@ -390,14 +390,23 @@ def local_inputs(src: Path, work: Path) -> list[tuple[str, object]]:
 
 
 # ------------------------------------------------------------------ the run
-def start_server(src: Path, port: int, run: str | None) -> subprocess.Popen:
+def _address(url: str) -> tuple[str, int]:
+    parts = urlsplit(url)
+    return parts.hostname, parts.port
+
+
+def _url(host: str, port: int) -> str:
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def start_server(src: Path, host: str, port: int, run: str | None) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(src), "OMP_WAIT_POLICY": "PASSIVE"}
-    cmd = [sys.executable, "-m", "fakelens.cli", "serve", "--host", "127.0.0.1", "--port", str(port)] + (["--run", run] if run else [])
+    cmd = [sys.executable, "-m", "fakelens.cli", "serve", "--host", host, "--port", str(port)] + (["--run", run] if run else [])
     server = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.time() + 180
     while time.time() < deadline:
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
+            if httpx.get(f"{_url(host, port)}/healthz", timeout=2).status_code == 200:
                 return server
         except httpx.HTTPError:
             time.sleep(0.5)
@@ -436,7 +445,11 @@ def build_inputs(url: str, work: Path, quick: bool) -> list[tuple[str, object]]:
         ("corrupt video: path in 422?", post_file(url, "c.mp4", long_clip[:300])),
         ("/v1/models: path shown?", get(url, "/v1/models", check=lambda r: f"server path shown: {tmp in r.text or '/' in r.json()['models'][0]['source']}")),
         ("cross-origin form POST", post_file(url, "a.jpg", crop, headers={"Origin": "https://evil.example"})),
-        ("Host: evil.example", get(url, "/healthz", headers={"Host": "evil.example"})),
+        ("Host header evil.example", get(url, "/healthz", headers={"Host": "evil.example"})),
+        ("Host header evil.example, POST", post_file(url, "a.jpg", crop, headers={"Host": "evil.example:80"})),
+        ("page: framing and script policy", get(url, "/", check=lambda r: f"X-Frame-Options {r.headers.get('x-frame-options')}; "
+                                                f"CSP {r.headers.get('content-security-policy', 'none')[:48]}")),
+        ("/docs (Swagger UI from a CDN?)", get(url, "/docs")),
         ("headers trickled for 30 s", slow_headers(url)),
         ("plain crop during 16-face explain=all", plain_during_explain(url, grid_16, crop)),
         (f"face grid, {21 * 22} heads, explain=all", post_file(url, "grid.jpg", grid_many, {"explain": "all"}, timeout=300)),
@@ -450,6 +463,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--src", default=str(ROOT / "src"), help="the fakelens source folder to serve (default: this tree)")
     ap.add_argument("--run", help="run folder (default: the bundled detector)")
+    ap.add_argument("--host", default="127.0.0.1", help="a loopback address to serve on (127.0.0.2, ::1, localhost)")
     ap.add_argument("--port", type=int, default=8799)
     ap.add_argument("--quick", action="store_true", help="a shorter long video (20,000 frames)")
     ap.add_argument("--only", nargs="*", help="substrings of the input names to run")
@@ -466,8 +480,8 @@ def main() -> None:
         print()
         print_table(rows, ["input", "status", "seconds", "RSS +MB", "temp MB", "note"])
         return
-    url = f"http://127.0.0.1:{args.port}"
-    server = start_server(Path(args.src), args.port, args.run)
+    url = _url(args.host, args.port)
+    server = start_server(Path(args.src), args.host, args.port, args.run)
     try:
         probe = ServerProbe(server.pid)
         print(f"server pid {server.pid}, RSS after start-up {probe.rss() / 2**20:.0f} MB ({args.src})", flush=True)

@@ -26,6 +26,14 @@ def _positive_int(text: str) -> int:
     return _whole_number(text, 1)
 
 
+def _port(text: str) -> int:
+    """argparse type: a TCP port, 0 (any free one) to 65535."""
+    value = _whole_number(text, 0)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"a port is at most 65535 (got {value})")
+    return value
+
+
 def _non_negative_int(text: str) -> int:
     """argparse type: a whole number >= 0 (0 turns a count off)."""
     return _whole_number(text, 0)
@@ -68,14 +76,22 @@ def _add_train(sub) -> None:
     from .utils.options import add_config_options
 
     add_config_options(p, TrainConfig, skip=("world_size",), flags={"distill_sources": "--distill-source"})
+    p.add_argument("--nproc-per-node", type=_positive_int, default=1,
+                   help="train on N processes of this machine (DDP, as torchrun --standalone, but listening on loopback only)")
     p.add_argument("--config", help="YAML/JSON file of training options (command-line options override it)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
 
 
 def _train(args) -> int:
     from .training import TrainConfig, train
+    from .training.distributed import launched_by_torchrun
 
-    options = {k: v for k, v in vars(args).items() if k not in ("command", "config", "resume", "func") and v is not None}
+    if args.nproc_per_node > 1 and not launched_by_torchrun():  # each rank runs this same command line
+        from .training.launch import launch_on_loopback
+
+        return launch_on_loopback(args.nproc_per_node, args.argv)
+    options = {k: v for k, v in vars(args).items()
+               if k not in ("command", "config", "resume", "func", "nproc_per_node", "argv") and v is not None}
     from .training.config import read_config_file
 
     base = read_config_file(args.config) if args.config else {}
@@ -541,9 +557,11 @@ def _report(args) -> int:
 def _add_serve(sub) -> None:
     p = sub.add_parser("serve", help="REST service and web page (FastAPI + uvicorn)")
     p.add_argument("--host", default="127.0.0.1", help="bind address (default: loopback only)")
-    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--port", type=_port, default=8000)
     p.add_argument("--run", help="run folder (default: the bundled detector)")
     p.add_argument("--backend", default="auto", choices=["auto", "torch", "onnx"])
+    p.add_argument("--insecure-open", action="store_true",
+                   help="serve beyond loopback with neither an API key nor trusted hosts (refused without it; or FAKELENS_INSECURE_OPEN=1)")
     p.add_argument("--api-key", help="require this key on /v1 routes; it shows in the process list, so prefer FAKELENS_API_KEY "
                    "or --api-key-file")
     p.add_argument("--api-key-file", help="read the API key from this file (or FAKELENS_API_KEY_FILE)")
@@ -559,7 +577,7 @@ def _serve(args) -> int:
     # read here, not as the option's default: a bad value must not stop every other command from parsing
     processes = args.processes if args.processes is not None else env_number("FAKELENS_PROCESSES", 1, least=1)
     serve(args.host, args.port, run=args.run, api_key=args.api_key, api_key_file=args.api_key_file, backend=args.backend,
-          workers=args.workers, processes=processes)
+          workers=args.workers, processes=processes, insecure_open=args.insecure_open)
     return 0
 
 
@@ -594,7 +612,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
+    args.argv = argv  # the command line as given ('train --nproc-per-node' starts it again in each rank)
     try:
         return COMMANDS[args.command][1](args)
     except FakelensError as exc:

@@ -1,5 +1,6 @@
 """Ray Data batch scoring on a local 2-CPU Ray instance: the same rows as the plain path."""
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +11,7 @@ from PIL import Image
 
 from fakelens.cli import main
 from fakelens.data.synthetic import make_image
+from netwatch import beyond_loopback, listeners
 
 pytestmark = pytest.mark.slow  # starts process groups, clusters or trains: run with -m 'not slow' to skip
 
@@ -20,10 +22,13 @@ SRC = str(Path(__file__).resolve().parents[2] / "src")
 
 @pytest.fixture(scope="module")
 def local_ray():
-    """One local Ray instance for the module (fakelens uses an open session as it is), always shut down."""
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield
-    ray.shutdown()
+    """One local Ray instance for the module, started as ``--ray local`` starts it (fakelens uses an open
+    session as it is), and the TCP ports it listens on, sampled once it runs tasks; always shut down."""
+    from fakelens.scaleout.ray_batch import ray_cluster
+
+    with ray_cluster("local", num_cpus=2):
+        ray.get([ray.remote(lambda: 1).remote() for _ in range(2)])  # worker processes up, with their ports
+        yield listeners(os.getpid())
 
 
 
@@ -48,6 +53,13 @@ def _assert_same_rows(a, b):
     assert [(r["label"], r["error"]) for r in a] == [(r["label"], r["error"]) for r in b]
     diffs = [abs(x["prob_fake"] - y["prob_fake"]) for x, y in zip(a, b) if x["prob_fake"] is not None]
     assert diffs and max(diffs) <= 1e-4, max(diffs)
+
+
+def test_a_local_ray_instance_listens_on_loopback_only(local_ray):
+    """Issue 31: Ray's GCS, raylet and worker ports listened on all interfaces."""
+    assert {"gcs_server", "raylet"} <= {entry.process for entry in local_ray}, local_ray
+    assert beyond_loopback(local_ray) == [], local_ray
+    assert os.environ.get("RAY_AUTH_MODE") == "token"
 
 
 def test_ray_scores_crops_like_the_plain_path(local_ray, untrained_run, crops, tmp_path):

@@ -16,7 +16,7 @@ def test_health_models_docs_and_page(make_client):
     assert client.get("/healthz").json()["status"] == "ok"
     models = client.get("/v1/models").json()["models"]
     assert models[0]["name"] == "simple_cnn" and 0 < models[0]["threshold"] < 1
-    assert client.get("/docs").status_code == 200
+    assert client.get("/docs").status_code == 404  # no Swagger UI from a CDN (issue 31)
     assert "openapi" in client.get("/openapi.json").json()
     page = client.get("/")
     assert page.status_code == 200 and "<title>fakelens" in page.text

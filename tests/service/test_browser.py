@@ -26,8 +26,12 @@ def _open_page(url, tmp_path):
         browser = _launch(p)
         try:
             page = browser.new_page()
+            # the Content-Security-Policy's refusals, as the page itself sees them
+            page.add_init_script("window.cspViolations = []; document.addEventListener('securitypolicyviolation', "
+                                 "(e) => window.cspViolations.push(e.violatedDirective + ' ' + e.blockedURI));")
             page.goto(url + "/")
             yield page, photo
+            assert page.evaluate("window.cspViolations") == []
         finally:
             browser.close()
 
@@ -42,8 +46,11 @@ def test_page_uploads_a_photo_and_shows_the_verdict(live_server, tmp_path):
         assert any(word in verdict for word in ("REAL", "UNCERTAIN", "FAKE"))
         assert page.locator("#faces li").count() == 1
         assert "1 face(s) found" in page.inner_text("#status")
+        assert page.evaluate("document.getElementById('photo').naturalWidth") == 640  # the upload's blob: URL loaded
+        assert page.evaluate("document.querySelector('#faces .bar span').style.width").endswith("%")
         page.check("input[name=overlay][value=gradcam]")
         assert page.locator("#faces li img.face").count() == 1
+        page.wait_for_function("document.querySelector('#faces li img.face').naturalWidth > 0")  # a data: PNG
         page.screenshot(path=str(tmp_path / "page.png"), full_page=True)
         # a rejected file shows a clear message
         bad = tmp_path / "notes.jpg"

@@ -468,13 +468,13 @@ def test_binding_beyond_loopback_without_a_key_warns():
     from fakelens.service import ServiceSettings
     from fakelens.service.server import apply_bind_defaults
 
-    notes = apply_bind_defaults("0.0.0.0", 8000, ServiceSettings())
+    notes = apply_bind_defaults("0.0.0.0", 8000, ServiceSettings(insecure_open=True))  # without it: refused (test_exposure.py)
     assert any("serving on 0.0.0.0 without an API key" in n for n in notes)
     assert any("FAKELENS_TRUSTED_HOSTS" in n for n in notes)
     assert apply_bind_defaults("0.0.0.0", 8000, ServiceSettings(api_key="k", trusted_hosts=["example.org"])) == []
     loopback = ServiceSettings()
     assert apply_bind_defaults("127.0.0.1", 8000, loopback) == []
-    assert loopback.trusted_hosts == ["127.0.0.1", "localhost"]  # loopback: only our own names (no DNS rebinding)
+    assert loopback.trusted_hosts == ["127.0.0.1", "localhost", "[::1]"]  # loopback: only our own names (no DNS rebinding)
 
 
 def test_cross_origin_posts_are_refused_same_origin_and_allowed_origins_pass(make_client):

@@ -60,8 +60,10 @@ def test_serve_with_two_worker_processes_answers_on_one_port(untrained_run, tmp_
     assert text.count("Started server process") >= 2, text[-2000:]  # two uvicorn workers
 
 
-def test_worker_processes_get_the_real_api_key_and_the_loopback_hosts(untrained_run, monkeypatch):
-    """serve --processes exports its options for the worker processes: the key's value, not its masked form."""
+def test_worker_processes_get_the_key_digest_and_the_loopback_hosts(untrained_run, monkeypatch):
+    """serve --processes exports its options for the worker processes: the key's SHA-256, never the key."""
+    import hashlib
+
     import uvicorn
 
     from fakelens.service import server
@@ -73,5 +75,6 @@ def test_worker_processes_get_the_real_api_key_and_the_loopback_hosts(untrained_
     server.serve("127.0.0.1", 8765, run=str(untrained_run), api_key="s3cret-key", backend="torch", processes=2)
     assert seen["app"] == "fakelens.service.app:app_from_env" and seen["workers"] == 2 and seen["factory"] is True
     assert seen["http"] == "fakelens.service.server:EnvHeaderDeadlineProtocol"  # importable in a spawned process
-    assert os.environ["FAKELENS_API_KEY"] == "s3cret-key" and os.environ["FAKELENS_RUN"] == str(untrained_run)
-    assert os.environ["FAKELENS_TRUSTED_HOSTS"] == "127.0.0.1,localhost"
+    assert os.environ["FAKELENS_API_KEY_SHA256"] == hashlib.sha256(b"s3cret-key").hexdigest()
+    assert "FAKELENS_API_KEY" not in os.environ and os.environ["FAKELENS_RUN"] == str(untrained_run)
+    assert os.environ["FAKELENS_TRUSTED_HOSTS"] == "127.0.0.1,localhost,[::1]"

@@ -41,19 +41,58 @@ def import_ray():
     return ray
 
 
+#: Ray's single-machine mode (its default on macOS and Windows): the node's address is 127.0.0.1, which
+#: Ray otherwise replaces by the machine's network address on Linux.
+RAY_SINGLE_MACHINE_VARIABLE = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
+LOOPBACK = "127.0.0.1"
+
+
+@contextlib.contextmanager
+def _loopback_node() -> Iterator[None]:
+    """A Ray instance started in this block listens on loopback only, with token authentication.
+
+    Ray binds its GCS, raylet, object manager and worker ports to all interfaces unless the node's
+    address is 127.0.0.1, and on Linux it turns a requested 127.0.0.1 into the machine's network address
+    unless its single-machine mode is on: that mode, for this block (the flag Ray reads, and the variable
+    for the processes it starts). Token auth, which other users of this machine then need too, is what
+    ``ray.init`` turns on for an instance it starts from Ray 2.59 (the floor in ``pyproject.toml``) unless
+    ``RAY_AUTH_MODE`` says otherwise; the token is kept in ``~/.ray/auth_token``.
+    """
+    from ray._private import ray_constants
+
+    saved_flag, saved_variable = ray_constants.ENABLE_RAY_CLUSTER, os.environ.get(RAY_SINGLE_MACHINE_VARIABLE)
+    ray_constants.ENABLE_RAY_CLUSTER = False
+    os.environ[RAY_SINGLE_MACHINE_VARIABLE] = "0"
+    try:
+        yield
+    finally:
+        ray_constants.ENABLE_RAY_CLUSTER = saved_flag
+        if saved_variable is None:
+            os.environ.pop(RAY_SINGLE_MACHINE_VARIABLE, None)
+        else:
+            os.environ[RAY_SINGLE_MACHINE_VARIABLE] = saved_variable
+
+
 @contextlib.contextmanager
 def ray_cluster(address: str = "local", num_cpus: int | None = None) -> Iterator[object]:
     """Connect to ``address`` (a running cluster, e.g. ``ray://head:10001`` or ``auto``), or start a local
-    instance on this machine for ``local``; disconnects (and stops a local instance) afterwards.
-    A Ray session that is already open is used as it is and left open."""
+    instance on this machine for ``local`` (listening on loopback only, with token authentication);
+    disconnects (and stops a local instance) afterwards. A Ray session that is already open is used as it
+    is and left open."""
     ray = import_ray()
     if ray.is_initialized():
         yield ray
         return
     if address == "local":
-        ray.init(num_cpus=num_cpus, include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
-    else:
-        ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False)
+        with _loopback_node():
+            ray.init(num_cpus=num_cpus, include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False,
+                     _node_ip_address=LOOPBACK)
+            try:
+                yield ray
+            finally:
+                ray.shutdown()
+        return
+    ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False)
     try:
         yield ray
     finally:

@@ -48,12 +48,13 @@ def build_router(service: InferenceService) -> APIRouter:
 
     @router.get("/healthz")
     def healthz() -> dict:
-        """Liveness: the process answers."""
-        return {"status": "ok", "version": __version__, "api_key_required": settings.api_key is not None}
+        """Liveness: the process answers. Open to all, so it says only whether the page must ask for a key
+        (the version is in /v1/models, behind the key)."""
+        return {"status": "ok", "api_key_required": settings.key_required}
 
     @router.get("/readyz")
     def readyz(request: Request):
-        """Readiness: 200 once the model is loaded (the app exists only then), 503 while shutting down."""
+        """Readiness: 200 once the model is loaded (the app exists only then), 503 while shutting down; needs the key when there is one."""
         if not getattr(request.app.state, "ready", False):
             return JSONResponse({"status": "shutting down"}, status_code=503)
         return {"status": "ready", "model": service.detector.model_name, "backend": service.detector.backend}
@@ -104,7 +105,10 @@ def create_app(detector=None, settings: ServiceSettings | None = None, face_dete
         app.state.ready = False  # readiness fails first, so a load balancer stops sending work
         service.close()
 
+    # No /docs or /redoc: FastAPI's pages load Swagger UI and ReDoc from a CDN, on the origin that holds the key.
+    # The schema is at /openapi.json (behind the key when there is one) for a local Swagger UI or editor.
     app = FastAPI(title="fakelens", version=__version__, lifespan=lifespan, middleware=middleware_stack(settings),
+                  docs_url=None, redoc_url=None,
                   description="Deepfake detection for face images and videos, with explanations. 0 = REAL, 1 = FAKE.")
     app.state.settings, app.state.service, app.state.detector = settings, service, service.detector
     app.state.ready = True  # the detector is loaded: ready to serve

@@ -3,6 +3,9 @@
 All pure ASGI middleware (no request body is touched), assembled by
 :func:`middleware_stack` outermost first:
 
+* :class:`SecurityHeadersMiddleware`: every answer, refusals included, carries a
+  Content-Security-Policy (the page's own scripts and styles only, no framing),
+  ``X-Frame-Options``, ``X-Content-Type-Options`` and ``Referrer-Policy``;
 * ``TrustedHostMiddleware`` when ``trusted_hosts`` is set (``fakelens serve``
   on loopback defaults to the loopback names, which stops DNS rebinding);
 * ``CORSMiddleware`` when ``cors_origins`` is set; without it browsers keep
@@ -10,15 +13,18 @@ All pure ASGI middleware (no request body is touched), assembled by
 * :class:`SameOriginMiddleware`: a plain HTML form on another site can POST
   here without a CORS preflight, and the upload would be processed even though
   the page cannot read the answer; such requests are refused with 403;
-* :class:`ApiKeyMiddleware`: with a key, every ``/v1`` route needs it
-  (``X-API-Key`` or ``Authorization: Bearer``), compared in constant time.
+* :class:`ApiKeyMiddleware`: with a key, every ``/v1`` route, ``/openapi.json``
+  and ``/readyz`` need it (``/healthz`` and the page say nothing but whether a key
+  is needed) (``X-API-Key`` or ``Authorization: Bearer``); its SHA-256 is compared with the
+  key's in constant time, so a process needs the digest only, never the key.
 """
 from __future__ import annotations
 
+import hashlib
 import hmac
 from urllib.parse import urlsplit
 
-from starlette.datastructures import Headers
+from starlette.datastructures import Headers, MutableHeaders
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
@@ -27,19 +33,50 @@ from starlette.responses import JSONResponse
 from .settings import ServiceSettings
 
 PROTECTED_PREFIX = "/v1"
+# Also behind the key: the API's schema (what to attack) and readiness (which model and backend serve).
+PROTECTED_PATHS = {"/openapi.json", "/readyz"}
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+# The page loads /static/app.js and style.css and shows the upload (a blob: URL) and the
+# explanations (data: PNGs); nothing else, from nowhere else, and no page may frame it.
+CONTENT_SECURITY_POLICY = ("default-src 'self'; img-src 'self' blob: data:; object-src 'none'; base-uri 'none'; "
+                           "frame-ancestors 'none'; form-action 'self'")
+SECURITY_HEADERS = {"Content-Security-Policy": CONTENT_SECURITY_POLICY, "X-Frame-Options": "DENY",
+                    "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
+
+
+def _needs_key(path: str) -> bool:
+    return path.startswith(PROTECTED_PREFIX) or path in PROTECTED_PATHS
+
+
+class SecurityHeadersMiddleware:
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message):
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS.items():
+                    headers.setdefault(name, value)
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
 
 
 class ApiKeyMiddleware:
-    def __init__(self, app, api_key: str | None):
+    def __init__(self, app, key_digest: bytes | None):
         self.app = app
-        self.api_key = api_key.encode() if api_key else None
+        self.key_digest = key_digest
 
     async def __call__(self, scope, receive, send):
-        if self.api_key and scope["type"] == "http" and scope["path"].startswith(PROTECTED_PREFIX) and scope["method"] != "OPTIONS":
+        if self.key_digest and scope["type"] == "http" and _needs_key(scope["path"]) and scope["method"] != "OPTIONS":
             headers = Headers(scope=scope)
             given = headers.get("x-api-key") or headers.get("authorization", "").removeprefix("Bearer ").strip()
-            if not hmac.compare_digest(given.encode("latin-1", "replace"), self.api_key):
+            if not hmac.compare_digest(hashlib.sha256(given.encode("latin-1", "replace")).digest(), self.key_digest):
                 response = JSONResponse({"detail": "missing or wrong API key (send X-API-Key)"}, status_code=401,
                                         headers={"WWW-Authenticate": "Bearer"})
                 await response(scope, receive, send)
@@ -73,12 +110,12 @@ class SameOriginMiddleware:
 
 
 def middleware_stack(settings: ServiceSettings) -> list[Middleware]:
-    stack = []
+    stack = [Middleware(SecurityHeadersMiddleware)]
     if settings.trusted_hosts:
         stack.append(Middleware(TrustedHostMiddleware, allowed_hosts=settings.trusted_hosts, www_redirect=False))
     if settings.cors_origins:
         stack.append(Middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
                                 allow_headers=["X-API-Key", "Authorization"], max_age=600))
     stack.append(Middleware(SameOriginMiddleware, allowed_origins=settings.cors_origins))
-    stack.append(Middleware(ApiKeyMiddleware, api_key=settings.api_key_value()))
+    stack.append(Middleware(ApiKeyMiddleware, key_digest=settings.api_key_digest()))
     return stack

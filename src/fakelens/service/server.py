@@ -12,15 +12,17 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import os
+import socket
 import sys
 
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from ..utils.env import env_number
-from .settings import ServiceSettings, load_settings
+from .settings import ServiceSettings, host_header_name, load_settings
 
-LOOPBACK_HOSTS = ["127.0.0.1", "localhost"]
+# The names a browser on this machine uses for a loopback server (Host headers keep IPv6 literals in brackets).
+LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "[::1]"]
 
 
 class HeaderDeadlineProtocol(H11Protocol):
@@ -74,10 +76,11 @@ class EnvHeaderDeadlineProtocol(HeaderDeadlineProtocol):
 
 
 def is_loopback(host: str) -> bool:
-    if host == "localhost":
+    """Whether binding ``host`` keeps the server on this machine: ``localhost``, 127.0.0.0/8 or ``::1``."""
+    if host.lower() == "localhost":
         return True
     try:
-        return ipaddress.ip_address(host).is_loopback
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
 
@@ -98,15 +101,28 @@ def uvicorn_config(app, host: str, port: int, settings: ServiceSettings, log_lev
 def apply_bind_defaults(host: str, port: int, settings: ServiceSettings) -> list[str]:
     """Safer defaults for where the server binds; returns warnings for the operator.
 
-    On loopback, only this machine's names are accepted as Host (a web page
-    cannot reach the service through DNS rebinding). Beyond loopback without
-    an API key, anyone who reaches the port can use the service: say so.
+    On any loopback address (``127.0.0.2`` and ``::1`` too), only this machine's
+    names and the bound address are accepted as Host (a web page cannot reach the
+    service through DNS rebinding). Beyond loopback with neither an API key nor
+    trusted hosts, anyone who reaches the port could use it: refused unless
+    ``insecure_open`` (``--insecure-open``) says that is meant; with only one of
+    the two, a warning.
     """
+    from ..errors import FakelensError
+
+    try:  # a name that resolves nowhere is one line here, not a traceback from uvicorn
+        socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise FakelensError(f"--host {host}: cannot resolve it ({exc.strerror or exc})") from None
     notes = []
-    if not settings.trusted_hosts and host in ("127.0.0.1", "localhost"):
-        settings.trusted_hosts = LOOPBACK_HOSTS
+    if not settings.trusted_hosts and is_loopback(host):
+        settings.trusted_hosts = list(dict.fromkeys([*LOOPBACK_HOSTS, host_header_name(host)]))
+    if not is_loopback(host) and not settings.key_required and not settings.trusted_hosts and not settings.insecure_open:
+        raise FakelensError(f"refusing to serve on {host} with neither an API key nor trusted hosts: set FAKELENS_API_KEY_FILE "
+                            "(or FAKELENS_API_KEY) and FAKELENS_TRUSTED_HOSTS, or pass --insecure-open (FAKELENS_INSECURE_OPEN=1) "
+                            "if anyone who reaches the port may use it")
     if not is_loopback(host):
-        if settings.api_key is None:
+        if not settings.key_required:
             notes.append(f"serving on {host} without an API key: anyone who can reach port {port} can use it "
                          "(set FAKELENS_API_KEY or --api-key-file)")
         if not settings.trusted_hosts:
@@ -116,7 +132,7 @@ def apply_bind_defaults(host: str, port: int, settings: ServiceSettings) -> list
 
 def serve(host: str = "127.0.0.1", port: int = 8000, run: str | None = None, api_key: str | None = None, backend: str = "auto",
           workers: int | None = None, api_key_file: str | None = None, settings: ServiceSettings | None = None,
-          processes: int = 1) -> None:
+          processes: int = 1, insecure_open: bool = False) -> None:
     """Run the service until interrupted; ``settings`` default to the ``FAKELENS_*`` environment variables.
 
     ``processes`` > 1: that many uvicorn worker processes on one port, each building its own app and
@@ -127,15 +143,18 @@ def serve(host: str = "127.0.0.1", port: int = 8000, run: str | None = None, api
     from ..inference import load
     from .app import create_app
 
-    overrides = {"api_key": api_key, "api_key_file": api_key_file, "workers": workers}
+    overrides = {"api_key": api_key, "api_key_file": api_key_file, "workers": workers, "insecure_open": insecure_open or None}
     settings = settings or load_settings(**{k: v for k, v in overrides.items() if v is not None})
     for note in apply_bind_defaults(host, port, settings):
         print(f"fakelens: warning: {note}", file=sys.stderr)
     if processes > 1:  # the worker processes read their options from the environment
+        digest = settings.api_key_digest()
         exported = {"FAKELENS_RUN": run, "FAKELENS_BACKEND": backend, "FAKELENS_WORKERS": settings.workers,
                     "FAKELENS_HEADER_TIMEOUT_S": settings.header_timeout_s, "FAKELENS_TRUSTED_HOSTS": ",".join(settings.trusted_hosts),
-                    # the key's value (str() of the SecretStr is '**********'), or better the file it is in
-                    "FAKELENS_API_KEY_FILE": api_key_file, "FAKELENS_API_KEY": None if api_key_file else settings.api_key_value()}
+                    # the workers compare digests: the key itself is in no worker's environment
+                    "FAKELENS_API_KEY_SHA256": digest.hex() if digest else None}
+        for name in ("FAKELENS_API_KEY", "FAKELENS_API_KEY_FILE"):
+            os.environ.pop(name, None)
         os.environ.update({k: str(v) for k, v in exported.items() if v})
         options = dict(uvicorn_options(host, port, settings), http="fakelens.service.server:EnvHeaderDeadlineProtocol")
         uvicorn.run("fakelens.service.app:app_from_env", factory=True, workers=processes, **options)

@@ -7,6 +7,7 @@ pydantic, so a wrong one stops the server at start-up with a clear message.
 """
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Annotated
 
@@ -20,6 +21,18 @@ def _default_pixel_limit() -> int:
     from ..imaging import imageio  # one default for the CLI and the service
 
     return imageio.MAX_IMAGE_PIXELS
+
+
+def host_header_name(host: str) -> str:
+    """``host`` as a Host header names it (and Starlette's trusted-host check compares): an IPv6 literal in
+    brackets and short form (``::1`` -> ``[::1]``), anything else lower-case."""
+    import ipaddress
+
+    try:
+        ip = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return host.lower()
+    return f"[{ip.compressed}]" if ip.version == 6 else ip.compressed
 
 
 def _comma_list(value):
@@ -66,8 +79,11 @@ class ServiceSettings(BaseSettings):
     # ---------------------------------------------------------------- access
     api_key: SecretStr | None = None
     api_key_file: Path | None = Field(None, description="read the API key from this file (keeps it off the command line)")
+    # What ``serve --processes N`` hands its workers: they only compare digests, so no copy of the key is needed.
+    api_key_sha256: SecretStr | None = Field(None, description="the API key's SHA-256 (64 hex digits) in place of the key")
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list, description="origins allowed to call the API from a browser")
     trusted_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list, description="accepted Host headers (empty: any)")
+    insecure_open: bool = Field(False, description="serve beyond loopback with neither an API key nor trusted hosts (refused otherwise)")
 
     _split = field_validator("cors_origins", "trusted_hosts", mode="before")(_comma_list)
 
@@ -82,7 +98,7 @@ class ServiceSettings(BaseSettings):
                     data[f"max_{kind}_mb"] = int(data.pop(f"max_{kind}_bytes")) / MB
         return data
 
-    @field_validator("api_key", mode="before")
+    @field_validator("api_key", "api_key_sha256", mode="before")
     @classmethod
     def _empty_key_is_none(cls, value):
         if isinstance(value, str) and not value.strip():
@@ -100,6 +116,21 @@ class ServiceSettings(BaseSettings):
                 raise ValueError(f"the API key file {self.api_key_file} is empty")
             object.__setattr__(self, "api_key", SecretStr(key))
         return self
+
+    @field_validator("api_key_sha256")
+    @classmethod
+    def _digest_is_hex(cls, digest: SecretStr | None) -> SecretStr | None:
+        if digest is not None:
+            text = digest.get_secret_value().strip().lower()
+            if len(text) != 64 or any(c not in "0123456789abcdef" for c in text):
+                raise ValueError("must be 64 hex digits (sha256sum of the key)")
+            digest = SecretStr(text)
+        return digest
+
+    @field_validator("trusted_hosts")
+    @classmethod
+    def _hosts_as_headers_name_them(cls, hosts: list[str]) -> list[str]:
+        return [host_header_name(h) for h in hosts]
 
     @field_validator("cors_origins")
     @classmethod
@@ -125,6 +156,16 @@ class ServiceSettings(BaseSettings):
 
     def api_key_value(self) -> str | None:
         return self.api_key.get_secret_value() if self.api_key is not None else None
+
+    def api_key_digest(self) -> bytes | None:
+        """SHA-256 of the key (the key's own, else ``api_key_sha256``); None when no key is required."""
+        if self.api_key is not None:
+            return hashlib.sha256(self.api_key.get_secret_value().encode()).digest()
+        return bytes.fromhex(self.api_key_sha256.get_secret_value()) if self.api_key_sha256 is not None else None
+
+    @property
+    def key_required(self) -> bool:
+        return self.api_key is not None or self.api_key_sha256 is not None
 
 
 def load_settings(**overrides) -> ServiceSettings:

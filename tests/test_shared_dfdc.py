@@ -26,7 +26,7 @@ def test_train_then_predict_on_shared_dfdc(shared_dfdc, tmp_path):
     assert main(["predict", *ten, "--run", str(run), "--crops", "--output", str(out), "--backend", "torch"]) == 0
     pred = list(csv.DictReader(open(out)))
     assert [p["path"] for p in pred] == ten
-    assert all(p["label"] in ("REAL", "UNCERTAIN", "FAKE") and p["error"] == "" for p in pred)
+    assert all(p["verdict"] in ("REAL", "UNCERTAIN", "FAKE") and p["error"] == "" for p in pred)
 
 
 def test_default_detector_on_held_out_dfdc_crops(shared_dfdc):

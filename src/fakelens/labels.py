@@ -14,3 +14,7 @@ LABEL_NAMES = {REAL: "REAL", FAKE: "FAKE"}
 
 VERDICT_REAL, VERDICT_UNCERTAIN, VERDICT_FAKE = "REAL", "UNCERTAIN", "FAKE"
 VERDICTS = (VERDICT_REAL, VERDICT_UNCERTAIN, VERDICT_FAKE)
+
+#: Output columns that fakelens < 0.2 wrote under the binary label's name; :func:`fakelens.inference.files.read_rows`
+#: reads them under the verdict's.
+LEGACY_VERDICT_COLUMNS = {"label": "verdict", "image_label": "image_verdict", "video_label": "video_verdict"}

@@ -37,7 +37,7 @@ def test_cli_explain_writes_figures_grid_and_json_and_reports_bad_items(patch_ru
     scores = {r["path"]: r["prob_fake"] for r in fakelens.load(run, backend="torch").score_files([r["path"] for r in good])}
     for r in good:
         assert r["prob_fake"] == pytest.approx(scores[r["path"]], abs=1e-5)  # the same number `predict` gives
-        assert r["label"] in ("REAL", "UNCERTAIN", "FAKE") and r["gradcam"]["method"] == "gradcam++"
+        assert r["verdict"] in ("REAL", "UNCERTAIN", "FAKE") and r["gradcam"]["method"] == "gradcam++"
         assert len(r["lime"]["top_segments"]) == 4
         assert {"drop_top", "drop_random", "score"} <= set(r["lime"]["faithfulness"])
         with Image.open(out / r["figure"]) as im:

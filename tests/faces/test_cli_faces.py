@@ -39,7 +39,7 @@ def test_cli_predict_photos_and_videos_with_bad_items(tiny_run, media, tmp_path,
     with open(out, newline="") as fh:
         reader = csv.DictReader(fh)
         rows = list(reader)
-    assert reader.fieldnames[:4] == ["path", "prob_fake", "label", "error"]
+    assert reader.fieldnames[:4] == ["path", "prob_fake", "verdict", "error"]
     assert {"x0", "y0", "x1", "y1", "det_score", "image_prob", "video_prob", "track", "frame"} <= set(reader.fieldnames)
     by_file: dict[str, list[dict]] = {}
     for r in rows:
@@ -78,7 +78,7 @@ def test_cli_predict_json_stdout_and_crops_mode(tiny_run, media, tmp_path, capsy
     # --crops: every image is scored whole, as before (videos are not crops: only images are listed).
     assert main(["predict", str(media / "empty.png"), str(media / "group.jpg"), "--run", str(tiny_run), "--crops", "-o", str(tmp_path / "c.csv")]) == 0
     rows = list(csv.DictReader(open(tmp_path / "c.csv")))
-    assert list(rows[0]) == ["path", "prob_fake", "label", "error", "evidence"] and len(rows) == 2 and all(r["label"] for r in rows)
+    assert list(rows[0]) == ["path", "prob_fake", "verdict", "error", "evidence"] and len(rows) == 2 and all(r["verdict"] for r in rows)
 
 
 def test_python_api_over_a_batch(tiny_run, media):

@@ -44,7 +44,7 @@ def test_several_faces_each_found_and_the_most_fake_decides(pipeline, head):
     assert result.image_prob == GreenKeyedScorer.FAKE and result.image_label == "FAKE"
     rows = result.rows()
     assert len(rows) == 3 and {r["face"] for r in rows} == {0, 1, 2}
-    assert all(r["image_prob"] == GreenKeyedScorer.FAKE and r["image_label"] == "FAKE" and r["n_faces"] == 3 for r in rows)
+    assert all(r["image_prob"] == GreenKeyedScorer.FAKE and r["image_verdict"] == "FAKE" and r["n_faces"] == 3 for r in rows)
     # the legend of the numbered faces, and the edges the verdicts were read at (no bands: the threshold)
     assert sorted(r["marker"] for r in rows) == [1, 2, 3] and all(r["marker"] == r["face"] + 1 for r in rows)
     assert all((r["real_below"], r["fake_from"], r["image_fake_from"]) == (0.5, 0.5, 0.5) for r in rows)
@@ -72,7 +72,7 @@ def test_no_face_gets_no_verdict(pipeline):
         result = predict_photo(pipeline, blank)
         assert result.status == "no_face" and result.faces == [] and result.image_prob is None and result.image_label is None
         (row,) = result.rows()
-        assert row["prob_fake"] is None and row["label"] is None and row["error"] == ""
+        assert row["prob_fake"] is None and row["verdict"] is None and row["error"] == ""
 
 
 def test_a_face_crop_is_recognised_and_scored_whole(pipeline, astronaut):

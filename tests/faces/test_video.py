@@ -154,7 +154,7 @@ def test_video_tracks_and_aggregation_match_hand_computed_values(scorer, two_peo
     assert all(r["track_prob"] == pytest.approx(0.525 if r["track"] == 0 else 0.15) for r in rows)
     d = json.loads(json.dumps(result.to_dict()))
     assert d["n_frames_sampled"] == 12 and len(d["frames"]) == 12 and d["frames"][4]["faces"] == []
-    assert [t["n_faces"] for t in d["tracks"]] == [10, 10] and d["video_label"] == "FAKE"
+    assert [t["n_faces"] for t in d["tracks"]] == [10, 10] and d["video_verdict"] == "FAKE"
     # The annotated H.264 video has the sampled frames; the plot is a PNG.
     info, frames, _ = read_frames(tmp_path / "a.mp4", 100)
     assert info.codec == "h264" and len(frames) == 12 and (info.width, info.height) == (640, 360)

@@ -55,4 +55,4 @@ def test_cli_predict_without_run(tmp_path):
     out = tmp_path / "p.csv"
     assert main(["predict", str(tmp_path / "face.jpg"), "--crops", "-o", str(out)]) == 0
     row = next(csv.DictReader(open(out)))
-    assert row["label"] in ("REAL", "UNCERTAIN", "FAKE") and 0 < float(row["prob_fake"]) < 1
+    assert row["verdict"] in ("REAL", "UNCERTAIN", "FAKE") and 0 < float(row["prob_fake"]) < 1

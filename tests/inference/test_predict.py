@@ -22,12 +22,12 @@ def test_cli_predict_csv_reports_bad_items_and_keeps_going(trained_run, crops, t
     code = main(["predict", str(folder), str(notes), "--run", str(run), "--output", str(out), "--backend", "torch", "--crops"])
     assert code == 3  # some items failed
     rows = list(csv.DictReader(open(out)))
-    assert list(rows[0].keys())[:4] == ["path", "prob_fake", "label", "error"]
+    assert list(rows[0].keys())[:4] == ["path", "prob_fake", "verdict", "error"]
     assert len(rows) == 8
     bad = {r["path"].rsplit("/", 1)[-1] for r in rows if r["error"]}
     assert bad == {"broken.jpg", "notes.txt"}
     good = [r for r in rows if not r["error"]]
-    assert all(r["label"] in ("REAL", "UNCERTAIN", "FAKE") and 0 <= float(r["prob_fake"]) <= 1 for r in good)
+    assert all(r["verdict"] in ("REAL", "UNCERTAIN", "FAKE") and 0 <= float(r["prob_fake"]) <= 1 for r in good)
     assert "2 of 8 item(s) failed" in capsys.readouterr().err
 
 
@@ -63,3 +63,18 @@ def test_missing_run_is_a_clear_error(tmp_path, capsys):
     assert "no such run folder" in capsys.readouterr().err
     with pytest.raises(RunDirError):
         fakelens.load(tmp_path)
+
+
+def test_rows_read_back_in_every_format_and_old_label_columns_as_verdicts(tmp_path):
+    from fakelens.inference.files import read_rows, write_rows
+
+    rows = [{"path": "a.jpg", "prob_fake": 0.91, "verdict": "FAKE", "error": "", "evidence": ""},
+            {"path": "b.jpg", "prob_fake": None, "verdict": None, "error": "unreadable", "evidence": ""}]
+    for name in ("p.csv", "p.json", "p.parquet"):
+        write_rows(rows, tmp_path / name)
+        back = read_rows(tmp_path / name)
+        assert [r["verdict"] or None for r in back] == ["FAKE", None] and [r["path"] for r in back] == ["a.jpg", "b.jpg"]
+    old = tmp_path / "old.csv"  # as fakelens < 0.2 wrote it: the verdict under the label's name
+    old.write_text("path,prob_fake,label,error,image_label\na.jpg,0.91,FAKE,,UNCERTAIN\n")
+    (row,) = read_rows(old)
+    assert row["verdict"] == "FAKE" and row["image_verdict"] == "UNCERTAIN" and "label" not in row

@@ -58,26 +58,26 @@ def test_cli_csv_and_json(cases, tmp_path, model_says):
     with open(out, newline="") as fh:
         rows = by_name(csv.DictReader(fh))
     for name, short in AI_CASES.items():
-        assert {r["image_label"] for r in rows[name]} == {"FAKE"}, name
+        assert {r["image_verdict"] for r in rows[name]} == {"FAKE"}, name
         assert rows[name][0]["evidence"] == short
-    assert {r["image_label"] for r in rows["edited.jpg"]} == {"REAL"}  # an invalid manifest is not trusted
+    assert {r["image_verdict"] for r in rows["edited.jpg"]} == {"REAL"}  # an invalid manifest is not trusted
     assert rows["edited.jpg"][0]["evidence"] == "c2pa:ai_generated(ExampleImageGen,invalid)"
     assert rows["capture.jpg"][0]["evidence"] == "c2pa:camera_capture(ExampleImageGen,unverified)"
-    assert rows["plain.jpg"][0]["evidence"] == "" and rows["plain.jpg"][0]["image_label"] == "REAL"
+    assert rows["plain.jpg"][0]["evidence"] == "" and rows["plain.jpg"][0]["image_verdict"] == "REAL"
 
     out_json = tmp_path / "p.json"
     assert main(["predict", str(cases), "--output", str(out_json)]) == 0
     results = {r["path"].rsplit("/", 1)[-1]: r for r in json.loads(out_json.read_text())}
     for name in AI_CASES:
         r = results[name]
-        assert r["image_label"] == "FAKE" and r["reasons"], name
+        assert r["image_verdict"] == "FAKE" and r["reasons"], name
         assert all(set(e) == {"source", "claim", "detail", "valid"} for e in r["evidence"])
         assert [e["source"] for e in r["evidence"]][-1] == "model"  # the model's face score is an item too
     assert "ExampleImageGen" in results["c2pa.jpg"]["reasons"][0]
     c2pa_item = results["c2pa.jpg"]["evidence"][0]
     assert c2pa_item["claim"] == "ai_generated" and c2pa_item["valid"] is None and "ExampleImageGen Diffusion 2" in c2pa_item["detail"]
     edited = results["edited.jpg"]
-    assert edited["image_label"] == "REAL" and edited["reasons"] == [] and any("not trusted" in w for w in edited["warnings"])
+    assert edited["image_verdict"] == "REAL" and edited["reasons"] == [] and any("not trusted" in w for w in edited["warnings"])
     assert edited["evidence"][0]["valid"] is False
 
 
@@ -86,7 +86,7 @@ def test_a_capture_claim_does_not_override_a_fake_face(cases, tmp_path, model_sa
     out = tmp_path / "p.json"
     assert main(["predict", str(cases / "capture.jpg"), str(cases / "plain.jpg"), "--output", str(out)]) == 0
     results = {r["path"].rsplit("/", 1)[-1]: r for r in json.loads(out.read_text())}
-    assert results["capture.jpg"]["image_label"] == "FAKE" == results["plain.jpg"]["image_label"]
+    assert results["capture.jpg"]["image_verdict"] == "FAKE" == results["plain.jpg"]["image_verdict"]
     assert results["capture.jpg"]["evidence"][0]["claim"] == "camera_capture"
     assert results["capture.jpg"]["evidence"][-1] == {"source": "model", "claim": "ai_edited", "valid": None,
                                                       "detail": results["capture.jpg"]["evidence"][-1]["detail"]}
@@ -99,8 +99,8 @@ def test_cli_crop_mode_rows(cases, tmp_path, model_says):
     with open(out, newline="") as fh:
         rows = {r["path"].rsplit("/", 1)[-1]: r for r in csv.DictReader(fh)}
     for name, short in AI_CASES.items():
-        assert rows[name]["label"] == "FAKE" and rows[name]["evidence"] == short, name
-    assert rows["edited.jpg"]["label"] == "REAL" and rows["plain.jpg"]["label"] == "REAL" and rows["plain.jpg"]["evidence"] == ""
+        assert rows[name]["verdict"] == "FAKE" and rows[name]["evidence"] == short, name
+    assert rows["edited.jpg"]["verdict"] == "REAL" and rows["plain.jpg"]["verdict"] == "REAL" and rows["plain.jpg"]["evidence"] == ""
 
 
 @pytest.fixture(scope="module")
@@ -119,19 +119,19 @@ def test_api(cases, client, model_says):
         r = client.post("/v1/detect", files={"file": (name, (cases / name).read_bytes())})
         assert r.status_code == 200, r.text
         body = r.json()
-        assert body["image_label"] == "FAKE" and body["reasons"], name
+        assert body["image_verdict"] == "FAKE" and body["reasons"], name
         assert body["evidence"][0]["source"] == AI_CASES[name].split(":")[0]
         assert all(set(e) == {"source", "claim", "detail", "valid"} for e in body["evidence"])
     body = client.post("/v1/detect", files={"file": ("edited.jpg", (cases / "edited.jpg").read_bytes())}).json()
-    assert body["image_label"] == "REAL" and body["evidence"][0]["valid"] is False and any("not trusted" in w for w in body["warnings"])
+    assert body["image_verdict"] == "REAL" and body["evidence"][0]["valid"] is False and any("not trusted" in w for w in body["warnings"])
     model_says(0.999)
     body = client.post("/v1/detect", files={"file": ("capture.jpg", (cases / "capture.jpg").read_bytes())}).json()
-    assert body["image_label"] == "FAKE" and body["evidence"][0]["claim"] == "camera_capture"
+    assert body["image_verdict"] == "FAKE" and body["evidence"][0]["claim"] == "camera_capture"
 
 
 def test_api_video_with_a_c2pa_manifest(client):
     body = client.post("/v1/detect", files={"file": ("clip.mp4", kit.sign(kit.mp4(), "video/mp4"))}).json()
-    assert body["status"] == "no_face" and body["video_label"] == "FAKE"  # no face, but the manifest says AI-generated
+    assert body["status"] == "no_face" and body["video_verdict"] == "FAKE"  # no face, but the manifest says AI-generated
     assert body["evidence"][0]["source"] == "c2pa" and body["evidence"][0]["claim"] == "ai_generated" and body["reasons"]
 
 
@@ -162,6 +162,6 @@ def test_cli_video_with_a_c2pa_manifest(tmp_path):
     assert main(["predict", str(clip), "--frames", "2", "--output", str(out)]) == 0
     with open(out, newline="") as fh:
         (row,) = list(csv.DictReader(fh))
-    assert row["video_label"] == "FAKE" and row["evidence"] == "c2pa:ai_generated(ExampleImageGen,unverified)"
+    assert row["video_verdict"] == "FAKE" and row["evidence"] == "c2pa:ai_generated(ExampleImageGen,unverified)"
     (full,) = json.loads(out.with_suffix(".json").read_text())
     assert full["reasons"] and full["evidence"][0]["claim"] == "ai_generated"

@@ -50,7 +50,7 @@ def _rows(path):
 
 def _assert_same_rows(a, b):
     assert [r["path"] for r in a] == [r["path"] for r in b]
-    assert [(r["label"], r["error"]) for r in a] == [(r["label"], r["error"]) for r in b]
+    assert [(r["verdict"], r["error"]) for r in a] == [(r["verdict"], r["error"]) for r in b]
     diffs = [abs(x["prob_fake"] - y["prob_fake"]) for x, y in zip(a, b) if x["prob_fake"] is not None]
     assert diffs and max(diffs) <= 1e-4, max(diffs)
 

@@ -30,7 +30,7 @@ def test_detect_photo_finds_the_face(make_client):
     assert body["status"] == "ok" and body["media"] == "image" and body["n_faces"] == 1
     x0, y0, x1, y1 = body["faces"][0]["box"]
     assert 200 <= x0 < x1 <= 400 and 80 <= y0 < y1 <= 300  # inside the pasted face
-    assert body["faces"][0]["label"] in ("REAL", "UNCERTAIN", "FAKE") and body["image_label"] == body["faces"][0]["label"]
+    assert body["faces"][0]["verdict"] in ("REAL", "UNCERTAIN", "FAKE") and body["image_verdict"] == body["faces"][0]["verdict"]
     assert body["model"]["name"] == "simple_cnn" and body["timings"]["total_ms"] > 0
 
 
@@ -45,7 +45,7 @@ def test_detect_with_explanations(make_client):
 
 def test_no_face(make_client):
     body = make_client().post("/v1/detect", files={"file": ("b.png", blank_photo(), "image/png")}).json()
-    assert body["status"] == "no_face" and body["image_label"] is None and body["faces"] == []
+    assert body["status"] == "no_face" and body["image_verdict"] is None and body["faces"] == []
 
 
 @pytest.mark.parametrize("payload", [b"hello, this is text, not an image at all", b"%PDF-1.4 fake pdf header......"])
@@ -125,7 +125,7 @@ def test_video_detect_and_temp_files_removed(make_client, tmp_path):
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["media"] == "video" and body["n_frames_sampled"] == 4 and body["n_tracks"] == 1
-    assert body["video_label"] in ("REAL", "UNCERTAIN", "FAKE")
+    assert body["video_verdict"] in ("REAL", "UNCERTAIN", "FAKE")
     assert set(glob.glob(os.path.join(tempfile.gettempdir(), "fakelens-upload-*"))) == before
 
 

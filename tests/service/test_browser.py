@@ -129,7 +129,7 @@ def test_page_numbers_neighbouring_faces_and_says_why(live_server, tmp_path):
             assert faces.count() == 2
             for i in range(2):
                 item = faces.nth(i).inner_text()
-                assert item.startswith(f"{i + 1}") and f"Face {i + 1}: {body['faces'][i]['label']}" in item
+                assert item.startswith(f"{i + 1}") and f"Face {i + 1}: {body['faces'][i]['verdict']}" in item
                 assert "fake-likeness" in item and f"FAKE from {bands['fake_from']:.2f}" in item
 
             # one marker per face, inside the picture, none overlapping another

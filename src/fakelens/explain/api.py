@@ -152,7 +152,7 @@ def explain_files(
         pipeline = FacePipeline(detector, face_detector)
     rows, shown = [], []
     for i, path in enumerate(tqdm([str(p) for p in paths], desc="explaining", unit="img", disable=not progress)):
-        base = {"path": path, "status": "ok", "prob_fake": None, "label": None, "figure": None, "error": ""}
+        base = {"path": path, "status": "ok", "prob_fake": None, "verdict": None, "figure": None, "error": ""}
         try:
             explanations = _explain_file(detector, pipeline, path, crops, methods, config)
         except ImageReadError as exc:

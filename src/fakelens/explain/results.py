@@ -33,7 +33,7 @@ class Explanation:
     evidence: list = field(default_factory=list)  # the file's own provenance (EvidenceItem), when read from a file
 
     def to_dict(self) -> dict:
-        d: dict = {"source": self.source, "prob_fake": round(float(self.prob_fake), 6), "label": self.label}
+        d: dict = {"source": self.source, "prob_fake": round(float(self.prob_fake), 6), "verdict": self.label}
         if self.face_box is not None:
             d["face_box"] = [int(v) for v in self.face_box]
         if self.gradcam is not None:

@@ -6,12 +6,11 @@ and the batch goes on.
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 from typing import Iterable, TextIO, Union
 
-from ..imaging.imageio import is_image_path
-from ..utils.atomic import write_csv, write_json, write_parquet
+from ..inference.files import expand_inputs, write_rows
+from ..utils.atomic import write_json
 from ..utils.paths import safe_child, safe_name
 from .photo import ERROR, NO_FACE, PHOTO_COLUMNS, LocatedPhoto, PhotoResult, locate_faces, photo_result
 from .pipeline import FacePipeline
@@ -22,15 +21,8 @@ MediaResult = Union[PhotoResult, VideoResult]
 
 
 def expand_media(inputs: Iterable[str | os.PathLike]) -> list[str]:
-    """Files as given; folders expanded to their images and videos, sorted."""
-    paths: list[str] = []
-    for item in inputs:
-        item = Path(item)
-        if item.is_dir():
-            paths.extend(str(p) for p in sorted(item.rglob("*")) if p.is_file() and (is_image_path(p) or is_video_path(p)))
-        else:
-            paths.append(str(item))
-    return paths
+    """Files as given; folders expanded to their images and videos, sorted (:func:`~fakelens.inference.files.expand_inputs`)."""
+    return expand_inputs(inputs, videos=True)
 
 
 def _annotation_paths(source: str, annotate_dir: Path, taken: set[str]) -> str:
@@ -192,21 +184,12 @@ def result_rows(results: Iterable[MediaResult]) -> tuple[list[dict], list[str]]:
 def write_results(results: list[MediaResult], output: str | os.PathLike | None = None, stream: TextIO | None = None) -> None:
     """``.json``: every result in full (per frame, per person, per video). Otherwise rows, one per face: Parquet
     for a ``.parquet`` file, else CSV to ``output`` or ``stream`` (standard output); with videos, the full JSON
-    is also written beside the file."""
-    if output is not None and str(output).lower().endswith(".json"):
-        write_json(output, [r.to_dict() for r in results])
-        return
+    is also written beside the file. Written by the one writer, :func:`~fakelens.inference.files.write_rows`."""
     rows, columns = result_rows(results)
-    if output is not None:
-        (write_parquet if str(output).lower().endswith(".parquet") else write_csv)(output, rows, columns)
-        if any(isinstance(r, VideoResult) for r in results):
-            write_json(Path(output).with_suffix(".json"), [r.to_dict() for r in results])
-        return
-    import csv
-
-    writer = csv.DictWriter(stream or sys.stdout, columns, extrasaction="ignore")
-    writer.writeheader()
-    writer.writerows({k: ("" if r.get(k) is None else r[k]) for k in columns} for r in rows)
+    full = [r.to_dict() for r in results]
+    write_rows(rows, output, columns, stream=stream, json_payload=full, extra_columns=False)
+    if output is not None and not str(output).lower().endswith(".json") and any(isinstance(r, VideoResult) for r in results):
+        write_json(Path(output).with_suffix(".json"), full)
 
 
 def summary(results: list[MediaResult]) -> tuple[int, int]:

@@ -36,8 +36,8 @@ CROP_MAX_ASPECT = 1.3
 #: of them while a portrait with shoulders and background (IoU < 0.4) is a photo.
 CROP_MIN_IOU = 0.6
 
-PHOTO_COLUMNS = ["path", "prob_fake", "label", "error", "status", "kind", "face", "x0", "y0", "x1", "y1", "det_score",
-                 "image_prob", "image_label", "n_faces", "marker", "real_below", "fake_from", "image_fake_from", "evidence"]
+PHOTO_COLUMNS = ["path", "prob_fake", "verdict", "error", "status", "kind", "face", "x0", "y0", "x1", "y1", "det_score",
+                 "image_prob", "image_verdict", "n_faces", "marker", "real_below", "fake_from", "image_fake_from", "evidence"]
 
 
 @dataclass
@@ -51,7 +51,7 @@ class FaceResult:
 
     def to_dict(self) -> dict:
         return {"face": self.index, "box": list(self.box), "det_score": _round(self.det_score), "prob_fake": _round(self.prob_fake, 6),
-                "label": self.label, "crop_box": list(self.crop_box)}
+                "verdict": self.label, "crop_box": list(self.crop_box)}
 
 
 @dataclass
@@ -93,7 +93,7 @@ class PhotoResult:
 
     def to_dict(self) -> dict:
         return {"path": self.path, "kind": self.kind, "status": self.status, "error": self.error, "width": self.width, "height": self.height,
-                "image_prob": _round(self.image_prob, 6), "image_label": self.image_label, "n_faces": len(self.faces),
+                "image_prob": _round(self.image_prob, 6), "image_verdict": self.image_label, "n_faces": len(self.faces),
                 "bands": self.bands, "image_bands": self.image_bands, "faces": [f.to_dict() for f in self.faces],
                 "evidence": [e.to_dict() for e in self.all_evidence], "reasons": list(self.reasons), "warnings": list(self.warnings)}
 
@@ -104,11 +104,11 @@ class PhotoResult:
         the face verdict's band edges, ``image_fake_from``: where FAKE starts for the photo's verdict.
         """
         base = {"path": self.path, "error": self.error, "status": self.status, "kind": self.kind, "image_prob": _round(self.image_prob, 6),
-                "image_label": self.image_label, "n_faces": len(self.faces), **_edge_columns(self.bands, self.image_bands, "image"),
+                "image_verdict": self.image_label, "n_faces": len(self.faces), **_edge_columns(self.bands, self.image_bands, "image"),
                 "evidence": short_evidence(self.evidence)}
         if not self.faces:
-            return [{**base, "prob_fake": None, "label": None}]
-        return [{**base, "prob_fake": _round(f.prob_fake, 6), "label": f.label, "face": f.index, "marker": f.index + 1, "x0": f.box[0],
+            return [{**base, "prob_fake": None, "verdict": None}]
+        return [{**base, "prob_fake": _round(f.prob_fake, 6), "verdict": f.label, "face": f.index, "marker": f.index + 1, "x0": f.box[0],
                  "y0": f.box[1], "x1": f.box[2], "y1": f.box[3], "det_score": _round(f.det_score)} for f in self.faces]
 
 

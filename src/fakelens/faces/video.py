@@ -36,8 +36,8 @@ from .pipeline import FacePipeline
 from .tracking import link_faces
 from .videoio import DecodeBudget, VideoInfo, VideoReader, playback_fps, write_video
 
-VIDEO_COLUMNS = ["path", "prob_fake", "label", "error", "status", "kind", "face", "x0", "y0", "x1", "y1", "det_score", "frame", "time",
-                 "track", "track_prob", "video_prob", "video_label", "n_tracks", "marker", "real_below", "fake_from", "video_fake_from", "evidence"]
+VIDEO_COLUMNS = ["path", "prob_fake", "verdict", "error", "status", "kind", "face", "x0", "y0", "x1", "y1", "det_score", "frame", "time",
+                 "track", "track_prob", "video_prob", "video_verdict", "n_tracks", "marker", "real_below", "fake_from", "video_fake_from", "evidence"]
 
 #: Frames kept for the annotated video are shrunk to this long side (memory: 32 x 1280x720x3 = 88 MB).
 ANNOTATE_MAX_SIDE = 1280
@@ -54,7 +54,7 @@ class VideoFace:
     label: str
 
     def to_dict(self) -> dict:
-        return {"face": self.index, "track": self.track, **self.box.to_dict(), "prob_fake": _round(self.prob_fake, 6), "label": self.label}
+        return {"face": self.index, "track": self.track, **self.box.to_dict(), "prob_fake": _round(self.prob_fake, 6), "verdict": self.label}
 
 
 @dataclass
@@ -69,7 +69,7 @@ class TrackResult:
 
     def to_dict(self) -> dict:
         return {"track": self.track, "n_faces": len(self.frames), "first_frame": self.frames[0], "last_frame": self.frames[-1],
-                "prob_fake": _round(self.prob_fake, 6), "label": self.label, "used": self.used,
+                "prob_fake": _round(self.prob_fake, 6), "verdict": self.label, "used": self.used,
                 "probs": {k: _round(v, 6) for k, v in self.probs_by_strategy.items()}}
 
 
@@ -108,7 +108,7 @@ class VideoResult:
         return {
             "path": self.path, "kind": self.kind, "status": self.status, "error": self.error,
             "info": self.info.to_dict() if self.info else None, "aggregate": self.aggregate,
-            "video_prob": _round(self.prob_fake, 6), "video_label": self.label,
+            "video_prob": _round(self.prob_fake, 6), "video_verdict": self.label,
             "video_probs": {k: _round(v, 6) for k, v in self.video_probs.items()},
             "bands": self.bands, "video_bands": self.video_bands,
             "n_frames_sampled": len(self.sampled), "n_tracks": len(self.tracks),
@@ -124,12 +124,12 @@ class VideoResult:
         edges as in :meth:`PhotoResult.rows <fakelens.faces.photo.PhotoResult.rows>`.
         """
         base = {"path": self.path, "error": self.error, "status": self.status, "kind": self.kind, "video_prob": _round(self.prob_fake, 6),
-                "video_label": self.label, "n_tracks": len(self.tracks), **_edge_columns(self.bands, self.video_bands, "video"),
+                "video_verdict": self.label, "n_tracks": len(self.tracks), **_edge_columns(self.bands, self.video_bands, "video"),
                 "evidence": short_evidence(self.evidence)}
         if not self.faces:
-            return [{**base, "prob_fake": None, "label": None}]
+            return [{**base, "prob_fake": None, "verdict": None}]
         track_prob = {t.track: _round(t.prob_fake, 6) for t in self.tracks}
-        return [{**base, "prob_fake": _round(f.prob_fake, 6), "label": f.label, "face": f.index, "x0": f.box.as_ints()[0],
+        return [{**base, "prob_fake": _round(f.prob_fake, 6), "verdict": f.label, "face": f.index, "x0": f.box.as_ints()[0],
                  "y0": f.box.as_ints()[1], "x1": f.box.as_ints()[2], "y1": f.box.as_ints()[3], "det_score": _round(f.box.score),
                  "frame": f.frame, "time": _round(f.time, 4), "track": f.track, "track_prob": track_prob[f.track], "marker": f.track + 1}
                 for f in self.faces]

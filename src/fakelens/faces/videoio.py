@@ -33,20 +33,13 @@ import struct
 import threading
 import time
 from dataclasses import asdict, dataclass, replace
-from pathlib import Path
 from typing import Iterator, Sequence
 
 import numpy as np
 
 from ..errors import VideoReadError, VideoTooLargeError
-from ..imaging.imageio import MAX_IMAGE_PIXELS
+from ..imaging.imageio import MAX_IMAGE_PIXELS, VIDEO_EXTENSIONS, is_video_path  # noqa: F401  (re-exported: faces.is_video_path)
 from ..utils.atomic import atomic_path
-
-VIDEO_EXTENSIONS = {".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".wmv", ".flv", ".3gp", ".ts", ".mts", ".m2ts"}
-
-
-def is_video_path(path: str | os.PathLike) -> bool:
-    return Path(path).suffix.lower() in VIDEO_EXTENSIONS
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,15 @@ def is_image_path(path: str | os.PathLike) -> bool:
     return Path(path).suffix.lower() in IMAGE_EXTENSIONS
 
 
+#: Video files, by extension (decoded by :mod:`fakelens.faces.videoio`; named here beside the images so that the one
+#: input expander, :func:`fakelens.inference.files.expand_inputs`, knows both).
+VIDEO_EXTENSIONS = {".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".wmv", ".flv", ".3gp", ".ts", ".mts", ".m2ts"}
+
+
+def is_video_path(path: str | os.PathLike) -> bool:
+    return Path(path).suffix.lower() in VIDEO_EXTENSIONS
+
+
 #: The formats an image file that fakelens copies as it is (into a tar shard) may be in, with the extension each gets.
 COPYABLE_FORMATS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp", "BMP": "bmp", "TIFF": "tif", "GIF": "gif"}
 

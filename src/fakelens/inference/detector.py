@@ -302,13 +302,13 @@ class Detector:
             good = [(i, arr) for i, arr, err in decoded if err is None]
             for i, _, err in decoded:
                 if err is not None:
-                    rows[i] = {"path": paths[i], "prob_fake": None, "label": None, "error": err, "evidence": ""}
+                    rows[i] = {"path": paths[i], "prob_fake": None, "verdict": None, "error": err, "evidence": ""}
             if good:
                 probs = self.score_arrays([a for _, a in good], batch_size)
                 for (i, _), q in zip(good, probs):
                     items = evidence[i][0]
                     label = combine(self.verdict(q), items)[0] if items else self.verdict(q)
-                    rows[i] = {"path": paths[i], "prob_fake": round(float(q), 6), "label": label, "error": "",
+                    rows[i] = {"path": paths[i], "prob_fake": round(float(q), 6), "verdict": label, "error": "",
                                "evidence": short_evidence(items)}
 
         chunks = list(batched(range(len(paths)), batch_size))

@@ -135,7 +135,7 @@ class CropScorer(_ActorBase):
 
         rows = self.detector.score_files(self.paths(batch), batch_size=self.batch_size, decode_threads=1)
         return pa.Table.from_pylist(rows, schema=pa.schema([("path", pa.string()), ("prob_fake", pa.float64()),
-                                                            ("label", pa.string()), ("error", pa.string()),
+                                                            ("verdict", pa.string()), ("error", pa.string()),
                                                             ("evidence", pa.string())]))
 
 
@@ -226,7 +226,7 @@ def crop_scores(paths: Sequence[str] = (), manifest: str | os.PathLike | None = 
 def score_crops_on_ray(paths: Sequence[str] = (), manifest: str | os.PathLike | None = None, run: str | None = None,
                        backend: str = "auto", tta: bool | None = None, batch_size: int = 32, address: str = "local",
                        workers: int | None = None, threads: int = 1, progress: bool = False) -> list[dict]:
-    """Face crops -> one row per file (``path, prob_fake, label, error, evidence``), as ``Detector.score_files`` gives."""
+    """Face crops -> one row per file (``path, prob_fake, verdict, error, evidence``), as ``Detector.score_files`` gives."""
     with ray_cluster(address, workers):
         ds = crop_scores(paths, manifest, run, backend, tta, batch_size, workers, threads, progress)
         return [{k: row[k] for k in PREDICT_COLUMNS} for row in ds.iter_rows()]

@@ -146,8 +146,8 @@ function marker(number, label, cls = "marker") {
 
 // ------------------------------------------------------------------ the result
 function whole(b) {
-  return last.isVideo ? { label: b.video_label, score: b.video_prob, bands: b.video_bands, what: "Video" }
-                      : { label: b.image_label, score: b.image_prob, bands: b.image_bands, what: "Image" };
+  return last.isVideo ? { label: b.video_verdict, score: b.video_prob, bands: b.video_bands, what: "Video" }
+                      : { label: b.image_verdict, score: b.image_prob, bands: b.image_bands, what: "Image" };
 }
 
 function show() {
@@ -205,12 +205,12 @@ function drawBoxes() {
   const boxes = faces.map((f) => { const [x0, y0, x1, y1] = f.box; return [x0 * sx, y0 * sy, x1 * sx, y1 * sy]; });
   faces.forEach((f, i) => {
     const [x0, y0, x1, y1] = boxes[i];
-    ctx.strokeStyle = verdictColour(f.label);
+    ctx.strokeStyle = verdictColour(f.verdict);
     ctx.strokeRect(x0, y0, x1 - x0, y1 - y0);
   });
   const markers = faces.map((f, i) => {
-    const m = marker(i + 1, f.label);
-    m.title = `Face ${i + 1}: ${f.label}`;
+    const m = marker(i + 1, f.verdict);
+    m.title = `Face ${i + 1}: ${f.verdict}`;
     layer.appendChild(m);
     return m;
   });
@@ -254,10 +254,10 @@ function renderFaces() {
     : (b.faces || []).map((f, i) => ({ ...f, number: i + 1, title: `Face ${i + 1}`, note: "" }));
   items.forEach((f) => {
     const li = document.createElement("li");
-    li.className = known(f.label) || "none";
+    li.className = known(f.verdict) || "none";
     const e = f.explanation;
     const src = e && mode === "gradcam" ? e.gradcam_overlay : e && mode === "lime" ? e.lime_overlay : null;
-    li.appendChild(marker(f.number, f.label, "marker inline"));
+    li.appendChild(marker(f.number, f.verdict, "marker inline"));
     if (typeof src === "string" && src.startsWith("data:image/png;base64,")) {
       const img = document.createElement("img");
       img.className = "face";
@@ -268,7 +268,7 @@ function renderFaces() {
     const text = document.createElement("div");
     const title = document.createElement("strong");
     title.textContent = f.title;
-    text.append(title, ": ", verdictWord(f.label));
+    text.append(title, ": ", verdictWord(f.verdict));
     const detail = document.createElement("div");
     detail.className = "score";
     detail.textContent = scoreText(f.prob_fake, b.bands) + (f.note ? `; ${f.note}` : "");
@@ -329,7 +329,7 @@ function renderWhy(b) {
   }
   items.forEach(([name, f]) => {
     const li = document.createElement("li");
-    li.append(`${name}: `, verdictWord(f.label), `, ${scoreText(f.prob_fake, b.bands)}`);
+    li.append(`${name}: `, verdictWord(f.verdict), `, ${scoreText(f.prob_fake, b.bands)}`);
     scores.appendChild(li);
   });
 }

@@ -37,7 +37,7 @@ def test_shards_hold_the_training_split_in_the_webdataset_layout(shards):
     by_bytes = {open(p, "rb").read(): s for p, s in train.items()}
     seen = []
     for shard in index["shards"]:
-        for key, fields in iter_tar_samples(shards / shard["name"]):
+        for _key, fields in iter_tar_samples(shards / shard["name"]):
             s = by_bytes[fields["jpg"]]
             assert int(fields["cls"]) == s.label and fields["group"].decode() == s.group
             seen.append(s.path)

@@ -253,7 +253,7 @@ class Res10Detector:
             prototxt, weights = find_res10_files()
         self._cv2, self.files = cv2, (prototxt, weights)
         self._local = threading.local()
-        self.net  # load once here, so missing or broken files fail at construction
+        _ = self.net  # load once here, so missing or broken files fail at construction
         self.score_threshold = float(score_threshold)
         self.max_side, self.min_side = int(max_side), int(min_side)
 

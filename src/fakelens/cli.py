@@ -450,6 +450,7 @@ def _add_adapt(sub) -> None:
     p.add_argument("--seed", type=_non_negative_int, default=0)
     p.add_argument("--evaluate", action="append", metavar="DIR", help="then compare the new detector with its base on this labelled "
                    "folder (real/ + fake/, a manifest or a Kaggle layout); repeatable")
+    p.add_argument("--crops", action="store_true", help="the images are face crops: take each whole, no face detection")
     p.add_argument("--face-detector", default="yuface", help="yuface (default) or res10")
 
 
@@ -457,13 +458,14 @@ def _adapt(args) -> int:
     from .adapt import adapt, evaluate
 
     check_output_folder(args.out)
-    summary = adapt(args.fake, args.real, args.out, base=args.base, seed=args.seed, face_detector=args.face_detector,
+    crops = True if args.crops else None
+    summary = adapt(args.fake, args.real, args.out, base=args.base, seed=args.seed, face_detector=args.face_detector, crops=crops,
                     warn=lambda text: print(f"fakelens: warning: {text}", file=sys.stderr))
     val = summary["validation"]
     print(f"wrote {summary['out']} (adapted from {summary['from']}; {summary['fitted_on']} faces fitted, {summary['held_back']} held back)")
     _print_figures(f"held-back examples ({val['base']['n_real']} real, {val['base']['n_fake']} fake)", val)
     for data in args.evaluate or []:
-        result = evaluate(args.out, data, face_detector=args.face_detector)
+        result = evaluate(args.out, data, face_detector=args.face_detector, crops=crops)
         _print_figures(f"{data} ({result['base']['n_real']} real, {result['base']['n_fake']} fake)", result)
     return 0
 

@@ -82,8 +82,12 @@ def figures(labels: np.ndarray, probs: np.ndarray, calibration: Calibration) -> 
 
 def adapt(fake: Sequence[str | os.PathLike], real: Sequence[str | os.PathLike], out: str | os.PathLike,
           base: str | os.PathLike | None = None, seed: int = 0, progress: bool = True, face_detector: str | None = None,
-          warn: Callable[[str], None] | None = None) -> dict:
-    """Write an adapted detector to ``out``; returns a summary (counts, validation figures, bands)."""
+          warn: Callable[[str], None] | None = None, crops: bool | None = None) -> dict:
+    """Write an adapted detector to ``out``; returns a summary (counts, validation figures, bands).
+
+    ``crops``: True takes every image whole as a face crop (``predict --crops``); None (default) finds faces,
+    recognising crops; ``warn``: where warnings go (default: :func:`warnings.warn`).
+    """
     from ..faces.pipeline import FacePipeline
 
     warn = warn or (lambda text: _warnings.warn(text, stacklevel=3))
@@ -98,7 +102,7 @@ def adapt(fake: Sequence[str | os.PathLike], real: Sequence[str | os.PathLike], 
     if bank is None:
         warn(f"{base_dir} has no memory bank made from its weights: the adapted detector is fitted and its bands set on your "
              "examples alone, so nothing keeps its behaviour on the base's own data")
-    examples = collect_examples(FacePipeline(detector, face_detector), fake, real, progress=progress)
+    examples = collect_examples(FacePipeline(detector, face_detector), fake, real, progress=progress, crops=crops)
     for path, why in examples.skipped:
         warn(f"skipped {path}: {why}")
     for text in check_examples(examples):
@@ -180,7 +184,8 @@ def write_adapted(out: Path, base_dir: Path, detector: Detector, fitted: Fitted,
         raise
 
 
-def evaluate(adapted_dir: str | os.PathLike, data: str | os.PathLike, progress: bool = True, face_detector: str | None = None) -> dict:
+def evaluate(adapted_dir: str | os.PathLike, data: str | os.PathLike, progress: bool = True, face_detector: str | None = None,
+             crops: bool | None = None) -> dict:
     """The adapted detector's figures on a labelled folder (real/ + fake/, a manifest or a Kaggle layout) next to its base's.
 
     Both come from one pass of the base model: the adapted score is the base's logits and features through the adapter.
@@ -198,7 +203,7 @@ def evaluate(adapted_dir: str | os.PathLike, data: str | os.PathLike, progress: 
     from tqdm.auto import tqdm
 
     for s in tqdm(samples, desc="finding faces", unit="file", disable=not progress):
-        _add_file(pipeline, examples, s.path, s.label, Path(data).name, 1)
+        _add_file(pipeline, examples, s.path, s.label, Path(data).name, 1, crops)
     if not examples.labels:
         raise AdaptInputError(f"{data}: no faces found")
     logits, features = embed(detector, examples.faces, progress)

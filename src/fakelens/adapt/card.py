@@ -23,8 +23,10 @@ def model_card(summary: dict, fitted: Fitted, base: Detector, examples: Examples
         f"**Adapted from**: {info['from']} (`{base.model_name}`, {base.preprocess.image_size} px, weights sha256 "
         f"`{info['base_weights_sha256'][:16]}...`), with `fakelens adapt` (fakelens {info['fakelens_version']}, seed {info['seed']}, "
         f"{info['adapted_at']}). The base's network is unchanged; a logistic-regression head on its pooled features is fused "
-        f"with its score: logit = {fitted.adapter.base_weight:.3f} x base logit + {fitted.adapter.head_weight:.3f} x head logit "
-        f"{fitted.adapter.bias:+.3f}.",
+        f"with its score: logit = {fitted.adapter.base_weight:.3f} x base logit + {fitted.adapter.head_weight:.3f} x "
+        f"max(0, head logit - {fitted.adapter.head_offset:.3f}) {fitted.adapter.bias:+.3f}. Where the head stays below "
+        "its offset (the real faces it was fitted against, and nearly all of the base's own data) the adapted detector "
+        "ranks faces as its base does.",
         "",
         f"**Verdicts**: REAL when P(fake) < {bands.real_below:.4f}, FAKE when P(fake) >= {bands.fake_from:.4f}, UNCERTAIN in between. "
         f"Binary threshold {fitted.threshold:.4f}.",

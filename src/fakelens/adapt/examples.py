@@ -69,8 +69,11 @@ class Examples:
 
 
 def collect_examples(pipeline, fake: Sequence[str | os.PathLike], real: Sequence[str | os.PathLike],
-                     progress: bool = True, frames: int = VIDEO_FRAMES) -> Examples:
-    """Find and crop the faces of every input (a bad or faceless file is skipped and reported, the rest go on)."""
+                     progress: bool = True, frames: int = VIDEO_FRAMES, crops: bool | None = None) -> Examples:
+    """Find and crop the faces of every input (a bad or faceless file is skipped and reported, the rest go on).
+
+    ``crops``: as ``predict --crops``: None recognises face crops, True takes every image whole.
+    """
     from tqdm.auto import tqdm
 
     from ..faces.batch import expand_media
@@ -84,7 +87,7 @@ def collect_examples(pipeline, fake: Sequence[str | os.PathLike], real: Sequence
             items += [(p, label, _source_name(folder)) for p in found]
     examples = Examples()
     for path, label, source in tqdm(items, desc="finding faces", unit="file", disable=not progress):
-        _add_file(pipeline, examples, path, label, source, frames)
+        _add_file(pipeline, examples, path, label, source, frames, crops)
     examples.groups = near_duplicate_groups(examples)
     return examples
 
@@ -94,7 +97,7 @@ def _source_name(folder: str | os.PathLike) -> str:
     return path.name if path.is_dir() else path.parent.name
 
 
-def _add_file(pipeline, examples: Examples, path: str, label: int, source: str, frames: int) -> None:
+def _add_file(pipeline, examples: Examples, path: str, label: int, source: str, frames: int, crops: bool | None = None) -> None:
     from ..faces.photo import PhotoResult, locate_faces
     from ..faces.videoio import is_video_path
 
@@ -102,7 +105,7 @@ def _add_file(pipeline, examples: Examples, path: str, label: int, source: str, 
     if is_video_path(path):
         _add_video(pipeline, examples, path, label, source, frames)
         return
-    located = locate_faces(pipeline, path)
+    located = locate_faces(pipeline, path, crops)
     if isinstance(located, PhotoResult):
         examples.skipped.append((path, located.error or "unreadable"))
         return

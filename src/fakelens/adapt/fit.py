@@ -1,13 +1,18 @@
 """Fit an adapter: a head on the frozen pooled features, its fusion with the base logit, and the verdict bands.
 
 1. The head: a logistic regression (scikit-learn) on standardised pooled
-   features, fitted on the user's examples *and* the memory bank (the base's own
-   validation faces, both classes), weighted half and half. The bank keeps the
-   head from learning "anything unlike the user's reals is fake".
-2. The fusion: ``a * base_logit + b * head_logit + c`` (a, b >= 0), fitted by
-   weighted log loss on out-of-fold head logits (grouped K-fold), so its weights
-   reflect what the head adds on faces it was not fitted on. The fused logit is
-   a calibrated log-odds: the adapted detector's temperature is 1.
+   features telling the user's fakes from real faces: the user's reals and the
+   memory bank's (the base's own validation faces), a third of the weight each.
+   The bank's reals keep the head from learning "anything unlike the user's
+   reals is fake"; the bank's fakes are left out, so the head learns the new
+   kind only.
+2. The fusion: ``a * base_logit + b * max(0, head_logit - m) + c`` (a, b >= 0),
+   fitted by weighted log loss on out-of-fold head logits (grouped K-fold) of the
+   user's examples and the whole bank, the user's half of the weight; the hinge
+   ``m`` is chosen among high quantiles of the real faces' head logits. Where the
+   head stays below ``m`` (nearly all the base's known data) the fused score is
+   an affine map of the base logit: the base's ranking is kept. The fused logit
+   is a calibrated log-odds: the adapted detector's temperature is 1.
 3. The bands: :func:`~fakelens.inference.calibration.fit_bands` on the out-of-fold
    fused scores of the user's examples and the bank, with the FAKE cut raised
    until no population of real faces (the user's, each bank source's) is
@@ -95,23 +100,27 @@ def head_logits(params, features: np.ndarray) -> np.ndarray:
 
 
 def out_of_fold_head_logits(data: Embedded, weights: np.ndarray, seed: int) -> np.ndarray:
-    """Each face's head logit from a head fitted without its group (stratified, grouped K-fold)."""
+    """Each face's head logit from a head fitted without its group (stratified, grouped K-fold).
+
+    Faces of weight 0 are not fitted on but are scored like the rest.
+    """
     from sklearn.model_selection import StratifiedGroupKFold
 
-    folds = min(FOLDS, int(np.bincount(data.labels, minlength=2).min()))
+    folds = min(FOLDS, int(np.bincount(data.labels[weights > 0], minlength=2).min()))
     out = np.zeros(len(data))
     splitter = StratifiedGroupKFold(n_splits=max(2, folds), shuffle=True, random_state=seed)
     for fit_idx, held_idx in splitter.split(data.features, data.labels, data.groups):
+        fit_idx = fit_idx[weights[fit_idx] > 0]
         params = fit_head(data.features[fit_idx], data.labels[fit_idx], weights[fit_idx], seed)
         out[held_idx] = head_logits(params, data.features[held_idx])
     return out
 
 
-def fit_fusion(base: np.ndarray, head: np.ndarray, labels: np.ndarray, weights: np.ndarray) -> tuple[float, float, float]:
-    """``(a, b, c)`` with a, b >= 0 minimising the weighted log loss of ``sigmoid(a * base + b * head + c)``."""
+def fit_fusion(base: np.ndarray, evidence: np.ndarray, labels: np.ndarray, weights: np.ndarray) -> tuple[tuple[float, float, float], float]:
+    """``(a, b, c)`` with a, b >= 0 minimising the weighted log loss of ``sigmoid(a * base + b * evidence + c)``, and that loss."""
     from scipy.optimize import minimize
 
-    x = np.stack([base, head, np.ones_like(base)], axis=1)
+    x = np.stack([base, evidence, np.ones_like(base)], axis=1)
     y = labels.astype(np.float64)
     w = weights / weights.sum()
 
@@ -125,7 +134,23 @@ def fit_fusion(base: np.ndarray, head: np.ndarray, labels: np.ndarray, weights: 
     result = minimize(loss, np.array([1.0, 1.0, 0.0]), jac=True, method="L-BFGS-B",
                       bounds=[(0.0, 100.0), (0.0, 100.0), (-1000.0, 1000.0)])
     a, b, c = (float(v) for v in result.x)
-    return a, b, c
+    return (a, b, c), float(result.fun)
+
+
+#: Quantiles of the real faces' out-of-fold head logits tried as the hinge (higher: the head speaks on fewer faces).
+HINGE_QUANTILES = (0.5, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995, 1.0)
+
+
+def fit_hinged_fusion(base: np.ndarray, head: np.ndarray, labels: np.ndarray, weights: np.ndarray) -> tuple[float, float, float, float]:
+    """``(a, b, c, m)``: the fusion and hinge with the lowest weighted log loss (the highest hinge among equals)."""
+    reals = head[labels == 0]
+    best = None
+    for q in HINGE_QUANTILES:
+        m = float(np.quantile(reals, q)) if len(reals) else 0.0
+        (a, b, c), loss = fit_fusion(base, np.maximum(0.0, head - m), labels, weights)
+        if best is None or loss <= best[0] + 1e-6:
+            best = (loss, (a, b, c, m))
+    return best[1]
 
 
 def accused_share(probs: np.ndarray, cut: float) -> float:
@@ -150,10 +175,13 @@ def fit_adapter(user: Embedded, bank: Embedded | None, base_calibration, seed: i
         (user.base_logits, user.features, user.labels, user.groups, user.sources),
         (bank.base_logits, bank.features, bank.labels, bank.groups, bank.sources))))
     weights = fitting_weights(user.labels, None if bank is None else bank.labels)
-    oof = out_of_fold_head_logits(data, weights, seed)
-    a, b, c = fit_fusion(data.base_logits, oof, data.labels, weights)
-    mean, scale, coef, intercept = fit_head(data.features, data.labels, weights, seed)
-    adapter = Adapter(mean, scale, coef, intercept, a, b, c, dict(info or {}))
+    # the head learns the user's fakes against every real face: the bank's fakes take no part in it
+    head_weights = np.where((np.arange(len(data)) >= len(user)) & (data.labels == 1), 0.0, weights)
+    oof = out_of_fold_head_logits(data, head_weights, seed)
+    a, b, c, m = fit_hinged_fusion(data.base_logits, oof, data.labels, weights)
+    keep = head_weights > 0
+    mean, scale, coef, intercept = fit_head(data.features[keep], data.labels[keep], head_weights[keep], seed)
+    adapter = Adapter(mean, scale, coef, intercept, a, b, c, m, dict(info or {}))
     fused = sigmoid(adapter.fuse(data.base_logits, oof))
     base_probs = base_calibration.proba(data.base_logits)
     base_cut = base_calibration.bands.fake_from if base_calibration.bands is not None else base_calibration.threshold

@@ -4,11 +4,13 @@
 applies it in :meth:`~fakelens.Detector.logits`, so predict, explain, evaluate,
 benchmark and the service all score with it. NumPy only (the runtime install).
 
-The fused logit is ``base_weight * base_logit + head_weight * head_logit + bias``
-where ``head_logit = coef . (features - mean) / scale + intercept``: a stacking
-of the base score and the head. Where the head has nothing to say (it was fitted
-against the bank of the base's own validation faces) the fused score is
-an affine map of the base logit, so the base's ranking is kept there.
+The fused logit is ``base_weight * base_logit + head_weight * max(0, head_logit - head_offset) + bias``
+where ``head_logit = coef . (features - mean) / scale + intercept``. The head
+was fitted to tell the new kind of fake from real faces (the user's and the
+base's own validation faces); below ``head_offset`` (where the real faces and
+the base's known data lie) it says nothing, and the fused score is an affine
+map of the base logit: the base's ranking and verdicts are kept there. Above it,
+the evidence of the new kind adds to the base's score.
 
 The arrays live in ``adapter.safetensors`` beside ``detector.json`` (no pickle:
 a detector folder is untrusted input) and are checked for shape and finiteness
@@ -40,6 +42,7 @@ class Adapter:
     base_weight: float
     head_weight: float
     bias: float
+    head_offset: float
     info: dict  # what it was fitted on, for the model card and detector.json
 
     @property
@@ -51,7 +54,8 @@ class Adapter:
         return z @ self.coef + self.intercept
 
     def fuse(self, base_logits: np.ndarray, head_logits: np.ndarray) -> np.ndarray:
-        return self.base_weight * np.asarray(base_logits, dtype=np.float64) + self.head_weight * head_logits + self.bias
+        evidence = np.maximum(0.0, np.asarray(head_logits, dtype=np.float64) - self.head_offset)
+        return self.base_weight * np.asarray(base_logits, dtype=np.float64) + self.head_weight * evidence + self.bias
 
     def logits(self, base_logits: np.ndarray, features: np.ndarray) -> np.ndarray:
         """The adapted detector's logits from the base's logits and pooled features (both TTA-averaged)."""
@@ -72,6 +76,7 @@ class Adapter:
     def config(self, sha256: str) -> dict:
         return {"file": ADAPTER_FILE, "sha256": sha256, "n_features": self.n_features, "intercept": float(self.intercept),
                 "base_weight": float(self.base_weight), "head_weight": float(self.head_weight), "bias": float(self.bias),
+                "head_offset": float(self.head_offset),
                 "info": self.info}
 
     @classmethod
@@ -96,7 +101,7 @@ class Adapter:
         if np.any(arrays["scale"] <= 0):
             raise RunDirError(f"{path}: 'scale' must be positive")
         return cls(arrays["mean"].astype(np.float64), arrays["scale"].astype(np.float64), arrays["coef"].astype(np.float64),
-                   spec.intercept, spec.base_weight, spec.head_weight, spec.bias, dict(spec.info))
+                   spec.intercept, spec.base_weight, spec.head_weight, spec.bias, spec.head_offset, dict(spec.info))
 
 
 def _sha256(path: Path) -> str:

@@ -73,10 +73,11 @@ class AdapterSpec(BaseModel):
     sha256: Annotated[str, Strict()] = Field(pattern=r"^[0-9a-f]{64}$")
     n_features: Annotated[int, Strict()] = Field(ge=1, le=16384)
     intercept: FiniteFloat
-    # the fusion: base_weight * base_logit + head_weight * head_logit + bias
+    # the fusion: base_weight * base_logit + head_weight * max(0, head_logit - head_offset) + bias
     base_weight: FiniteFloat = Field(ge=0, le=100)
     head_weight: FiniteFloat = Field(ge=0, le=100)
     bias: FiniteFloat = Field(ge=-1000, le=1000)
+    head_offset: FiniteFloat = Field(ge=-1000, le=1000)
     info: dict[str, Any] = Field(default_factory=dict)
 
 

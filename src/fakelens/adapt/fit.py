@@ -16,7 +16,9 @@
 3. The bands: :func:`~fakelens.inference.calibration.fit_bands` on the out-of-fold
    fused scores of the user's examples and the bank, with the FAKE cut raised
    until no population of real faces (the user's, each bank source's) is
-   accused more often than by the base detector with its own bands.
+   accused more often than by the base detector with its own bands, and until a
+   normal fit to the user's few reals predicts at most 1% (or the base's share)
+   of faces like them accused.
 """
 from __future__ import annotations
 
@@ -34,6 +36,9 @@ USER_SHARE = 0.5
 FOLDS = 5
 #: The name the user's examples go by among the populations of real faces the bands protect.
 USER = "your examples"
+#: The user's real faces are few (20 reals say little about a 1-in-50 tail): the FAKE cut also keeps a normal fit to
+#: their fused logits from predicting more than this share of such faces accused (or the base's share, if higher).
+USER_TAIL_SHARE = 0.01
 
 
 @dataclass
@@ -167,6 +172,17 @@ def cut_keeping_share(reals: np.ndarray, share: float) -> float:
     return float(np.nextafter(np.sort(reals)[::-1][allowed], 1.0))
 
 
+def tail_cut(probs: np.ndarray, share: float) -> float:
+    """The FAKE cut that a normal fit to these faces' logits predicts at most ``share`` of such faces reach."""
+    from scipy.stats import norm
+
+    if len(probs) < 3:
+        return 0.0
+    p = np.clip(np.asarray(probs, dtype=np.float64), 1e-12, 1 - 1e-12)
+    z = np.log(p) - np.log1p(-p)
+    return float(sigmoid(np.array([z.mean() + z.std(ddof=1) * norm.ppf(1.0 - share)]))[0])
+
+
 def fit_adapter(user: Embedded, bank: Embedded | None, base_calibration, seed: int = 0, info: dict | None = None) -> Fitted:
     """Head, fusion and bands from the user's (fitting) examples and the bank; see the module's docstring."""
     from ..evaluation.calibration import choose_threshold
@@ -193,6 +209,8 @@ def fit_adapter(user: Embedded, bank: Embedded | None, base_calibration, seed: i
         mask = reals & (population == name)
         before[name] = accused_share(base_probs[mask], base_cut)
         floor = max(floor, cut_keeping_share(fused[mask], before[name]))
+    user_reals = reals & (population == USER)
+    floor = max(floor, tail_cut(fused[user_reals], max(before.get(USER, 0.0), USER_TAIL_SHARE)))
     bands = fit_bands(data.labels, fused, sources=population, min_fake_from=floor)
     after = {name: accused_share(fused[reals & (population == name)], bands.fake_from) for name in before}
     return Fitted(adapter, float(choose_threshold(data.labels, fused)), bands, before, after)

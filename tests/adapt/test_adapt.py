@@ -130,3 +130,18 @@ def test_a_tampered_adapter_is_refused(adapted, tmp_path):
     (copy / "adapter.safetensors").write_bytes((copy / "adapter.safetensors").read_bytes()[:-8] + b"\0" * 8)
     with pytest.raises(RunDirError, match="do not match"):
         fakelens.load(copy)
+
+
+def test_evaluate_puts_the_adapted_figures_next_to_the_base(adapted, new_kind):
+    from fakelens.adapt import evaluate
+
+    out, _ = adapted
+    _, measure = new_kind
+    result = evaluate(out, measure, progress=False, crops=True)
+    assert result["base"]["n_fake"] == result["adapted"]["n_fake"] == 40
+    assert result["adapted"]["auc"] > 0.95 > result["base"]["auc"]
+    assert result["adapted"]["caught"] > result["base"]["caught"]
+    with pytest.raises(RunDirError, match="not an adapted detector"):
+        from fakelens.inference.detector import DEFAULT_DIR
+
+        evaluate(DEFAULT_DIR, measure, progress=False, crops=True)

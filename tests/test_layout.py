@@ -15,7 +15,7 @@ RUNTIME = {"inference", "faces", "explain", "service", "provenance", "adapt", "s
 #: Training rooms: training data pipelines, training, evaluation, export, quantisation, scale-out.
 TRAINING = {"data", "training", "evaluation", "export", "scaleout"}
 #: Shared foundations any room may use (none of them imports a room).
-FOUNDATIONS = {"errors", "labels", "_version", "utils", "imaging", "models"}
+FOUNDATIONS = {"errors", "labels", "_version", "utils", "imaging", "models", "sources"}
 
 
 def _modules() -> dict[str, Path]:

@@ -35,8 +35,9 @@ def test_default_detector_on_held_out_dfdc_crops(shared_dfdc):
     from sklearn.metrics import roc_auc_score
 
     import fakelens
-    from fakelens.data import load_samples, split_by_group
+    from fakelens.data import split_by_group
     from fakelens.data.multisource import SourceSpec, read_earlier_sides, sample_keys
+    from fakelens.sources import load_samples
 
     samples = load_samples(shared_dfdc)
     # the sides the bundled detector lists for the images it saw (weights/split.csv.gz), matched on this machine

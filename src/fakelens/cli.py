@@ -441,6 +441,43 @@ def _export(args) -> int:
     return 0
 
 
+def _add_adapt(sub) -> None:
+    p = sub.add_parser("adapt", help="teach a detector a new kind of fake from examples (a head on its features; no PyTorch)")
+    p.add_argument("--fake", action="append", required=True, metavar="DIR", help="photos, face crops or videos of the new fake (repeatable)")
+    p.add_argument("--real", action="append", required=True, metavar="DIR", help="real ones like them (repeatable)")
+    p.add_argument("--from", dest="base", metavar="RUN", help="the detector to adapt (default: the bundled detector)")
+    p.add_argument("--out", required=True, metavar="NEW", help="the new detector folder (must not exist)")
+    p.add_argument("--seed", type=_non_negative_int, default=0)
+    p.add_argument("--evaluate", action="append", metavar="DIR", help="then compare the new detector with its base on this labelled "
+                   "folder (real/ + fake/, a manifest or a Kaggle layout); repeatable")
+    p.add_argument("--crops", action="store_true", help="the images are face crops: take each whole, no face detection")
+    p.add_argument("--face-detector", default="yuface", help="yuface (default) or res10")
+
+
+def _adapt(args) -> int:
+    from .adapt import adapt, evaluate
+
+    check_output_folder(args.out)
+    crops = True if args.crops else None
+    summary = adapt(args.fake, args.real, args.out, base=args.base, seed=args.seed, face_detector=args.face_detector, crops=crops,
+                    warn=lambda text: print(f"fakelens: warning: {text}", file=sys.stderr))
+    val = summary["validation"]
+    print(f"wrote {summary['out']} (adapted from {summary['from']}; {summary['fitted_on']} faces fitted, {summary['held_back']} held back)")
+    _print_figures(f"held-back examples ({val['base']['n_real']} real, {val['base']['n_fake']} fake)", val)
+    for data in args.evaluate or []:
+        result = evaluate(args.out, data, face_detector=args.face_detector, crops=crops)
+        _print_figures(f"{data} ({result['base']['n_real']} real, {result['base']['n_fake']} fake)", result)
+    return 0
+
+
+def _print_figures(title: str, result: dict) -> None:
+    fmt = lambda v, pct=True: "  n/a" if v is None else (f"{100 * v:5.1f}%" if pct else f"{v:.4f}")  # noqa: E731
+    print(f"\n{title}\n{'detector':10} {'AUC':>7} {'accuracy':>9} {'caught':>7} {'accused':>8}")
+    for name in ("base", "adapted"):
+        f = result[name]
+        print(f"{name:10} {fmt(f['auc'], False):>7} {fmt(f['accuracy']):>9} {fmt(f.get('caught')):>7} {fmt(f.get('accused')):>8}")
+
+
 def _add_explain(sub) -> None:
     p = sub.add_parser("explain", help="Grad-CAM and LIME figures: why a face was called FAKE or REAL")
     p.add_argument("inputs", nargs="+", help="face crops or photos (files or folders)")
@@ -599,6 +636,7 @@ COMMANDS = {
     "tune": (_add_tune, _tune),
     "report": (_add_report, _report),
     "serve": (_add_serve, _serve),
+    "adapt": (_add_adapt, _adapt),
 }
 
 

@@ -3,8 +3,8 @@ import csv
 
 import pytest
 
-from fakelens.data.sources import load_samples
 from fakelens.errors import DataError
+from fakelens.sources import load_samples
 
 
 def _manifest(tmp_path, folder_dataset, text: str):

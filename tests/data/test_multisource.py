@@ -44,7 +44,7 @@ def test_phash_groups_catch_resaved_and_resized_copies(tmp_path):
 
 
 def test_dfdc_split_is_unchanged_by_the_source_prefix(kaggle_dataset):
-    from fakelens.data.sources import load_samples
+    from fakelens.sources import load_samples
 
     plain = load_samples(kaggle_dataset)
     spec = SourceSpec(name="dfdc", path=str(kaggle_dataset), group="layout")

@@ -109,7 +109,7 @@ def test_shard_refuses_manifest_entries_that_are_not_images_and_keeps_the_rest(t
 
 def test_shard_refuses_a_label_other_than_0_or_1_when_writing(tmp_path, jpeg):
     from fakelens.data.shards import _write_tar
-    from fakelens.data.sources import Sample
+    from fakelens.sources import Sample
 
     (tmp_path / "a.jpg").write_bytes(jpeg)
     refused = []

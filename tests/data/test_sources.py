@@ -1,7 +1,8 @@
 import pytest
 
-from fakelens.data import FAKE, REAL, load_samples
+from fakelens.data import FAKE, REAL
 from fakelens.errors import DataError
+from fakelens.sources import load_samples
 
 
 def test_kaggle_layout_groups_fakes_with_their_original(kaggle_dataset):

@@ -1,8 +1,8 @@
 from collections import Counter
 
-from fakelens.data import load_samples, sample_per_class, split_by_group
-from fakelens.data.sources import Sample
+from fakelens.data import sample_per_class, split_by_group
 from fakelens.data.split import keep_earlier_sides, split_by_group_hash
+from fakelens.sources import Sample, load_samples
 
 
 def _groups_by_split(samples, splits):

@@ -8,7 +8,7 @@ from PIL import Image
 
 from fakelens.cli import main
 from fakelens.data.extract import extract_faces
-from fakelens.data.sources import load_samples
+from fakelens.sources import load_samples
 
 
 @pytest.fixture

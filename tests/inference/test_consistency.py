@@ -5,8 +5,8 @@ import pytest
 from PIL import Image
 
 import fakelens
-from fakelens.data.sources import Sample
 from fakelens.data.synthetic import make_image
+from fakelens.sources import Sample
 
 
 @pytest.fixture

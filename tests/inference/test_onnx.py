@@ -142,3 +142,34 @@ def test_tta_averages_the_logits_of_each_face_and_its_mirror(run_copy, backend):
     assert np.abs(got - det.predict_proba(images)).max() > 1e-4  # the mirror does change the scores
     tta.save(run_copy)  # the choice is kept with the detector
     assert fakelens.load(run_copy, backend=backend).tta
+
+
+def test_export_outputs_the_pooled_features_the_classifier_reads(tmp_path):
+    model = create_model("efficientnet_lite0").eval()
+    det = Detector(model, "efficientnet_lite0")
+    det.preprocess = type(det.preprocess)(96, det.preprocess.mean, det.preprocess.std)
+    export_run(det, tmp_path, check_batch=torch.randn(2, 3, 96, 96, generator=torch.Generator().manual_seed(0)))
+    from fakelens.inference.onnx_backend import OnnxRunner, TorchRunner
+
+    runner = OnnxRunner(tmp_path / "model.onnx")
+    x = np.random.default_rng(1).standard_normal((3, 3, 96, 96)).astype(np.float32)
+    logits, features = runner.run_with_features(x)
+    head = model.get_classifier()
+    # the logit is the classifier applied to these features: the adapter's head reads the same vector
+    refit = features @ head.weight.detach().numpy().reshape(-1) + head.bias.item()
+    assert features.shape == (3, head.in_features) and np.abs(refit - logits).max() < 1e-4
+    torch_logits, torch_features = TorchRunner(model).run_with_features(x)
+    assert np.abs(torch_features - features).max() < 1e-3 and np.abs(torch_logits - logits).max() < 1e-3
+
+
+def test_the_bundled_export_has_the_features_output_and_an_old_export_says_to_re_export(tmp_path):
+    from fakelens.inference.detector import DEFAULT_DIR
+    from fakelens.inference.onnx_backend import NoFeaturesError, OnnxRunner
+
+    assert OnnxRunner(DEFAULT_DIR / "model.onnx").has_features
+    model = create_model("meso4").eval()  # no pooling + linear head: the export has the logit only
+    det = Detector(model, "meso4")
+    det.preprocess = type(det.preprocess)(64, det.preprocess.mean, det.preprocess.std)
+    export_run(det, tmp_path, check_batch=torch.randn(2, 3, 64, 64))
+    with pytest.raises(NoFeaturesError, match="re-export"):
+        OnnxRunner(tmp_path / "model.onnx").run_with_features(np.zeros((1, 3, 64, 64), np.float32))

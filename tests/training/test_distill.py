@@ -7,11 +7,11 @@ import torch
 import torch.nn as nn
 
 from fakelens.data.multisource import SourceSpec, split_sources
-from fakelens.data.sources import Sample, load_samples
 from fakelens.data.split import read_split_csv
 from fakelens.errors import ConfigError
 from fakelens.evaluation.evaluate import evaluate_run
 from fakelens.imaging.preprocess import PreprocessConfig
+from fakelens.sources import Sample, load_samples
 from fakelens.training import DetectorModule, TrainConfig, train
 from fakelens.training.distill import Distiller
 

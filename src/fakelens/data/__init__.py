@@ -5,7 +5,7 @@ training transforms (``fakelens.data.transforms``) need PyTorch and are imported
 from their modules by training code.
 """
 from ..labels import FAKE, LABEL_NAMES, REAL
-from .sources import Sample, load_samples
+from ..sources import Sample, load_samples
 from .split import read_split_csv, sample_per_class, split_by_group, write_split_csv
 
 __all__ = [

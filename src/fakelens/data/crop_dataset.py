@@ -25,9 +25,9 @@ from ..faces.annotate import save_image
 from ..faces.cropping import CROP_SIZE
 from ..imaging.imageio import load_image
 from ..labels import LABEL_NAMES
+from ..sources import Sample, load_samples
 from ..utils.atomic import write_csv
 from ..utils.paths import safe_child
-from .sources import Sample, load_samples
 
 #: Saved nearly lossless: the crop already carries the predict path's JPEG round trip.
 SAVE_QUALITY = 95

@@ -10,7 +10,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler, WeightedRandomSampler
 from ..errors import ImageReadError
 from ..imaging.imageio import load_image
 from ..labels import FAKE
-from .sources import Sample
+from ..sources import Sample
 
 
 class FaceCropDataset(Dataset):

@@ -27,8 +27,8 @@ from ..faces.cropping import CROP_JPEG_QUALITY, CROP_SIZE, crop_face, crop_regio
 from ..faces.detectors import FaceDetector, create_face_detector
 from ..faces.videoio import VideoReader, is_video_path
 from ..labels import FAKE, LABEL_NAMES
+from ..sources import parse_label
 from ..utils.atomic import write_csv
-from .sources import parse_label
 
 METADATA_COLUMNS = ["videoname", "original_width", "original_height", "label", "original"]
 REPORT_COLUMNS = ["videoname", "status", "error"]

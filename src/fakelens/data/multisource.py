@@ -1,6 +1,6 @@
 """Several training sources at once: each described by a small YAML, split by its own groups.
 
-A source is a folder or manifest in any layout :func:`~fakelens.data.sources.load_samples`
+A source is a folder or manifest in any layout :func:`~fakelens.sources.load_samples`
 reads, plus how to use it (``configs/data/*.yaml``)::
 
     name: lfw                       # shown in split.csv's source column and in reports
@@ -42,10 +42,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..errors import DataError
 from ..labels import FAKE, REAL
+from ..sources import Sample, load_samples, parse_label
 from ..utils.rundir import SPLIT
 from ..utils.unionfind import UnionFind
 from .dedup import near_duplicate_groups, phashes
-from .sources import Sample, load_samples, parse_label
 from .split import keep_earlier_sides, sample_per_class, split_by
 
 logger = logging.getLogger(__name__)

@@ -44,9 +44,9 @@ from torch.utils.data import IterableDataset, get_worker_info
 from ..errors import DataError, ImageReadError, UnsafePathError
 from ..imaging.imageio import COPYABLE_FORMATS, image_file_extension, open_image
 from ..labels import FAKE, REAL
+from ..sources import Sample
 from ..utils.atomic import atomic_path, write_csv, write_json
 from ..utils.paths import safe_child
-from .sources import Sample
 from .split import read_split_csv, write_split_csv
 
 INDEX_FILE, SPLIT_FILE, REPORT_FILE = "shards.json", "split.csv", "shard_report.csv"

@@ -22,8 +22,8 @@ import numpy as np
 
 from ..errors import DataError
 from ..labels import FAKE, REAL
+from ..sources import Sample, parse_label
 from ..utils.atomic import write_csv
-from .sources import Sample, parse_label
 
 SPLITS = ("train", "val", "test")
 SPLIT_METHODS = ("hash", "shuffle")

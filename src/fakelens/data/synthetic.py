@@ -65,3 +65,31 @@ def make_folder_dataset(root: str | Path, per_class: int = 30, size: int = 64, s
         for i in range(per_class):
             Image.fromarray(make_image(rng, size, fake=fake)[0]).save(root / name / f"{i:04d}.png")
     return root
+
+
+def add_texture(img: np.ndarray, rng: np.random.Generator, amplitude: float = 10.0, period: float = 4.0) -> np.ndarray:
+    """``img`` with a faint periodic texture (a stand-in for a generator's upsampling trace): a new kind of fake to adapt to."""
+    h, w = img.shape[:2]
+    yy, xx = np.mgrid[0:h, 0:w]
+    angle = rng.uniform(0, np.pi)
+    phase = rng.uniform(0, 2 * np.pi)
+    wave = np.sin(2 * np.pi * (xx * np.cos(angle) + yy * np.sin(angle)) / period + phase)
+    return np.clip(img.astype(np.float64) + amplitude * wave[..., None], 0, 255).astype(np.uint8)
+
+
+def make_adapt_folders(root: str | Path, per_class: int = 40, size: int = 160, seed: int = 0, amplitude: float = 10.0,
+                       ext: str = "jpg") -> tuple[Path, Path]:
+    """``root/fake`` (face-like images with a faint texture) and ``root/real`` (the same kind of images without): for ``fakelens adapt``."""
+    rng = np.random.default_rng(seed)
+    root = Path(root)
+    folders = []
+    for name in ("fake", "real"):
+        folder = root / name
+        folder.mkdir(parents=True, exist_ok=True)
+        for i in range(per_class):
+            img, _ = make_image(rng, size)
+            if name == "fake":
+                img = add_texture(img, rng, amplitude)
+            Image.fromarray(img).save(folder / f"{name}_{i:04d}.{ext}", quality=95)
+        folders.append(folder)
+    return folders[0], folders[1]

@@ -42,10 +42,10 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..data.multisource import SourceSpec, load_source
-from ..data.sources import Sample
 from ..data.split import read_split_csv
 from ..errors import ConfigError, DataError
 from ..labels import REAL
+from ..sources import Sample
 from ..stats.metrics import bootstrap_intervals, compute_metrics, paired_bootstrap_intervals, verdict_metrics
 from ..utils.atomic import write_csv, write_json, write_text
 from ..utils.markdown import markdown_text

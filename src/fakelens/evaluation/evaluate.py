@@ -10,10 +10,10 @@ import torch
 from tqdm.auto import tqdm
 
 from ..data.dataset import FaceCropDataset, make_loader
-from ..data.sources import Sample, load_samples
 from ..data.split import read_split_csv
 from ..data.transforms import eval_transform
 from ..errors import RunDirError
+from ..sources import Sample, load_samples
 from ..stats.metrics import compute_metrics, verdict_metrics
 from ..utils.atomic import write_csv, write_json
 from ..utils.rundir import METRICS, PREDICTIONS, RunDir

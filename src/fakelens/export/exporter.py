@@ -14,24 +14,29 @@ from ..inference.onnx_backend import (
     CAM_OUTPUT,
     DIGEST_KEY,
     EXPORT_VERSION,
+    FEATURES_OUTPUT,
     ONNX_FILE,
     OnnxRunner,
     TorchRunner,
     register_onnx_exporter,
     weights_digest,
 )
+from ..models.factory import has_cam_head
 from ..utils.atomic import atomic_path, write_json
 from ..utils.rundir import RunDir
 
 
 class LogitAndCam(nn.Module):
-    """The model's FAKE logit plus its class-activation map, for models with a global-average-pool + linear head.
+    """The model's FAKE logit, its class-activation map and its pooled features, for models with a global-average-pool + linear head.
 
     For such a head, Grad-CAM on the last feature map equals CAM (Zhou et al. 2016):
     the gradient of the logit with respect to feature map k is the constant
     ``w_k / (h*w)``, so Grad-CAM's weighted sum is ``sum_k w_k A_k`` up to a
     positive factor, and both are scaled to [0, 1] per map. Exported as a second
     output, the map costs no extra pass and needs no PyTorch at run time.
+
+    The third output is the pooled vector the classifier reads (``logit = w . features + b``):
+    ``fakelens adapt`` fits a small head on it without PyTorch.
     """
 
     def __init__(self, model: nn.Module):
@@ -43,22 +48,14 @@ class LogitAndCam(nn.Module):
         logit = self.model.forward_head(features).reshape(-1)
         weight = self.model.get_classifier().weight.reshape(-1)
         cam = torch.relu(torch.einsum("nchw,c->nhw", features, weight))
-        return logit, cam
-
-
-def has_cam_head(model: nn.Module) -> bool:
-    """True for timm models whose head is global average pooling + one linear layer (CAM == Grad-CAM)."""
-    if not all(hasattr(model, a) for a in ("forward_features", "forward_head", "get_classifier")):
-        return False
-    pool = getattr(model, "global_pool", None)
-    return isinstance(model.get_classifier(), nn.Linear) and getattr(pool, "pool_type", None) == "avg"
+        return logit, cam, features.mean(dim=(2, 3))
 
 
 def export_onnx(detector, path: str | os.PathLike, opset: int = 17) -> Path:
     """Write ``path`` atomically; the graph takes a normalised NCHW float batch and returns FAKE logits.
 
     Models with a pooling + linear head also output ``cam``, their class-activation
-    map. The file's metadata records the hash of the weights it was made from.
+    map, and ``features``, the pooled vector their classifier reads. The file's metadata records the hash of the weights it was made from.
     """
     import onnx
 
@@ -68,7 +65,7 @@ def export_onnx(detector, path: str | os.PathLike, opset: int = 17) -> Path:
     model = static_same_padding(detector.model.eval(), size)
     with_cam = has_cam_head(model)
     graph = LogitAndCam(model).eval() if with_cam else model
-    outputs = ["logit", CAM_OUTPUT] if with_cam else ["logit"]
+    outputs = ["logit", CAM_OUTPUT, FEATURES_OUTPUT] if with_cam else ["logit"]
     axes = {"input": {0: "batch"}, **{o: {0: "batch"} for o in outputs}}
     dummy = torch.zeros(2, 3, size, size)
     with atomic_path(path) as tmp, torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():

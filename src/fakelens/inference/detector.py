@@ -5,7 +5,9 @@ predict, evaluate, explain, export and the service all go through a
 
 * :class:`~fakelens.imaging.preprocess.PreprocessConfig`: any image -> the model's input (the one path);
 * a runner (:mod:`fakelens.inference.onnx_backend`): input -> raw FAKE logits;
-* :class:`~fakelens.inference.calibration.Calibration`: logits -> P(fake) -> REAL / UNCERTAIN / FAKE.
+* :class:`~fakelens.inference.calibration.Calibration`: logits -> P(fake) -> REAL / UNCERTAIN / FAKE;
+* for an adapted detector (``fakelens adapt``), an :class:`~fakelens.inference.adapter.Adapter`:
+  the base logits and pooled features -> the adapted logits, before the calibration.
 
 Scoring with ONNX Runtime needs no PyTorch: a run folder with a matching
 ``model.onnx`` (the bundled detector has one) loads its weights into PyTorch
@@ -30,6 +32,7 @@ from ..imaging.preprocess import PreprocessConfig, batched
 from ..provenance import NO_PROVENANCE, combine, read_provenance, short_evidence
 from ..utils.atomic import atomic_path, write_json
 from ..utils.rundir import DETECTOR_CONFIG as CONFIG_FILE
+from .adapter import Adapter
 from .calibration import Bands, Calibration
 from .onnx_backend import ONNX_EXPORTERS, WEIGHTS_FILE, OnnxRunner, TorchRunner, open_matching_onnx
 from .tta import DEFAULT_VIEWS, apply_view, check_views
@@ -51,6 +54,7 @@ class Detector:
         tta: bool = False,
         bands: Bands | None = None,
         tta_views: Sequence[str] = DEFAULT_VIEWS,
+        adapter: Adapter | None = None,
     ):
         self.model_name = model_name
         if preprocess is None:
@@ -62,6 +66,7 @@ class Detector:
         # the calibration: temperature, threshold and bands are fitted with the TTA setting that ships.
         self.calibration = Calibration(float(temperature), float(threshold), bool(tta), bands, check_views(tta_views))
         self.info = dict(info or {})
+        self.adapter = adapter
         self.source: str | None = None
         self._model = model.eval() if model is not None else None
         self._weights_file: Path | None = None  # loaded on first use of .model
@@ -144,6 +149,7 @@ class Detector:
             tta=cfg.tta,
             bands=Bands.from_dict(cfg.bands.model_dump() if cfg.bands else None),
             tta_views=cfg.tta_views,
+            adapter=Adapter.load(path, cfg.adapter) if cfg.adapter else None,
         )
         det.source = str(path)
         det._weights_file = weights
@@ -169,9 +175,13 @@ class Detector:
         state = {k: v.detach().contiguous() for k, v in self.model.state_dict().items()}
         with atomic_path(path / WEIGHTS_FILE) as tmp:
             save_file(state, str(tmp), metadata={"model": self.model_name})
-        write_json(path / CONFIG_FILE, self.config())
+        config = self.config()
+        if self.adapter is not None:
+            config["adapter"] = self.adapter.save(path)
+        write_json(path / CONFIG_FILE, config)
 
     def config(self) -> dict:
+        """What ``detector.json`` holds (an adapter's section is added by :meth:`save`, which writes its file)."""
         c = self.calibration
         return {
             "model": self.model_name,
@@ -235,13 +245,45 @@ class Detector:
         return self.arrays_to_batch([self.decode(im) for im in images])
 
     def logits(self, batch) -> np.ndarray:
-        """Raw (uncalibrated) FAKE logits for a preprocessed batch (under TTA, the mean over the face and its views)."""
+        """Raw (uncalibrated) FAKE logits for a preprocessed batch (under TTA, the mean over the face and its views).
+
+        An adapted detector fuses the base's logits with its head on the pooled features.
+        """
+        if self.adapter is not None:
+            return self.adapter.logits(*self.base_logits_and_features(batch))
         x = np.asarray(batch.numpy() if hasattr(batch, "numpy") else batch, dtype=np.float32)
         runner = self.runner
         out = runner.run(x)
         for view in self.views:
             out = out + runner.run(apply_view(view, x))
         return out / (1 + len(self.views))
+
+    def base_logits_and_features(self, batch) -> tuple[np.ndarray, np.ndarray]:
+        """The base model's raw logits and pooled features (``N x C``), each the mean over the face and its TTA views.
+
+        The logit is linear in the pooled features, so averaging both over the
+        views keeps them consistent. Raises :class:`~fakelens.inference.onnx_backend.NoFeaturesError`
+        for an export without a ``features`` output.
+        """
+        x = np.asarray(batch.numpy() if hasattr(batch, "numpy") else batch, dtype=np.float32)
+        runner = self.runner
+        if not hasattr(runner, "run_with_features"):
+            from .onnx_backend import NoFeaturesError
+
+            raise NoFeaturesError(f"the {self.backend} backend gives no pooled features")
+        logits, features = runner.run_with_features(x)
+        for view in self.views:
+            more_logits, more_features = runner.run_with_features(apply_view(view, x))
+            logits, features = logits + more_logits, features + more_features
+        n = 1 + len(self.views)
+        return logits / n, features / n
+
+    def embed_arrays(self, faces: Sequence[np.ndarray] | np.ndarray, batch_size: int = 32) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`base_logits_and_features` for uint8 faces at the model's size, in batches (the scoring path's batching)."""
+        parts = [self.base_logits_and_features(self.arrays_to_batch(chunk)) for chunk in batched(faces, batch_size)]
+        if not parts:
+            return np.zeros(0, np.float32), np.zeros((0, 0), np.float32)
+        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
     def proba_from_logits(self, logits: np.ndarray) -> np.ndarray:
         return self.calibration.proba(logits)
@@ -330,7 +372,8 @@ class Detector:
         return (
             f"Detector(model={self.model_name!r}, image_size={self.preprocess.image_size}, "
             f"threshold={self.threshold:.3f}, temperature={self.temperature:.3f}, backend={self.backend!r}"
-            + (f", tta=True, tta_views={self.views})" if self.tta else ")")
+            + (f", tta=True, tta_views={self.views}" if self.tta else "")
+            + (", adapted=True)" if self.adapter is not None else ")")
         )
 
 

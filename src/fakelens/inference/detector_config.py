@@ -59,6 +59,24 @@ class BandsSpec(BaseModel):
         return self
 
 
+class AdapterSpec(BaseModel):
+    """An adapted detector's head (``fakelens adapt``): its arrays' file and the fusion with the base logit."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # a plain file name beside detector.json: never a path out of the folder
+    file: Annotated[str, Strict()] = Field(pattern=r"^[A-Za-z0-9_.-]+\.safetensors$")
+    sha256: Annotated[str, Strict()] = Field(pattern=r"^[0-9a-f]{64}$")
+    n_features: Annotated[int, Strict()] = Field(ge=1, le=16384)
+    intercept: FiniteFloat
+    # the fusion: base_weight * base_logit + head_weight * max(0, head_logit - head_offset) + bias
+    base_weight: FiniteFloat = Field(ge=0, le=100)
+    head_weight: FiniteFloat = Field(ge=0, le=100)
+    bias: FiniteFloat = Field(ge=-1000, le=1000)
+    head_offset: FiniteFloat = Field(ge=-1000, le=1000)
+    info: dict[str, Any] = Field(default_factory=dict)
+
+
 class DetectorConfig(BaseModel):
     """What ``detector.json`` holds; unknown keys are ignored (newer versions may add some)."""
 
@@ -72,6 +90,7 @@ class DetectorConfig(BaseModel):
     # the views averaged with the face under TTA; a file from before they had names averaged the mirror image
     tta_views: tuple[Annotated[str, Strict()], ...] = DEFAULT_VIEWS
     bands: BandsSpec | None = None
+    adapter: AdapterSpec | None = None
     info: dict[str, Any] = Field(default_factory=dict)
     fakelens_version: str | None = None
 

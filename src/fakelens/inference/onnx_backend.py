@@ -23,9 +23,14 @@ from ..utils.rundir import ONNX as ONNX_FILE
 from ..utils.rundir import ONNX_INT8 as INT8_FILE
 from ..utils.rundir import WEIGHTS as WEIGHTS_FILE
 
-EXPORT_VERSION = 3  # 2: static 'SAME' padding; 3: weights hash in the metadata, CAM output
+EXPORT_VERSION = 4  # 2: static 'SAME' padding; 3: weights hash in the metadata, CAM output; 4: pooled features output
 DIGEST_KEY = "fakelens_weights_sha256"
 CAM_OUTPUT = "cam"
+FEATURES_OUTPUT = "features"
+
+
+class NoFeaturesError(ValueError):
+    """The model cannot give its pooled features (an export from before they were an output, or a head that is not pool + linear)."""
 
 
 def weights_digest(state: Mapping[str, np.ndarray]) -> str:
@@ -94,7 +99,8 @@ def default_threads() -> int:
 
 
 class OnnxRunner:
-    """An ONNX Runtime session: ``run(batch)`` -> logits; ``run_with_cam(batch)`` -> (logits, maps) where exported."""
+    """An ONNX Runtime session: ``run(batch)`` -> logits; ``run_with_cam(batch)`` -> (logits, maps) and
+    ``run_with_features(batch)`` -> (logits, pooled features) where exported."""
 
     name = "onnx"
 
@@ -114,6 +120,7 @@ class OnnxRunner:
         outputs = [o.name for o in self.session.get_outputs()]
         self.logit_name = outputs[0]
         self.has_cam = CAM_OUTPUT in outputs
+        self.has_features = FEATURES_OUTPUT in outputs
 
     def run(self, batch: np.ndarray) -> np.ndarray:
         out = self.session.run([self.logit_name], {self.input_name: np.ascontiguousarray(batch, dtype=np.float32)})[0]
@@ -125,6 +132,15 @@ class OnnxRunner:
             raise ValueError(f"{self.path}: this export has no {CAM_OUTPUT!r} output (re-export it with fakelens >= 0.2)")
         logits, cam = self.session.run([self.logit_name, CAM_OUTPUT], {self.input_name: np.ascontiguousarray(batch, dtype=np.float32)})
         return logits.reshape(-1).astype(np.float32), cam
+
+    def run_with_features(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Logits and the pooled features the classifier reads (``N x C``) in one pass."""
+        if not self.has_features:
+            raise NoFeaturesError(f"{self.path}: this export has no {FEATURES_OUTPUT!r} output; re-export it with "
+                                  f"'fakelens export RUN --format onnx' (fakelens >= 0.2, export version {EXPORT_VERSION})")
+        logits, features = self.session.run([self.logit_name, FEATURES_OUTPUT],
+                                            {self.input_name: np.ascontiguousarray(batch, dtype=np.float32)})
+        return logits.reshape(-1).astype(np.float32), features.astype(np.float32)
 
 
 class TorchRunner:
@@ -143,3 +159,17 @@ class TorchRunner:
             # channels_last: PyTorch's CPU convolutions run about 1/3 faster in that layout.
             x = torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32)).contiguous(memory_format=torch.channels_last)
             return self.model(x).reshape(-1).float().numpy()
+
+    def run_with_features(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Logits and the pooled features, for timm models with a global-average-pool + linear head."""
+        import torch
+
+        from ..models.factory import has_cam_head
+
+        if not has_cam_head(self.model):
+            raise NoFeaturesError(f"{type(self.model).__name__}: its head is not pooling + one linear layer, so it has no pooled features to adapt")
+        with torch.inference_mode():
+            x = torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32)).contiguous(memory_format=torch.channels_last)
+            features = self.model.forward_features(x)
+            logits = self.model.forward_head(features).reshape(-1)
+            return logits.float().numpy(), features.mean(dim=(2, 3)).float().numpy()

@@ -28,3 +28,13 @@ def get_submodule(model, dotted: str):
         return model.get_submodule(dotted)
     except AttributeError:
         raise ValueError(f"model has no layer {dotted!r} for Grad-CAM") from None
+
+
+def has_cam_head(model) -> bool:
+    """True for timm models whose head is global average pooling + one linear layer (CAM == Grad-CAM; pooled features)."""
+    import torch.nn as nn
+
+    if not all(hasattr(model, a) for a in ("forward_features", "forward_head", "get_classifier")):
+        return False
+    pool = getattr(model, "global_pool", None)
+    return isinstance(model.get_classifier(), nn.Linear) and getattr(pool, "pool_type", None) == "avg"

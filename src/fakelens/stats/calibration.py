@@ -35,7 +35,7 @@ def choose_threshold(labels, prob_fake) -> float:
 
 
 def fit_bands(labels, prob_fake, precision: float = 0.9, max_real_called_fake: float = 0.03, min_support: int = 20,
-              sources=None) -> Bands:
+              sources=None, min_fake_from: float = 0.0) -> Bands:
     """Bands whose FAKE (and REAL) verdicts reached ``precision`` on these validation labels.
 
     ``fake_from`` is the lowest cut t such that, among faces with P(fake) >= t,
@@ -47,6 +47,8 @@ def fit_bands(labels, prob_fake, precision: float = 0.9, max_real_called_fake: f
     pooled 3% can hide one population of real photos accused at twice that;
     ``real_below`` is the highest cut such that, among faces below it, at least
     ``precision`` are real. If the two would cross, both sit at the balanced cut.
+    ``min_fake_from``: a floor for the FAKE cut set by other constraints (``fakelens adapt``
+    keeps every population of real faces accused no more than by the base detector).
     """
     y = np.asarray(labels, dtype=int)
     p = np.asarray(prob_fake, dtype=np.float64)
@@ -66,6 +68,7 @@ def fit_bands(labels, prob_fake, precision: float = 0.9, max_real_called_fake: f
     for r in bounding:
         # the smallest cut that at most max_real_called_fake of these reals reach
         fake_from = max(fake_from, float(np.nextafter(np.quantile(r, 1.0 - max_real_called_fake, method="higher"), 1.0)))
+    fake_from = min(1.0, max(fake_from, float(min_fake_from)))
     # REAL side: precision of "p < t" for ascending cuts.
     asc = order[::-1]
     ya, pa = y[asc], p[asc]
@@ -74,7 +77,7 @@ def fit_bands(labels, prob_fake, precision: float = 0.9, max_real_called_fake: f
     # "p < real_below" must include pa[k]: place the cut just above it.
     real_below = float(np.nextafter(pa[np.nonzero(ok)[0].max()], 1.0)) if ok.any() else 0.0
     if real_below > fake_from:
-        real_below = fake_from = float(choose_threshold(y, p))
+        real_below = fake_from = max(float(choose_threshold(y, p)), min(1.0, float(min_fake_from)))
     fake = p >= fake_from
     real = p < real_below
     fitted = {

@@ -16,10 +16,10 @@ from collections.abc import Sequence
 import torch
 import torch.nn as nn
 
-from ..data.sources import Sample
 from ..errors import ConfigError
 from ..imaging.preprocess import PreprocessConfig
 from ..inference.detector import Detector
+from ..sources import Sample
 
 
 class Distiller:

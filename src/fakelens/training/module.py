@@ -14,10 +14,10 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from ..data.sources import Sample
 from ..evaluation.evaluate import collect_logits
 from ..inference.detector import Detector
 from ..models import create_model, get_model_spec
+from ..sources import Sample
 from .config import TrainConfig
 from .datamodule import model_input
 from .distill import Distiller

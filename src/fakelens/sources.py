@@ -19,9 +19,9 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import DataError
-from ..imaging.imageio import is_image_path
-from ..labels import FAKE, LABEL_NAMES, REAL
+from .errors import DataError
+from .imaging.imageio import is_image_path
+from .labels import FAKE, LABEL_NAMES, REAL
 
 _LABEL_WORDS = {"real": REAL, "0": REAL, "fake": FAKE, "1": FAKE}
 

@@ -66,7 +66,8 @@ def check_output_folder(path: str | None, what: str = "--out") -> None:
 def _add_train(sub) -> None:
     p = sub.add_parser("train", help="train a detector on a dataset")
     p.add_argument("--data", action="append", help="a training source: a Kaggle layout folder, real/+fake/ folders, a CSV manifest, "
-                   "a source YAML (configs/data/*.yaml: layout, labels, groups, weight, sbi), or a folder of tar shards ('fakelens shard'); repeat for several sources")
+                   "a source YAML (configs/data/*.yaml: layout, labels, groups, weight, sbi; or type: pseudo_fake), "
+                   "or a folder of tar shards ('fakelens shard'); repeat for several sources")
     p.add_argument("--model", default=None, help="zoo model name (see 'fakelens models')")
     p.add_argument("--out", required=True, help="run folder")
     p.add_argument("--config", help="YAML/JSON file of training options (command-line options override it)")
@@ -79,6 +80,8 @@ def _add_train(sub) -> None:
     p.add_argument("--freeze-epochs", type=int)
     p.add_argument("--aug-strength", type=float, help="0 (flips only) .. 1 (strong): JPEG 30-100, rescaling, noise, blur, social-media chain")
     p.add_argument("--framing-jitter", type=float, help="largest relative change of a crop's framing (default 0.15)")
+    p.add_argument("--cue-chain", type=float, help="probability that a training face of either class is shrunk to 64-96 px and "
+                   "saved at JPEG 30-95 (cue hygiene; default 0)")
     p.add_argument("--sbi", type=float, help="share of each source's fakes drawn as self-blended reals (0..1; a source YAML may set its own)")
     p.add_argument("--samples-per-epoch", type=int, help="draws per epoch across all sources (default: the number of training images)")
     p.add_argument("--per-class", type=int, help="balanced subset of the training split: at most N images per class (val and test stay whole)")
@@ -252,8 +255,9 @@ def _add_predict(sub) -> None:
     p.add_argument("--batch-size", type=_positive_int, default=32)
     p.add_argument("--crops", action="store_true", help="the images are face crops: score each whole image, no face detection")
     p.add_argument("--frames", type=_positive_int, default=32, help="frames sampled evenly from each video (default 32)")
-    p.add_argument("--aggregate", default="confident", choices=["confident", "mean"],
-                   help="per-person/per-video aggregation of frame scores (default: confident, as the DFDC winner)")
+    p.add_argument("--aggregate", default="confident", choices=["confident", "mean", "topk"],
+                   help="per-person/per-video aggregation of frame scores (default: confident, as the DFDC winner; "
+                        "topk: the mean logit of the most fake quarter of the frames)")
     p.add_argument("--annotate", metavar="DIR", help="write photos with boxes and P(fake), and for videos an H.264 video, "
                    "a per-frame P(fake) plot and the full JSON, into DIR")
     p.add_argument("--face-detector", default="yuface", help="yuface (default) or res10")

@@ -58,6 +58,12 @@ class Landmarks68:
         self._detector = None
         self._lock = threading.Lock()
 
+    def __getstate__(self) -> dict:  # a spawned data-loader worker loads its own predictor
+        return {"path": self._path}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(state["path"])
+
     def _load(self) -> None:
         try:
             import dlib

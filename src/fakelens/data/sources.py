@@ -33,7 +33,7 @@ class Sample:
     label: int
     group: str
     source: str = ""  # the dataset it came from (multi-source training)
-    kind: str = ""  # "" for an image as stored; "sbi": a real face served as a self-blended fake
+    kind: str = ""  # "" for an image as stored; "sbi" or "pf:<family>": a real face served as a pseudo-fake
 
 
 def parse_label(value: str, where: str) -> int:

@@ -51,6 +51,8 @@ class TrainConfig:
     sbi: float = 0.0  # share of each source's fakes drawn as self-blended reals (a source's YAML may set its own)
     samples_per_epoch: int | None = None  # None: as many draws as training images
     framing_jitter: float = 0.15  # largest relative change of a crop's framing in training
+    # cue hygiene: the probability that a training face (either class) is shrunk to 64-96 px and JPEG 30-95 (data/perturb.py)
+    cue_chain: float = 0.0
     # Learning without Forgetting (training/distill.py): a trained run whose P(FAKE) on the stored images of
     # ``distill_sources`` (every source when empty) is ``distill_weight`` of the target.
     distill_from: str | None = None
@@ -65,7 +67,7 @@ class TrainConfig:
             return [str(value)] if str(value) else []
         return value
 
-    @field_validator("distill_weight")
+    @field_validator("distill_weight", "cue_chain")
     @classmethod
     def _a_share(cls, value: float) -> float:
         if not 0.0 <= value <= 1.0:

@@ -140,3 +140,24 @@ def test_a_run_trains_with_pseudo_fake_sources(tmp_path, kaggle_dataset):
     det = json.loads((tmp_path / "run" / "detector.json").read_text())
     trained_on = {s["name"]: s for s in det["info"]["trained_on"]}
     assert trained_on["photos-xray"]["family"] == "xray" and trained_on["photos-xray"]["real_from"] == "photos"
+    assert (tmp_path / "run" / "landmarks68.npz").is_file()  # found once, kept for --resume
+
+
+def test_landmarks_are_found_once_per_run_and_read_back(tmp_path):
+    pytest.importorskip("dlib")
+    from fakelens.data.pseudofake import PseudoFakeMaker
+
+    photos = _real_only(tmp_path / "photos", n=6, size=64)
+    paths = sorted(str(p) for p in (photos / "real").glob("*.jpg"))
+    (photos / "real" / "broken.jpg").write_bytes(b"not a jpeg")
+    cache = tmp_path / "run" / "landmarks68.npz"
+    first = PseudoFakeMaker()
+    first.warm(paths + [str(photos / "real" / "broken.jpg")], cache)
+    assert cache.is_file()
+
+    second = PseudoFakeMaker()
+    second._landmarks = None  # nothing may be computed: every path comes from the file
+    second.warm(paths, cache)
+    for p in paths:
+        np.testing.assert_array_equal(second._cache[p], first._cache[p])
+        assert second._cache[p].shape == (68, 2)

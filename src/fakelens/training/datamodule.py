@@ -109,7 +109,11 @@ class FaceDataModule:
             return None
         from ..data.pseudofake import PseudoFakeMaker
 
-        return PseudoFakeMaker(pseudo_fake_donors(self.splits["train"], self.sources))
+        donors = pseudo_fake_donors(self.splits["train"], self.sources)
+        maker = PseudoFakeMaker(donors)
+        # every real a pseudo-fake source blends is also a donor: their landmarks, once per run (kept for --resume)
+        maker.warm([s.path for pool in donors.values() for s in pool], self.run_dir / "landmarks68.npz", progress=not self.quiet)
+        return maker
 
     def val_dataloader(self) -> DataLoader:
         cfg = self.config

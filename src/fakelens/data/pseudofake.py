@@ -202,14 +202,14 @@ def similarity_to(src_lm: np.ndarray, dst_lm: np.ndarray) -> np.ndarray:
 
 def colour_transfer(source: np.ndarray, target: np.ndarray, region: np.ndarray) -> np.ndarray:
     """``source`` with the LAB mean and spread of ``target`` inside ``region`` (Reinhard et al. 2001)."""
-    inside = region > 0.5
-    if inside.sum() < 16:
+    inside = (region > 0.5).astype(np.uint8)
+    if int(inside.sum()) < 16:
         return source
-    s = cv2.cvtColor(source, cv2.COLOR_RGB2LAB).astype(np.float32)
-    t = cv2.cvtColor(target, cv2.COLOR_RGB2LAB).astype(np.float32)
-    s_mean, s_std = s[inside].mean(axis=0), s[inside].std(axis=0) + 1e-3
-    t_mean, t_std = t[inside].mean(axis=0), t[inside].std(axis=0) + 1e-3
-    out = (s - s_mean) * (t_std / s_std) + t_mean
+    s_lab, t_lab = cv2.cvtColor(source, cv2.COLOR_RGB2LAB), cv2.cvtColor(target, cv2.COLOR_RGB2LAB)
+    s_mean, s_std = (v.reshape(3) for v in cv2.meanStdDev(s_lab, mask=inside))
+    t_mean, t_std = (v.reshape(3) for v in cv2.meanStdDev(t_lab, mask=inside))
+    gain = (t_std + 1e-3) / (s_std + 1e-3)
+    out = s_lab.astype(np.float32) * gain.astype(np.float32) + (t_mean - s_mean * gain).astype(np.float32)
     return cv2.cvtColor(np.clip(out, 0, 255).round().astype(np.uint8), cv2.COLOR_LAB2RGB)
 
 
@@ -329,6 +329,7 @@ class PseudoFakeMaker:
         return lm
 
     def _donor(self, sample, lm: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray] | None:
+        """The nearest-landmark face among ``candidates`` drawn from other groups: its image and landmarks."""
         from ..errors import ImageReadError
         from .imageio import load_image
 
@@ -336,17 +337,23 @@ class PseudoFakeMaker:
         if not pool:
             return None
         picks = [pool[i] for i in rng.choice(len(pool), min(self.candidates, len(pool)), replace=False)]
-        picks = [d for d in picks if d.group != sample.group]
-        found = []
+        found = []  # (path, landmarks); only the chosen donor's image is read when its landmarks are cached
         for d in picks:
-            try:
-                rgb = load_image(d.path)
-            except ImageReadError:
+            if d.group == sample.group:
                 continue
-            found.append((rgb, self.landmarks_of(d.path, rgb)))
+            if d.path not in self._cache:
+                try:
+                    self.landmarks_of(d.path, load_image(d.path))
+                except ImageReadError:
+                    continue
+            found.append((d.path, self._cache[d.path]))
         if not found:
             return None
-        return found[nearest_donor(lm, [f[1] for f in found])]
+        path, donor_lm = found[nearest_donor(lm, [f[1] for f in found])]
+        try:
+            return load_image(path), donor_lm
+        except ImageReadError:
+            return None
 
     def __call__(self, sample, rgb: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         family = sample.kind[len(KIND_PREFIX):]

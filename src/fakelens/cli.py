@@ -143,8 +143,9 @@ def _calibrate(args) -> int:
 
 
 def _add_benchmark(sub) -> None:
-    p = sub.add_parser("benchmark", help="several detectors on several datasets: AUC, real faces called FAKE, fakes caught, ECE, per-group FPR")
-    p.add_argument("bench", help="benchmark YAML (datasets: name, data, split, groups)")
+    p = sub.add_parser("benchmark", help="several detectors on several datasets: AUC, real faces called FAKE, fakes caught, ECE, "
+                       "per-group FPR; each dataset also as a size- and JPEG-matched copy, with a size-only baseline row")
+    p.add_argument("bench", help="benchmark YAML (datasets: name, data, split, groups, matched)")
     p.add_argument("runs", nargs="*", help="run folders (default: the bundled detector)")
     p.add_argument("--out", required=True, help="output folder: benchmark.md/.csv/.json/.png")
     p.add_argument("--num-workers", type=int, default=1)

@@ -54,7 +54,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from ..errors import DataError
 from ..utils.unionfind import UnionFind
 from .dedup import near_duplicate_groups, phashes
-from .sources import FAKE, REAL, Sample, load_samples, parse_label
+from .sources import FAKE, PSEUDO_FAKE_KIND, REAL, Sample, load_samples, parse_label
 from .split import keep_earlier_sides, sample_per_class, split_by
 
 logger = logging.getLogger(__name__)
@@ -323,8 +323,6 @@ def training_draws(train: list[Sample], specs: list[SourceSpec], default_sbi: fl
     kind ``pf:<family>`` (:class:`~fakelens.data.pseudofake.PseudoFakeMaker`), its
     other half those reals as they are, so every source is balanced on its own.
     """
-    from .pseudofake import KIND_PREFIX
-
     check_pseudo_fake_sources(specs)
     cells: dict[tuple[str, str], list[Sample]] = defaultdict(list)
     for s in train:
@@ -338,7 +336,7 @@ def training_draws(train: list[Sample], specs: list[SourceSpec], default_sbi: fl
         share = spec.weight / total
         if spec.is_pseudo_fake:
             reals = cells[(spec.real_from, "real")]
-            blends = [Sample(s.path, FAKE, s.group, spec.name, KIND_PREFIX + spec.family) for s in reals]
+            blends = [Sample(s.path, FAKE, s.group, spec.name, PSEUDO_FAKE_KIND + spec.family) for s in reals]
             parts = {"real": (reals, 0.5), "pseudo": (blends, 0.5)}
         else:
             reals, fakes = cells[(spec.name, "real")], cells[(spec.name, "fake")] if spec.train_fakes else []

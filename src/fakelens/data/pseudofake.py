@@ -31,6 +31,7 @@ import cv2
 import numpy as np
 
 from .landmarks import BROWS, EYES, JAW, LEFT_EYE, MOUTH, RIGHT_EYE
+from .sources import PSEUDO_FAKE_KIND
 
 FAMILIES = ("sbi", "xray", "region")
 
@@ -269,10 +270,6 @@ def region_blend(rgb: np.ndarray, lm: np.ndarray, rng: np.random.Generator, regi
 
 # --- on the fly, in training -------------------------------------------------------------------------------------
 
-#: ``Sample.kind`` of a real face served as a pseudo-fake of a family: ``pf:sbi``, ``pf:xray``, ``pf:region``.
-KIND_PREFIX = "pf:"
-
-
 class PseudoFakeMaker:
     """A training sample of kind ``pf:<family>`` and its image -> the pseudo-fake image.
 
@@ -356,7 +353,7 @@ class PseudoFakeMaker:
             return None
 
     def __call__(self, sample, rgb: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        family = sample.kind[len(KIND_PREFIX):]
+        family = sample.kind[len(PSEUDO_FAKE_KIND):]
         lm = self.landmarks_of(sample.path, rgb)
         if family == "sbi":
             return self_blend68(rgb, lm, rng).image

@@ -23,6 +23,8 @@ from ..errors import DataError
 from .imageio import is_image_path
 
 REAL, FAKE = 0, 1
+#: ``Sample.kind`` of a real face served as a pseudo-fake of a family: ``pf:sbi``, ``pf:xray``, ``pf:region`` (data/pseudofake.py).
+PSEUDO_FAKE_KIND = "pf:"
 LABEL_NAMES = {REAL: "REAL", FAKE: "FAKE"}
 _LABEL_WORDS = {"real": REAL, "0": REAL, "fake": FAKE, "1": FAKE}
 

@@ -126,8 +126,9 @@ def _calibrate(args) -> int:
 
 
 def _add_benchmark(sub) -> None:
-    p = sub.add_parser("benchmark", help="several detectors on several datasets: AUC, real faces called FAKE, fakes caught, ECE, per-group FPR")
-    p.add_argument("bench", help="benchmark YAML (datasets: name, data, split, groups)")
+    p = sub.add_parser("benchmark", help="several detectors on several datasets: AUC, real faces called FAKE, fakes caught, ECE, "
+                       "per-group FPR; each dataset also as a size- and JPEG-matched copy, with a size-only baseline row")
+    p.add_argument("bench", help="benchmark YAML (datasets: name, data, split, groups, matched)")
     p.add_argument("runs", nargs="*", help="run folders (default: the bundled detector)")
     p.add_argument("--out", required=True, help="output folder: benchmark.md/.csv/.json/.png")
     p.add_argument("--num-workers", type=int, default=1)
@@ -248,8 +249,9 @@ def _add_predict(sub) -> None:
     p.add_argument("--batch-size", type=_positive_int, default=32)
     p.add_argument("--crops", action="store_true", help="the images are face crops: score each whole image, no face detection")
     p.add_argument("--frames", type=_positive_int, default=32, help="frames sampled evenly from each video (default 32)")
-    p.add_argument("--aggregate", default="confident", choices=["confident", "mean"],
-                   help="per-person/per-video aggregation of frame scores (default: confident, as the DFDC winner)")
+    p.add_argument("--aggregate", default="confident", choices=["confident", "mean", "topk"],
+                   help="per-person/per-video aggregation of frame scores (default: confident, as the DFDC winner; "
+                        "topk: the mean logit of the most fake quarter of the frames)")
     p.add_argument("--annotate", metavar="DIR", help="write photos with numbered boxes coloured by verdict (the rows' marker "
                    "column is the legend), and for videos an H.264 video, a per-frame plot and the full JSON, into DIR")
     p.add_argument("--face-detector", default="yuface", help="yuface (default) or res10")

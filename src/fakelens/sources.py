@@ -23,6 +23,8 @@ from .errors import DataError
 from .imaging.imageio import is_image_path
 from .labels import FAKE, LABEL_NAMES, REAL
 
+#: ``Sample.kind`` of a real face served as a pseudo-fake of a family: ``pf:sbi``, ``pf:xray``, ``pf:region`` (data/pseudofake.py).
+PSEUDO_FAKE_KIND = "pf:"
 _LABEL_WORDS = {"real": REAL, "0": REAL, "fake": FAKE, "1": FAKE}
 
 
@@ -32,7 +34,7 @@ class Sample:
     label: int
     group: str
     source: str = ""  # the dataset it came from (multi-source training)
-    kind: str = ""  # "" for an image as stored; "sbi": a real face served as a self-blended fake
+    kind: str = ""  # "" for an image as stored; "sbi" or "pf:<family>": a real face served as a pseudo-fake
 
 
 def parse_label(value: str, where: str) -> int:

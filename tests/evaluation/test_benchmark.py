@@ -61,7 +61,11 @@ def test_benchmark_reports_every_dataset_and_group(trained_run, kaggle_dataset, 
 """)
     out = tmp_path / "out"
     assert main(["benchmark", str(bench), str(run), "--out", str(out)]) == 0
-    rows = {r["dataset"]: r for r in json.loads((out / "benchmark.json").read_text())}
+    every = json.loads((out / "benchmark.json").read_text())
+    rows = {r["dataset"]: r for r in every if r["detector"] == "run" and not r["dataset"].endswith("(matched)")}
+    # each dataset also comes as its size-and-quality-matched copy, and each has a size-only baseline row
+    assert {r["dataset"] for r in every} == set(rows) | {f"{name} (matched)" for name in rows}
+    assert sum(r["detector"] == "size-only" for r in every) == 2 * len(rows)
     assert set(rows) == {"synthetic-test", "folders", "folders-real-only-plus-fakes", "folder-reals-plus-test-fakes",
                          "grouped-by-column", "grouped-by-name"}
     # the test part of the run's own split: the same images `fakelens evaluate` scores
@@ -97,7 +101,8 @@ def test_benchmark_reports_every_dataset_and_group(trained_run, kaggle_dataset, 
     for g, (low, high) in r["group_ci"].items():
         assert 0 <= low <= r["group_fpr"][g] <= high <= 1 and high - low > 0.05  # small groups: wide intervals
     table = list(csv.DictReader(open(out / "groups.csv")))
-    assert {(t["dataset"], t["group"]) for t in table} == {(d, g) for d in ("grouped-by-column", "grouped-by-name") for g in "ab"}
+    grouped = ("grouped-by-column", "grouped-by-name", "grouped-by-column (matched)", "grouped-by-name (matched)")
+    assert {(t["dataset"], t["group"]) for t in table} == {(d, g) for d in grouped for g in "ab"}
     assert "per group" in (out / "benchmark.md").read_text()
     assert (out / "benchmark.png").stat().st_size > 1000 and "| folders |" in (out / "benchmark.md").read_text()
 
@@ -114,8 +119,9 @@ def test_a_second_detector_is_compared_with_the_first_on_the_same_images(trained
     bench = tmp_path / "bench.yaml"
     bench.write_text(f"datasets:\n  - name: folders\n    data: {folder_dataset}\n")
     run_benchmark(bench, [first, twin], tmp_path / "out", bootstrap=50)
-    (row,) = list(csv.DictReader(open(tmp_path / "out" / "paired.csv")))
+    row, matched = list(csv.DictReader(open(tmp_path / "out" / "paired.csv")))
     assert (row["dataset"], row["detector"], row["against"]) == ("folders", "twin", "first")
+    assert matched["dataset"] == "folders (matched)"
     # the same weights on the same images: no difference on any draw
     assert all(float(row[k]) == 0 for k in ("accuracy_diff", "roc_auc_diff", "roc_auc_diff_ci_low", "roc_auc_diff_ci_high"))
     assert "Against the first detector" in (tmp_path / "out" / "benchmark.md").read_text()
@@ -185,3 +191,49 @@ def test_shipped_benchmark_configs_are_valid_and_name_shipped_data_configs(bench
         parts = [ds.data] if isinstance(ds.data, str) else [p.source if isinstance(p, DataPart) else p for p in ds.data]
         for source in parts:
             SourceSpec.parse(str(root / source))  # exists and validates
+
+
+@pytest.fixture
+def sized_by_class(tmp_path):
+    """Real faces stored small as JPEG, fakes large as PNG: size and format alone tell the classes apart."""
+    rng = np.random.default_rng(5)
+    rows = ["path,label,group"]
+    for i in range(30):
+        fake = i % 2 == 1
+        img = Image.fromarray(make_image(rng, 64)[0])
+        name = f"{i}.png" if fake else f"{i}.jpg"
+        (img.resize((128 + i, 128 + i)) if fake else img.resize((60 + i % 5, 60 + i % 5))).save(tmp_path / name)
+        rows.append(f"{name},{'FAKE' if fake else 'REAL'},g{i // 2}")
+    (tmp_path / "manifest.csv").write_text("\n".join(rows) + "\n")
+    return tmp_path / "manifest.csv"
+
+
+def test_the_size_only_baseline_reads_size_and_the_matched_copy_removes_it(sized_by_class, untrained_run, tmp_path):
+    from sklearn.metrics import roc_auc_score
+
+    from fakelens.evaluation.benchmark import image_sizes, matched_copy, run_benchmark, size_baseline_scores
+    from fakelens.sources import load_samples
+
+    samples = load_samples(sized_by_class)
+    probs, labels = size_baseline_scores(samples)
+
+    assert roc_auc_score(labels, probs) > 0.99  # out of fold, across groups
+    (tmp_path / "copy").mkdir()
+    copy = matched_copy(samples, tmp_path / "copy")
+    sizes = image_sizes(copy)
+    real_sides = sorted(max(Image.open(s.path).size) for s in samples if s.label == 0)
+    assert (sizes == sizes[0]).all() and sizes[0][0] == real_sides[len(real_sides) // 2]  # the median real size, both classes
+    assert all(Image.open(s.path).format == "JPEG" for s in copy) and [s.label for s in copy] == [s.label for s in samples]
+    probs, labels = size_baseline_scores(copy)
+    assert roc_auc_score(labels, probs) == pytest.approx(0.5, abs=0.05)
+
+    bench = tmp_path / "bench.yaml"
+    bench.write_text(f"datasets:\n  - name: sized\n    data: {sized_by_class}\n"
+                     f"  - name: unmatched\n    data: {sized_by_class}\n    matched: false\n")
+    rows = run_benchmark(bench, [untrained_run], tmp_path / "out", bootstrap=0)
+    by = {(r["dataset"], r["detector"]): r for r in rows}
+    assert set(by) == {(d, k) for d in ("sized", "sized (matched)", "unmatched") for k in (untrained_run.name, "size-only")}
+    assert by[("sized", "size-only")]["roc_auc"] > 0.99
+    assert by[("sized (matched)", "size-only")]["roc_auc"] == pytest.approx(0.5, abs=0.05)
+    assert by[("sized (matched)", untrained_run.name)]["n"] == 30
+    assert "size-only" in (tmp_path / "out" / "benchmark.md").read_text()

@@ -69,7 +69,7 @@ def test_cli_predict_json_stdout_and_crops_mode(tiny_run, media, tmp_path, capsy
     items = json.loads(out.read_text())
     assert {d["kind"] for d in items} == {"photo", "crop", "video"} and len(items) == 5
     clip = next(d for d in items if d["path"].endswith("clip.mp4"))
-    assert clip["aggregate"] == "mean" and set(clip["video_probs"]) == {"mean", "confident"}
+    assert clip["aggregate"] == "mean" and set(clip["video_probs"]) == {"mean", "confident", "topk"}
     capsys.readouterr()
     # Standard output: CSV.
     assert main(["predict", str(media / "group.jpg"), "--run", str(tiny_run)]) == 0

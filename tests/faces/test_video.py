@@ -100,6 +100,16 @@ def test_confident_strategy_branches_by_hand():
         aggregate([0.5], "median")
 
 
+def test_topk_lets_a_few_strongly_fake_frames_flag_a_track():
+    track = [0.1] * 9 + [0.99] * 3  # a swap that breaks in 3 of 12 frames
+    assert aggregate(track, "mean") < 0.5 and aggregate(track, "confident") < 0.5  # diluted by the good frames
+    assert aggregate(track, "topk") == pytest.approx(0.99)  # k = 25% of 12 = 3: exactly the broken frames
+    assert aggregate([0.1] * 12, "topk") == pytest.approx(0.1)  # a real track stays real
+    # logits, not probabilities, are averaged: one frame at 0.5 beside two at 0.999 keeps the track confidently fake
+    assert aggregate([0.0] * 9 + [0.999, 0.999, 0.5], "topk") > (0.999 * 2 + 0.5) / 3
+    assert aggregate([0.7], "topk") == pytest.approx(0.7)  # one frame: k = 1
+
+
 # ---------------------------------------------------------------- the video pipeline
 
 
@@ -144,9 +154,10 @@ def test_video_tracks_and_aggregation_match_hand_computed_values(scorer, two_peo
     assert track_a.probs_by_strategy["mean"] == pytest.approx((5 * 0.9 + 5 * 0.15) / 10)
     # confident: 5 of 10 above 0.8, and 5 > 10 // 2.5 = 4, so only those count.
     assert track_a.probs_by_strategy["confident"] == pytest.approx(0.9)
-    assert track_b.probs_by_strategy == pytest.approx({"mean": 0.15, "confident": 0.15})  # all 10 < 0.2
+    assert track_b.probs_by_strategy == pytest.approx({"mean": 0.15, "confident": 0.15, "topk": 0.15})  # all 10 < 0.2
+    assert track_a.probs_by_strategy["topk"] == pytest.approx(0.9)  # the 3 most fake of 10 frames
     # The most-fake person decides; the chosen strategy gives prob_fake and label.
-    assert result.video_probs == pytest.approx({"mean": 0.525, "confident": 0.9})
+    assert result.video_probs == pytest.approx({"mean": 0.525, "confident": 0.9, "topk": 0.9})
     assert result.prob_fake == pytest.approx(0.525) and result.label == "FAKE" and result.aggregate == "mean"
     rows = result.rows()
     assert len(rows) == 20 and {r["track"] for r in rows} == {0, 1}

@@ -39,15 +39,19 @@ class TrainingDataset(Dataset):
     """Training samples through a random :class:`~fakelens.data.transforms.TrainTransform`.
 
     A sample of kind ``sbi`` is a real face turned into a self-blended
-    pseudo-fake on the fly (a new blend every epoch), labelled FAKE. Each
+    pseudo-fake on the fly (a new blend every epoch), labelled FAKE; one of
+    kind ``pf:<family>`` goes through ``pseudo_fakes`` (a
+    :class:`~fakelens.data.pseudofake.PseudoFakeMaker`) the same way. Each
     item's random generator is seeded from ``seed``, the epoch (set by the
     trainer before each epoch) and the index alone, so a run is repeatable,
     epochs differ, and one process or N (torchrun) augment an item alike.
     """
 
-    def __init__(self, samples: list[Sample], transform: Callable[[np.ndarray, np.random.Generator], np.ndarray], seed: int = 0):
+    def __init__(self, samples: list[Sample], transform: Callable[[np.ndarray, np.random.Generator], np.ndarray], seed: int = 0,
+                 pseudo_fakes: Callable[[Sample, np.ndarray, np.random.Generator], np.ndarray] | None = None):
         self.samples = samples
         self.transform = transform
+        self.pseudo_fakes = pseudo_fakes
         self.seed = int(seed)
         self.epoch = 0
 
@@ -65,7 +69,11 @@ class TrainingDataset(Dataset):
             return None, None, index
         if sample.kind == "sbi":
             rgb = self_blend(rgb, rng)
-        return torch.from_numpy(self.transform(rgb, rng)), FAKE if sample.kind == "sbi" else sample.label, index
+        elif sample.kind:
+            if self.pseudo_fakes is None:
+                raise ValueError(f"a {sample.kind} sample needs the dataset's pseudo_fakes maker")
+            rgb = self.pseudo_fakes(sample, rgb, rng)
+        return torch.from_numpy(self.transform(rgb, rng)), FAKE if sample.kind else sample.label, index
 
 
 def collate_skip_unreadable(batch):

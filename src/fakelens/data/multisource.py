@@ -10,6 +10,17 @@ reads, plus how to use it (``configs/data/*.yaml``)::
     group: auto                     # auto | layout | phash | file
     weight: 1.0                     # share of each epoch's draws, relative to the other sources
     sbi: 0.5                        # share of the fakes drawn from this source that are self-blended reals
+    train_fakes: true               # false: train on its reals only (its fakes stay in validation and test)
+
+A pseudo-fake source has no images of its own: it turns another source's training
+reals into fakes of one family (:mod:`fakelens.data.pseudofake`) on the fly, and
+gets its own ``weight`` of the draws (half those reals, half their pseudo-fakes)::
+
+    name: lfw-xray
+    type: pseudo_fake
+    family: xray                    # sbi | xray | region
+    real_from: lfw                  # an image source listed in the same run
+    weight: 1.0
 
 Groups: ``layout`` keeps the layout's own groups (DFDC: the source video);
 ``phash`` also merges near-duplicate images (perceptual hash) into one group;
@@ -38,11 +49,11 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ..errors import DataError
 from ..labels import FAKE, REAL
-from ..sources import Sample, load_samples, parse_label
+from ..sources import PSEUDO_FAKE_KIND, Sample, load_samples, parse_label
 from ..utils.rundir import SPLIT
 from ..utils.unionfind import UnionFind
 from .dedup import near_duplicate_groups, phashes
@@ -71,12 +82,35 @@ class SourceSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field(min_length=1, pattern=r"^[\w.-]+$")
-    path: str
+    type: Literal["images", "pseudo_fake"] = "images"
+    path: str | None = None  # an image source's folder or manifest
+    family: Literal["sbi", "xray", "region"] | None = None  # a pseudo-fake source's family
+    real_from: str | None = None  # the image source whose training reals a pseudo-fake source blends
     layout: Literal["auto", "kaggle", "folders", "manifest"] = "auto"
     labels: dict[str, Literal["REAL", "FAKE", "real", "fake"]] = Field(default_factory=dict)
     group: Literal["auto", "layout", "phash", "file"] = "auto"
     weight: float = Field(1.0, gt=0, allow_inf_nan=False)
     sbi: float | None = Field(None, ge=0, le=1)
+    # False: train on this source's reals only (validation and test keep its fakes), e.g. for a blends-only specialist
+    train_fakes: bool = True
+
+    @model_validator(mode="after")
+    def _fields_of_the_type(self) -> "SourceSpec":
+        if self.type == "images":
+            if not self.path:
+                raise ValueError("an image source needs a path")
+            if self.family or self.real_from:
+                raise ValueError("family and real_from are for sources of type pseudo_fake")
+        else:
+            if not self.family or not self.real_from:
+                raise ValueError("a pseudo_fake source needs a family (sbi, xray or region) and real_from (an image source's name)")
+            if self.path or self.sbi is not None or self.labels or not self.train_fakes:
+                raise ValueError("a pseudo_fake source has no path, labels, sbi or train_fakes of its own: it blends real_from's reals")
+        return self
+
+    @property
+    def is_pseudo_fake(self) -> bool:
+        return self.type == "pseudo_fake"
 
     @classmethod
     def parse(cls, arg: str | os.PathLike) -> "SourceSpec":
@@ -105,7 +139,23 @@ class SourceSpec(BaseModel):
 
     @property
     def resolved_path(self) -> Path:
+        if self.path is None:
+            raise DataError(f"source {self.name!r} is a pseudo_fake source: it has no images of its own")
         return Path(expand_path(self.path))
+
+
+def image_sources(specs: list[SourceSpec]) -> list[SourceSpec]:
+    """The sources with images on disk (pseudo-fake sources only blend theirs)."""
+    return [s for s in specs if not s.is_pseudo_fake]
+
+
+def check_pseudo_fake_sources(specs: list[SourceSpec]) -> None:
+    """Each pseudo-fake source must take its reals from an image source of the same run."""
+    images = {s.name for s in image_sources(specs)}
+    for spec in specs:
+        if spec.is_pseudo_fake and spec.real_from not in images:
+            raise DataError(f"source {spec.name!r}: real_from {spec.real_from!r} is not an image source of this run "
+                            f"(image sources: {', '.join(sorted(images)) or 'none'})")
 
 
 def load_source(spec: SourceSpec, progress: bool = True) -> list[Sample]:
@@ -179,7 +229,7 @@ def _relative(path: str, root: Path | None) -> str:
 
 def sample_keys(samples: list[Sample], specs: list[SourceSpec]) -> list[str]:
     """Each sample's path inside its source's folder: the name the same image has on any machine."""
-    roots = {spec.name: source_root(spec) for spec in specs}
+    roots = {spec.name: source_root(spec) for spec in image_sources(specs)}
     return [_relative(s.path, roots.get(s.source)) for s in samples]
 
 
@@ -189,7 +239,7 @@ def read_earlier_sides(split_csv: str | os.PathLike, specs: list[SourceSpec]) ->
     A file from before the ``key`` column is matched by its paths, which holds
     on the machine that wrote it (the paths are made relative to these sources' folders).
     """
-    roots = {spec.name: source_root(spec) for spec in specs}
+    roots = {spec.name: source_root(spec) for spec in image_sources(specs)}
     sides = {}
     try:
         with _open_text(split_csv) as fh:
@@ -230,9 +280,10 @@ def split_sources(specs: list[SourceSpec], val_fraction: float, test_fraction: f
     names = [s.name for s in specs]
     if len(set(names)) != len(names):
         raise DataError(f"two sources share a name: {', '.join(n for n, k in Counter(names).items() if k > 1)}")
+    check_pseudo_fake_sources(specs)
     samples, splits = [], []
     hashed_in: dict[int, str] = {}  # pHash -> the source that has it
-    for spec in specs:
+    for spec in image_sources(specs):
         own, hashes = _load_source_hashed(spec, progress)
         if hashes is not None:
             keep = [h is None or h not in hashed_in for h in hashes]
@@ -272,22 +323,32 @@ def training_draws(train: list[Sample], specs: list[SourceSpec], default_sbi: fl
     half to its reals and half to its fakes, and of the fakes a share ``sbi`` are
     self-blended reals (all of them for a source without stored fakes; a source
     of reals only gets self-blended fakes unless its ``sbi`` is set to 0).
+    A pseudo-fake source's half of fakes are ``real_from``'s training reals of
+    kind ``pf:<family>`` (:class:`~fakelens.data.pseudofake.PseudoFakeMaker`), its
+    other half those reals as they are, so every source is balanced on its own.
     """
-    by_name = {s.name: s for s in specs}
+    check_pseudo_fake_sources(specs)
     cells: dict[tuple[str, str], list[Sample]] = defaultdict(list)
     for s in train:
         cells[(s.source, "real" if s.label == REAL else "fake")].append(s)
+    present = {s.source for s in train}
+    used = [spec for spec in specs if (spec.real_from if spec.is_pseudo_fake else spec.name) in present]
+    total = sum(spec.weight for spec in used)
     items: list[Sample] = []
     weights: list[float] = []
-    total = sum(by_name[n].weight for n in {s.source for s in train})
-    for name in dict.fromkeys(s.source for s in train):
-        spec = by_name[name]
+    for spec in used:
         share = spec.weight / total
-        reals, fakes = cells[(name, "real")], cells[(name, "fake")]
-        # A source of real photos only is paired with self-blended fakes unless its YAML says sbi: 0.
-        sbi = spec.sbi if spec.sbi is not None else (default_sbi if fakes else 1.0)
-        blends = [Sample(s.path, FAKE, s.group, s.source, "sbi") for s in reals] if sbi > 0 else []
-        parts = {"real": (reals, 0.5), "fake": (fakes, 0.5 * (1 - sbi) if blends else 0.5), "sbi": (blends, 0.5 * sbi if fakes else 0.5)}
+        if spec.is_pseudo_fake:
+            reals = cells[(spec.real_from, "real")]
+            blends = [Sample(s.path, FAKE, s.group, spec.name, PSEUDO_FAKE_KIND + spec.family) for s in reals]
+            parts = {"real": (reals, 0.5), "pseudo": (blends, 0.5)}
+        else:
+            reals, fakes = cells[(spec.name, "real")], cells[(spec.name, "fake")] if spec.train_fakes else []
+            # A source of real photos only is paired with self-blended fakes unless its YAML says sbi: 0.
+            sbi = spec.sbi if spec.sbi is not None else (default_sbi if fakes else 1.0)
+            blends = [Sample(s.path, FAKE, s.group, s.source, "sbi") for s in reals] if sbi > 0 else []
+            parts = {"real": (reals, 0.5), "fake": (fakes, 0.5 * (1 - sbi) if blends else 0.5),
+                     "sbi": (blends, 0.5 * sbi if fakes else 0.5)}
         live = {k: v for k, v in parts.items() if v[0] and v[1] > 0}
         norm = sum(p for _, p in live.values())
         for members, p in live.values():
@@ -295,3 +356,8 @@ def training_draws(train: list[Sample], specs: list[SourceSpec], default_sbi: fl
             weights += [share * p / norm / len(members)] * len(members)
     w = np.asarray(weights, dtype=np.float64)
     return items, w / w.sum()
+
+
+def pseudo_fake_donors(train: list[Sample], specs: list[SourceSpec]) -> dict[str, list[Sample]]:
+    """Each pseudo-fake source's donor faces: the training reals of its ``real_from`` source."""
+    return {spec.name: [s for s in train if s.source == spec.real_from and s.label == REAL] for spec in specs if spec.is_pseudo_fake}

@@ -4,6 +4,9 @@
 ``predict`` uses, so validation scores equal what ships. :class:`TrainTransform`
 adds what matters for deepfakes and for faces met in the wild:
 
+* cue hygiene (:class:`~fakelens.imaging.perturb.SizeQualityChain`): any face,
+  real or fake, may be shrunk to 64-96 px, JPEG-compressed at quality 30-95
+  and scaled back, so image size and compression cannot tell the classes apart;
 * framing jitter: the face is re-cut a little larger, smaller or shifted, as
   the face cropper frames faces in photos (a face pasted into a photo should
   keep its crop's verdict);
@@ -17,7 +20,7 @@ import cv2
 import numpy as np
 import torch
 
-from ..imaging.perturb import random_degradation
+from ..imaging.perturb import SizeQualityChain, random_degradation
 from ..imaging.preprocess import PreprocessConfig, resize_square  # noqa: F401  (re-exported: the one place they live)
 
 
@@ -63,18 +66,22 @@ class TrainTransform:
     """uint8 face crop + generator -> normalised ``3xHxW`` float32 array for training.
 
     ``strength`` in [0, 1] scales how often and how much each augmentation acts;
-    ``framing`` is the largest relative change of the crop's framing.
+    ``framing`` is the largest relative change of the crop's framing;
+    ``cue_chain`` is the probability of the size-and-quality chain, which acts
+    on every sample whatever its label (the transform is never told the label).
     """
 
-    def __init__(self, cfg: PreprocessConfig, strength: float = 0.5, framing: float = 0.15):
+    def __init__(self, cfg: PreprocessConfig, strength: float = 0.5, framing: float = 0.15, cue_chain: float = 0.0):
         self.cfg = cfg
         self.strength = float(np.clip(strength, 0.0, 1.0))
         self.framing = float(framing)
+        self.size_quality = SizeQualityChain(float(np.clip(cue_chain, 0.0, 1.0)))
 
     def __call__(self, rgb: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         s = self.strength
+        out = self.size_quality(rgb, rng)
         # Degrade at the crop's own resolution, as the picture was degraded before it was cut.
-        out = random_degradation(rgb, rng, s)
+        out = random_degradation(out, rng, s)
         if rng.random() < 0.8:
             out = reframe(out, rng, self.framing)
         size = self.cfg.image_size
@@ -92,5 +99,5 @@ def _pil(rgb: np.ndarray):
     return Image.fromarray(rgb)
 
 
-def train_transform(cfg: PreprocessConfig, strength: float = 0.5, framing: float = 0.15) -> TrainTransform:
-    return TrainTransform(cfg, strength, framing)
+def train_transform(cfg: PreprocessConfig, strength: float = 0.5, framing: float = 0.15, cue_chain: float = 0.0) -> TrainTransform:
+    return TrainTransform(cfg, strength, framing, cue_chain)

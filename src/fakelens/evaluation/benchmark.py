@@ -17,7 +17,7 @@
         groups: {column: group}          # per-group false-positive rates (a manifest column) ...
         # groups: {pattern: '^(?P<group>[a-z]+)_'}   # ... or a regular expression on the file name
 
-and writes, per dataset and detector: n, accuracy and ROC-AUC (each with a 95%
+and writes, per dataset and detector (plus two rows that test the data itself, below): n, accuracy and ROC-AUC (each with a 95%
 bootstrap interval that draws a source's groups whole), the share of
 real faces called FAKE and of fakes caught (at the binary threshold and at the
 FAKE verdict band), the share UNCERTAIN, ECE, and the false-positive rate per
@@ -29,12 +29,26 @@ each one after the first is compared with the first on the same images
 (accuracy and ROC-AUC differences with paired bootstrap intervals: an interval
 that excludes 0 is a difference, even where the two rows' own intervals
 overlap) in ``paired.csv`` and a third table.
+
+Cue hygiene: a detector may have learnt image size or compression instead of
+faces. Every dataset therefore also gets
+
+* a **size-only baseline** (detector ``size-only``): a logistic regression on
+  the image's pixel area alone, fitted and scored across groups (out-of-fold,
+  5 group folds), reported as ROC-AUC. Near 0.5: size says nothing about the
+  label here; near 1: a detector can score well on this dataset by reading size;
+* a **size-and-quality-matched copy** (dataset ``NAME (matched)``): every
+  image of both classes scaled (aspect kept) so its longer side is the median
+  of the real images' longer sides, and saved at JPEG quality 90, then scored
+  by every detector (and by the size-only baseline, which should fall to 0.5).
+  ``matched: false`` in a dataset's entry skips it (it doubles the scoring time).
 """
 from __future__ import annotations
 
 import csv
 import os
 import re
+import tempfile
 from pathlib import Path
 from typing import Literal
 
@@ -74,6 +88,7 @@ class BenchDataset(BaseModel):
     split: Literal["train", "val", "test"] | None = None
     groups: GroupRule | None = None
     max_images: int | None = Field(None, ge=1)
+    matched: bool = True  # also score the size-and-quality-matched copy
 
 
 class BenchConfig(BaseModel):
@@ -255,6 +270,111 @@ def _markdown_table(rows: list[dict], columns: list[str]) -> list[str]:
 BOOTSTRAP = 1000
 
 
+def _score_dataset(name: str, samples: list[Sample], detectors: dict, with_groups: bool, num_workers: int, bootstrap: int,
+                   rows: list[dict], paired: list[dict]) -> None:
+    """Every detector's row on ``samples`` (and its comparison with the first), then the size-only baseline's row."""
+    first = first_paths = None
+    for det_name, det in detectors.items():
+        probs, labels, scored = score(det, samples, num_workers)
+        rows.append(dataset_row(name, det_name, det, labels, probs, scored, with_groups, bootstrap))
+        paths = [s.path for s in scored]
+        if first is None:
+            first, first_paths = (rows[-1], det, probs), paths
+        elif bootstrap and paths == first_paths:  # the same images: compare them pairwise
+            paired.append(paired_row(first, (rows[-1], det, probs), labels, scored, with_groups, bootstrap))
+    rows.append(size_baseline_row(name, samples))
+
+
+#: The detector name of the baseline that sees nothing but the image's size.
+SIZE_BASELINE = "size-only"
+#: The JPEG quality of the size-and-quality-matched copy.
+MATCHED_QUALITY = 90
+
+
+def image_sizes(samples: list[Sample]) -> np.ndarray:
+    """``(n, 2)`` width and height of each image as stored (NaN where it cannot be read); reads headers only."""
+    from PIL import Image
+
+    sizes = np.full((len(samples), 2), np.nan)
+    for i, s in enumerate(samples):
+        try:
+            with Image.open(s.path) as im:
+                sizes[i] = im.size
+        except (OSError, ValueError):
+            pass
+    return sizes
+
+
+def size_baseline_scores(samples: list[Sample], folds: int = 5) -> tuple[np.ndarray, np.ndarray]:
+    """Out-of-fold P(FAKE) from a logistic regression on log pixel area alone, folds drawn by group; and the labels.
+
+    Unreadable images are left out. A fold whose training part has one class predicts that class's share.
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import GroupKFold
+
+    sizes = image_sizes(samples)
+    ok = ~np.isnan(sizes).any(axis=1)
+    labels = np.asarray([s.label for s in samples])[ok]
+    x = np.log(sizes[ok].prod(axis=1))[:, None]
+    groups = np.asarray([s.group or s.path for s in samples], dtype=object)[ok]
+    probs = np.full(len(labels), float(labels.mean()) if len(labels) else 0.5)
+    n_groups = len(set(groups))
+    if n_groups < 2 or len(set(labels)) < 2:
+        return probs, labels
+    for train, test in GroupKFold(n_splits=min(folds, n_groups)).split(x, labels, groups):
+        if len(set(labels[train])) < 2:
+            probs[test] = labels[train].mean()
+            continue
+        probs[test] = LogisticRegression().fit(x[train], labels[train]).predict_proba(x[test])[:, 1]
+    return probs, labels
+
+
+def size_baseline_row(name: str, samples: list[Sample]) -> dict:
+    """The benchmark row of :func:`size_baseline_scores`: n, out-of-fold accuracy at 0.5 and ROC-AUC (the figure that
+    matters: how far size alone ranks fakes above reals); no verdicts, bands or groups."""
+    probs, labels = size_baseline_scores(samples)
+    m = compute_metrics(labels, probs, 0.5)
+    return {"dataset": name, "detector": SIZE_BASELINE, "n": m["n"], "n_real": int((labels == 0).sum()), "n_fake": int((labels == 1).sum()),
+            "accuracy": m["accuracy"], "roc_auc": m["roc_auc"]}
+
+
+def matched_copy(samples: list[Sample], folder: str | os.PathLike, quality: int = MATCHED_QUALITY) -> list[Sample]:
+    """Every image scaled (aspect kept) to the median longer side of the reals (of all images if none), saved at JPEG ``quality``.
+
+    Both classes go through the same resize and the same encoder, so neither size nor file format nor
+    compression can tell them apart any more. Unreadable images are left out (the scoring reports them).
+    """
+    from PIL import Image
+
+    from ..errors import ImageReadError
+    from ..imaging.imageio import load_image
+
+    sizes = image_sizes(samples)
+    ok = ~np.isnan(sizes).any(axis=1)
+    labels = np.asarray([s.label for s in samples])
+    reals = ok & (labels == REAL)
+    side = int(round(float(np.median(sizes[reals if reals.any() else ok].max(axis=1))))) if ok.any() else 0
+    folder = Path(folder)
+    out = []
+    for i, s in enumerate(samples):
+        if not ok[i]:
+            continue
+        try:
+            rgb = load_image(s.path)
+        except ImageReadError:
+            continue
+        h, w = rgb.shape[:2]
+        scale = side / max(h, w)
+        size = (max(1, round(w * scale)), max(1, round(h * scale)))
+        path = folder / f"{i:07d}.jpg"
+        Image.fromarray(rgb).resize(size, Image.Resampling.LANCZOS).save(path, format="JPEG", quality=int(quality))
+        out.append(Sample(str(path), s.label, s.group, s.source))
+    if not out:
+        raise DataError("no readable image to make a matched copy of")
+    return out
+
+
 def run_benchmark(bench: str | os.PathLike, runs: list[str | os.PathLike | None], out: str | os.PathLike, num_workers: int = 1,
                   bootstrap: int = BOOTSTRAP) -> list[dict]:
     """Score every detector in ``runs`` (None: the bundled default) on every dataset of ``bench``."""
@@ -268,15 +388,12 @@ def run_benchmark(bench: str | os.PathLike, runs: list[str | os.PathLike | None]
     rows, paired = [], []
     for ds in cfg.datasets:
         samples = dataset_samples(ds, split_csv)
-        first = first_paths = None
-        for det_name, det in detectors.items():
-            probs, labels, scored = score(det, samples, num_workers)
-            rows.append(dataset_row(ds.name, det_name, det, labels, probs, scored, ds.groups is not None, bootstrap))
-            paths = [s.path for s in scored]
-            if first is None:
-                first, first_paths = (rows[-1], det, probs), paths
-            elif bootstrap and paths == first_paths:  # the same images: compare them pairwise
-                paired.append(paired_row(first, (rows[-1], det, probs), labels, scored, ds.groups is not None, bootstrap))
+        with_groups = ds.groups is not None
+        _score_dataset(ds.name, samples, detectors, with_groups, num_workers, bootstrap, rows, paired)
+        if ds.matched:
+            with tempfile.TemporaryDirectory(prefix="fakelens-matched-") as tmp:
+                matched = matched_copy(samples, tmp)
+                _score_dataset(f"{ds.name} (matched)", matched, detectors, with_groups, num_workers, bootstrap, rows, paired)
     write_json(out / "benchmark.json", rows)
     write_csv(out / "benchmark.csv", rows, COLUMNS)
     text = f"# Benchmark ({Path(bench).name})\n\n" + "\n".join(_markdown_table(rows, COLUMNS)) + "\n"

@@ -5,6 +5,9 @@ winner (Selim Seferbekov, ``confident_strategy`` in his ``kernel_utils.py``):
 a deepfake is often convincing in many frames and obvious in a few, so when
 enough frames are confidently fake only those are averaged; when nearly all
 frames are confidently real only those are; otherwise everything is.
+``topk`` averages the logits of the most fake-looking quarter of the frames (at
+least one): a swap that fails in a few frames (a turned head, a hand across
+the face) still counts, where the plain mean dilutes it among good frames.
 """
 from __future__ import annotations
 
@@ -40,9 +43,18 @@ def confident_strategy(probs: Sequence[float], fake_threshold: float = 0.8, real
     return float(p.mean())
 
 
+def topk_strategy(probs: Sequence[float], fraction: float = 0.25) -> float:
+    """The mean logit of the top ``fraction`` of frames (at least one), back as a probability."""
+    p = np.clip(_as_array(probs), 1e-6, 1 - 1e-6)
+    k = max(1, int(np.ceil(fraction * len(p))))
+    logits = np.sort(np.log(p / (1 - p)))[-k:]
+    return float(1 / (1 + np.exp(-logits.mean())))
+
+
 AGGREGATES: dict[str, Callable[[Sequence[float]], float]] = {
     "confident": confident_strategy,
     "mean": mean_strategy,
+    "topk": topk_strategy,
 }
 
 

@@ -142,8 +142,8 @@ def predict_video(detector, path: str | os.PathLike, frames: int = 32, aggregate
     """Verdicts for one video file.
 
     ``detector``: a :class:`~fakelens.Detector` or a :class:`FacePipeline`.
-    ``aggregate_by``: ``confident`` or ``mean``, which of the two per-person
-    aggregates gives ``prob_fake``/``label`` (both are always reported).
+    ``aggregate_by``: ``confident``, ``mean`` or ``topk``, which of the per-person
+    aggregates gives ``prob_fake``/``label`` (all are always reported).
     ``annotate_video``: write the sampled frames with boxes as H.264 there.
     ``plot``: write the per-frame P(fake) plot there.
     ``full_detect_every``: search the whole frame every this many sampled

@@ -10,6 +10,7 @@ robustness`` with a bundled detector) needs no OpenCV.
 from __future__ import annotations
 
 import io
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
@@ -106,3 +107,36 @@ def random_degradation(rgb: np.ndarray, rng: np.random.Generator, strength: floa
     if rng.random() < 0.5 * s:
         out = jpeg(out, int(rng.integers(int(100 - 70 * s), 101)))
     return out
+
+
+@dataclass(frozen=True)
+class SizeQualityChain:
+    """Cue hygiene: every training face, real or fake, may become a small, compressed face.
+
+    With ``probability`` the crop is scaled down so that its longer side is
+    ``smallest`` pixels (the smallest faces met in the wild, 64-96), compressed
+    as JPEG at a quality in ``quality``, and scaled back up (half of the time
+    the compression comes after the scaling back, as a re-saved upscaled crop).
+    The transform never sees the label, so image size, JPEG quality and file
+    format stop telling the classes apart: both go through the same chain.
+    """
+
+    probability: float = 0.5
+    smallest: tuple[int, int] = (64, 96)
+    quality: tuple[int, int] = (30, 95)
+
+    def __call__(self, rgb: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        if self.probability <= 0 or rng.random() >= self.probability:
+            return rgb
+        h, w = rgb.shape[:2]
+        side = int(rng.integers(self.smallest[0], self.smallest[1] + 1))
+        quality = int(rng.integers(self.quality[0], self.quality[1] + 1))
+        down = DOWNSCALE_FILTERS[int(rng.integers(len(DOWNSCALE_FILTERS)))]
+        compress_small = rng.random() < 0.5
+        if side >= max(h, w):
+            return jpeg(rgb, quality)
+        scale = side / max(h, w)
+        small = resize_rgb(rgb, (max(4, round(w * scale)), max(4, round(h * scale))), down)
+        if compress_small:
+            return resize_rgb(jpeg(small, quality), (w, h), Image.Resampling.BILINEAR)
+        return jpeg(resize_rgb(small, (w, h), Image.Resampling.BILINEAR), quality)

@@ -56,6 +56,8 @@ class TrainConfig:
         "share of each source's fakes drawn as self-blended reals (a source YAML may set its own)"))
     samples_per_epoch: int | None = Field(None, ge=1, description="draws per epoch across all sources (default: the training images)")
     framing_jitter: float = Field(0.15, ge=0, le=1, description="largest relative change of a crop's framing in training")
+    cue_chain: float = Field(0.0, ge=0, le=1, description=(
+        "probability that a training face of either class is shrunk to 64-96 px and saved at JPEG 30-95 (cue hygiene)"))
     # Learning without Forgetting (training/distill.py): a trained run whose P(FAKE) on the stored images of
     # ``distill_sources`` (every source when empty) is ``distill_weight`` of the target.
     distill_from: str | None = Field(None, description=(

@@ -13,7 +13,7 @@ from pathlib import Path
 from torch.utils.data import DataLoader
 
 from ..data.dataset import FaceCropDataset, TrainingDataset, make_loader, weighted_sampler
-from ..data.multisource import SourceSpec, read_earlier_sides, sample_keys, split_file_of, split_sources, training_draws
+from ..data.multisource import SourceSpec, pseudo_fake_donors, read_earlier_sides, sample_keys, split_file_of, split_sources, training_draws
 from ..data.shards import ShardDataset, is_shard_dir, read_shard_split
 from ..data.split import read_split_csv, write_split_csv
 from ..data.transforms import eval_transform, train_transform
@@ -91,16 +91,29 @@ class FaceDataModule:
     def train_dataloader(self) -> DataLoader:
         """Weighted draws over the sources (tar shards: the shards in stream order), this rank's part of them."""
         cfg = self.config
-        transform = train_transform(self.preprocess, cfg.aug_strength, cfg.framing_jitter)
+        transform = train_transform(self.preprocess, cfg.aug_strength, cfg.framing_jitter, cfg.cue_chain)
         if self.from_shards:  # tar shards: the dataset itself splits them across ranks and workers
             shards = ShardDataset(cfg.data[0], transform, seed=cfg.seed)
             loader = make_loader(shards, cfg.batch_size, False, cfg.num_workers, drop_last=len(shards) > cfg.batch_size)
         else:
             items, weights = training_draws(self.splits["train"], self.sources, cfg.sbi)
             draws = cfg.samples_per_epoch or len(self.splits["train"])
-            loader = make_loader(TrainingDataset(items, transform, cfg.seed), cfg.batch_size, True, cfg.num_workers, seed=cfg.seed,
+            dataset = TrainingDataset(items, transform, cfg.seed, self._pseudo_fake_maker())
+            loader = make_loader(dataset, cfg.batch_size, True, cfg.num_workers, seed=cfg.seed,
                                  drop_last=draws > cfg.batch_size, sampler=weighted_sampler(weights, draws, cfg.seed))
         return distributed.shard_loader(loader, cfg.seed)
+
+    def _pseudo_fake_maker(self):
+        """The maker of the ``pseudo_fake`` sources' fakes (68-point landmarks: dlib), or None when no source asks for one."""
+        if not any(spec.is_pseudo_fake for spec in self.sources):
+            return None
+        from ..data.pseudofake import PseudoFakeMaker
+
+        donors = pseudo_fake_donors(self.splits["train"], self.sources)
+        maker = PseudoFakeMaker(donors)
+        # every real a pseudo-fake source blends is also a donor: their landmarks, once per run (kept for --resume)
+        maker.warm([s.path for pool in donors.values() for s in pool], self.run_dir / "landmarks68.npz", progress=not self.quiet)
+        return maker
 
     def val_dataloader(self) -> DataLoader:
         cfg = self.config

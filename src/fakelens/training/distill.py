@@ -51,7 +51,7 @@ class Distiller:
 
     def mask(self, samples: Sequence[Sample]) -> torch.Tensor:
         """Which items of a batch get the teacher's target: stored images of the chosen sources."""
-        return torch.tensor([s.kind != "sbi" and (not self.sources or s.source in self.sources) for s in samples], dtype=torch.bool)
+        return torch.tensor([not s.kind and (not self.sources or s.source in self.sources) for s in samples], dtype=torch.bool)
 
     @torch.no_grad()
     def targets(self, x: torch.Tensor, target: torch.Tensor, samples: Sequence[Sample]) -> torch.Tensor:

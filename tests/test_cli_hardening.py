@@ -51,7 +51,7 @@ def test_output_under_a_file_is_refused(crop, tmp_path, capsys):
 def test_output_in_a_new_folder_is_fine(crop, tiny_run, tmp_path):
     out = tmp_path / "new" / "deeper" / "rows.csv"
     assert main(["predict", str(crop), "--crops", "--run", str(tiny_run), "--output", str(out)]) == 0
-    assert out.read_text().startswith("path,prob_fake,label,error")
+    assert out.read_text().startswith("path,prob_fake,verdict,error")
 
 
 @pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root writes anywhere")

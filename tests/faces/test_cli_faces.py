@@ -74,7 +74,7 @@ def test_cli_predict_json_stdout_and_crops_mode(tiny_run, media, tmp_path, capsy
     # Standard output: CSV.
     assert main(["predict", str(media / "group.jpg"), "--run", str(tiny_run)]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
-    assert lines[0].startswith("path,prob_fake,label,error,status") and len(lines) == 3
+    assert lines[0].startswith("path,prob_fake,verdict,error,status") and len(lines) == 3
     # --crops: every image is scored whole, as before (videos are not crops: only images are listed).
     assert main(["predict", str(media / "empty.png"), str(media / "group.jpg"), "--run", str(tiny_run), "--crops", "-o", str(tmp_path / "c.csv")]) == 0
     rows = list(csv.DictReader(open(tmp_path / "c.csv")))

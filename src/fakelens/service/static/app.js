@@ -306,15 +306,16 @@ function renderWhy(b) {
   const evidence = Array.isArray(b.evidence) ? b.evidence.filter((e) => e && typeof e === "object") : null;
   $("evidence-block").hidden = evidence === null;
   if (evidence !== null) {
-    evidence.forEach((e) => {
+    // the model's items are listed under its scores below; the table holds what the file itself claims
+    const fromFile = evidence.filter((e) => e.source !== "model");
+    fromFile.forEach((e) => {
       const tr = document.createElement("tr");
       tr.className = `claim-${String(e.claim)}`;
       tr.append(cell(SOURCES[e.source] || String(e.source)), cell(CLAIMS[e.claim] || String(e.claim)),
                 cell(e.detail == null ? "" : String(e.detail)), cell(e.source === "model" ? "" : validityText(e.valid)));
       tbody.appendChild(tr);
     });
-    const fromFile = evidence.filter((e) => e.source !== "model");
-    $("evidence").hidden = evidence.length === 0;
+    $("evidence").hidden = fromFile.length === 0;
     $("evidence-note").textContent = fromFile.length
       ? "A claim under an invalid signature is shown but not trusted; a camera claim never outweighs a FAKE face."
       : "The file carries no provenance metadata. That proves nothing either way: metadata is easily removed.";

@@ -29,8 +29,19 @@ def trained_run(tmp_path_factory, kaggle_dataset):
     from fakelens.training import TrainConfig, train
 
     out = tmp_path_factory.mktemp("runs") / "simple"
-    cfg = TrainConfig(data=str(kaggle_dataset), model="simple_cnn", out=str(out), epochs=8, batch_size=16, image_size=64,
-                      lr=3e-3, aug_strength=0.0, num_workers=0, patience=0, seed=0)
+    cfg = TrainConfig(
+        data=str(kaggle_dataset),
+        model="simple_cnn",
+        out=str(out),
+        epochs=8,
+        batch_size=16,
+        image_size=64,
+        lr=3e-3,
+        aug_strength=0.0,
+        num_workers=0,
+        patience=0,
+        seed=0,
+    )
     metrics = train(cfg, quiet=True)
     return out, metrics
 

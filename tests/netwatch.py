@@ -3,6 +3,7 @@
 Used by the tests and ``benchmarks/listeners.py`` to check that scale-out (torchrun's rendezvous, a local
 Ray instance) listens on loopback only.
 """
+
 from __future__ import annotations
 
 import ipaddress
@@ -36,8 +37,11 @@ def listeners(root_pid: int) -> set[Listener]:
             names[proc.pid] = proc.name()
         except psutil.Error:
             pass
-    return {Listener(c.laddr.ip, c.laddr.port, names[c.pid]) for c in psutil.net_connections(kind="tcp")
-            if c.status == psutil.CONN_LISTEN and c.pid in names}
+    return {
+        Listener(c.laddr.ip, c.laddr.port, names[c.pid])
+        for c in psutil.net_connections(kind="tcp")
+        if c.status == psutil.CONN_LISTEN and c.pid in names
+    }
 
 
 def beyond_loopback(found: set[Listener]) -> list[Listener]:

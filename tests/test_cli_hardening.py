@@ -1,4 +1,5 @@
 """The CLI refuses bad outputs and arguments before any work, in one line with exit 2."""
+
 import os
 
 import numpy as np
@@ -72,12 +73,15 @@ def test_annotate_and_explain_folders_that_are_files(crop, tmp_path, capsys):
     assert "is a file, not a folder" in _one_line_error(capsys)
 
 
-@pytest.mark.parametrize("argv", [
-    ["predict", "x.jpg", "--batch-size", "0"],
-    ["predict", "x.jpg", "--batch-size", "-3"],
-    ["predict", "x.jpg", "--frames", "0"],
-    ["train", "--out", "o", "--batch-size", "0"],
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["predict", "x.jpg", "--batch-size", "0"],
+        ["predict", "x.jpg", "--batch-size", "-3"],
+        ["predict", "x.jpg", "--frames", "0"],
+        ["train", "--out", "o", "--batch-size", "0"],
+    ],
+)
 def test_counts_below_one_are_usage_errors(argv, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(argv)
@@ -126,22 +130,28 @@ def test_a_bad_header_timeout_setting_is_one_line_when_serving(tmp_path):
 
     # a fresh process: the variable is read when the server module is imported
     env = {**os.environ, "FAKELENS_HEADER_TIMEOUT_S": "soon"}
-    done = subprocess.run([sys.executable, "-m", "fakelens.cli", "serve", "--port", "1"], capture_output=True, text=True,
-                          timeout=120, env=env, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "fakelens.cli", "serve", "--port", "1"], capture_output=True, text=True, timeout=120, env=env, check=False
+    )
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert done.stderr.strip().splitlines() == ["fakelens: error: FAKELENS_HEADER_TIMEOUT_S='soon' is not a number"]
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("epochs: [1, 2\nlr: 0.1\n", "not valid YAML: expected ',' or ']'"),
-    ("- a\n- list\n", "a config is a mapping of training options"),
-    ("epochs: 1\n\tlr: 2\n", "not valid YAML: found character '\\t'"),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("epochs: [1, 2\nlr: 0.1\n", "not valid YAML: expected ',' or ']'"),
+        ("- a\n- list\n", "a config is a mapping of training options"),
+        ("epochs: 1\n\tlr: 2\n", "not valid YAML: found character '\\t'"),
+    ],
+)
 def test_a_bad_yaml_config_is_one_line(tmp_path, capsys, text, expected):
     config = tmp_path / "bad.yaml"
     config.write_text(text)
-    for argv in (["train", "--config", str(config), "--out", str(tmp_path / "run")],
-                 ["tune", "--config", str(config), "--data", str(tmp_path), "--out", str(tmp_path / "tune")]):
+    for argv in (
+        ["train", "--config", str(config), "--out", str(tmp_path / "run")],
+        ["tune", "--config", str(config), "--data", str(tmp_path), "--out", str(tmp_path / "tune")],
+    ):
         assert main(argv) == 2
         err = _one_line_error(capsys)
         assert "bad.yaml" in err and expected in err, err
@@ -152,9 +162,34 @@ def test_a_bad_yaml_config_is_one_line(tmp_path, capsys, text, expected):
 def resumable_run(tmp_path_factory, kaggle_dataset):
     """A one-epoch run whose checkpoint the tests below damage (each on its own copy)."""
     out = tmp_path_factory.mktemp("resumable") / "run"
-    assert main(["train", "--data", str(kaggle_dataset), "--model", "simple_cnn", "--out", str(out), "--epochs", "1",
-                 "--batch-size", "16", "--image-size", "32", "--max-steps-per-epoch", "2", "--max-val-batches", "1",
-                 "--num-workers", "0", "--patience", "0"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--data",
+                str(kaggle_dataset),
+                "--model",
+                "simple_cnn",
+                "--out",
+                str(out),
+                "--epochs",
+                "1",
+                "--batch-size",
+                "16",
+                "--image-size",
+                "32",
+                "--max-steps-per-epoch",
+                "2",
+                "--max-val-batches",
+                "1",
+                "--num-workers",
+                "0",
+                "--patience",
+                "0",
+            ]
+        )
+        == 0
+    )
     return out
 
 

@@ -1,4 +1,5 @@
 """The package's layout rules (docs/layout.md), checked on the source: every import counts, lazy ones included."""
+
 from __future__ import annotations
 
 import ast
@@ -107,8 +108,7 @@ def test_runtime_rooms_never_reach_into_training_rooms():
 
 
 def test_foundations_import_no_room():
-    reach = sorted(f"{a} -> {b}" for a, bs in EDGES.items() for b in bs
-                   if _room(a) in FOUNDATIONS and _room(b) in RUNTIME | TRAINING)
+    reach = sorted(f"{a} -> {b}" for a, bs in EDGES.items() for b in bs if _room(a) in FOUNDATIONS and _room(b) in RUNTIME | TRAINING)
     assert reach == []
 
 

@@ -1,5 +1,6 @@
 """The runtime install's promise: scoring, explaining, annotating and serving with the bundled detector need
 neither PyTorch nor OpenCV. Checked in a fresh interpreter where importing either one fails."""
+
 import subprocess
 import sys
 
@@ -45,8 +46,12 @@ def photo_and_crop(tmp_path_factory):
 
 def test_predict_annotate_and_explain_run_without_torch_and_opencv(photo_and_crop, tmp_path):
     photo, crop = photo_and_crop
-    result = subprocess.run([sys.executable, "-c", SCRIPT.format(blocked=BLOCKED), str(photo), str(crop), str(tmp_path)],
-                            capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [sys.executable, "-c", SCRIPT.format(blocked=BLOCKED), str(photo), str(crop), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     rows = (tmp_path / "p.csv").read_text().splitlines()
     assert len(rows) >= 3 and all(",error," not in r for r in rows[1:]), rows
@@ -55,7 +60,9 @@ def test_predict_annotate_and_explain_run_without_torch_and_opencv(photo_and_cro
 
 
 def test_loading_the_bundled_detector_does_not_import_pytorch_even_where_it_is_installed():
-    code = ("import sys, fakelens; d = fakelens.load(); d.predict_proba([__import__('numpy').zeros((64, 64, 3), 'uint8')]); "
-            "assert d.backend == 'onnx'; assert 'torch' not in sys.modules, 'torch imported'")
+    code = (
+        "import sys, fakelens; d = fakelens.load(); d.predict_proba([__import__('numpy').zeros((64, 64, 3), 'uint8')]); "
+        "assert d.backend == 'onnx'; assert 'torch' not in sys.modules, 'torch imported'"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]

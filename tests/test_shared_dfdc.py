@@ -1,4 +1,5 @@
 """End-to-end on the real DFDC crops beside the checkout (skipped when absent)."""
+
 import csv
 import dataclasses
 from pathlib import Path
@@ -8,14 +9,33 @@ from fakelens.cli import main
 
 def test_train_then_predict_on_shared_dfdc(shared_dfdc, tmp_path):
     run = tmp_path / "run"
-    code = main(["train", "--data", str(shared_dfdc), "--model", "simple_cnn", "--per-class", "300", "--epochs", "1",
-                 "--image-size", "64", "--num-workers", "1", "--out", str(run)])
+    code = main(
+        [
+            "train",
+            "--data",
+            str(shared_dfdc),
+            "--model",
+            "simple_cnn",
+            "--per-class",
+            "300",
+            "--epochs",
+            "1",
+            "--image-size",
+            "64",
+            "--num-workers",
+            "1",
+            "--out",
+            str(run),
+        ]
+    )
     assert code == 0
     rows = list(csv.DictReader(open(run / "split.csv")))
     train = [r for r in rows if r["split"] == "train"]
     # --per-class draws from the training split only; val and test are the whole split's (as for every run)
     assert len(train) == 600 and sum(r["label"] == "1" for r in train) == 300
-    assert sum(r["split"] == "test" for r in rows) == sum(r["split"] == "test" for r in csv.DictReader(open(_full_split(shared_dfdc, tmp_path))))
+    assert sum(r["split"] == "test" for r in rows) == sum(
+        r["split"] == "test" for r in csv.DictReader(open(_full_split(shared_dfdc, tmp_path)))
+    )
     sides = {}
     for r in rows:
         sides.setdefault(r["group"], set()).add(r["split"])

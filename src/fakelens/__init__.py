@@ -3,6 +3,7 @@
 Importing fakelens is cheap: the detector's modules load on first use, and
 PyTorch only where something needs it (training, the model zoo, export).
 """
+
 from ._version import __version__
 
 __all__ = ["Detector", "load", "create_model", "list_models", "__version__"]

@@ -1,4 +1,5 @@
 """``python -m fakelens`` is the ``fakelens`` command (and what ``torchrun -m fakelens train ...`` starts)."""
+
 import sys
 
 from .cli import main

@@ -1,4 +1,5 @@
 """The ``fakelens`` command: parses arguments and delegates; no logic lives here."""
+
 from __future__ import annotations
 
 import argparse
@@ -76,8 +77,12 @@ def _add_train(sub) -> None:
     from .utils.options import add_config_options
 
     add_config_options(p, TrainConfig, skip=("world_size",), flags={"distill_sources": "--distill-source"})
-    p.add_argument("--nproc-per-node", type=_positive_int, default=1,
-                   help="train on N processes of this machine (DDP, as torchrun --standalone, but listening on loopback only)")
+    p.add_argument(
+        "--nproc-per-node",
+        type=_positive_int,
+        default=1,
+        help="train on N processes of this machine (DDP, as torchrun --standalone, but listening on loopback only)",
+    )
     p.add_argument("--config", help="YAML/JSON file of training options (command-line options override it)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
 
@@ -90,8 +95,9 @@ def _train(args) -> int:
         from .training.launch import launch_on_loopback
 
         return launch_on_loopback(args.nproc_per_node, args.argv)
-    options = {k: v for k, v in vars(args).items()
-               if k not in ("command", "config", "resume", "func", "nproc_per_node", "argv") and v is not None}
+    options = {
+        k: v for k, v in vars(args).items() if k not in ("command", "config", "resume", "func", "nproc_per_node", "argv") and v is not None
+    }
     from .training.config import read_config_file
 
     base = read_config_file(args.config) if args.config else {}
@@ -106,14 +112,26 @@ def _train(args) -> int:
 
 
 def _add_calibrate(sub) -> None:
-    p = sub.add_parser("calibrate", help="refit a run's TTA choice, temperature, threshold and REAL/UNCERTAIN/FAKE bands on its validation split")
+    p = sub.add_parser(
+        "calibrate", help="refit a run's TTA choice, temperature, threshold and REAL/UNCERTAIN/FAKE bands on its validation split"
+    )
     p.add_argument("run", help="run folder (with split.csv)")
     _add_tta(p)
-    p.add_argument("--precision", type=float, default=0.9, help="FAKE (and REAL) verdicts must be right this often on validation (default 0.9)")
-    p.add_argument("--max-real-called-fake", type=float, default=0.03,
-                   help="at most this share of each source's validation real faces may be called FAKE (default 0.03)")
-    p.add_argument("--pooled", dest="per_source", action="store_false",
-                   help="apply --max-real-called-fake to all validation real faces pooled, not to each source's")
+    p.add_argument(
+        "--precision", type=float, default=0.9, help="FAKE (and REAL) verdicts must be right this often on validation (default 0.9)"
+    )
+    p.add_argument(
+        "--max-real-called-fake",
+        type=float,
+        default=0.03,
+        help="at most this share of each source's validation real faces may be called FAKE (default 0.03)",
+    )
+    p.add_argument(
+        "--pooled",
+        dest="per_source",
+        action="store_false",
+        help="apply --max-real-called-fake to all validation real faces pooled, not to each source's",
+    )
     p.add_argument("--num-workers", type=int, default=1)
 
 
@@ -126,14 +144,21 @@ def _calibrate(args) -> int:
 
 
 def _add_benchmark(sub) -> None:
-    p = sub.add_parser("benchmark", help="several detectors on several datasets: AUC, real faces called FAKE, fakes caught, ECE, "
-                       "per-group FPR; each dataset also as a size- and JPEG-matched copy, with a size-only baseline row")
+    p = sub.add_parser(
+        "benchmark",
+        help="several detectors on several datasets: AUC, real faces called FAKE, fakes caught, ECE, "
+        "per-group FPR; each dataset also as a size- and JPEG-matched copy, with a size-only baseline row",
+    )
     p.add_argument("bench", help="benchmark YAML (datasets: name, data, split, groups, matched)")
     p.add_argument("runs", nargs="*", help="run folders (default: the bundled detector)")
     p.add_argument("--out", required=True, help="output folder: benchmark.md/.csv/.json/.png")
     p.add_argument("--num-workers", type=int, default=1)
-    p.add_argument("--bootstrap", type=_non_negative_int, default=1000,
-                   help="draws for the 95%% intervals of accuracy and ROC-AUC, resampling each source's groups whole (0: none)")
+    p.add_argument(
+        "--bootstrap",
+        type=_non_negative_int,
+        default=1000,
+        help="draws for the 95%% intervals of accuracy and ROC-AUC, resampling each source's groups whole (0: none)",
+    )
 
 
 def _benchmark(args) -> int:
@@ -150,8 +175,11 @@ def _add_robustness(sub) -> None:
     p.add_argument("--data", required=True, help="dataset (any layout) or source YAML")
     p.add_argument("--out", help="output folder (default: RUN/robustness-<source>)")
     p.add_argument("--max-images", type=int, default=1000, help="score at most this many images (default 1000)")
-    p.add_argument("--split", choices=["train", "val", "test"],
-                   help="only the images of this part of RUN's split.csv (e.g. test: groups the run never trained on)")
+    p.add_argument(
+        "--split",
+        choices=["train", "val", "test"],
+        help="only the images of this part of RUN's split.csv (e.g. test: groups the run never trained on)",
+    )
 
 
 def _robustness(args) -> int:
@@ -159,7 +187,9 @@ def _robustness(args) -> int:
 
     rows = robustness_run(args.run, args.data, args.out, args.max_images, split=args.split)
     for r in rows:
-        print(f"{r['perturbation']:>12}  accuracy {r['accuracy']:.4f}  AUC {r['roc_auc'] if r['roc_auc'] is None else round(r['roc_auc'], 4)}")
+        print(
+            f"{r['perturbation']:>12}  accuracy {r['accuracy']:.4f}  AUC {r['roc_auc'] if r['roc_auc'] is None else round(r['roc_auc'], 4)}"
+        )
     return 0
 
 
@@ -177,10 +207,21 @@ def _add_shard(sub) -> None:
 def _shard(args) -> int:
     from .data.shards import REPORT_FILE, write_shards
 
-    index = write_shards(args.data, args.out, samples_per_shard=args.samples_per_shard, seed=args.seed,
-                         val_fraction=args.val_fraction, test_fraction=args.test_fraction, split_method=args.split_method)
-    print(json.dumps({"out": args.out, "train_samples": index["train_samples"], "shards": len(index["shards"]),
-                      "refused": index["refused"]}, indent=2))
+    index = write_shards(
+        args.data,
+        args.out,
+        samples_per_shard=args.samples_per_shard,
+        seed=args.seed,
+        val_fraction=args.val_fraction,
+        test_fraction=args.test_fraction,
+        split_method=args.split_method,
+    )
+    print(
+        json.dumps(
+            {"out": args.out, "train_samples": index["train_samples"], "shards": len(index["shards"]), "refused": index["refused"]},
+            indent=2,
+        )
+    )
     if index["refused"]:
         import csv
 
@@ -194,9 +235,13 @@ def _shard(args) -> int:
 
 
 def _add_tta(p) -> None:
-    p.add_argument("--tta", action=argparse.BooleanOptionalAction, default=None,
-                   help="test-time augmentation: average each face with its saved views (the mirror image, a zoomed view; one more "
-                        "model pass each); default: as the detector was saved")
+    p.add_argument(
+        "--tta",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="test-time augmentation: average each face with its saved views (the mirror image, a zoomed view; one more "
+        "model pass each); default: as the detector was saved",
+    )
 
 
 def _add_evaluate(sub) -> None:
@@ -213,8 +258,9 @@ def _add_evaluate(sub) -> None:
 def _evaluate(args) -> int:
     from .evaluation.evaluate import evaluate_run
 
-    m = evaluate_run(args.run, data=args.data, out=args.out, split=args.split, num_workers=args.num_workers, backend=args.backend,
-                     tta=args.tta)
+    m = evaluate_run(
+        args.run, data=args.data, out=args.out, split=args.split, num_workers=args.num_workers, backend=args.backend, tta=args.tta
+    )
     print(json.dumps({k: m[k] for k in ("n", "accuracy", "precision", "recall", "f1", "roc_auc", "log_loss", "ece")}, indent=2))
     return 0
 
@@ -240,26 +286,49 @@ def _print_leaderboard(rows: list[dict]) -> None:
 def _add_predict(sub) -> None:
     p = sub.add_parser("predict", help="find and score the faces in photos and videos, or score face crops")
     p.add_argument("inputs", nargs="*", help="photos, videos, face crops, or folders of them")
-    p.add_argument("--manifest", help="also score the files this lists: a text file (one path per line) or a Parquet "
-                   "file with a 'path' column; relative paths are relative to the manifest's folder")
+    p.add_argument(
+        "--manifest",
+        help="also score the files this lists: a text file (one path per line) or a Parquet "
+        "file with a 'path' column; relative paths are relative to the manifest's folder",
+    )
     p.add_argument("--run", help="run folder (default: the bundled detector)")
-    p.add_argument("--output", "-o", help="CSV or .parquet file (one row per face) or .json file (everything, per "
-                   "frame/person/video); with videos a CSV or Parquet file also gets the .json beside it (default: CSV on standard output)")
+    p.add_argument(
+        "--output",
+        "-o",
+        help="CSV or .parquet file (one row per face) or .json file (everything, per "
+        "frame/person/video); with videos a CSV or Parquet file also gets the .json beside it (default: CSV on standard output)",
+    )
     p.add_argument("--backend", default="auto", choices=["auto", "torch", "onnx"])
     p.add_argument("--batch-size", type=_positive_int, default=32)
     p.add_argument("--crops", action="store_true", help="the images are face crops: score each whole image, no face detection")
     p.add_argument("--frames", type=_positive_int, default=32, help="frames sampled evenly from each video (default 32)")
-    p.add_argument("--aggregate", default="confident", choices=["confident", "mean", "topk"],
-                   help="per-person/per-video aggregation of frame scores (default: confident, as the DFDC winner; "
-                        "topk: the mean logit of the most fake quarter of the frames)")
-    p.add_argument("--annotate", metavar="DIR", help="write photos with numbered boxes coloured by verdict (the rows' marker "
-                   "column is the legend), and for videos an H.264 video, a per-frame plot and the full JSON, into DIR")
+    p.add_argument(
+        "--aggregate",
+        default="confident",
+        choices=["confident", "mean", "topk"],
+        help="per-person/per-video aggregation of frame scores (default: confident, as the DFDC winner; "
+        "topk: the mean logit of the most fake quarter of the frames)",
+    )
+    p.add_argument(
+        "--annotate",
+        metavar="DIR",
+        help="write photos with numbered boxes coloured by verdict (the rows' marker "
+        "column is the legend), and for videos an H.264 video, a per-frame plot and the full JSON, into DIR",
+    )
     p.add_argument("--face-detector", default="yuface", help="yuface (default) or res10")
-    p.add_argument("--workers", type=_positive_int, help="processes for many photos (default: one per core from 256 "
-                   "photos on, with an ONNX detector; 1: this process only)")
-    p.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
-                   help="score on Ray Data: 'local' (the default: a Ray instance on this machine) or a cluster address "
-                   "(e.g. ray://head:10001 or auto); the same rows, one single-threaded ONNX detector per worker")
+    p.add_argument(
+        "--workers",
+        type=_positive_int,
+        help="processes for many photos (default: one per core from 256 photos on, with an ONNX detector; 1: this process only)",
+    )
+    p.add_argument(
+        "--ray",
+        nargs="?",
+        const="local",
+        metavar="ADDRESS",
+        help="score on Ray Data: 'local' (the default: a Ray instance on this machine) or a cluster address "
+        "(e.g. ray://head:10001 or auto); the same rows, one single-threaded ONNX detector per worker",
+    )
     p.add_argument("--ray-workers", type=int, help="Ray actors, one CPU each (default: every CPU of the cluster)")
     _add_tta(p)
 
@@ -293,8 +362,14 @@ def _predict(args) -> int:
     if args.ray is not None:
         from .scaleout.ray_batch import score_crops_on_ray
 
-        rows = score_crops_on_ray(paths, manifest=args.manifest, address=args.ray, workers=args.ray_workers,
-                                  progress=args.output is not None, **_scoring_options(args))
+        rows = score_crops_on_ray(
+            paths,
+            manifest=args.manifest,
+            address=args.ray,
+            workers=args.ray_workers,
+            progress=args.output is not None,
+            **_scoring_options(args),
+        )
     else:
         rows = detector.score_files(paths, batch_size=args.batch_size, progress=args.output is not None)
     return _report_rows(rows, args.output)
@@ -339,15 +414,23 @@ def _predict_media(args) -> int:
     if args.ray is not None:
         from .scaleout.ray_batch import predict_media_on_ray
 
-        results = predict_media_on_ray(paths, manifest=args.manifest, address=args.ray, workers=args.ray_workers,
-                                       face_detector=args.face_detector, progress=args.output is not None,
-                                       **options, **_scoring_options(args))
+        results = predict_media_on_ray(
+            paths,
+            manifest=args.manifest,
+            address=args.ray,
+            workers=args.ray_workers,
+            face_detector=args.face_detector,
+            progress=args.output is not None,
+            **options,
+            **_scoring_options(args),
+        )
     else:
         from .faces.pipeline import FacePipeline
 
         pipeline = FacePipeline(detector, args.face_detector, batch_size=args.batch_size)
-        results = predict_media(pipeline, paths, annotate_dir=args.annotate, progress=args.output is not None,
-                                workers=args.workers, **options)
+        results = predict_media(
+            pipeline, paths, annotate_dir=args.annotate, progress=args.output is not None, workers=args.workers, **options
+        )
     write_results(results, args.output)
     failed, no_face = summary(results)
     if no_face:
@@ -374,8 +457,9 @@ def _extract_faces(args) -> int:
     from .data.extract import extract_faces
 
     metadata = args.metadata or str(Path(args.videos) / "metadata.json")
-    report = extract_faces(args.videos, metadata, args.out, frames=args.frames, face_detector=args.face_detector,
-                           overwrite=args.overwrite, progress=True)
+    report = extract_faces(
+        args.videos, metadata, args.out, frames=args.frames, face_detector=args.face_detector, overwrite=args.overwrite, progress=True
+    )
     for name, reason in report.failed.items():
         print(f"fakelens: skipped {name}: {reason}", file=sys.stderr)
     summary = report.to_dict()
@@ -400,8 +484,11 @@ def _crop_faces(args) -> int:
     summary = crop_dataset(args.data, args.out, workers=args.workers)
     print(json.dumps(summary, indent=2))
     if summary["refused"]:
-        print(f"fakelens: {summary['refused']} row(s) refused: their crop would be written outside {args.out}; "
-              f"see {os.path.join(args.out, 'crop_report.csv')}", file=sys.stderr)
+        print(
+            f"fakelens: {summary['refused']} row(s) refused: their crop would be written outside {args.out}; "
+            f"see {os.path.join(args.out, 'crop_report.csv')}",
+            file=sys.stderr,
+        )
         return 3
     return 0
 
@@ -445,13 +532,20 @@ def _export(args) -> int:
 
 def _add_adapt(sub) -> None:
     p = sub.add_parser("adapt", help="teach a detector a new kind of fake from examples (a head on its features; no PyTorch)")
-    p.add_argument("--fake", action="append", required=True, metavar="DIR", help="photos, face crops or videos of the new fake (repeatable)")
+    p.add_argument(
+        "--fake", action="append", required=True, metavar="DIR", help="photos, face crops or videos of the new fake (repeatable)"
+    )
     p.add_argument("--real", action="append", required=True, metavar="DIR", help="real ones like them (repeatable)")
     p.add_argument("--from", dest="base", metavar="RUN", help="the detector to adapt (default: the bundled detector)")
     p.add_argument("--out", required=True, metavar="NEW", help="the new detector folder (must not exist)")
     p.add_argument("--seed", type=_non_negative_int, default=0)
-    p.add_argument("--evaluate", action="append", metavar="DIR", help="then compare the new detector with its base on this labelled "
-                   "folder (real/ + fake/, a manifest or a Kaggle layout); repeatable")
+    p.add_argument(
+        "--evaluate",
+        action="append",
+        metavar="DIR",
+        help="then compare the new detector with its base on this labelled "
+        "folder (real/ + fake/, a manifest or a Kaggle layout); repeatable",
+    )
     p.add_argument("--crops", action="store_true", help="the images are face crops: take each whole, no face detection")
     p.add_argument("--face-detector", default="yuface", help="yuface (default) or res10")
 
@@ -461,8 +555,16 @@ def _adapt(args) -> int:
 
     check_output_folder(args.out)
     crops = True if args.crops else None
-    summary = adapt(args.fake, args.real, args.out, base=args.base, seed=args.seed, face_detector=args.face_detector, crops=crops,
-                    warn=lambda text: print(f"fakelens: warning: {text}", file=sys.stderr))
+    summary = adapt(
+        args.fake,
+        args.real,
+        args.out,
+        base=args.base,
+        seed=args.seed,
+        face_detector=args.face_detector,
+        crops=crops,
+        warn=lambda text: print(f"fakelens: warning: {text}", file=sys.stderr),
+    )
     val = summary["validation"]
     print(f"wrote {summary['out']} (adapted from {summary['from']}; {summary['fitted_on']} faces fitted, {summary['held_back']} held back)")
     _print_figures(f"held-back examples ({val['base']['n_real']} real, {val['base']['n_fake']} fake)", val)
@@ -487,7 +589,9 @@ def _add_explain(sub) -> None:
     p.add_argument("--crops", action="store_true", help="the images are face crops: explain each whole image, no face detection")
     p.add_argument("--face-detector", default="yuface", help="yuface (default) or res10, for faces in whole photos")
     p.add_argument("--method", default="all", help="gradcam, lime or all (default: all)")
-    p.add_argument("--cam", default="gradcam", help="Grad-CAM variant: gradcam, gradcam++, xgradcam, hirescam, layercam, eigengradcam, scorecam")
+    p.add_argument(
+        "--cam", default="gradcam", help="Grad-CAM variant: gradcam, gradcam++, xgradcam, hirescam, layercam, eigengradcam, scorecam"
+    )
     p.add_argument("--lime-samples", type=int, default=1000, help="perturbed faces LIME scores per image")
     p.add_argument("--top-k", type=int, default=5, help="superpixels LIME shows (and the faithfulness check removes)")
     p.add_argument("--segmentation", default="slic", help="LIME superpixels: slic or quickshift")
@@ -503,14 +607,25 @@ def _explain(args) -> int:
 
     check_output_folder(args.out)
     # a bad option is a ConfigError (exit code 2), before the detector is loaded or any image read
-    config = ExplainConfig(methods=args.method, cam=args.cam, lime_samples=args.lime_samples, top_k=args.top_k,
-                           segmentation=args.segmentation, faithfulness=args.faithfulness)
+    config = ExplainConfig(
+        methods=args.method,
+        cam=args.cam,
+        lime_samples=args.lime_samples,
+        top_k=args.top_k,
+        segmentation=args.segmentation,
+        faithfulness=args.faithfulness,
+    )
     detector = load(args.run, backend=args.backend)
     paths = expand_inputs(args.inputs)
     if not paths:
         raise FakelensError("no images found in the given inputs")
     rows = explain_files(
-        detector, paths, args.out, config=config, progress=True, crops=True if args.crops else None,
+        detector,
+        paths,
+        args.out,
+        config=config,
+        progress=True,
+        crops=True if args.crops else None,
         face_detector=args.face_detector,
     )
     failed = [r for r in rows if r["error"]]
@@ -570,8 +685,16 @@ def _tune(args) -> int:
     from .training.tune import SEARCH_SPACE, tune
 
     base = read_config_file(args.config) if args.config else {}
-    base.update(data=args.data, model=args.model, epochs=args.epochs, per_class=args.per_class, num_workers=args.num_workers,
-                max_steps_per_epoch=args.max_steps_per_epoch, seed=args.seed, out=args.out)
+    base.update(
+        data=args.data,
+        model=args.model,
+        epochs=args.epochs,
+        per_class=args.per_class,
+        num_workers=args.num_workers,
+        max_steps_per_epoch=args.max_steps_per_epoch,
+        seed=args.seed,
+        out=args.out,
+    )
     if args.image_size:
         base["image_size"] = args.image_size
     space = {k: v for k, v in SEARCH_SPACE.items() if not (k == "image_size" and args.image_size)}
@@ -599,14 +722,21 @@ def _add_serve(sub) -> None:
     p.add_argument("--port", type=_port, default=8000)
     p.add_argument("--run", help="run folder (default: the bundled detector)")
     p.add_argument("--backend", default="auto", choices=["auto", "torch", "onnx"])
-    p.add_argument("--insecure-open", action="store_true",
-                   help="serve beyond loopback with neither an API key nor trusted hosts (refused without it; or FAKELENS_INSECURE_OPEN=1)")
-    p.add_argument("--api-key", help="require this key on /v1 routes; it shows in the process list, so prefer FAKELENS_API_KEY "
-                   "or --api-key-file")
+    p.add_argument(
+        "--insecure-open",
+        action="store_true",
+        help="serve beyond loopback with neither an API key nor trusted hosts (refused without it; or FAKELENS_INSECURE_OPEN=1)",
+    )
+    p.add_argument(
+        "--api-key", help="require this key on /v1 routes; it shows in the process list, so prefer FAKELENS_API_KEY or --api-key-file"
+    )
     p.add_argument("--api-key-file", help="read the API key from this file (or FAKELENS_API_KEY_FILE)")
     p.add_argument("--workers", type=_positive_int, help="inference threads (default 2)")
-    p.add_argument("--processes", type=_positive_int,
-                   help="uvicorn worker processes on the port, each with its own detector (default 1, or FAKELENS_PROCESSES)")
+    p.add_argument(
+        "--processes",
+        type=_positive_int,
+        help="uvicorn worker processes on the port, each with its own detector (default 1, or FAKELENS_PROCESSES)",
+    )
 
 
 def _serve(args) -> int:
@@ -615,8 +745,17 @@ def _serve(args) -> int:
 
     # read here, not as the option's default: a bad value must not stop every other command from parsing
     processes = args.processes if args.processes is not None else env_number("FAKELENS_PROCESSES", 1, least=1)
-    serve(args.host, args.port, run=args.run, api_key=args.api_key, api_key_file=args.api_key_file, backend=args.backend,
-          workers=args.workers, processes=processes, insecure_open=args.insecure_open)
+    serve(
+        args.host,
+        args.port,
+        run=args.run,
+        api_key=args.api_key,
+        api_key_file=args.api_key_file,
+        backend=args.backend,
+        workers=args.workers,
+        processes=processes,
+        insecure_open=args.insecure_open,
+    )
     return 0
 
 

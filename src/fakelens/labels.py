@@ -7,6 +7,7 @@ Two different things, two different names:
 
 Output files call the second ``verdict`` (older CSVs called that column ``label``; readers accept both).
 """
+
 from __future__ import annotations
 
 REAL, FAKE = 0, 1

@@ -11,6 +11,7 @@ Labels are 0 = REAL and 1 = FAKE. The group is what must never be split
 across train/val/test: in DFDC a fake's group is the real video it was made
 from (``original``), a real's group is its own video.
 """
+
 from __future__ import annotations
 
 import csv
@@ -63,8 +64,7 @@ def load_samples(source: str | os.PathLike, require_both: bool = True) -> list[S
         samples = _read_folders(source)
     else:
         raise DataError(
-            f"{source}: not a dataset: expected metadata.csv + faces_224/ (Kaggle deepfake-faces), "
-            "real/ + fake/ folders, or a CSV manifest"
+            f"{source}: not a dataset: expected metadata.csv + faces_224/ (Kaggle deepfake-faces), real/ + fake/ folders, or a CSV manifest"
         )
     if require_both:
         _check_classes(samples, source)
@@ -86,8 +86,10 @@ def _read_csv(path: Path, required: list[str]) -> list[dict[str, str]]:
                 if not fields:
                     continue  # a blank line
                 if len(fields) > len(columns):
-                    raise DataError(f"{path} line {reader.line_num}: {len(fields)} fields but the header has {len(columns)} "
-                                    "(a comma inside a value must be quoted)")
+                    raise DataError(
+                        f"{path} line {reader.line_num}: {len(fields)} fields but the header has {len(columns)} "
+                        "(a comma inside a value must be quoted)"
+                    )
                 fields += [""] * (len(columns) - len(fields))
                 rows.append({c: v.strip() for c, v in zip(columns, fields)})
     except csv.Error as exc:  # a field over csv.field_size_limit(), a NUL byte, a broken quote

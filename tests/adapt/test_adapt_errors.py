@@ -1,4 +1,5 @@
 """What ``fakelens adapt`` refuses (one line, exit 2) and warns about, before any fitting."""
+
 import shutil
 
 import numpy as np
@@ -70,7 +71,9 @@ def test_warnings_when_the_classes_differ_in_size_or_format():
 def test_cli_warns_about_a_format_difference_and_still_adapts(tmp_path, capsys):
     fake, real = make_adapt_folders(tmp_path / "a", per_class=20, size=96, ext="png")
     _, real_jpg = make_adapt_folders(tmp_path / "b", per_class=20, size=96, seed=3, ext="jpg")
-    code, err = _run(["adapt", "--fake", str(fake), "--real", str(real_jpg), "--out", str(tmp_path / "new"), "--crops", "--seed", "3"], capsys)
+    code, err = _run(
+        ["adapt", "--fake", str(fake), "--real", str(real_jpg), "--out", str(tmp_path / "new"), "--crops", "--seed", "3"], capsys
+    )
     assert code == 0, err
     assert "fakelens: warning: the fake examples are mostly .png" in err
     assert (tmp_path / "new" / "detector.json").is_file()
@@ -92,8 +95,17 @@ def test_a_memory_bank_with_pickled_objects_is_refused(tmp_path):
     from fakelens.errors import RunDirError
 
     path = tmp_path / "memory_bank.npz"
-    np.savez(path, coords=np.zeros((2, 2), np.float16), components=np.zeros((2, 4), np.float16), mean=np.zeros(4, np.float32),
-             base_logits=np.zeros(2, np.float32), labels=np.zeros(2, np.int8), source_index=np.zeros(2, np.uint8),
-             source_names=np.array([{"evil": 1}], dtype=object), weights_digest=np.str_("x"), tta_views=np.array(["mirror"]))
+    np.savez(
+        path,
+        coords=np.zeros((2, 2), np.float16),
+        components=np.zeros((2, 4), np.float16),
+        mean=np.zeros(4, np.float32),
+        base_logits=np.zeros(2, np.float32),
+        labels=np.zeros(2, np.int8),
+        source_index=np.zeros(2, np.uint8),
+        source_names=np.array([{"evil": 1}], dtype=object),
+        weights_digest=np.str_("x"),
+        tta_views=np.array(["mirror"]),
+    )
     with pytest.raises(RunDirError, match="not a readable memory bank"):
         MemoryBank.load(path)

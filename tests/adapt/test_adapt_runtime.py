@@ -1,4 +1,5 @@
 """``fakelens adapt`` runs in the runtime install: NumPy, scikit-learn and ONNX Runtime, no PyTorch and no OpenCV."""
+
 import subprocess
 import sys
 
@@ -35,6 +36,10 @@ def test_adapt_imports_neither_torch_nor_opencv(tmp_path):
 
 def test_adapt_runs_and_loads_without_torch_and_opencv(tmp_path):
     fake, real = make_adapt_folders(tmp_path, per_class=20, size=96)
-    result = subprocess.run([sys.executable, "-c", SCRIPT.format(blocked=BLOCKED), str(fake), str(real), str(tmp_path / "new")],
-                            capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [sys.executable, "-c", SCRIPT.format(blocked=BLOCKED), str(fake), str(real), str(tmp_path / "new")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr[-3000:]

@@ -1,4 +1,5 @@
 """The memory bank: a compact, pickle-free record of what the base scored on its own validation faces."""
+
 import numpy as np
 
 from fakelens.adapt.bank import BANK_FILE, MemoryBank, bank_for
@@ -15,8 +16,10 @@ def test_build_save_load_keeps_the_features_within_pca_error(tmp_path):
     bank.save(tmp_path / BANK_FILE)
     back = MemoryBank.load(tmp_path / BANK_FILE)
     assert np.abs(back.features() - features).max() < 0.05 * np.abs(features).max()
-    assert back.counts() == {"a": {"real": int((labels[:150] == 0).sum()), "fake": int((labels[:150] == 1).sum())},
-                             "b": {"real": int((labels[150:] == 0).sum()), "fake": int((labels[150:] == 1).sum())}}
+    assert back.counts() == {
+        "a": {"real": int((labels[:150] == 0).sum()), "fake": int((labels[:150] == 1).sum())},
+        "b": {"real": int((labels[150:] == 0).sum()), "fake": int((labels[150:] == 1).sum())},
+    }
     # a bank made from other weights is not used
     assert bank_for(tmp_path, "e" * 64) is None and bank_for(tmp_path, "d" * 64) is not None
 

@@ -1,4 +1,5 @@
 """Hostile tar shards, built byte by byte where tarfile cannot write them (tests and benchmarks/hostile_inputs.py)."""
+
 from __future__ import annotations
 
 import io

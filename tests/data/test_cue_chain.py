@@ -1,4 +1,5 @@
 """Cue hygiene: the size-and-quality chain acts on real and fake training faces alike."""
+
 from collections import Counter
 
 import numpy as np

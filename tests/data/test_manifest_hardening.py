@@ -1,4 +1,5 @@
 """Hostile dataset manifests: one clear DataError naming the line, never an AttributeError or _csv.Error."""
+
 import csv
 
 import pytest
@@ -13,12 +14,15 @@ def _manifest(tmp_path, folder_dataset, text: str):
     return path
 
 
-@pytest.mark.parametrize("text, message", [
-    ("path,label\n{real},REAL,extra,fields\n{fake},FAKE\n", "line 2: 4 fields but the header has 2"),
-    ("path,label\n{real},REAL\n{fake},FAKE\nx.png,REAL," + "a" * 140_000 + "\n", "line 4: not a readable CSV row"),
-    ("path,label,label\n{real},REAL,FAKE\n{fake},FAKE,REAL\n", "column(s) label appear more than once"),
-    ("path,label\n{real},REAL\n{fake},\x00FAKE\n", "line 3: unknown label '\\x00FAKE'"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("path,label\n{real},REAL,extra,fields\n{fake},FAKE\n", "line 2: 4 fields but the header has 2"),
+        ("path,label\n{real},REAL\n{fake},FAKE\nx.png,REAL," + "a" * 140_000 + "\n", "line 4: not a readable CSV row"),
+        ("path,label,label\n{real},REAL,FAKE\n{fake},FAKE,REAL\n", "column(s) label appear more than once"),
+        ("path,label\n{real},REAL\n{fake},\x00FAKE\n", "line 3: unknown label '\\x00FAKE'"),
+    ],
+)
 def test_malformed_manifests_name_the_problem(tmp_path, folder_dataset, text, message):
     path = _manifest(tmp_path, folder_dataset, text)
     with pytest.raises(DataError) as info:

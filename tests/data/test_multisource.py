@@ -78,8 +78,11 @@ def test_an_exact_copy_in_a_later_source_is_dropped_not_split_apart(tmp_path, ka
     first = _real_only(tmp_path / "first", seed=5)
     second = _real_only(tmp_path / "second", seed=6)
     shutil.copy(first / "real" / "003.jpg", second / "real" / "copy_of_first_003.jpg")  # the same photo in both
-    specs = [SourceSpec(name="dfdc", path=str(kaggle_dataset)), SourceSpec(name="first", path=str(first)),
-             SourceSpec(name="second", path=str(second))]
+    specs = [
+        SourceSpec(name="dfdc", path=str(kaggle_dataset)),
+        SourceSpec(name="first", path=str(first)),
+        SourceSpec(name="second", path=str(second)),
+    ]
     samples, splits = split_sources(specs, 0.2, 0.2, seed=0, progress=False)
     paths = {s.path for s in samples}
     assert str(first / "real" / "003.jpg") in paths
@@ -87,8 +90,9 @@ def test_an_exact_copy_in_a_later_source_is_dropped_not_split_apart(tmp_path, ka
     assert sum(s.source == "second" for s in samples) == 40  # only the copy went
     # the first source is split exactly as when alone
     alone, alone_splits = split_sources(specs[:2], 0.2, 0.2, seed=0, progress=False)
-    assert [(s.path, sp) for s, sp in zip(samples, splits) if s.source == "first"] == \
-        [(s.path, sp) for s, sp in zip(alone, alone_splits) if s.source == "first"]
+    assert [(s.path, sp) for s, sp in zip(samples, splits) if s.source == "first"] == [
+        (s.path, sp) for s, sp in zip(alone, alone_splits) if s.source == "first"
+    ]
 
 
 def test_training_draws_give_each_source_its_weight_and_balance_classes(tmp_path, kaggle_dataset):
@@ -134,8 +138,19 @@ def test_train_on_two_sources_with_self_blending(tmp_path, kaggle_dataset):
     from fakelens.training import TrainConfig, train
 
     photos = _real_only(tmp_path / "photos", n=30)
-    cfg = TrainConfig(data=[str(kaggle_dataset), str(photos)], model="simple_cnn", out=str(tmp_path / "run"), epochs=1, batch_size=16,
-                      image_size=64, lr=3e-3, num_workers=0, patience=0, sbi=0.5, samples_per_epoch=64)
+    cfg = TrainConfig(
+        data=[str(kaggle_dataset), str(photos)],
+        model="simple_cnn",
+        out=str(tmp_path / "run"),
+        epochs=1,
+        batch_size=16,
+        image_size=64,
+        lr=3e-3,
+        num_workers=0,
+        patience=0,
+        sbi=0.5,
+        samples_per_epoch=64,
+    )
     metrics = train(cfg, quiet=True)
     samples, _ = read_split_csv(tmp_path / "run" / "split.csv")
     assert Counter(s.source for s in samples) == {kaggle_dataset.name: 240, "photos": 30}

@@ -10,15 +10,18 @@ def template_landmarks(size: int, scale: float = 0.5, shift=(0.0, 0.0), angle: f
     """A plausible iBUG 68-point face: jaw arc, brows, nose, eyes, mouth; ``scale`` of the image wide."""
     t = np.linspace(0, np.pi, 17)
     jaw = np.stack([-0.5 * np.cos(t), -0.1 + 0.6 * np.sin(t)], axis=1)
-    brows = np.concatenate([np.stack([np.linspace(-0.4, -0.1, 5), np.full(5, -0.28)], 1),
-                            np.stack([np.linspace(0.1, 0.4, 5), np.full(5, -0.28)], 1)])
-    nose = np.concatenate([np.stack([np.zeros(4), np.linspace(-0.18, 0.1, 4)], 1),
-                           np.stack([np.linspace(-0.08, 0.08, 5), np.full(5, 0.15)], 1)])
+    brows = np.concatenate(
+        [np.stack([np.linspace(-0.4, -0.1, 5), np.full(5, -0.28)], 1), np.stack([np.linspace(0.1, 0.4, 5), np.full(5, -0.28)], 1)]
+    )
+    nose = np.concatenate(
+        [np.stack([np.zeros(4), np.linspace(-0.18, 0.1, 4)], 1), np.stack([np.linspace(-0.08, 0.08, 5), np.full(5, 0.15)], 1)]
+    )
     a = np.linspace(0, 2 * np.pi, 7)[:-1]
     eyes = np.concatenate([np.stack([c + 0.09 * np.cos(a), -0.15 + 0.035 * np.sin(a)], 1) for c in (-0.22, 0.22)])
     a12, a8 = np.linspace(0, 2 * np.pi, 13)[:-1], np.linspace(0, 2 * np.pi, 9)[:-1]
-    mouth = np.concatenate([np.stack([0.17 * np.cos(a12), 0.3 + 0.06 * np.sin(a12)], 1),
-                            np.stack([0.11 * np.cos(a8), 0.3 + 0.02 * np.sin(a8)], 1)])
+    mouth = np.concatenate(
+        [np.stack([0.17 * np.cos(a12), 0.3 + 0.06 * np.sin(a12)], 1), np.stack([0.11 * np.cos(a8), 0.3 + 0.02 * np.sin(a8)], 1)]
+    )
     unit = np.concatenate([jaw, brows, nose, eyes, mouth])
     c, s = np.cos(np.radians(angle)), np.sin(np.radians(angle))
     unit = unit @ np.array([[c, s], [-s, c]])

@@ -1,4 +1,5 @@
 """Pseudo-fake families as training sources: YAML, draws, and the on-the-fly blends in the training dataset."""
+
 from collections import Counter
 
 import numpy as np
@@ -28,11 +29,13 @@ def test_a_pseudo_fake_source_yaml(tmp_path):
     good.write_text("type: pseudo_fake\nfamily: xray\nreal_from: lfw\nweight: 2\n")
     spec = SourceSpec.parse(str(good))
     assert spec.name == "lfw-xray" and spec.is_pseudo_fake and spec.family == "xray" and spec.real_from == "lfw"
-    for text, problem in [("type: pseudo_fake\nfamily: xray\n", "needs a family.*real_from"),
-                          ("type: pseudo_fake\nfamily: warp\nreal_from: lfw\n", "family"),
-                          ("type: pseudo_fake\nfamily: sbi\nreal_from: lfw\npath: x\n", "no path"),
-                          ("path: x\nfamily: sbi\n", "for sources of type pseudo_fake"),
-                          ("name: x\n", "needs a path")]:
+    for text, problem in [
+        ("type: pseudo_fake\nfamily: xray\n", "needs a family.*real_from"),
+        ("type: pseudo_fake\nfamily: warp\nreal_from: lfw\n", "family"),
+        ("type: pseudo_fake\nfamily: sbi\nreal_from: lfw\npath: x\n", "no path"),
+        ("path: x\nfamily: sbi\n", "for sources of type pseudo_fake"),
+        ("name: x\n", "needs a path"),
+    ]:
         bad = tmp_path / "bad.yaml"
         bad.write_text(text)
         with pytest.raises(DataError, match=problem):
@@ -41,8 +44,13 @@ def test_a_pseudo_fake_source_yaml(tmp_path):
 
 def test_pseudo_fake_sources_get_their_weight_half_reals_half_blends(tmp_path, kaggle_dataset):
     photos = _real_only(tmp_path / "photos")
-    specs = [SourceSpec(name="dfdc", path=str(kaggle_dataset), weight=2.0, sbi=0.0), SourceSpec(name="photos", path=str(photos), sbi=0.0),
-             _pseudo("photos-sbi", "sbi"), _pseudo("photos-xray", "xray", weight=3.0), _pseudo("photos-region", "region", weight=2.0)]
+    specs = [
+        SourceSpec(name="dfdc", path=str(kaggle_dataset), weight=2.0, sbi=0.0),
+        SourceSpec(name="photos", path=str(photos), sbi=0.0),
+        _pseudo("photos-sbi", "sbi"),
+        _pseudo("photos-xray", "xray", weight=3.0),
+        _pseudo("photos-region", "region", weight=2.0),
+    ]
     samples, splits = split_sources(specs, 0.1, 0.1, 0, progress=False)
     assert {s.source for s in samples} == {"dfdc", "photos"}  # pseudo-fake sources hold no images of their own
     train = [s for s, sp in zip(samples, splits) if sp == "train"]
@@ -86,8 +94,11 @@ def test_the_training_dataset_serves_each_family_as_a_fake(tmp_path, kaggle_data
 
     photos = _real_only(tmp_path / "photos", n=12)
     specs = [SourceSpec(name="photos", path=str(photos), sbi=0.0)] + [_pseudo(f"p-{f}", f) for f in ("sbi", "xray", "region")]
-    reals = [s for s in split_sources([SourceSpec(name="dfdc", path=str(kaggle_dataset))] + specs, 0.0, 0.0, 0, progress=False)[0]
-             if s.source == "photos"]
+    reals = [
+        s
+        for s in split_sources([SourceSpec(name="dfdc", path=str(kaggle_dataset))] + specs, 0.0, 0.0, 0, progress=False)[0]
+        if s.source == "photos"
+    ]
     items, _ = training_draws(reals, specs)
     seen = []
     maker = PseudoFakeMaker(pseudo_fake_donors(reals, specs), candidates=4)
@@ -133,8 +144,19 @@ def test_a_run_trains_with_pseudo_fake_sources(tmp_path, kaggle_dataset):
     for family in ("sbi", "xray", "region"):
         (tmp_path / f"{family}.yaml").write_text(f"name: photos-{family}\ntype: pseudo_fake\nfamily: {family}\nreal_from: photos\n")
         families.append(str(tmp_path / f"{family}.yaml"))
-    cfg = TrainConfig(data=[str(kaggle_dataset), str(photos), *families], model="simple_cnn", out=str(tmp_path / "run"), epochs=1,
-                      batch_size=16, image_size=64, num_workers=0, patience=0, samples_per_epoch=32, max_val_batches=1, cue_chain=0.5)
+    cfg = TrainConfig(
+        data=[str(kaggle_dataset), str(photos), *families],
+        model="simple_cnn",
+        out=str(tmp_path / "run"),
+        epochs=1,
+        batch_size=16,
+        image_size=64,
+        num_workers=0,
+        patience=0,
+        samples_per_epoch=32,
+        max_val_batches=1,
+        cue_chain=0.5,
+    )
     metrics = train(cfg, quiet=True)
     assert metrics["val"]["n"] > 0
     det = json.loads((tmp_path / "run" / "detector.json").read_text())

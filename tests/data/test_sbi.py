@@ -49,9 +49,23 @@ def test_a_detector_learns_self_blended_fakes_from_reals_alone(tmp_path):
         for i in range(n):
             img = textured(i) if name == "real" else self_blend(textured(500 + i), np.random.default_rng(i), find_landmarks=False)
             Image.fromarray(img).save(tmp_path / "data" / name / f"{i}.png")
-    cfg = TrainConfig(data=[str(tmp_path / "data")], model="simple_cnn", out=str(tmp_path / "run"), epochs=10, batch_size=32,
-                      image_size=64, lr=3e-3, num_workers=0, patience=0, sbi=1.0, aug_strength=0.0, framing_jitter=0.0,
-                      samples_per_epoch=512, val_fraction=0.25, test_fraction=0.0)
+    cfg = TrainConfig(
+        data=[str(tmp_path / "data")],
+        model="simple_cnn",
+        out=str(tmp_path / "run"),
+        epochs=10,
+        batch_size=32,
+        image_size=64,
+        lr=3e-3,
+        num_workers=0,
+        patience=0,
+        sbi=1.0,
+        aug_strength=0.0,
+        framing_jitter=0.0,
+        samples_per_epoch=512,
+        val_fraction=0.25,
+        test_fraction=0.0,
+    )
     train(cfg, quiet=True)
     import fakelens
 

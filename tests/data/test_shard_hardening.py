@@ -1,4 +1,5 @@
 """Tar shards from someone else, and what ``fakelens shard`` lets into one: hostile inputs built here."""
+
 import csv
 import io
 import json
@@ -31,8 +32,9 @@ def test_a_sparse_member_claiming_2_gib_is_skipped_and_memory_stays_bounded(tmp_
         sparse = tar.getmember("000000001.jpg")
         assert sparse.isfile() and sparse.issparse() and sparse.size == 2 * GIB
     # In a fresh process, so that the peak RSS is this read's.
-    result = peak_rss_delta_mb("from fakelens.data.shards import iter_tar_samples",
-                               f"samples = list(iter_tar_samples({str(shard)!r}))", timeout=300)
+    result = peak_rss_delta_mb(
+        "from fakelens.data.shards import iter_tar_samples", f"samples = list(iter_tar_samples({str(shard)!r}))", timeout=300
+    )
     assert result["peak_mb"] < 64, result  # the 2 GiB were never read
     samples = list(iter_tar_samples(shard))
     assert [key for key, fields in samples if "jpg" in fields] == [0, 2]
@@ -49,22 +51,36 @@ def test_links_devices_and_oversized_members_are_skipped_with_a_warning(tmp_path
             setattr(info, k, v)
         return info, b""
 
-    parts = [member("000000000.jpg", jpeg), member("000000000.cls", b"0"),
-             special("000000001.jpg", tarfile.SYMTYPE, linkname="/etc/passwd"), member("000000001.cls", b"0"),
-             special("000000002.jpg", tarfile.LNKTYPE, linkname="000000000.jpg"), member("000000002.cls", b"0"),
-             special("000000003.jpg", tarfile.CHRTYPE, devmajor=1, devminor=5), member("000000003.cls", b"0"),
-             special("000000004.jpg", tarfile.FIFOTYPE), member("000000004.cls", b"0"),
-             member("000000005.jpg", b"\xff" * 5000), member("000000005.cls", b"0"),
-             special("somefolder", tarfile.DIRTYPE),
-             member("000000006.jpg", jpeg), member("000000006.cls", b"1")]
+    parts = [
+        member("000000000.jpg", jpeg),
+        member("000000000.cls", b"0"),
+        special("000000001.jpg", tarfile.SYMTYPE, linkname="/etc/passwd"),
+        member("000000001.cls", b"0"),
+        special("000000002.jpg", tarfile.LNKTYPE, linkname="000000000.jpg"),
+        member("000000002.cls", b"0"),
+        special("000000003.jpg", tarfile.CHRTYPE, devmajor=1, devminor=5),
+        member("000000003.cls", b"0"),
+        special("000000004.jpg", tarfile.FIFOTYPE),
+        member("000000004.cls", b"0"),
+        member("000000005.jpg", b"\xff" * 5000),
+        member("000000005.cls", b"0"),
+        special("somefolder", tarfile.DIRTYPE),
+        member("000000006.jpg", jpeg),
+        member("000000006.cls", b"1"),
+    ]
     shard = write_shard(tmp_path / "odd.tar", parts)
     with caplog.at_level(logging.WARNING, logger="fakelens.data.shards"):
         samples = list(iter_tar_samples(shard))
     assert [(key, "jpg" in fields) for key, fields in samples if "jpg" in fields] == [(0, True), (6, True)]
     assert all(fields.get("jpg") == jpeg for _, fields in samples if "jpg" in fields)
     warned = "\n".join(r.getMessage() for r in caplog.records)
-    for name, why in [("000000001.jpg", "a link"), ("000000002.jpg", "a link"), ("000000003.jpg", "device"),
-                      ("000000004.jpg", "device or FIFO"), ("000000005.jpg", "above the 4,096-byte limit")]:
+    for name, why in [
+        ("000000001.jpg", "a link"),
+        ("000000002.jpg", "a link"),
+        ("000000003.jpg", "device"),
+        ("000000004.jpg", "device or FIFO"),
+        ("000000005.jpg", "above the 4,096-byte limit"),
+    ]:
         assert any(name in line and why in line for line in warned.splitlines()), (name, warned)
     assert "somefolder" not in warned  # a folder entry is harmless: skipped quietly
 
@@ -113,26 +129,45 @@ def test_shard_refuses_a_label_other_than_0_or_1_when_writing(tmp_path, jpeg):
 
     (tmp_path / "a.jpg").write_bytes(jpeg)
     refused = []
-    written = _write_tar(tmp_path / "t.tar", [Sample(str(tmp_path / "a.jpg"), 7, "g"), Sample(str(tmp_path / "a.jpg"), -3, "h"),
-                                              Sample(str(tmp_path / "a.jpg"), 1, "i")], first_key=0, refused=refused)
+    written = _write_tar(
+        tmp_path / "t.tar",
+        [Sample(str(tmp_path / "a.jpg"), 7, "g"), Sample(str(tmp_path / "a.jpg"), -3, "h"), Sample(str(tmp_path / "a.jpg"), 1, "i")],
+        first_key=0,
+        refused=refused,
+    )
     assert written == 1 and [r["error"].split(": ", 1)[1] for r in refused] == [
-        "label 7 is neither 0 (REAL) nor 1 (FAKE)", "label -3 is neither 0 (REAL) nor 1 (FAKE)"]
+        "label 7 is neither 0 (REAL) nor 1 (FAKE)",
+        "label -3 is neither 0 (REAL) nor 1 (FAKE)",
+    ]
 
 
 # ---------------------------------------------------------------- reading: labels, keys, the index
 def test_samples_with_a_bad_or_missing_label_or_no_image_are_skipped_with_a_warning(tmp_path, jpeg, caplog):
-    parts = [member("000000000.jpg", jpeg), member("000000000.cls", b"7"),
-             member("000000001.jpg", jpeg), member("000000001.cls", b"-3"),
-             member("000000002.jpg", jpeg), member("000000002.group", b"no label"),
-             member("000000003.cls", b"1"), member("000000003.group", b"no image"),
-             member("evil.jpg", jpeg), member("evil.cls", b"1"),
-             member("000000004.jpg", jpeg), member("000000004.cls", b"1")]
+    parts = [
+        member("000000000.jpg", jpeg),
+        member("000000000.cls", b"7"),
+        member("000000001.jpg", jpeg),
+        member("000000001.cls", b"-3"),
+        member("000000002.jpg", jpeg),
+        member("000000002.group", b"no label"),
+        member("000000003.cls", b"1"),
+        member("000000003.group", b"no image"),
+        member("evil.jpg", jpeg),
+        member("evil.cls", b"1"),
+        member("000000004.jpg", jpeg),
+        member("000000004.cls", b"1"),
+    ]
     shard = write_shard(tmp_path / "labels.tar", parts)
     with caplog.at_level(logging.WARNING, logger="fakelens.data.shards"):
         assert [key for key, _ in iter_tar_samples(shard)] == [4]
     warned = [r.getMessage() for r in caplog.records]
-    for stem, why in [("000000000", "neither 0 (REAL) nor 1 (FAKE)"), ("000000001", "neither 0"), ("000000002", "no .cls member"),
-                      ("000000003", "no image member"), ("evil", "key is not a number")]:
+    for stem, why in [
+        ("000000000", "neither 0 (REAL) nor 1 (FAKE)"),
+        ("000000001", "neither 0"),
+        ("000000002", "no .cls member"),
+        ("000000003", "no image member"),
+        ("evil", "key is not a number"),
+    ]:
         assert any(repr(stem) in w and why in w for w in warned), (stem, warned)
 
 

@@ -74,9 +74,21 @@ def test_ranks_and_workers_read_disjoint_parts_of_equal_length(shards, monkeypat
 def test_train_reads_shards_and_validates_on_the_same_split(shards, tmp_path):
     from fakelens.training import TrainConfig, train
 
-    cfg = TrainConfig(data=str(shards), model="simple_cnn", out=str(tmp_path / "run"), epochs=2, batch_size=16, image_size=64,
-                      lr=3e-3, aug_strength=0.0, num_workers=1, patience=0, seed=0)
+    cfg = TrainConfig(
+        data=str(shards),
+        model="simple_cnn",
+        out=str(tmp_path / "run"),
+        epochs=2,
+        batch_size=16,
+        image_size=64,
+        lr=3e-3,
+        aug_strength=0.0,
+        num_workers=1,
+        patience=0,
+        seed=0,
+    )
     metrics = train(cfg, quiet=True)
+
     def rows(split_csv):  # the run names the source after the shard folder; the samples and sides are the shards'
         samples, splits = read_split_csv(split_csv)
         return [(s.path, s.label, s.group, sp) for s, sp in zip(samples, splits)]

@@ -72,8 +72,14 @@ def test_hash_split_moves_only_the_groups_that_changed():
 
 
 def test_earlier_sides_win_and_training_wins_over_held_out():
-    samples = [Sample("a1", 0, "A"), Sample("a2", 1, "A"), Sample("b1", 0, "B"), Sample("b2", 1, "B"),
-               Sample("c1", 0, "C"), Sample("d1", 0, "D")]
+    samples = [
+        Sample("a1", 0, "A"),
+        Sample("a2", 1, "A"),
+        Sample("b1", 0, "B"),
+        Sample("b2", 1, "B"),
+        Sample("c1", 0, "C"),
+        Sample("d1", 0, "D"),
+    ]
     now = ["test", "test", "train", "train", "train", "val"]
     earlier = {"a1": "train", "a2": "test", "b1": "val", "b2": "test", "c1": "test"}
     kept = keep_earlier_sides(samples, now, [s.path for s in samples], earlier)

@@ -66,8 +66,14 @@ def test_benchmark_reports_every_dataset_and_group(trained_run, kaggle_dataset, 
     # each dataset also comes as its size-and-quality-matched copy, and each has a size-only baseline row
     assert {r["dataset"] for r in every} == set(rows) | {f"{name} (matched)" for name in rows}
     assert sum(r["detector"] == "size-only" for r in every) == 2 * len(rows)
-    assert set(rows) == {"synthetic-test", "folders", "folders-real-only-plus-fakes", "folder-reals-plus-test-fakes",
-                         "grouped-by-column", "grouped-by-name"}
+    assert set(rows) == {
+        "synthetic-test",
+        "folders",
+        "folders-real-only-plus-fakes",
+        "folder-reals-plus-test-fakes",
+        "grouped-by-column",
+        "grouped-by-name",
+    }
     # the test part of the run's own split: the same images `fakelens evaluate` scores
     assert rows["synthetic-test"]["n"] == json.loads((run / "metrics.json").read_text())["test"]["n"]
     assert rows["synthetic-test"]["uncertain"] < 0.5  # bands given: most verdicts are REAL or FAKE
@@ -171,8 +177,13 @@ def test_robustness_table_and_plot(trained_run, folder_dataset, tmp_path):
 def test_group_rows_come_in_natural_order_even_from_an_unordered_record():
     from fakelens.evaluation.benchmark import group_rows
 
-    row = {"dataset": "d", "detector": "x", "group_fpr": {"10-19": 0.1, "70plus": 0.0, "3-9": 0.2},
-           "group_ci": {g: (0.0, 0.5) for g in ("10-19", "70plus", "3-9")}, "group_n": {"10-19": 5, "70plus": 6, "3-9": 7}}
+    row = {
+        "dataset": "d",
+        "detector": "x",
+        "group_fpr": {"10-19": 0.1, "70plus": 0.0, "3-9": 0.2},
+        "group_ci": {g: (0.0, 0.5) for g in ("10-19", "70plus", "3-9")},
+        "group_n": {"10-19": 5, "70plus": 6, "3-9": 7},
+    }
     rows = group_rows([row])
     assert [r["group"] for r in rows] == ["3-9", "10-19", "70plus"]
     assert rows[0]["n_real"] == 7 and rows[0]["real_called_fake"] == 0.2
@@ -228,8 +239,9 @@ def test_the_size_only_baseline_reads_size_and_the_matched_copy_removes_it(sized
     assert roc_auc_score(labels, probs) == pytest.approx(0.5, abs=0.05)
 
     bench = tmp_path / "bench.yaml"
-    bench.write_text(f"datasets:\n  - name: sized\n    data: {sized_by_class}\n"
-                     f"  - name: unmatched\n    data: {sized_by_class}\n    matched: false\n")
+    bench.write_text(
+        f"datasets:\n  - name: sized\n    data: {sized_by_class}\n  - name: unmatched\n    data: {sized_by_class}\n    matched: false\n"
+    )
     rows = run_benchmark(bench, [untrained_run], tmp_path / "out", bootstrap=0)
     by = {(r["dataset"], r["detector"]): r for r in rows}
     assert set(by) == {(d, k) for d in ("sized", "sized (matched)", "unmatched") for k in (untrained_run.name, "size-only")}

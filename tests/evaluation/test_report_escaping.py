@@ -1,4 +1,5 @@
 """report and compare: run names (folder names, chosen by whoever made the run) are text, not Markdown or HTML."""
+
 import os
 import re
 import shutil

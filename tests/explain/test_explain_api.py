@@ -1,4 +1,5 @@
 """The Python API: arrays out, the same numbers as predict, clear errors for bad input."""
+
 import json
 
 import numpy as np

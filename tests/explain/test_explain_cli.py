@@ -3,6 +3,7 @@
 The run is ``patch_run`` (tests/explain/conftest.py), the model the trust tests
 train anyway, so that explaining needs one training run, not two.
 """
+
 import json
 
 import numpy as np
@@ -22,8 +23,28 @@ def test_cli_explain_writes_figures_grid_and_json_and_reports_bad_items(patch_ru
     run = patch_run
     folder, notes = crops
     out = tmp_path / "explained"
-    code = main(["explain", str(folder), str(notes), "--run", str(run), "--method", "all", "--cam", "gradcam++",
-                 "--lime-samples", "100", "--top-k", "4", "--out", str(out), "--backend", "torch", "--crops"])
+    code = main(
+        [
+            "explain",
+            str(folder),
+            str(notes),
+            "--run",
+            str(run),
+            "--method",
+            "all",
+            "--cam",
+            "gradcam++",
+            "--lime-samples",
+            "100",
+            "--top-k",
+            "4",
+            "--out",
+            str(out),
+            "--backend",
+            "torch",
+            "--crops",
+        ]
+    )
     assert code == 3  # two items could not be read; the others were explained
     err = capsys.readouterr().err
     assert "2 of 6 item(s) failed" in err and "broken.jpg" in err and "notes.txt" in err
@@ -79,8 +100,21 @@ def test_cli_explain_whole_photo_explains_each_face_once_with_its_box(patch_run,
     Image.fromarray(photo).save(tmp_path / "group.jpg", quality=92)
     Image.fromarray(np.full((200, 300, 3), 90, np.uint8)).save(tmp_path / "empty.png")
     out = tmp_path / "explained"
-    code = main(["explain", str(tmp_path / "group.jpg"), str(tmp_path / "empty.png"), "--run", str(patch_run),
-                 "--method", "gradcam", "--out", str(out), "--backend", "torch"])
+    code = main(
+        [
+            "explain",
+            str(tmp_path / "group.jpg"),
+            str(tmp_path / "empty.png"),
+            "--run",
+            str(patch_run),
+            "--method",
+            "gradcam",
+            "--out",
+            str(out),
+            "--backend",
+            "torch",
+        ]
+    )
     assert code == 0
     assert "empty.png: no face found" in capsys.readouterr().err
     rows = json.loads((out / "explanations.json").read_text())["images"]
@@ -105,8 +139,12 @@ def test_cli_explain_writes_only_inside_out_whatever_the_input_names(untrained_r
     for name in ("..jpg", "...jpg", "a\nb.jpg"):
         Image.fromarray(face).save(inputs / name, format="JPEG")
     out = tmp_path / "explained"
-    assert main(["explain", str(inputs), "--run", str(untrained_run), "--method", "gradcam", "--backend", "torch",
-                 "--crops", "--out", str(out)]) == 0
+    assert (
+        main(
+            ["explain", str(inputs), "--run", str(untrained_run), "--method", "gradcam", "--backend", "torch", "--crops", "--out", str(out)]
+        )
+        == 0
+    )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["explained", "inputs"]
     rows = json.loads((out / "explanations.json").read_text())["images"]
     assert len(rows) == 3 and all((out / r["figure"]).is_file() and "/" not in r["figure"] and "\n" not in r["figure"] for r in rows)

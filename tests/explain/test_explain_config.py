@@ -1,5 +1,6 @@
 """ExplainConfig, the method classes and their registry: the options checked once, each method its own part,
 and the config form of explain() giving the very results of the keyword form."""
+
 import json
 
 import numpy as np
@@ -71,7 +72,9 @@ def test_defaults_are_the_explain_defaults_and_all_expands():
     assert ExplainConfig(methods=["LIME", "gradcam"]).methods == ("gradcam", "lime")  # any case, the registry's order
     assert ExplainConfig(methods="lime").methods == ("lime",)
     assert ExplainConfig(cam="GradCAM++", segmentation="QuickShift").model_dump(include={"cam", "segmentation"}) == {
-        "cam": "gradcam++", "segmentation": "quickshift"}
+        "cam": "gradcam++",
+        "segmentation": "quickshift",
+    }
 
 
 @pytest.mark.parametrize(
@@ -211,8 +214,16 @@ def test_cam_method_maps_a_zoomed_view_back_onto_the_face(detector, faces):
 
 
 # ------------------------------------------------------------------------------------ explain(config=...) == explain(**options)
-OPTIONS = {"methods": "all", "cam": "gradcam++", "segmentation": "quickshift", "faithfulness": True,
-           "cam_region_fraction": 0.3, "n_random": 3, "random_state": 7, **LIME}
+OPTIONS = {
+    "methods": "all",
+    "cam": "gradcam++",
+    "segmentation": "quickshift",
+    "faithfulness": True,
+    "cam_region_fraction": 0.3,
+    "n_random": 3,
+    "random_state": 7,
+    **LIME,
+}
 
 
 def test_the_config_and_the_keyword_forms_give_identical_results(detector, faces):

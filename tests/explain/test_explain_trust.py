@@ -3,6 +3,7 @@
 The model is ``patch_run`` (simple_cnn trained on 96 px synthetic faces); the
 images are fresh ones, made with a seed the model never saw.
 """
+
 import numpy as np
 import pytest
 
@@ -42,8 +43,10 @@ def test_gradcam_mass_lies_inside_the_manipulated_region(detector, fakes):
         heat, inside = e.gradcam.heatmap, _box_mask(e.gradcam.heatmap.shape, box)
         mass.append(heat[inside].sum() / heat.sum() if heat.sum() > 0 else 0.0)
         area.append(inside.mean())
-    print(f"\nGrad-CAM mass inside the patch: mean {np.mean(mass):.3f}, median {np.median(mass):.3f}, "
-          f"min {np.min(mass):.3f}; patch area fraction {np.mean(area):.3f}")
+    print(
+        f"\nGrad-CAM mass inside the patch: mean {np.mean(mass):.3f}, median {np.median(mass):.3f}, "
+        f"min {np.min(mass):.3f}; patch area fraction {np.mean(area):.3f}"
+    )
     assert np.mean(area) < 0.15
     assert np.mean(mass) > MIN_MASS_INSIDE
     assert np.median(mass) > MIN_MASS_INSIDE

@@ -1,4 +1,5 @@
 """Grad-CAM on every zoo model, and the ways it must refuse clearly."""
+
 import numpy as np
 import pytest
 import torch

@@ -1,4 +1,5 @@
 """Fixtures for the face pipeline tests; the helpers are in facekit.py."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,4 +1,5 @@
 """Photos and videos built from the real face photo ``skimage.data.astronaut()``, and a scorer with known answers."""
+
 from __future__ import annotations
 
 import cv2
@@ -84,8 +85,16 @@ class BandedScorer(GreenKeyedScorer):
     label = verdict
 
 
-def write_video(path, frames, fps: int = 10, codec: str = "libx264", gop: int | None = None, display_rotation: int | None = None,
-                hflip: bool = False, tags: dict | None = None) -> None:
+def write_video(
+    path,
+    frames,
+    fps: int = 10,
+    codec: str = "libx264",
+    gop: int | None = None,
+    display_rotation: int | None = None,
+    hflip: bool = False,
+    tags: dict | None = None,
+) -> None:
     """Encode RGB frames with PyAV directly (independent of fakelens.faces.write_video).
 
     ``display_rotation``: degrees counter-clockwise (FFmpeg's display-matrix convention) a player turns the

@@ -1,4 +1,5 @@
 """predict --annotate: inputs named ``..jpg`` or ``..mp4`` must not write beside (or outside) the annotate folder."""
+
 import os
 
 from facekit import paste_heads, write_video
@@ -25,8 +26,24 @@ def test_dot_named_inputs_write_only_inside_the_annotate_folder(tiny_run, head, 
         path.write_bytes(data)
     before = _files(tmp_path) - _files(ann) if ann.exists() else _files(tmp_path)
 
-    code = main(["predict", str(inputs / "..jpg"), str(inputs / "...png"), str(inputs / "..mp4"), "--run", str(tiny_run),
-                 "--backend", "torch", "--frames", "2", "-o", str(tmp_path / "rows.csv"), "--annotate", str(ann)])
+    code = main(
+        [
+            "predict",
+            str(inputs / "..jpg"),
+            str(inputs / "...png"),
+            str(inputs / "..mp4"),
+            "--run",
+            str(tiny_run),
+            "--backend",
+            "torch",
+            "--frames",
+            "2",
+            "-o",
+            str(tmp_path / "rows.csv"),
+            "--annotate",
+            str(ann),
+        ]
+    )
 
     assert code == 0
     assert all(path.read_bytes() == data for path, data in decoys.items())

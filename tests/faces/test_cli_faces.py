@@ -32,7 +32,9 @@ def media(tmp_path, head, astronaut):
 def test_cli_predict_photos_and_videos_with_bad_items(tiny_run, media, tmp_path, capsys):
     out = tmp_path / "pred.csv"
     ann = tmp_path / "ann"
-    code = main(["predict", str(media), "--run", str(tiny_run), "-o", str(out), "--backend", "torch", "--frames", "4", "--annotate", str(ann)])
+    code = main(
+        ["predict", str(media), "--run", str(tiny_run), "-o", str(out), "--backend", "torch", "--frames", "4", "--annotate", str(ann)]
+    )
     assert code == 3
     err = capsys.readouterr().err
     assert "2 of 7 item(s) failed" in err and "2 of 7 input(s) had no face" in err
@@ -45,8 +47,14 @@ def test_cli_predict_photos_and_videos_with_bad_items(tiny_run, media, tmp_path,
     for r in rows:
         by_file.setdefault(r["path"].rsplit("/", 1)[-1], []).append(r)
     assert {k: {r["status"] for r in v} for k, v in by_file.items()} == {
-        "group.jpg": {"ok"}, "empty.png": {"no_face"}, "crop.jpg": {"ok"}, "clip.mp4": {"ok"}, "nobody.mp4": {"no_face"},
-        "broken.mp4": {"error"}, "broken.jpg": {"error"}}
+        "group.jpg": {"ok"},
+        "empty.png": {"no_face"},
+        "crop.jpg": {"ok"},
+        "clip.mp4": {"ok"},
+        "nobody.mp4": {"no_face"},
+        "broken.mp4": {"error"},
+        "broken.jpg": {"error"},
+    }
     assert len(by_file["group.jpg"]) == 2 and {r["kind"] for r in by_file["group.jpg"]} == {"photo"}
     assert by_file["crop.jpg"][0]["kind"] == "crop"
     group_probs = [float(r["prob_fake"]) for r in by_file["group.jpg"]]
@@ -76,7 +84,21 @@ def test_cli_predict_json_stdout_and_crops_mode(tiny_run, media, tmp_path, capsy
     lines = capsys.readouterr().out.strip().splitlines()
     assert lines[0].startswith("path,prob_fake,verdict,error,status") and len(lines) == 3
     # --crops: every image is scored whole, as before (videos are not crops: only images are listed).
-    assert main(["predict", str(media / "empty.png"), str(media / "group.jpg"), "--run", str(tiny_run), "--crops", "-o", str(tmp_path / "c.csv")]) == 0
+    assert (
+        main(
+            [
+                "predict",
+                str(media / "empty.png"),
+                str(media / "group.jpg"),
+                "--run",
+                str(tiny_run),
+                "--crops",
+                "-o",
+                str(tmp_path / "c.csv"),
+            ]
+        )
+        == 0
+    )
     rows = list(csv.DictReader(open(tmp_path / "c.csv")))
     assert list(rows[0]) == ["path", "prob_fake", "verdict", "error", "evidence"] and len(rows) == 2 and all(r["verdict"] for r in rows)
 

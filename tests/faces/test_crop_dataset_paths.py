@@ -1,4 +1,5 @@
 """crop-faces: a manifest row that climbs out of the dataset must not write outside --out."""
+
 import csv
 import os
 
@@ -20,8 +21,7 @@ def test_a_manifest_row_climbing_out_is_refused_and_the_rest_are_cropped(astrona
         (ds / rel).parent.mkdir(parents=True, exist_ok=True)
         Image.fromarray(face).save(ds / rel)
     manifest = ds / "m" / "manifest.csv"
-    manifest.write_text("path,label\nreal/a.jpg,real\nfake/b.jpg,fake\nreal/../../x/face.jpg,real\n"
-                        "fake/../../x/other.jpg,fake\n")
+    manifest.write_text("path,label\nreal/a.jpg,real\nfake/b.jpg,fake\nreal/../../x/face.jpg,real\nfake/../../x/other.jpg,fake\n")
     out = tmp_path / "work" / "out"
     before = _files(tmp_path)
 

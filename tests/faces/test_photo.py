@@ -146,8 +146,13 @@ def test_bad_files_get_a_clear_error(pipeline, head, tmp_path):
         png[16:29] = ihdr
         png[29:33] = struct.pack(">I", zlib.crc32(b"IHDR" + ihdr))
         (tmp_path / f"bomb{side}.png").write_bytes(bytes(png))
-    expect = {"truncated.jpg": "corrupt or truncated", "garbage.jpg": "not a readable image", "bomb9000.png": "pixel limit",
-              "bomb30000.png": "DecompressionBomb", "missing.jpg": "file not found"}
+    expect = {
+        "truncated.jpg": "corrupt or truncated",
+        "garbage.jpg": "not a readable image",
+        "bomb9000.png": "pixel limit",
+        "bomb30000.png": "DecompressionBomb",
+        "missing.jpg": "file not found",
+    }
     for name, reason in expect.items():
         result = predict_photo(pipeline, str(tmp_path / name))
         assert result.status == "error" and reason in result.error, (name, result.error)
@@ -163,12 +168,17 @@ def test_numbered_badges_of_neighbouring_faces_never_overlap():
 
     size = (14, 16)
     # small faces side by side, a face inside another, two identical boxes, a face at the picture's corner
-    boxes = [(10 + 12 * i, 40, 22 + 12 * i, 52) for i in range(6)] + [(100, 100, 160, 160), (110, 110, 130, 130),
-                                                                      (200, 20, 230, 50), (200, 20, 230, 50), (0, 0, 10, 10)]
+    boxes = [(10 + 12 * i, 40, 22 + 12 * i, 52) for i in range(6)] + [
+        (100, 100, 160, 160),
+        (110, 110, 130, 130),
+        (200, 20, 230, 50),
+        (200, 20, 230, 50),
+        (0, 0, 10, 10),
+    ]
     spots = place_badges(boxes, size, 320, 240)
     assert len(spots) == len(boxes)
     assert all(0 <= x <= 320 - size[0] and 0 <= y <= 240 - size[1] for x, y in spots)
-    assert not any(overlap(a, b, size) for i, a in enumerate(spots) for b in spots[i + 1:])
+    assert not any(overlap(a, b, size) for i, a in enumerate(spots) for b in spots[i + 1 :])
     # a lone face keeps its badge on its top-left corner
     assert place_badges([(50, 60, 90, 100)], size, 320, 240) == [(50, 60)]
 

@@ -56,8 +56,14 @@ def test_broken_videos_give_clear_errors(grey_ramp_videos, tmp_path):
     mdat = good.find(b"mdat")
     size = int.from_bytes(good[mdat - 4 : mdat], "big")
     (tmp_path / "zeroed.mp4").write_bytes(good[: mdat + 4] + bytes(size - 8) + good[mdat - 4 + size :])
-    expect = {"garbage.mp4": "not a readable video", "empty.mp4": "not a readable video", "cut.mp4": "not a readable video",
-              "unknown_codec.mp4": "unsupported video codec", "zeroed.mp4": "no frame could be decoded", "missing.mp4": "file not found"}
+    expect = {
+        "garbage.mp4": "not a readable video",
+        "empty.mp4": "not a readable video",
+        "cut.mp4": "not a readable video",
+        "unknown_codec.mp4": "unsupported video codec",
+        "zeroed.mp4": "no frame could be decoded",
+        "missing.mp4": "file not found",
+    }
     for name, reason in expect.items():
         with pytest.raises(VideoReadError, match=reason):
             read_frames(tmp_path / name, 8)

@@ -1,4 +1,5 @@
 """Hostile videos: frames that grow mid-stream, streams that must be decoded whole, cancelled decodes."""
+
 import threading
 import time
 

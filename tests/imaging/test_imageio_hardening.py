@@ -1,4 +1,5 @@
 """Hostile images: real decompression bombs, 16-bit and palette PNGs at the pixel limit, unreadable files."""
+
 import io
 import os
 

@@ -37,7 +37,9 @@ def test_same_probability_through_every_entry_point(trained_run, large_jpeg, tmp
         "photo, crop forced": predict_photo(det, str(large_jpeg), crops=True).faces[0].prob_fake,
         "evaluate / training validation": float(score_samples(det, [Sample(str(large_jpeg), 1, "g")], num_workers=0)[0][0]),
         "explain": explain(det, [str(large_jpeg)], methods="lime", lime_samples=20, faithfulness=False)[0].prob_fake,
-        "quantize calibration batches": float(det.proba_from_logits(det.logits(_val_batches(det, [Sample(str(large_jpeg), 1, "g")])[0][0]))[0]),
+        "quantize calibration batches": float(
+            det.proba_from_logits(det.logits(_val_batches(det, [Sample(str(large_jpeg), 1, "g")])[0][0]))[0]
+        ),
     }
     out = tmp_path / "cli.csv"
     assert main(["predict", str(large_jpeg), "--crops", "--run", str(run), "--output", str(out)]) == 0

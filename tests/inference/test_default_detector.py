@@ -1,4 +1,5 @@
 """The detector bundled with fakelens works right after install."""
+
 import csv
 import json
 
@@ -18,7 +19,14 @@ def test_bundled_weights_are_small_and_documented():
     assert cfg["model"] in fakelens.list_models() and 0 < cfg["threshold"] < 1 and cfg["temperature"] > 0
     assert 0 <= cfg["bands"]["real_below"] <= cfg["bands"]["fake_from"] <= 1  # the verdict admits doubt
     card = (DEFAULT_DIR / "MODEL_CARD.md").read_text()
-    for section in ("## Training sources", "## Validation", "## Benchmark", "## Robustness", "## Per-group figures", "## What it still cannot do"):
+    for section in (
+        "## Training sources",
+        "## Validation",
+        "## Benchmark",
+        "## Robustness",
+        "## Per-group figures",
+        "## What it still cannot do",
+    ):
         assert section in card
     for source in cfg["info"]["trained_on"]:  # every training source is named in the card
         assert f"| {source['name']} |" in card

@@ -1,4 +1,5 @@
 """Bad run folders: refused with exit 2 and one clear line, never a traceback, never failing open."""
+
 import json
 import shutil
 import warnings
@@ -23,8 +24,9 @@ def good_run(tmp_path_factory):
     from fakelens.imaging.preprocess import PreprocessConfig
 
     torch.manual_seed(0)
-    det = Detector(create_model("simple_cnn"), "simple_cnn", PreprocessConfig(64, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)), threshold=0.4,
-                   temperature=1.2)
+    det = Detector(
+        create_model("simple_cnn"), "simple_cnn", PreprocessConfig(64, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)), threshold=0.4, temperature=1.2
+    )
     out = tmp_path_factory.mktemp("good_run")
     det.save(out)
     return out
@@ -74,7 +76,11 @@ BAD_CONFIGS = [
     ("infinite temperature", _set("temperature", float("inf")), "temperature: Input should be a finite number"),
     ("std 0 gives NaN", _set("preprocess.std", [0.5, 0.0, 0.5]), "preprocess.std.1: Input should be greater than 0"),
     ("two std values", _set("preprocess.std", [0.5, 0.5]), "preprocess.std"),
-    ("image_size 100000 costs 12 GB", _set("preprocess.image_size", 100000), "preprocess.image_size: Input should be less than or equal to 1024"),
+    (
+        "image_size 100000 costs 12 GB",
+        _set("preprocess.image_size", 100000),
+        "preprocess.image_size: Input should be less than or equal to 1024",
+    ),
     ("missing model", _drop("model"), "model: Field required"),
     ("missing preprocess", _drop("preprocess"), "preprocess: Field required"),
     ("nested threshold", _set("threshold", {"value": 0.5}), "threshold: Input should be a valid number"),
@@ -98,11 +104,14 @@ def test_bad_detector_json_is_one_clear_error(run_copy, crop, capsys, why, chang
     assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
 
 
-@pytest.mark.parametrize("content, message", [
-    ("[1, 2, 3]", "must be a JSON object"),
-    ("{not json", "not valid JSON"),
-    ("", "not valid JSON"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("[1, 2, 3]", "must be a JSON object"),
+        ("{not json", "not valid JSON"),
+        ("", "not valid JSON"),
+    ],
+)
 def test_detector_json_that_is_not_an_object(run_copy, content, message):
     (run_copy / "detector.json").write_text(content)
     with pytest.raises(RunDirError, match=message):

@@ -68,8 +68,10 @@ def test_missing_run_is_a_clear_error(tmp_path, capsys):
 def test_rows_read_back_in_every_format_and_old_label_columns_as_verdicts(tmp_path):
     from fakelens.inference.files import read_rows, write_rows
 
-    rows = [{"path": "a.jpg", "prob_fake": 0.91, "verdict": "FAKE", "error": "", "evidence": ""},
-            {"path": "b.jpg", "prob_fake": None, "verdict": None, "error": "unreadable", "evidence": ""}]
+    rows = [
+        {"path": "a.jpg", "prob_fake": 0.91, "verdict": "FAKE", "error": "", "evidence": ""},
+        {"path": "b.jpg", "prob_fake": None, "verdict": None, "error": "unreadable", "evidence": ""},
+    ]
     for name in ("p.csv", "p.json", "p.parquet"):
         write_rows(rows, tmp_path / name)
         back = read_rows(tmp_path / name)

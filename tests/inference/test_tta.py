@@ -13,8 +13,7 @@ from fakelens.inference.tta import VIEWS, ZOOM, apply_view, check_views, undo_vi
 def _smooth(rng, n=2, size=64):
     """Smooth NCHW float32 batches: low-frequency patterns that bilinear resampling keeps."""
     yy, xx = np.mgrid[0:size, 0:size] / size
-    out = np.stack([np.stack([np.sin(2 * np.pi * (a * xx + b * yy) + c) for a, b, c in rng.uniform(0.3, 1.5, (3, 3))])
-                    for _ in range(n)])
+    out = np.stack([np.stack([np.sin(2 * np.pi * (a * xx + b * yy) + c) for a, b, c in rng.uniform(0.3, 1.5, (3, 3))]) for _ in range(n)])
     return out.astype(np.float32)
 
 
@@ -24,8 +23,9 @@ def test_the_zoomed_view_is_the_centre_of_the_crop_resized_back():
     side = size * ZOOM
     box = ((size - side) / 2, (size - side) / 2, (size + side) / 2, (size + side) / 2)
     # PIL resizes the same float box of each channel (bilinear; enlarging, so a plain two-tap filter)
-    expected = np.stack([np.stack([np.asarray(Image.fromarray(ch, "F").resize((size, size), Image.BILINEAR, box=box))
-                                   for ch in img]) for img in x])
+    expected = np.stack(
+        [np.stack([np.asarray(Image.fromarray(ch, "F").resize((size, size), Image.BILINEAR, box=box)) for ch in img]) for img in x]
+    )
     got = apply_view("zoom", x)
     assert got.dtype == np.float32 and got.flags.c_contiguous and got.shape == x.shape
     assert np.abs(got - expected)[..., 2:-2, 2:-2].max() < 2e-3
@@ -55,8 +55,9 @@ def test_undo_view_puts_a_map_back_on_the_face(view):
         assert inside.all()
 
 
-@pytest.mark.parametrize("views, message", [(["mirror", "rotate"], "unknown test-time view 'rotate'"),
-                                            (["zoom", "zoom"], "each once"), ([], "each once")])
+@pytest.mark.parametrize(
+    "views, message", [(["mirror", "rotate"], "unknown test-time view 'rotate'"), (["zoom", "zoom"], "each once"), ([], "each once")]
+)
 def test_check_views_refuses_unknown_repeated_or_no_views(views, message):
     with pytest.raises(ValueError, match=message):
         check_views(views)

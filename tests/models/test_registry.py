@@ -17,9 +17,11 @@ def test_the_registry_knows_the_zoo_without_pytorch():
     import subprocess
     import sys
 
-    code = ("import sys; sys.modules['torch'] = None; sys.modules['cv2'] = None\n"
-            "from fakelens.models.registry import list_models, get_model_spec\n"
-            "print(','.join(list_models()), get_model_spec('efficientnet_lite0').preprocess.image_size)")
+    code = (
+        "import sys; sys.modules['torch'] = None; sys.modules['cv2'] = None\n"
+        "from fakelens.models.registry import list_models, get_model_spec\n"
+        "print(','.join(list_models()), get_model_spec('efficientnet_lite0').preprocess.image_size)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out[0].split(",") == list_models() and out[1] == "224"
 

@@ -1,5 +1,6 @@
 """Files carrying provenance, made at test time: C2PA-signed images and videos (c2pa's public ES256 test pair, see
 fixtures/README.md), generator PNGs, XMP and EXIF JPEGs, and hostile metadata. Shared by the tests and the benchmarks."""
+
 from __future__ import annotations
 
 import io
@@ -12,9 +13,11 @@ from PIL import Image, PngImagePlugin
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 IPTC = "http://cv.iptc.org/newscodes/digitalsourcetype/"
-A1111_PARAMETERS = ("portrait photo of a woman, studio light\nNegative prompt: blurry\n"
-                    "Steps: 30, Sampler: DPM++ 2M Karras, CFG scale: 7, Seed: 1234, Size: 512x512, Model hash: 6ce0161689, "
-                    "Model: v1-5-pruned-emaonly")
+A1111_PARAMETERS = (
+    "portrait photo of a woman, studio light\nNegative prompt: blurry\n"
+    "Steps: 30, Sampler: DPM++ 2M Karras, CFG scale: 7, Seed: 1234, Size: 512x512, Model hash: 6ce0161689, "
+    "Model: v1-5-pruned-emaonly"
+)
 
 
 def face_rgb() -> np.ndarray:
@@ -44,11 +47,18 @@ def intermediate_ca_pem() -> str:
     return pem.split(end)[1].strip() + "\n" + end + "\n"
 
 
-def manifest(source_type: str = "trainedAlgorithmicMedia", generator: str = "ExampleImageGen",
-             agent: str = "ExampleImageGen Diffusion 2", action: str = "c2pa.created") -> dict:
+def manifest(
+    source_type: str = "trainedAlgorithmicMedia",
+    generator: str = "ExampleImageGen",
+    agent: str = "ExampleImageGen Diffusion 2",
+    action: str = "c2pa.created",
+) -> dict:
     act = {"action": action, "digitalSourceType": IPTC + source_type, "softwareAgent": {"name": agent}}
-    return {"claim_generator_info": [{"name": generator, "version": "1.0"}], "title": "generated",
-            "assertions": [{"label": "c2pa.actions", "data": {"actions": [act]}}]}
+    return {
+        "claim_generator_info": [{"name": generator, "version": "1.0"}],
+        "title": "generated",
+        "assertions": [{"label": "c2pa.actions", "data": {"actions": [act]}}],
+    }
 
 
 def sign(data: bytes, mime: str, manifest_json: dict | None = None) -> bytes:
@@ -72,8 +82,8 @@ def signed_png(source_type: str = "trainedAlgorithmicMedia", rgb: np.ndarray | N
 def png_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
     chunks, pos = [], 8
     while pos < len(data):
-        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
-        chunks.append((kind, data[pos + 8:pos + 8 + length]))
+        length, kind = struct.unpack(">I4s", data[pos : pos + 8])
+        chunks.append((kind, data[pos + 8 : pos + 8 + length]))
         pos += 12 + length
     return chunks
 
@@ -121,13 +131,17 @@ def a1111_png(rgb: np.ndarray | None = None) -> bytes:
 
 def xmp_packet(source_type: str = "trainedAlgorithmicMedia", form: str = "attribute") -> bytes:
     value = IPTC + source_type
-    body = (f'<rdf:Description rdf:about="" xmlns:Iptc4xmpExt="http://iptc.org/std/Iptc4xmpExt/2008-02-29/" '
-            f'Iptc4xmpExt:DigitalSourceType="{value}"/>' if form == "attribute" else
-            f'<rdf:Description rdf:about="" xmlns:Iptc4xmpExt="http://iptc.org/std/Iptc4xmpExt/2008-02-29/">'
-            f'<Iptc4xmpExt:DigitalSourceType>{value}</Iptc4xmpExt:DigitalSourceType></rdf:Description>')
-    return ('<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?><x:xmpmeta xmlns:x="adobe:ns:meta/">'
-            '<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">' + body +
-            '</rdf:RDF></x:xmpmeta><?xpacket end="w"?>').encode()
+    body = (
+        f'<rdf:Description rdf:about="" xmlns:Iptc4xmpExt="http://iptc.org/std/Iptc4xmpExt/2008-02-29/" '
+        f'Iptc4xmpExt:DigitalSourceType="{value}"/>'
+        if form == "attribute"
+        else f'<rdf:Description rdf:about="" xmlns:Iptc4xmpExt="http://iptc.org/std/Iptc4xmpExt/2008-02-29/">'
+        f"<Iptc4xmpExt:DigitalSourceType>{value}</Iptc4xmpExt:DigitalSourceType></rdf:Description>"
+    )
+    return (
+        '<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?><x:xmpmeta xmlns:x="adobe:ns:meta/">'
+        '<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">' + body + '</rdf:RDF></x:xmpmeta><?xpacket end="w"?>'
+    ).encode()
 
 
 def xmp_jpeg(source_type: str = "trainedAlgorithmicMedia", form: str = "attribute", rgb: np.ndarray | None = None) -> bytes:

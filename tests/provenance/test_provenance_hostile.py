@@ -1,4 +1,5 @@
 """Hostile metadata: each case gets a warning, stays under 1 s and 100 MB, and never raises."""
+
 import time
 import tracemalloc
 

@@ -1,4 +1,5 @@
 """The verdict policy (fakelens.provenance.policy.combine), case by case."""
+
 import pytest
 
 from fakelens.provenance import EvidenceItem, combine, model_item

@@ -1,5 +1,6 @@
 """read_provenance on files made here: C2PA-signed (valid, unverified, edited after signing), XMP, generator text chunks,
 EXIF; and nothing from files that carry nothing."""
+
 import json
 
 import numpy as np
@@ -54,8 +55,15 @@ def test_pixels_edited_after_signing_make_the_manifest_invalid(signed, fmt):
     assert any("invalid" in w and "not trusted" in w for w in warnings)
 
 
-@pytest.mark.parametrize("source_type, claim", [("digitalCapture", "camera_capture"), ("compositeWithTrainedAlgorithmicMedia", "ai_edited"),
-                                                ("algorithmicMedia", "ai_generated"), ("humanEdits", "none")])
+@pytest.mark.parametrize(
+    "source_type, claim",
+    [
+        ("digitalCapture", "camera_capture"),
+        ("compositeWithTrainedAlgorithmicMedia", "ai_edited"),
+        ("algorithmicMedia", "ai_generated"),
+        ("humanEdits", "none"),
+    ],
+)
 def test_c2pa_source_types_map_to_claims(source_type, claim):
     assert only(read_provenance(kit.signed_jpeg(source_type))[0], "c2pa").claim == claim
 
@@ -72,17 +80,22 @@ def test_a1111_parameters_chunk():
     assert "AUTOMATIC1111" in item.detail and "v1-5-pruned-emaonly" in item.detail and "Seed 1234" in item.detail
     assert short_evidence([item]) == "png-text:ai_generated(AUTOMATIC1111)"
     # compressed (zTXt) reads the same
-    assert only(read_provenance(kit.text_png({"parameters": kit.A1111_PARAMETERS}, compressed=("parameters",)))[0], "png-text").claim \
+    assert (
+        only(read_provenance(kit.text_png({"parameters": kit.A1111_PARAMETERS}, compressed=("parameters",)))[0], "png-text").claim
         == "ai_generated"
+    )
 
 
-@pytest.mark.parametrize("texts, name", [
-    ({"prompt": json.dumps({"3": {"class_type": "KSampler", "inputs": {"seed": 1}}})}, "ComfyUI"),
-    ({"workflow": json.dumps({"nodes": [{"id": 1, "type": "KSampler"}]})}, "ComfyUI"),
-    ({"invokeai_metadata": json.dumps({"positive_prompt": "a face", "seed": 1})}, "InvokeAI"),
-    ({"sd-metadata": json.dumps({"model": "stable diffusion"})}, "InvokeAI"),
-    ({"Software": "NovelAI", "Comment": json.dumps({"steps": 28, "sampler": "k_euler"})}, "NovelAI"),
-])
+@pytest.mark.parametrize(
+    "texts, name",
+    [
+        ({"prompt": json.dumps({"3": {"class_type": "KSampler", "inputs": {"seed": 1}}})}, "ComfyUI"),
+        ({"workflow": json.dumps({"nodes": [{"id": 1, "type": "KSampler"}]})}, "ComfyUI"),
+        ({"invokeai_metadata": json.dumps({"positive_prompt": "a face", "seed": 1})}, "InvokeAI"),
+        ({"sd-metadata": json.dumps({"model": "stable diffusion"})}, "InvokeAI"),
+        ({"Software": "NovelAI", "Comment": json.dumps({"steps": 28, "sampler": "k_euler"})}, "NovelAI"),
+    ],
+)
 def test_generator_text_chunks(texts, name):
     item = only(read_provenance(kit.text_png(texts))[0], "png-text")
     assert item.claim == "ai_generated" and item.name == name
@@ -99,8 +112,16 @@ def test_xmp_digital_source_type(form):
     assert only(read_provenance(kit.xmp_jpeg("digitalCapture", form))[0], "xmp").claim == "camera_capture"
 
 
-@pytest.mark.parametrize("software, expected", [("Midjourney v6", "Midjourney"), ("DALL-E 3", "DALL-E"), ("Adobe Firefly", "Adobe Firefly"),
-                                                ("NovelAI", "NovelAI"), ("Stable Diffusion XL", "Stable Diffusion")])
+@pytest.mark.parametrize(
+    "software, expected",
+    [
+        ("Midjourney v6", "Midjourney"),
+        ("DALL-E 3", "DALL-E"),
+        ("Adobe Firefly", "Adobe Firefly"),
+        ("NovelAI", "NovelAI"),
+        ("Stable Diffusion XL", "Stable Diffusion"),
+    ],
+)
 def test_exif_software_of_known_generators(software, expected):
     item = only(read_provenance(kit.exif_jpeg(software))[0], "exif")
     assert item.claim == "ai_generated" and item.name == expected and software in item.detail

@@ -1,6 +1,7 @@
 """Every surface shows the evidence and follows the policy: CLI CSV (a short evidence column), CLI JSON and the API
 (the full list), crop mode, videos, and the explain figure's title line. The model's score is pinned where the
 verdict depends on it, so the test checks the policy, not the model."""
+
 import csv
 import json
 
@@ -26,9 +27,13 @@ def cases(tmp_path_factory):
     folder = tmp_path_factory.mktemp("provenance_cases")
     rgb = kit.face_rgb()
     files = {
-        "c2pa.jpg": kit.signed_jpeg(rgb=rgb), "c2pa.png": kit.signed_png(rgb=rgb), "a1111.png": kit.a1111_png(rgb),
-        "xmp.jpg": kit.xmp_jpeg(rgb=rgb), "exif.jpg": kit.exif_jpeg("Midjourney v6", rgb=rgb),
-        "edited.jpg": kit.edit_signed_jpeg(kit.signed_jpeg(rgb=rgb)), "capture.jpg": kit.signed_jpeg("digitalCapture", rgb=rgb),
+        "c2pa.jpg": kit.signed_jpeg(rgb=rgb),
+        "c2pa.png": kit.signed_png(rgb=rgb),
+        "a1111.png": kit.a1111_png(rgb),
+        "xmp.jpg": kit.xmp_jpeg(rgb=rgb),
+        "exif.jpg": kit.exif_jpeg("Midjourney v6", rgb=rgb),
+        "edited.jpg": kit.edit_signed_jpeg(kit.signed_jpeg(rgb=rgb)),
+        "capture.jpg": kit.signed_jpeg("digitalCapture", rgb=rgb),
         "plain.jpg": kit.encode(rgb, "JPEG", quality=92),
     }
     for name, data in files.items():
@@ -39,8 +44,10 @@ def cases(tmp_path_factory):
 @pytest.fixture
 def model_says(monkeypatch):
     """``model_says(p)``: every face gets P(fake) = p from the (bundled) detector."""
+
     def pin(p: float):
         monkeypatch.setattr(Detector, "score_arrays", lambda self, faces, batch_size=32: np.full(len(faces), p))
+
     return pin
 
 
@@ -88,8 +95,12 @@ def test_a_capture_claim_does_not_override_a_fake_face(cases, tmp_path, model_sa
     results = {r["path"].rsplit("/", 1)[-1]: r for r in json.loads(out.read_text())}
     assert results["capture.jpg"]["image_verdict"] == "FAKE" == results["plain.jpg"]["image_verdict"]
     assert results["capture.jpg"]["evidence"][0]["claim"] == "camera_capture"
-    assert results["capture.jpg"]["evidence"][-1] == {"source": "model", "claim": "ai_edited", "valid": None,
-                                                      "detail": results["capture.jpg"]["evidence"][-1]["detail"]}
+    assert results["capture.jpg"]["evidence"][-1] == {
+        "source": "model",
+        "claim": "ai_edited",
+        "valid": None,
+        "detail": results["capture.jpg"]["evidence"][-1]["detail"],
+    }
 
 
 def test_cli_crop_mode_rows(cases, tmp_path, model_says):
@@ -139,8 +150,7 @@ def test_explain_figure_title_line(cases, tmp_path):
     from fakelens.explain import explain_files
     from fakelens.explain.figures import evidence_text
 
-    rows = explain_files(fakelens.load(), [str(cases / "c2pa.jpg"), str(cases / "plain.jpg")], tmp_path, crops=True,
-                         methods=("gradcam",))
+    rows = explain_files(fakelens.load(), [str(cases / "c2pa.jpg"), str(cases / "plain.jpg")], tmp_path, crops=True, methods=("gradcam",))
     by_file = {r["path"].rsplit("/", 1)[-1]: r for r in rows}
     assert by_file["c2pa.jpg"]["evidence"][0]["claim"] == "ai_generated" and "evidence" not in by_file["plain.jpg"]
     assert (tmp_path / by_file["c2pa.jpg"]["figure"]).is_file()

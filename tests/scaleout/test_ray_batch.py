@@ -1,4 +1,5 @@
 """Ray Data batch scoring on a local 2-CPU Ray instance: the same rows as the plain path."""
+
 import json
 import os
 import subprocess
@@ -29,8 +30,6 @@ def local_ray():
     with ray_cluster("local", num_cpus=2):
         ray.get([ray.remote(lambda: 1).remote() for _ in range(2)])  # worker processes up, with their ports
         yield listeners(os.getpid())
-
-
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +81,9 @@ def test_ray_reads_text_and_parquet_manifests(local_ray, untrained_run, crops, t
     assert main(["predict", "--manifest", str(tmp_path / "list.txt"), "--crops", "--run", str(untrained_run), "-o", str(plain)]) == 0
     for manifest in ("list.txt", "list.parquet"):
         out = tmp_path / f"{manifest}.parquet"
-        assert main(["predict", "--manifest", str(tmp_path / manifest), "--crops", "--run", str(untrained_run), "--ray", "-o", str(out)]) == 0
+        assert (
+            main(["predict", "--manifest", str(tmp_path / manifest), "--crops", "--run", str(untrained_run), "--ray", "-o", str(out)]) == 0
+        )
         rows = _rows(out)
         assert [Path(r["path"]).name for r in rows] == names
     import csv
@@ -118,9 +119,16 @@ def test_ray_runs_the_face_pipeline_on_photos_and_videos(local_ray, untrained_ru
 
 
 def test_plain_predict_never_imports_ray(untrained_run, crops, tmp_path):
-    code = (f"import sys; from fakelens.cli import main; "
-            f"code = main(['predict', {str(crops)!r}, '--crops', '--run', {str(untrained_run)!r}, '-o', {str(tmp_path / 'p.parquet')!r}]); "
-            f"assert code == 3, code; assert 'ray' not in sys.modules, 'ray was imported'")
-    done = subprocess.run([sys.executable, "-c", code], env={"PYTHONPATH": SRC, "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
-                          capture_output=True, text=True, timeout=120)
+    code = (
+        f"import sys; from fakelens.cli import main; "
+        f"code = main(['predict', {str(crops)!r}, '--crops', '--run', {str(untrained_run)!r}, '-o', {str(tmp_path / 'p.parquet')!r}]); "
+        f"assert code == 3, code; assert 'ray' not in sys.modules, 'ray was imported'"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        env={"PYTHONPATH": SRC, "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr[-2000:]

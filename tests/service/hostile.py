@@ -3,6 +3,7 @@
 Shared by the hardening tests and ``benchmarks/hostile_inputs.py`` (which
 puts ``tests/`` on ``sys.path`` and imports ``service.hostile``).
 """
+
 from __future__ import annotations
 
 import io
@@ -23,13 +24,22 @@ def _png_chunk(kind: bytes, data: bytes) -> bytes:
 
 
 def png_header(width: int, height: int) -> bytes:
-    return (b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
-            + _png_chunk(b"IDAT", zlib.compress(b"\0" * 64)) + _png_chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _png_chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
+        + _png_chunk(b"IDAT", zlib.compress(b"\0" * 64))
+        + _png_chunk(b"IEND", b"")
+    )
 
 
 def gif_header(width: int, height: int) -> bytes:
-    return (b"GIF89a" + struct.pack("<HHBBB", width, height, 0, 0, 0) + b"," + struct.pack("<HHHHB", 0, 0, width, height, 0)
-            + b"\x02\x02\x4c\x01\x00;")
+    return (
+        b"GIF89a"
+        + struct.pack("<HHBBB", width, height, 0, 0, 0)
+        + b","
+        + struct.pack("<HHHHB", 0, 0, width, height, 0)
+        + b"\x02\x02\x4c\x01\x00;"
+    )
 
 
 def bmp_header(width: int, height: int) -> bytes:

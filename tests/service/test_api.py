@@ -35,8 +35,7 @@ def test_detect_photo_finds_the_face(make_client):
 
 
 def test_detect_with_explanations(make_client):
-    r = make_client(lime_samples=50).post("/v1/detect", files={"file": ("a.jpg", astronaut_photo(), "image/jpeg")},
-                                          data={"explain": "all"})
+    r = make_client(lime_samples=50).post("/v1/detect", files={"file": ("a.jpg", astronaut_photo(), "image/jpeg")}, data={"explain": "all"})
     assert r.status_code == 200, r.text
     expl = r.json()["faces"][0]["explanation"]
     assert expl["gradcam_overlay"].startswith("data:image/png;base64,")
@@ -112,7 +111,7 @@ def _video_bytes(tmp_path) -> bytes:
     frames = []
     for i in range(6):
         frame = np.full((360, 480, 3), 100, np.uint8)
-        frame[60:280, 40 + 20 * i:240 + 20 * i] = face
+        frame[60:280, 40 + 20 * i : 240 + 20 * i] = face
         frames.append(frame)
     path = tmp_path / "clip.mp4"
     write_video(path, frames, fps=4)
@@ -142,7 +141,7 @@ def test_a_portrait_phone_video_is_judged_upright(make_client, tmp_path):
         stream.set_display_rotation(-90)  # ... shown turned 90 degrees clockwise: 272 wide, 480 tall
         for i in range(4):
             upright = np.full((480, 272, 3), 100, np.uint8)
-            upright[100 + 20 * i:320 + 20 * i, 36:236] = face
+            upright[100 + 20 * i : 320 + 20 * i, 36:236] = face
             stored = np.ascontiguousarray(np.rot90(upright, k=1))
             container.mux(stream.encode(av.VideoFrame.from_ndarray(stored, format="rgb24")))
         container.mux(stream.encode())

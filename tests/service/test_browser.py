@@ -1,4 +1,5 @@
 """A real browser (Debian's Chromium driven by Playwright) uploads a photo and sees the verdict."""
+
 import contextlib
 import shutil
 
@@ -11,9 +12,19 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 def _launch(playwright):
     """Debian's Chromium, headless, with the flags that keep it off this machine's closed network."""
-    return playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                      args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                                            "--disable-sync", "--no-first-run", "--disable-quic"])
+    return playwright.chromium.launch(
+        executable_path=CHROMIUM,
+        headless=True,
+        args=[
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--disable-quic",
+        ],
+    )
 
 
 @contextlib.contextmanager
@@ -27,8 +38,10 @@ def _open_page(url, tmp_path):
         try:
             page = browser.new_page()
             # the Content-Security-Policy's refusals, as the page itself sees them
-            page.add_init_script("window.cspViolations = []; document.addEventListener('securitypolicyviolation', "
-                                 "(e) => window.cspViolations.push(e.violatedDirective + ' ' + e.blockedURI));")
+            page.add_init_script(
+                "window.cspViolations = []; document.addEventListener('securitypolicyviolation', "
+                "(e) => window.cspViolations.push(e.violatedDirective + ' ' + e.blockedURI));"
+            )
             page.goto(url + "/")
             yield page, photo
             assert page.evaluate("window.cspViolations") == []
@@ -134,10 +147,13 @@ def test_page_numbers_neighbouring_faces_and_says_why(live_server, tmp_path):
                 assert "fake-likeness" in item and f"FAKE from {bands['fake_from']:.2f}" in item
 
             # one marker per face, inside the picture, none overlapping another
-            rects = page.eval_on_selector_all("#markers .marker", "els => els.map(e => { const r = e.getBoundingClientRect();"
-                                                                  " return [r.left, r.top, r.right, r.bottom, e.textContent]; })")
-            photo_rect = page.eval_on_selector("#photo", "e => { const r = e.getBoundingClientRect();"
-                                                         " return [r.left, r.top, r.right, r.bottom]; }")
+            rects = page.eval_on_selector_all(
+                "#markers .marker",
+                "els => els.map(e => { const r = e.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom, e.textContent]; })",
+            )
+            photo_rect = page.eval_on_selector(
+                "#photo", "e => { const r = e.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; }"
+            )
             assert [r[4] for r in rects] == ["1", "2"]
             for left, top, right, bottom, _ in rects:
                 assert right - left >= 10 and bottom - top >= 10

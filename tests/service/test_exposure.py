@@ -4,6 +4,7 @@ copies in worker processes, response headers, the docs, binding beyond loopback)
 Each test builds the hostile request or configuration and checks the refusal. Network tests talk to
 loopback addresses only, with bounded loops.
 """
+
 import os
 import signal
 import socket
@@ -49,8 +50,17 @@ def _bound_app(service_detector, bind: str, **settings):
 
 
 # ---------------------------------------------------------------------------------- 6. trusted hosts on loopback
-@pytest.mark.parametrize("bind, own", [("127.0.0.1", "127.0.0.1:8000"), ("127.0.0.2", "127.0.0.2:8000"), ("127.1.2.3", "127.1.2.3"),
-                                       ("localhost", "localhost:8000"), ("::1", "[::1]:8000"), ("0:0:0:0:0:0:0:1", "[::1]")])
+@pytest.mark.parametrize(
+    "bind, own",
+    [
+        ("127.0.0.1", "127.0.0.1:8000"),
+        ("127.0.0.2", "127.0.0.2:8000"),
+        ("127.1.2.3", "127.1.2.3"),
+        ("localhost", "localhost:8000"),
+        ("::1", "[::1]:8000"),
+        ("0:0:0:0:0:0:0:1", "[::1]"),
+    ],
+)
 def test_a_foreign_host_header_is_400_on_every_loopback_address(detector, bind, own):
     client, notes = _bound_app(detector, bind)
     assert notes == []
@@ -70,8 +80,13 @@ def test_trusted_hosts_name_ipv6_literals_as_host_headers_do():
 
 def _serve(args: list[str], log: Path, env: dict | None = None) -> subprocess.Popen:
     cmd = [sys.executable, "-m", "fakelens", "serve", *args]
-    return subprocess.Popen(cmd, env={**os.environ, "PYTHONPATH": SRC, "OMP_NUM_THREADS": "1", **(env or {})},
-                            stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
+    return subprocess.Popen(
+        cmd,
+        env={**os.environ, "PYTHONPATH": SRC, "OMP_NUM_THREADS": "1", **(env or {})},
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
 
 
 def _free_port(host: str) -> int:
@@ -108,8 +123,10 @@ def test_serve_on_another_loopback_address_refuses_a_foreign_host(untrained_run,
         own = f"[{bind}]:{port}" if ":" in bind else f"{bind}:{port}"
         ok = _raw_answer(bind, port, f"GET /healthz HTTP/1.1\r\nHost: {own}\r\nConnection: close\r\n\r\n".encode())
         assert ok.startswith("HTTP/1.1 200"), (tmp_path / "log").read_text()[-2000:]
-        for request in (b"GET /healthz HTTP/1.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n",
-                        b"POST /v1/detect HTTP/1.1\r\nHost: evil.example:80\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"):
+        for request in (
+            b"GET /healthz HTTP/1.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n",
+            b"POST /v1/detect HTTP/1.1\r\nHost: evil.example:80\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        ):
             refused = _raw_answer(bind, port, request)
             assert refused.startswith("HTTP/1.1 400") and "Invalid host header" in refused, refused
     finally:
@@ -157,10 +174,15 @@ def test_every_answer_carries_the_security_headers(detector):
     from fakelens.service.security import SECURITY_HEADERS
 
     client = _client(detector, api_key="s3cret", trusted_hosts=["testserver"])
-    answers = {"page": client.get("/"), "script": client.get("/static/app.js"), "liveness": client.get("/healthz"),
-               "no key": client.get("/v1/models"), "missing": client.get("/nothing-here", headers={"X-API-Key": "s3cret"}),
-               "foreign host": client.get("/", headers={"Host": "evil.example"}),
-               "cross-origin": client.post("/v1/detect", headers={"Origin": "https://evil.example", "X-API-Key": "s3cret"})}
+    answers = {
+        "page": client.get("/"),
+        "script": client.get("/static/app.js"),
+        "liveness": client.get("/healthz"),
+        "no key": client.get("/v1/models"),
+        "missing": client.get("/nothing-here", headers={"X-API-Key": "s3cret"}),
+        "foreign host": client.get("/", headers={"Host": "evil.example"}),
+        "cross-origin": client.post("/v1/detect", headers={"Origin": "https://evil.example", "X-API-Key": "s3cret"}),
+    }
     assert [a.status_code for a in answers.values()] == [200, 200, 200, 401, 404, 400, 403]
     for what, answer in answers.items():
         for name, value in SECURITY_HEADERS.items():
@@ -196,8 +218,13 @@ def test_docs_are_not_served_and_the_schema_and_readiness_need_the_key(detector)
 # ---------------------------------------------------------------------------------- 10. binding beyond loopback, the image
 def _serve_fails(args: list[str], env: dict) -> subprocess.CompletedProcess:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("FAKELENS_") or k == "FAKELENS_CACHE"}
-    return subprocess.run([sys.executable, "-m", "fakelens", "serve", *args], env={**clean, "PYTHONPATH": SRC, **env},
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "fakelens", "serve", *args],
+        env={**clean, "PYTHONPATH": SRC, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_serve_on_all_interfaces_with_no_key_and_no_trusted_hosts_refuses_to_start():
@@ -227,10 +254,12 @@ def test_the_refusal_is_lifted_by_a_key_trusted_hosts_or_on_purpose():
 
 
 def test_serve_settings_errors_are_one_line(tmp_path):
-    for args, env, says in ((["--host", "no-such-host.invalid"], {}, "--host no-such-host.invalid: cannot resolve it"),
-                            (["--api-key-file", str(tmp_path / "missing")], {}, "cannot read the API key file"),
-                            ([], {"FAKELENS_API_KEY_FILE": str(tmp_path)}, "cannot read the API key file"),
-                            ([], {"FAKELENS_INSECURE_OPEN": "maybe"}, "insecure_open: Input should be a valid boolean")):
+    for args, env, says in (
+        (["--host", "no-such-host.invalid"], {}, "--host no-such-host.invalid: cannot resolve it"),
+        (["--api-key-file", str(tmp_path / "missing")], {}, "cannot read the API key file"),
+        ([], {"FAKELENS_API_KEY_FILE": str(tmp_path)}, "cannot read the API key file"),
+        ([], {"FAKELENS_INSECURE_OPEN": "maybe"}, "insecure_open: Input should be a valid boolean"),
+    ):
         done = _serve_fails(args, env)
         assert done.returncode == 2 and says in done.stderr, (args, env, done.stderr)
         assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr, done.stderr
@@ -250,8 +279,9 @@ def test_the_image_command_passes_a_run_folder_with_spaces_and_shell_characters_
     stand_in.chmod(0o755)
     env = {"PATH": f"{stand_in.parent}:/usr/bin:/bin", "FAKELENS_PROCESSES": "2", "FAKELENS_BACKEND": "auto"}
     hostile = "/models/my run;touch pwned/*"
-    args = subprocess.run([shell, flag, script], env={**env, "FAKELENS_RUN": hostile}, cwd=tmp_path, capture_output=True,
-                          text=True, timeout=30).stdout.splitlines()
+    args = subprocess.run(
+        [shell, flag, script], env={**env, "FAKELENS_RUN": hostile}, cwd=tmp_path, capture_output=True, text=True, timeout=30
+    ).stdout.splitlines()
     assert args[-2:] == ["--run", hostile] and not (tmp_path / "pwned").exists()
     plain = subprocess.run([shell, flag, script], env=env, capture_output=True, text=True, timeout=30).stdout.splitlines()
     assert "--run" not in plain and plain[:2] == ["serve", "--host"]

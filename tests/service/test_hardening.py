@@ -4,6 +4,7 @@ Each test builds its hostile input small (``hostile.py``) and checks the
 refusal, its text, and the time or memory it cost where the issue names a
 number. Network tests talk to 127.0.0.1 only, with bounded loops.
 """
+
 import asyncio
 import glob
 import io
@@ -67,8 +68,7 @@ def _raw_exchange(url: str, head: bytes, body_chunks=(), read_timeout: float = 5
 def test_a_1_gib_upload_is_refused_from_its_content_length_in_under_a_second(live_server):
     url = live_server()
     _, content_type = multipart_body([])
-    head = (f"POST /v1/detect HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: {content_type}\r\n"
-            f"Content-Length: {2**30}\r\n\r\n").encode()
+    head = (f"POST /v1/detect HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: {content_type}\r\nContent-Length: {2**30}\r\n\r\n").encode()
     before = _temp_uploads()
     answer, seconds = _raw_exchange(url, head, [b"--fakelens-test-boundary\r\n"])
     assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
@@ -99,9 +99,21 @@ def _asgi_post(app, body_chunks, content_type: str, content_length: int | None =
     headers = [(b"host", b"testserver"), (b"content-type", content_type.encode())]
     if content_length is not None:
         headers.append((b"content-length", str(content_length).encode()))
-    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http", "path": "/v1/detect",
-             "raw_path": b"/v1/detect", "query_string": b"", "root_path": "", "headers": headers, "client": ("127.0.0.1", 50000),
-             "server": ("testserver", 80), "state": {}}
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/v1/detect",
+        "raw_path": b"/v1/detect",
+        "query_string": b"",
+        "root_path": "",
+        "headers": headers,
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 80),
+        "state": {},
+    }
     asyncio.run(app(scope, receive, send))
     start = next(m for m in messages if m["type"] == "http.response.start")
     body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.response.body")
@@ -149,13 +161,16 @@ def test_a_second_file_part_is_refused_before_it_is_read(service_detector):
     assert consumed < 10
 
 
-@pytest.mark.parametrize("parts, status, message", [
-    ([("file", "a.jpg", b"JPEG"), ("x", "b.jpg", b"more")], 400, "unexpected file part 'x'"),
-    ([("file", "a.jpg", b"\xff\xd8\xff" + bytes(100))] + [(f"f{i}", None, b"1") for i in range(9)], 400, "too many form fields"),
-    ([("file", "a.jpg", b"\xff\xd8\xff" + bytes(100)), ("explain", None, b"x" * 2000)], 400, "longer than 1024 bytes"),
-    ([("explain", None, b"none")], 422, "no file"),
-    ([("file", "a.jpg", b"")], 422, "the file is empty"),
-])
+@pytest.mark.parametrize(
+    "parts, status, message",
+    [
+        ([("file", "a.jpg", b"JPEG"), ("x", "b.jpg", b"more")], 400, "unexpected file part 'x'"),
+        ([("file", "a.jpg", b"\xff\xd8\xff" + bytes(100))] + [(f"f{i}", None, b"1") for i in range(9)], 400, "too many form fields"),
+        ([("file", "a.jpg", b"\xff\xd8\xff" + bytes(100)), ("explain", None, b"x" * 2000)], 400, "longer than 1024 bytes"),
+        ([("explain", None, b"none")], 422, "no file"),
+        ([("file", "a.jpg", b"")], 422, "the file is empty"),
+    ],
+)
 def test_form_shape_is_checked(make_client, parts, status, message):
     body, content_type = multipart_body(parts)
     r = make_client().post("/v1/detect", content=body, headers={"Content-Type": content_type})
@@ -321,8 +336,11 @@ def grid_jpeg():
 def test_faces_per_image_are_capped(make_client, grid_jpeg):
     body = make_client(max_faces=32).post("/v1/detect", files={"file": ("grid.jpg", grid_jpeg)}).json()
     assert body["n_faces"] == 32 and any("face limit reached" in w for w in body["warnings"])
-    explained = make_client(max_faces=5, max_explained_faces=2).post("/v1/detect", files={"file": ("grid.jpg", grid_jpeg)},
-                                                                      data={"explain": "gradcam"}).json()
+    explained = (
+        make_client(max_faces=5, max_explained_faces=2)
+        .post("/v1/detect", files={"file": ("grid.jpg", grid_jpeg)}, data={"explain": "gradcam"})
+        .json()
+    )
     assert explained["n_faces"] == 5
     assert [("explanation" in f) for f in explained["faces"]] == [True, True, False, False, False]
     assert any("explanations for the 2 most confident faces only (of 5)" in w for w in explained["warnings"])
@@ -350,8 +368,9 @@ def test_plain_detection_answers_while_a_slow_explanation_runs(make_client, grid
     _slow_explanations(monkeypatch, gate=gate, started=started)
     client = make_client(workers=1, queue_size=1, max_faces=16, max_explained_faces=16)
     slow = {}
-    t = threading.Thread(target=lambda: slow.update(r=client.post("/v1/detect", files={"file": ("grid.jpg", grid_jpeg)},
-                                                                  data={"explain": "all"})))
+    t = threading.Thread(
+        target=lambda: slow.update(r=client.post("/v1/detect", files={"file": ("grid.jpg", grid_jpeg)}, data={"explain": "all"}))
+    )
     t.start()
     try:
         assert started.wait(30)
@@ -368,7 +387,8 @@ def test_explanations_stop_at_their_deadline_and_keep_the_faces_done(make_client
     _slow_explanations(monkeypatch, per_face_s=0.6)
     started = time.perf_counter()
     r = make_client(max_faces=6, max_explained_faces=6, explain_timeout_s=1.0).post(
-        "/v1/detect", files={"file": ("grid.jpg", grid_jpeg)}, data={"explain": "gradcam"})
+        "/v1/detect", files={"file": ("grid.jpg", grid_jpeg)}, data={"explain": "gradcam"}
+    )
     assert r.status_code == 200 and time.perf_counter() - started < 10
     body = r.json()
     done = sum("explanation" in f for f in body["faces"])
@@ -380,8 +400,9 @@ def test_a_full_explanation_queue_answers_503(make_client, grid_jpeg, monkeypatc
     _slow_explanations(monkeypatch, gate=gate, started=started)
     client = make_client(explain_workers=1, explain_queue=0, max_faces=1)
     first = {}
-    t = threading.Thread(target=lambda: first.update(r=client.post("/v1/detect", files={"file": ("g.jpg", grid_jpeg)},
-                                                                   data={"explain": "gradcam"})))
+    t = threading.Thread(
+        target=lambda: first.update(r=client.post("/v1/detect", files={"file": ("g.jpg", grid_jpeg)}, data={"explain": "gradcam"}))
+    )
     t.start()
     try:
         assert started.wait(30)
@@ -488,8 +509,10 @@ def test_cross_origin_posts_are_refused_same_origin_and_allowed_origins_pass(mak
     allowed = make_client(cors_origins=["https://app.example"])
     r = allowed.post("/v1/detect", files=photo, headers={"Origin": "https://app.example"})
     assert r.status_code == 200 and r.headers["access-control-allow-origin"] == "https://app.example"
-    preflight = allowed.options("/v1/detect", headers={"Origin": "https://app.example", "Access-Control-Request-Method": "POST",
-                                                       "Access-Control-Request-Headers": "X-API-Key"})
+    preflight = allowed.options(
+        "/v1/detect",
+        headers={"Origin": "https://app.example", "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "X-API-Key"},
+    )
     assert preflight.status_code == 200 and "x-api-key" in preflight.headers["access-control-allow-headers"].lower()
 
 

@@ -1,4 +1,5 @@
 """The service's readiness contract and its multi-process mode (what a load balancer sees)."""
+
 import os
 import signal
 import socket
@@ -9,8 +10,6 @@ import urllib.request
 from pathlib import Path
 
 SRC = str(Path(__file__).resolve().parents[2] / "src")
-
-
 
 
 def test_readyz_is_200_with_a_loaded_model_and_503_once_shutting_down(untrained_run, monkeypatch):
@@ -39,8 +38,22 @@ def _free_port() -> int:
 def test_serve_with_two_worker_processes_answers_on_one_port(untrained_run, tmp_path):
     port = _free_port()
     env = {**os.environ, "PYTHONPATH": SRC, "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "fakelens", "serve", "--host", "127.0.0.1", "--port", str(port), "--run", str(untrained_run),
-           "--backend", "torch", "--processes", "2"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "fakelens",
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--run",
+        str(untrained_run),
+        "--backend",
+        "torch",
+        "--processes",
+        "2",
+    ]
     log = open(tmp_path / "serve.log", "w")
     server = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:

@@ -17,7 +17,9 @@ def test_metrics_match_hand_computed_values():
     assert m["f1"] == pytest.approx(3 / 4)
     # AUC: pairs (pos, neg) ranked correctly: 16 pairs, wrong ones: 0.4<0.6 only -> 15/16
     assert m["roc_auc"] == pytest.approx(15 / 16)
-    expected_ll = -np.mean([np.log(1 - 0.1), np.log(1 - 0.6), np.log(1 - 0.2), np.log(0.8), np.log(0.4), np.log(0.9), np.log(0.7), np.log(1 - 0.3)])
+    expected_ll = -np.mean(
+        [np.log(1 - 0.1), np.log(1 - 0.6), np.log(1 - 0.2), np.log(0.8), np.log(0.4), np.log(0.9), np.log(0.7), np.log(1 - 0.3)]
+    )
     assert m["log_loss"] == pytest.approx(expected_ll)
 
 

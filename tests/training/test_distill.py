@@ -1,4 +1,5 @@
 """Learning without Forgetting: the teacher's P(FAKE) in the target, on the chosen sources' stored images."""
+
 import csv
 
 import numpy as np
@@ -26,8 +27,12 @@ class ConstantLogit(nn.Module):
 
 
 def _batch():
-    samples = [Sample("a.jpg", 1, "g1", "dfdc"), Sample("b.jpg", 0, "g2", "dfdc"),
-               Sample("b.jpg", 1, "g2", "dfdc", "sbi"), Sample("c.jpg", 1, "g3", "rvf10k")]
+    samples = [
+        Sample("a.jpg", 1, "g1", "dfdc"),
+        Sample("b.jpg", 0, "g2", "dfdc"),
+        Sample("b.jpg", 1, "g2", "dfdc", "sbi"),
+        Sample("c.jpg", 1, "g3", "rvf10k"),
+    ]
     return torch.zeros(4, 3, 8, 8), torch.tensor([1.0, 0.0, 1.0, 1.0]), samples
 
 
@@ -58,8 +63,16 @@ def test_a_teacher_with_another_input_is_refused(trained_run):
 
 def test_a_student_that_agrees_with_its_teacher_gets_no_push_on_distilled_items(tmp_path, trained_run, kaggle_dataset):
     run, _ = trained_run
-    cfg = TrainConfig(data=str(kaggle_dataset), model="simple_cnn", out=str(tmp_path), image_size=64, label_smoothing=0.0,
-                      init_weights=str(run), distill_from=str(run), distill_weight=1.0)
+    cfg = TrainConfig(
+        data=str(kaggle_dataset),
+        model="simple_cnn",
+        out=str(tmp_path),
+        image_size=64,
+        label_smoothing=0.0,
+        init_weights=str(run),
+        distill_from=str(run),
+        distill_weight=1.0,
+    )
     module = DetectorModule(cfg)
     module.model.eval()  # the same network as the teacher, in the same mode
     x, y = torch.rand(2, 3, 64, 64), torch.tensor([1.0, 0.0])
@@ -92,8 +105,18 @@ def test_a_student_learns_from_its_teacher_where_the_labels_are_noise(tmp_path, 
     noisy = tmp_path / "noisy" / "clean.csv"  # the same file name: the same source name, so the same split
     noisy.parent.mkdir()
     _write_manifest(noisy, {**labels, **dict(zip(train_paths, shuffled.tolist()))})
-    base = dict(data=[str(noisy)], model="simple_cnn", epochs=12, batch_size=16, image_size=64, lr=3e-3,
-                aug_strength=0.0, num_workers=0, patience=0, seed=0)
+    base = dict(
+        data=[str(noisy)],
+        model="simple_cnn",
+        epochs=12,
+        batch_size=16,
+        image_size=64,
+        lr=3e-3,
+        aug_strength=0.0,
+        num_workers=0,
+        patience=0,
+        seed=0,
+    )
     train(TrainConfig(**base, out=str(tmp_path / "taught"), distill_from=str(run), distill_weight=1.0), quiet=True)
     run_samples, run_sides = read_split_csv(tmp_path / "taught" / "split.csv")
     assert sorted(s.path for s, side in zip(run_samples, run_sides) if side == "train") == sorted(train_paths)

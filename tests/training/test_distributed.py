@@ -3,6 +3,7 @@
 The two ranks are started like torchrun starts them (its environment variables,
 one process each); the restart goes through torchrun itself and ``python -m fakelens``.
 """
+
 import json
 import os
 import shutil
@@ -25,8 +26,28 @@ GLOBAL_BATCH = 16
 
 
 def _train_args(data, out, batch_size, *extra):
-    return ["train", "--data", str(data), "--model", "simple_cnn", "--image-size", "32", "--epochs", "1", "--batch-size",
-            str(batch_size), "--aug-strength", "0", "--num-workers", "0", "--seed", "0", "--out", str(out), *extra]
+    return [
+        "train",
+        "--data",
+        str(data),
+        "--model",
+        "simple_cnn",
+        "--image-size",
+        "32",
+        "--epochs",
+        "1",
+        "--batch-size",
+        str(batch_size),
+        "--aug-strength",
+        "0",
+        "--num-workers",
+        "0",
+        "--seed",
+        "0",
+        "--out",
+        str(out),
+        *extra,
+    ]
 
 
 def _free_port() -> int:
@@ -37,8 +58,15 @@ def _free_port() -> int:
 
 def _rank_main(rank, world, port, argv, log_dir):
     """One rank, as torchrun would start it; every file it moves into place is logged by rank."""
-    os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(world), LOCAL_WORLD_SIZE=str(world),
-                      MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), OMP_NUM_THREADS="1")
+    os.environ.update(
+        RANK=str(rank),
+        LOCAL_RANK=str(rank),
+        WORLD_SIZE=str(world),
+        LOCAL_WORLD_SIZE=str(world),
+        MASTER_ADDR="127.0.0.1",
+        MASTER_PORT=str(port),
+        OMP_NUM_THREADS="1",
+    )
     real_replace = os.replace
 
     def logged_replace(src, dst, *args, **kwargs):
@@ -70,8 +98,9 @@ def one_process_run(data, tmp_path_factory):
 def two_process_run(data, tmp_path_factory):
     root = tmp_path_factory.mktemp("two")
     out = root / "run"
-    mp.start_processes(_rank_main, args=(2, _free_port(), _train_args(data, out, GLOBAL_BATCH // 2), str(root)), nprocs=2,
-                       join=True, start_method="spawn")
+    mp.start_processes(
+        _rank_main, args=(2, _free_port(), _train_args(data, out, GLOBAL_BATCH // 2), str(root)), nprocs=2, join=True, start_method="spawn"
+    )
     return out, root
 
 
@@ -106,10 +135,27 @@ def test_rank_zero_alone_writes_the_run(two_process_run):
 def test_resume_after_restarting_every_rank_with_torchrun(two_process_run, tmp_path):
     run = tmp_path / "run"
     shutil.copytree(two_process_run[0], run)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parents[2] / "src"),
-                                                         os.environ.get("PYTHONPATH", "")]), "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-           "-m", "fakelens", "train", "--out", str(run), "--resume", "--epochs", "2"]
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parents[2] / "src"), os.environ.get("PYTHONPATH", "")]),
+        "OMP_NUM_THREADS": "1",
+    }
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc-per-node",
+        "2",
+        "-m",
+        "fakelens",
+        "train",
+        "--out",
+        str(run),
+        "--resume",
+        "--epochs",
+        "2",
+    ]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stderr[-3000:]
     history = (run / "history.csv").read_text().splitlines()

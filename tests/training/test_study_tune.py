@@ -43,8 +43,7 @@ def test_study_without_offline_weights_falls_back_to_random_init(tmp_path, kaggl
     from fakelens.training.study import _with_pretrained
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    cfg, init = _with_pretrained(TrainConfig(data="", model="resnet50", freeze_epochs=1, epochs=3), None,
-                                 {"epochs": 2, "image_size": 128})
+    cfg, init = _with_pretrained(TrainConfig(data="", model="resnet50", freeze_epochs=1, epochs=3), None, {"epochs": 2, "image_size": 128})
     assert not cfg.pretrained and init.startswith("random")
     # a random backbone is never frozen, and the config's without_imagenet budget replaces its own
     assert (cfg.freeze_epochs, cfg.epochs, cfg.image_size) == (0, 2, 128)

@@ -8,8 +8,19 @@ from fakelens.training import Callback, TrainConfig, Trainer, train
 
 
 def _config(data, out, model, **kw):
-    base = dict(data=str(data), model=model, out=str(out), epochs=4, batch_size=16, image_size=64, lr=3e-3,
-                aug_strength=0.0, num_workers=0, patience=0, seed=0)
+    base = dict(
+        data=str(data),
+        model=model,
+        out=str(out),
+        epochs=4,
+        batch_size=16,
+        image_size=64,
+        lr=3e-3,
+        aug_strength=0.0,
+        num_workers=0,
+        patience=0,
+        seed=0,
+    )
     base.update(kw)
     return TrainConfig(**base)
 
@@ -34,8 +45,18 @@ def test_models_learn_synthetic_fakes(tmp_path, kaggle_dataset, folder_dataset, 
 
 def test_run_folder_has_everything(trained_run):
     run, metrics = trained_run
-    for name in ("split.csv", "history.csv", "metrics.json", "config.json", "detector.json", "model.safetensors",
-                 "plots/history.png", "eval/roc.png", "eval/confusion.png", "eval/metrics.json"):
+    for name in (
+        "split.csv",
+        "history.csv",
+        "metrics.json",
+        "config.json",
+        "detector.json",
+        "model.safetensors",
+        "plots/history.png",
+        "eval/roc.png",
+        "eval/confusion.png",
+        "eval/metrics.json",
+    ):
         assert (run / name).is_file(), name
     assert (run / "split.csv").read_text().splitlines()[0] == "path,label,group,split,source,key"
     from fakelens.data.split import read_split_csv
@@ -93,7 +114,8 @@ def test_per_class_subsets_only_the_training_split(tmp_path, kaggle_dataset, tra
     samples, splits = read_split_csv(tmp_path / "small" / "split.csv")
     full_samples, full_splits = read_split_csv(full_run / "split.csv")
     for part in ("val", "test"):
-        assert sorted(s.path for s, sp in zip(samples, splits) if sp == part) == \
-            sorted(s.path for s, sp in zip(full_samples, full_splits) if sp == part)
+        assert sorted(s.path for s, sp in zip(samples, splits) if sp == part) == sorted(
+            s.path for s, sp in zip(full_samples, full_splits) if sp == part
+        )
     train_labels = [s.label for s, sp in zip(samples, splits) if sp == "train"]
     assert train_labels.count(0) == 30 and train_labels.count(1) == 30

@@ -1,4 +1,5 @@
 """The trainer's parts on their own: the data module, the model module and the finalise step."""
+
 import json
 import shutil
 
@@ -12,8 +13,19 @@ from fakelens.training import DetectorModule, FaceDataModule, TrainConfig, final
 
 
 def _config(data, out, **kw):
-    base = dict(data=str(data), model="simple_cnn", out=str(out), epochs=2, batch_size=16, image_size=32, lr=3e-3,
-                aug_strength=0.0, num_workers=0, patience=0, seed=0)
+    base = dict(
+        data=str(data),
+        model="simple_cnn",
+        out=str(out),
+        epochs=2,
+        batch_size=16,
+        image_size=32,
+        lr=3e-3,
+        aug_strength=0.0,
+        num_workers=0,
+        patience=0,
+        seed=0,
+    )
     return TrainConfig(**{**base, **kw})
 
 

@@ -6,10 +6,21 @@ from fakelens.errors import UnsafePathError
 from fakelens.utils.paths import safe_child, safe_name
 
 
-@pytest.mark.parametrize("name, expected", [
-    (".", "input"), ("..", "input"), ("", "input"), ("  ", "input"), ("...", "input"),
-    ("a/b", "a_b"), ("a\\b", "a_b"), ("line\nbreak", "line_break"), ("face", "face"), (".hidden", ".hidden"),
-])
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        (".", "input"),
+        ("..", "input"),
+        ("", "input"),
+        ("  ", "input"),
+        ("...", "input"),
+        ("a/b", "a_b"),
+        ("a\\b", "a_b"),
+        ("line\nbreak", "line_break"),
+        ("face", "face"),
+        (".hidden", ".hidden"),
+    ],
+)
 def test_safe_name_is_one_plain_name(name, expected):
     assert safe_name(name) == expected
 

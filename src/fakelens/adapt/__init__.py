@@ -1,4 +1,5 @@
 """``fakelens adapt``: teach a detector a new kind of fake from a few dozen examples (NumPy + scikit-learn + ONNX Runtime)."""
+
 from __future__ import annotations
 
 from .api import adapt, evaluate

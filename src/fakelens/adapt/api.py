@@ -9,6 +9,7 @@ entry point loads: the base's weights and ONNX export copied, ``detector.json``
 with the ``adapter`` section and the new calibration, ``adapter.safetensors``
 and ``MODEL_CARD.md``.
 """
+
 from __future__ import annotations
 
 import datetime
@@ -80,9 +81,17 @@ def figures(labels: np.ndarray, probs: np.ndarray, calibration: Calibration) -> 
     return out
 
 
-def adapt(fake: Sequence[str | os.PathLike], real: Sequence[str | os.PathLike], out: str | os.PathLike,
-          base: str | os.PathLike | None = None, seed: int = 0, progress: bool = True, face_detector: str | None = None,
-          warn: Callable[[str], None] | None = None, crops: bool | None = None) -> dict:
+def adapt(
+    fake: Sequence[str | os.PathLike],
+    real: Sequence[str | os.PathLike],
+    out: str | os.PathLike,
+    base: str | os.PathLike | None = None,
+    seed: int = 0,
+    progress: bool = True,
+    face_detector: str | None = None,
+    warn: Callable[[str], None] | None = None,
+    crops: bool | None = None,
+) -> dict:
     """Write an adapted detector to ``out``; returns a summary (counts, validation figures, bands).
 
     ``crops``: True takes every image whole as a face crop (``predict --crops``); None (default) finds faces,
@@ -100,8 +109,10 @@ def adapt(fake: Sequence[str | os.PathLike], real: Sequence[str | os.PathLike], 
         warn(f"the memory bank was made with TTA views {bank.tta_views}, the detector uses {detector.views}; not using it")
         bank = None
     if bank is None:
-        warn(f"{base_dir} has no memory bank made from its weights: the adapted detector is fitted and its bands set on your "
-             "examples alone, so nothing keeps its behaviour on the base's own data")
+        warn(
+            f"{base_dir} has no memory bank made from its weights: the adapted detector is fitted and its bands set on your "
+            "examples alone, so nothing keeps its behaviour on the base's own data"
+        )
     examples = collect_examples(FacePipeline(detector, face_detector), fake, real, progress=progress, crops=crops)
     for path, why in examples.skipped:
         warn(f"skipped {path}: {why}")
@@ -119,9 +130,18 @@ def adapt(fake: Sequence[str | os.PathLike], real: Sequence[str | os.PathLike], 
         "adapted": figures(held.labels, adapted.proba(fitted.adapter.logits(held.base_logits, held.features)), adapted),
     }
     fitted.adapter.info.update(validation=validation, accused_before=fitted.accused_before, accused_after=fitted.accused_after)
-    summary = {"out": str(out), "from": info["from"], "examples": examples.counts(), "fitted_on": len(fit_idx), "held_back": len(held_idx),
-               "validation": validation, "bands": {"real_below": fitted.bands.real_below, "fake_from": fitted.bands.fake_from},
-               "accused_before": fitted.accused_before, "accused_after": fitted.accused_after, "bank": bank.counts() if bank else None}
+    summary = {
+        "out": str(out),
+        "from": info["from"],
+        "examples": examples.counts(),
+        "fitted_on": len(fit_idx),
+        "held_back": len(held_idx),
+        "validation": validation,
+        "bands": {"real_below": fitted.bands.real_below, "fake_from": fitted.bands.fake_from},
+        "accused_before": fitted.accused_before,
+        "accused_after": fitted.accused_after,
+        "bank": bank.counts() if bank else None,
+    }
     write_adapted(out, base_dir, detector, fitted, adapted, examples, summary)
     return summary
 
@@ -130,8 +150,13 @@ def bank_embedded(bank: MemoryBank | None) -> Embedded | None:
     if bank is None:
         return None
     n = len(bank)
-    return Embedded(bank.base_logits.astype(np.float64), bank.features(), bank.labels.astype(int),
-                    np.asarray([f"bank:{i}" for i in range(n)]), bank.sources.astype(str))
+    return Embedded(
+        bank.base_logits.astype(np.float64),
+        bank.features(),
+        bank.labels.astype(int),
+        np.asarray([f"bank:{i}" for i in range(n)]),
+        bank.sources.astype(str),
+    )
 
 
 def adapter_info(base, base_dir: Path, detector: Detector, examples: Examples, seed: int, bank: MemoryBank | None) -> dict:
@@ -146,16 +171,20 @@ def adapter_info(base, base_dir: Path, detector: Detector, examples: Examples, s
         "fakelens_version": __version__,
         "seed": int(seed),
         "examples": examples.counts(),
-        "image_sizes": {"median": [int(v) for v in np.median(sizes, axis=0)], "min": [int(v) for v in sizes.min(axis=0)],
-                        "max": [int(v) for v in sizes.max(axis=0)]},
+        "image_sizes": {
+            "median": [int(v) for v in np.median(sizes, axis=0)],
+            "min": [int(v) for v in sizes.min(axis=0)],
+            "max": [int(v) for v in sizes.max(axis=0)],
+        },
         "formats": sorted(set(examples.formats)),
         "skipped": len(examples.skipped),
         "memory_bank": bank.counts() if bank is not None else None,
     }
 
 
-def write_adapted(out: Path, base_dir: Path, detector: Detector, fitted: Fitted, calibration: Calibration, examples: Examples,
-                  summary: dict) -> None:
+def write_adapted(
+    out: Path, base_dir: Path, detector: Detector, fitted: Fitted, calibration: Calibration, examples: Examples, summary: dict
+) -> None:
     """The detector folder, built beside ``out`` and moved into place in one step (no half-written detector)."""
     from .card import model_card
 
@@ -168,9 +197,18 @@ def write_adapted(out: Path, base_dir: Path, detector: Detector, fitted: Fitted,
         shutil.copyfile(base_dir / WEIGHTS_FILE, tmp / WEIGHTS_FILE)
         if (base_dir / ONNX_FILE).is_file():
             shutil.copyfile(base_dir / ONNX_FILE, tmp / ONNX_FILE)
-        new = Detector(None, detector.model_name, detector.preprocess, calibration.threshold, calibration.temperature,
-                       info=detector.info, tta=calibration.tta, bands=calibration.bands, tta_views=calibration.tta_views,
-                       adapter=fitted.adapter)
+        new = Detector(
+            None,
+            detector.model_name,
+            detector.preprocess,
+            calibration.threshold,
+            calibration.temperature,
+            info=detector.info,
+            tta=calibration.tta,
+            bands=calibration.bands,
+            tta_views=calibration.tta_views,
+            adapter=fitted.adapter,
+        )
         config = new.config()
         config["adapter"] = fitted.adapter.save(tmp)
         write_json(tmp / CONFIG_FILE, config)
@@ -184,8 +222,13 @@ def write_adapted(out: Path, base_dir: Path, detector: Detector, fitted: Fitted,
         raise
 
 
-def evaluate(adapted_dir: str | os.PathLike, data: str | os.PathLike, progress: bool = True, face_detector: str | None = None,
-             crops: bool | None = None) -> dict:
+def evaluate(
+    adapted_dir: str | os.PathLike,
+    data: str | os.PathLike,
+    progress: bool = True,
+    face_detector: str | None = None,
+    crops: bool | None = None,
+) -> dict:
     """The adapted detector's figures on a labelled folder (real/ + fake/, a manifest or a Kaggle layout) next to its base's.
 
     Both come from one pass of the base model: the adapted score is the base's logits and features through the adapter.
@@ -210,7 +253,8 @@ def evaluate(adapted_dir: str | os.PathLike, data: str | os.PathLike, progress: 
     labels = np.asarray(examples.labels)
     base_calibration = _base_calibration(detector)
     return {
-        "data": str(data), "skipped": len(examples.skipped),
+        "data": str(data),
+        "skipped": len(examples.skipped),
         "base": figures(labels, base_calibration.proba(logits), base_calibration),
         "adapted": figures(labels, detector.calibration.proba(detector.adapter.logits(logits, features)), detector.calibration),
     }
@@ -223,5 +267,10 @@ def _base_calibration(detector: Detector) -> Calibration:
     base = detector.adapter.info.get("base_calibration")
     if not base:
         raise RunDirError("this adapted detector does not record its base's calibration")
-    return Calibration(float(base["temperature"]), float(base["threshold"]), detector.tta, Bands.from_dict(base.get("bands")),
-                       detector.calibration.tta_views)
+    return Calibration(
+        float(base["temperature"]),
+        float(base["threshold"]),
+        detector.tta,
+        Bands.from_dict(base.get("bands")),
+        detector.calibration.tta_views,
+    )

@@ -10,6 +10,7 @@ bank's real faces are not accused more than by the base.
 
 A NumPy ``.npz`` read with ``allow_pickle=False``; ``tools/make_memory_bank.py`` writes it.
 """
+
 from __future__ import annotations
 
 import os
@@ -57,26 +58,51 @@ class MemoryBank:
         return out
 
     @classmethod
-    def build(cls, features: np.ndarray, base_logits: np.ndarray, labels: np.ndarray, sources, weights_digest: str,
-              tta_views: tuple[str, ...], components: int = 256) -> "MemoryBank":
+    def build(
+        cls,
+        features: np.ndarray,
+        base_logits: np.ndarray,
+        labels: np.ndarray,
+        sources,
+        weights_digest: str,
+        tta_views: tuple[str, ...],
+        components: int = 256,
+    ) -> "MemoryBank":
         """PCA (by SVD) of ``features`` to ``components`` dimensions; everything else kept as given."""
         features = np.asarray(features, dtype=np.float64)
         mean = features.mean(axis=0)
         _, _, vt = np.linalg.svd(features - mean, full_matrices=False)
         basis = vt[: min(components, vt.shape[0])]
         names, index = np.unique(np.asarray(sources, dtype=str), return_inverse=True)
-        return cls(((features - mean) @ basis.T).astype(np.float16), basis.astype(np.float16), mean.astype(np.float32),
-                   np.asarray(base_logits, np.float32), np.asarray(labels, np.int8), index.astype(np.uint8), names,
-                   weights_digest, tuple(tta_views))
+        return cls(
+            ((features - mean) @ basis.T).astype(np.float16),
+            basis.astype(np.float16),
+            mean.astype(np.float32),
+            np.asarray(base_logits, np.float32),
+            np.asarray(labels, np.int8),
+            index.astype(np.uint8),
+            names,
+            weights_digest,
+            tuple(tta_views),
+        )
 
     def save(self, path: str | os.PathLike) -> Path:
         path = Path(path)
         with atomic_path(path) as tmp:
             with open(tmp, "wb") as fh:
-                np.savez_compressed(fh, version=np.int32(BANK_VERSION), coords=self.coords, components=self.components, mean=self.mean,
-                                    base_logits=self.base_logits, labels=self.labels, source_index=self.source_index,
-                                    source_names=self.source_names.astype("U64"), weights_digest=np.str_(self.weights_digest),
-                                    tta_views=np.asarray(self.tta_views, dtype="U64"))
+                np.savez_compressed(
+                    fh,
+                    version=np.int32(BANK_VERSION),
+                    coords=self.coords,
+                    components=self.components,
+                    mean=self.mean,
+                    base_logits=self.base_logits,
+                    labels=self.labels,
+                    source_index=self.source_index,
+                    source_names=self.source_names.astype("U64"),
+                    weights_digest=np.str_(self.weights_digest),
+                    tta_views=np.asarray(self.tta_views, dtype="U64"),
+                )
         return path
 
     @classmethod
@@ -88,13 +114,28 @@ class MemoryBank:
         except (OSError, ValueError, KeyError) as exc:
             raise RunDirError(f"{path}: not a readable memory bank ({exc})") from None
         try:
-            bank = cls(data["coords"], data["components"], data["mean"], data["base_logits"], data["labels"], data["source_index"],
-                       data["source_names"], str(data["weights_digest"]), tuple(str(v) for v in data["tta_views"]))
+            bank = cls(
+                data["coords"],
+                data["components"],
+                data["mean"],
+                data["base_logits"],
+                data["labels"],
+                data["source_index"],
+                data["source_names"],
+                str(data["weights_digest"]),
+                tuple(str(v) for v in data["tta_views"]),
+            )
         except KeyError as exc:
             raise RunDirError(f"{path}: the memory bank lacks {exc}") from None
         n, k = bank.coords.shape
-        if (bank.components.shape[0] != k or bank.mean.shape != (bank.components.shape[1],) or bank.base_logits.shape != (n,)
-                or bank.labels.shape != (n,) or bank.source_index.shape != (n,) or int(bank.source_index.max(initial=0)) >= len(bank.source_names)):
+        if (
+            bank.components.shape[0] != k
+            or bank.mean.shape != (bank.components.shape[1],)
+            or bank.base_logits.shape != (n,)
+            or bank.labels.shape != (n,)
+            or bank.source_index.shape != (n,)
+            or int(bank.source_index.max(initial=0)) >= len(bank.source_names)
+        ):
             raise RunDirError(f"{path}: the memory bank's arrays do not fit together")
         return bank
 

@@ -1,4 +1,5 @@
 """The adapted detector's model card: what it was adapted from and on, how it did on held-back examples, what was not checked."""
+
 from __future__ import annotations
 
 from ..inference.detector import Detector
@@ -50,9 +51,13 @@ def model_card(summary: dict, fitted: Fitted, base: Detector, examples: Examples
     ]
     bank = info.get("memory_bank")
     if bank:
-        lines += ["The head, the fusion and the bands were also fitted on the base's memory bank (validation faces of its own "
-                  "training sources, as features and scores, not images): "
-                  + ", ".join(f"{k} {v['real']} real / {v['fake']} fake" for k, v in bank.items()) + ".", ""]
+        lines += [
+            "The head, the fusion and the bands were also fitted on the base's memory bank (validation faces of its own "
+            "training sources, as features and scores, not images): "
+            + ", ".join(f"{k} {v['real']} real / {v['fake']} fake" for k, v in bank.items())
+            + ".",
+            "",
+        ]
     else:
         lines += ["**No memory bank** came with the base: nothing kept its behaviour on its own training sources.", ""]
     val = info["validation"]
@@ -66,8 +71,10 @@ def model_card(summary: dict, fitted: Fitted, base: Detector, examples: Examples
     ]
     for name in ("base", "adapted"):
         f = val[name]
-        lines.append(f"| {name} | {_num(f['auc'])} | {_pct(f['accuracy'])} | {_pct(f.get('caught'))} | {_pct(f.get('accused'))} | "
-                     f"{_pct(f.get('uncertain'))} |")
+        lines.append(
+            f"| {name} | {_num(f['auc'])} | {_pct(f['accuracy'])} | {_pct(f.get('caught'))} | {_pct(f.get('accused'))} | "
+            f"{_pct(f.get('uncertain'))} |"
+        )
     lines += [
         "",
         "With this few faces held back, each figure is uncertain by several points.",

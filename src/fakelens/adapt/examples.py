@@ -8,6 +8,7 @@ video is never split between fitting and validation. Each example keeps what
 the checks and the model card need: its folder (source), file format, size,
 pixel hash (the same image in both classes) and a near-duplicate group.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -68,8 +69,14 @@ class Examples:
         return {k: dict(v) for k, v in out.items()}
 
 
-def collect_examples(pipeline, fake: Sequence[str | os.PathLike], real: Sequence[str | os.PathLike],
-                     progress: bool = True, frames: int = VIDEO_FRAMES, crops: bool | None = None) -> Examples:
+def collect_examples(
+    pipeline,
+    fake: Sequence[str | os.PathLike],
+    real: Sequence[str | os.PathLike],
+    progress: bool = True,
+    frames: int = VIDEO_FRAMES,
+    crops: bool | None = None,
+) -> Examples:
     """Find and crop the faces of every input (a bad or faceless file is skipped and reported, the rest go on).
 
     ``crops``: as ``predict --crops``: None recognises face crops, True takes every image whole.
@@ -170,8 +177,9 @@ def check_examples(examples: Examples, min_per_class: int = MIN_PER_CLASS) -> li
     both = sorted(set(by_hash[0]) & set(by_hash[1]))
     if both:
         h = both[0]
-        raise AdaptInputError(f"{len(both)} image(s) are in both --fake and --real (e.g. {by_hash[1][h]} and {by_hash[0][h]}); "
-                              "an image cannot teach both")
+        raise AdaptInputError(
+            f"{len(both)} image(s) are in both --fake and --real (e.g. {by_hash[1][h]} and {by_hash[0][h]}); an image cannot teach both"
+        )
     return size_and_format_warnings(examples)
 
 
@@ -181,11 +189,15 @@ def size_and_format_warnings(examples: Examples) -> list[str]:
     side = {label: np.median([np.sqrt(w * h) for (w, h), y in zip(examples.sizes, examples.labels) if y == label]) for label in (0, 1)}
     ratio = max(side.values()) / max(1.0, min(side.values()))
     if ratio > SIZE_RATIO_WARNING:
-        warnings.append(f"the fake examples' median size is {side[1]:.0f} px and the real ones' {side[0]:.0f} px (x{ratio:.1f}): "
-                        "the detector may learn the size instead of the fake; give examples of similar size")
+        warnings.append(
+            f"the fake examples' median size is {side[1]:.0f} px and the real ones' {side[0]:.0f} px (x{ratio:.1f}): "
+            "the detector may learn the size instead of the fake; give examples of similar size"
+        )
     fmt = {label: Counter(f for f, y in zip(examples.formats, examples.labels) if y == label) for label in (0, 1)}
     main = {label: fmt[label].most_common(1)[0][0] for label in (0, 1)}
     if set(fmt[0]).isdisjoint(fmt[1]) or main[0] != main[1]:
-        warnings.append(f"the fake examples are mostly .{main[1]} ({', '.join(sorted(fmt[1]))}) and the real ones .{main[0]} "
-                        f"({', '.join(sorted(fmt[0]))}): the detector may learn the file format instead of the fake")
+        warnings.append(
+            f"the fake examples are mostly .{main[1]} ({', '.join(sorted(fmt[1]))}) and the real ones .{main[0]} "
+            f"({', '.join(sorted(fmt[0]))}): the detector may learn the file format instead of the fake"
+        )
     return warnings

@@ -20,6 +20,7 @@
    normal fit to the user's few reals predicts at most 1% (or the base's share)
    of faces like them accused.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -138,8 +139,7 @@ def fit_fusion(base: np.ndarray, evidence: np.ndarray, labels: np.ndarray, weigh
         grad = x.T @ (w * (sigmoid(z) - y))
         return value, grad
 
-    result = minimize(loss, np.array([1.0, 1.0, 0.0]), jac=True, method="L-BFGS-B",
-                      bounds=[(0.0, 100.0), (0.0, 100.0), (-1000.0, 1000.0)])
+    result = minimize(loss, np.array([1.0, 1.0, 0.0]), jac=True, method="L-BFGS-B", bounds=[(0.0, 100.0), (0.0, 100.0), (-1000.0, 1000.0)])
     a, b, c = (float(v) for v in result.x)
     return (a, b, c), float(result.fun)
 
@@ -189,9 +189,19 @@ def fit_adapter(user: Embedded, bank: Embedded | None, base_calibration, seed: i
     """Head, fusion and bands from the user's (fitting) examples and the bank; see the module's docstring."""
     from ..stats.calibration import choose_threshold
 
-    data = user if bank is None else Embedded(*(np.concatenate([a, b]) for a, b in zip(
-        (user.base_logits, user.features, user.labels, user.groups, user.sources),
-        (bank.base_logits, bank.features, bank.labels, bank.groups, bank.sources))))
+    data = (
+        user
+        if bank is None
+        else Embedded(
+            *(
+                np.concatenate([a, b])
+                for a, b in zip(
+                    (user.base_logits, user.features, user.labels, user.groups, user.sources),
+                    (bank.base_logits, bank.features, bank.labels, bank.groups, bank.sources),
+                )
+            )
+        )
+    )
     weights = fitting_weights(user.labels, None if bank is None else bank.labels)
     # the head learns the user's fakes against every real face: the bank's fakes take no part in it
     head_weights = np.where((np.arange(len(data)) >= len(user)) & (data.labels == 1), 0.0, weights)

@@ -12,6 +12,7 @@ with the source's groups kept), plus ``out/crop_report.csv`` listing images
 with no face or unreadable, and rows refused because their crop would land
 outside ``out``. An interrupted run resumes: crops already written are kept.
 """
+
 from __future__ import annotations
 
 import os
@@ -96,16 +97,26 @@ def crop_dataset(source: str | os.PathLike, out: str | os.PathLike, workers: int
     refused = len(failed)
     todo = [(s.path, str(t)) for s, t in zip(samples, targets) if t is not None and not t.is_file()]
     with ProcessPoolExecutor(max_workers=max(1, workers)) as pool:
-        for src, reason in tqdm(pool.map(_task, todo, chunksize=16), total=len(todo), desc="cropping faces", unit="img", disable=not progress):
+        for src, reason in tqdm(
+            pool.map(_task, todo, chunksize=16), total=len(todo), desc="cropping faces", unit="img", disable=not progress
+        ):
             if reason:
                 failed[src] = reason
     root_out = out.resolve()
-    rows = [{"path": str(t.relative_to(root_out)), "label": LABEL_NAMES[s.label], "group": s.group}
-            for s, t in zip(samples, targets) if t is not None and t.is_file()]
+    rows = [
+        {"path": str(t.relative_to(root_out)), "label": LABEL_NAMES[s.label], "group": s.group}
+        for s, t in zip(samples, targets)
+        if t is not None and t.is_file()
+    ]
     write_csv(out / "manifest.csv", rows, ["path", "label", "group"])
     write_csv(out / "crop_report.csv", [{"path": p, "error": e} for p, e in failed.items()], ["path", "error"])
-    return {"images": len(samples), "written": len(todo) - (len(failed) - refused),
-            "kept_from_before": len(samples) - len(todo) - refused, "failed": len(failed), "refused": refused}
+    return {
+        "images": len(samples),
+        "written": len(todo) - (len(failed) - refused),
+        "kept_from_before": len(samples) - len(todo) - refused,
+        "failed": len(failed),
+        "refused": refused,
+    }
 
 
 def _target(out: Path, root: Path, sample: Sample) -> Path:

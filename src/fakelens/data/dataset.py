@@ -1,4 +1,5 @@
 """Streaming datasets: images are read from disk by worker processes."""
+
 from __future__ import annotations
 
 from typing import Callable
@@ -47,8 +48,13 @@ class TrainingDataset(Dataset):
     epochs differ, and one process or N (torchrun) augment an item alike.
     """
 
-    def __init__(self, samples: list[Sample], transform: Callable[[np.ndarray, np.random.Generator], np.ndarray], seed: int = 0,
-                 pseudo_fakes: Callable[[Sample, np.ndarray, np.random.Generator], np.ndarray] | None = None):
+    def __init__(
+        self,
+        samples: list[Sample],
+        transform: Callable[[np.ndarray, np.random.Generator], np.ndarray],
+        seed: int = 0,
+        pseudo_fakes: Callable[[Sample, np.ndarray, np.random.Generator], np.ndarray] | None = None,
+    ):
         self.samples = samples
         self.transform = transform
         self.pseudo_fakes = pseudo_fakes
@@ -90,12 +96,20 @@ def collate_skip_unreadable(batch):
 
 def weighted_sampler(weights: np.ndarray, num_samples: int, seed: int = 0) -> WeightedRandomSampler:
     """Draw ``num_samples`` per epoch with probability proportional to ``weights`` (with replacement)."""
-    return WeightedRandomSampler(torch.as_tensor(weights, dtype=torch.double), int(num_samples), replacement=True,
-                                 generator=torch.Generator().manual_seed(seed))
+    return WeightedRandomSampler(
+        torch.as_tensor(weights, dtype=torch.double), int(num_samples), replacement=True, generator=torch.Generator().manual_seed(seed)
+    )
 
 
-def make_loader(dataset: Dataset, batch_size: int, shuffle: bool, num_workers: int, seed: int = 0, drop_last: bool = False,
-                sampler: Sampler | None = None) -> DataLoader:
+def make_loader(
+    dataset: Dataset,
+    batch_size: int,
+    shuffle: bool,
+    num_workers: int,
+    seed: int = 0,
+    drop_last: bool = False,
+    sampler: Sampler | None = None,
+) -> DataLoader:
     generator = torch.Generator().manual_seed(seed)
     return DataLoader(
         dataset,

@@ -5,6 +5,7 @@ or a fake made from a real of the same set. Images whose 64-bit pHash differ in
 at most ``max_distance`` bits are put in one group (transitively, with
 union-find); a split by these groups keeps every copy on one side.
 """
+
 from __future__ import annotations
 
 from typing import Sequence
@@ -34,4 +35,3 @@ def phashes(paths: Sequence[str], progress: bool = True) -> list[int | None]:
 def phash_groups(paths: Sequence[str], max_distance: int = 4, progress: bool = True) -> list[int]:
     """Group indices of near-duplicate images among ``paths`` (an unreadable file is its own group)."""
     return near_duplicate_groups(phashes(paths, progress), max_distance)
-

@@ -12,6 +12,7 @@ listed in ``out/extract_report.csv``; the rest go on. ``metadata.csv`` is
 rewritten atomically every few videos, so an interrupted run resumes where
 it stopped.
 """
+
 from __future__ import annotations
 
 import json
@@ -43,8 +44,13 @@ class ExtractReport:
     ignored: list[str] = field(default_factory=list)  # videos in the folder but not in metadata.json
 
     def to_dict(self) -> dict:
-        return {"written": len(self.written), "resumed": len(self.resumed), "failed": len(self.failed), "ignored": len(self.ignored),
-                "failures": self.failed}
+        return {
+            "written": len(self.written),
+            "resumed": len(self.resumed),
+            "failed": len(self.failed),
+            "ignored": len(self.ignored),
+            "failures": self.failed,
+        }
 
 
 def read_dfdc_metadata(path: str | os.PathLike) -> dict[str, dict]:
@@ -57,7 +63,7 @@ def read_dfdc_metadata(path: str | os.PathLike) -> dict[str, dict]:
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise DataError(f"{path}: not valid JSON ({exc})") from None
     if not isinstance(meta, dict) or not all(isinstance(v, dict) for v in meta.values()):
-        raise DataError(f"{path}: expected an object of video name -> {{\"label\": ..., \"original\": ...}}")
+        raise DataError(f'{path}: expected an object of video name -> {{"label": ..., "original": ...}}')
     return meta
 
 
@@ -78,9 +84,18 @@ def extract_face(reader: VideoReader, face_detector: FaceDetector, frames: int, 
     return best[1], best[2]
 
 
-def extract_faces(videos_dir: str | os.PathLike, metadata: str | os.PathLike, out: str | os.PathLike, frames: int = 8,
-                  face_detector: str | FaceDetector | None = None, size: int = CROP_SIZE, jpeg_quality: int = CROP_JPEG_QUALITY,
-                  overwrite: bool = False, progress: bool = False, save_every: int = 25) -> ExtractReport:
+def extract_faces(
+    videos_dir: str | os.PathLike,
+    metadata: str | os.PathLike,
+    out: str | os.PathLike,
+    frames: int = 8,
+    face_detector: str | FaceDetector | None = None,
+    size: int = CROP_SIZE,
+    jpeg_quality: int = CROP_JPEG_QUALITY,
+    overwrite: bool = False,
+    progress: bool = False,
+    save_every: int = 25,
+) -> ExtractReport:
     """Write the Kaggle layout for the videos of ``videos_dir`` labelled in ``metadata``."""
     from tqdm.auto import tqdm
 
@@ -109,11 +124,14 @@ def extract_faces(videos_dir: str | os.PathLike, metadata: str | os.PathLike, ou
         if n % save_every == 0:
             _write_metadata(out, rows)
     _write_metadata(out, rows)
-    write_csv(out / "extract_report.csv",
-              [{"videoname": v, "status": "written", "error": ""} for v in report.written]
-              + [{"videoname": v, "status": "resumed", "error": ""} for v in report.resumed]
-              + [{"videoname": v, "status": "failed", "error": e} for v, e in report.failed.items()]
-              + [{"videoname": v, "status": "ignored", "error": "not in metadata.json"} for v in report.ignored], REPORT_COLUMNS)
+    write_csv(
+        out / "extract_report.csv",
+        [{"videoname": v, "status": "written", "error": ""} for v in report.written]
+        + [{"videoname": v, "status": "resumed", "error": ""} for v in report.resumed]
+        + [{"videoname": v, "status": "failed", "error": e} for v, e in report.failed.items()]
+        + [{"videoname": v, "status": "ignored", "error": "not in metadata.json"} for v in report.ignored],
+        REPORT_COLUMNS,
+    )
     return report
 
 

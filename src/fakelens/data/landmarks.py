@@ -11,6 +11,7 @@ Point indices follow the iBUG 68-point scheme: jaw 0-16, brows 17-26, nose
 The runtime (inference, faces, service) does not use this module: its face
 detector's five points are enough there.
 """
+
 from __future__ import annotations
 
 import importlib.util

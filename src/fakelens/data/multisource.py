@@ -38,6 +38,7 @@ sides: images are matched by their path inside their source's folder (the
 ``key`` column of ``split.csv``), so the earlier run's validation and test images
 stay out of training even where the data was re-imported on another machine.
 """
+
 from __future__ import annotations
 
 import csv
@@ -154,8 +155,10 @@ def check_pseudo_fake_sources(specs: list[SourceSpec]) -> None:
     images = {s.name for s in image_sources(specs)}
     for spec in specs:
         if spec.is_pseudo_fake and spec.real_from not in images:
-            raise DataError(f"source {spec.name!r}: real_from {spec.real_from!r} is not an image source of this run "
-                            f"(image sources: {', '.join(sorted(images)) or 'none'})")
+            raise DataError(
+                f"source {spec.name!r}: real_from {spec.real_from!r} is not an image source of this run "
+                f"(image sources: {', '.join(sorted(images)) or 'none'})"
+            )
 
 
 def load_source(spec: SourceSpec, progress: bool = True) -> list[Sample]:
@@ -196,8 +199,11 @@ def _read_labelled_folders(root: Path, labels: dict[str, str]) -> list[Sample]:
         if not folder.is_dir():
             raise DataError(f"{root}: the labels mapping names {folder_name}/, which does not exist")
         label = parse_label(word, f"{root} labels")
-        samples += [Sample(str(p), label, str(p.relative_to(root).with_suffix(""))) for p in sorted(folder.rglob("*"))
-                    if p.is_file() and is_image_path(p)]
+        samples += [
+            Sample(str(p), label, str(p.relative_to(root).with_suffix("")))
+            for p in sorted(folder.rglob("*"))
+            if p.is_file() and is_image_path(p)
+        ]
     if not samples:
         raise DataError(f"{root}: no images in {', '.join(labels)}")
     return samples
@@ -267,9 +273,16 @@ def split_file_of(folder: str | os.PathLike) -> Path | None:
     return None
 
 
-def split_sources(specs: list[SourceSpec], val_fraction: float, test_fraction: float, seed: int,
-                  per_class: int | None = None, progress: bool = True, method: str = "hash",
-                  earlier: dict[tuple[str, str], str] | None = None) -> tuple[list[Sample], list[str]]:
+def split_sources(
+    specs: list[SourceSpec],
+    val_fraction: float,
+    test_fraction: float,
+    seed: int,
+    per_class: int | None = None,
+    progress: bool = True,
+    method: str = "hash",
+    earlier: dict[tuple[str, str], str] | None = None,
+) -> tuple[list[Sample], list[str]]:
     """All sources' samples and their split (train/val/test), each source split by its own groups.
 
     ``method`` puts groups on sides (see :mod:`fakelens.data.split`);
@@ -289,8 +302,12 @@ def split_sources(specs: list[SourceSpec], val_fraction: float, test_fraction: f
             keep = [h is None or h not in hashed_in for h in hashes]
             if not all(keep):
                 dropped = Counter(hashed_in[h] for h, k in zip(hashes, keep) if not k)
-                logger.info("%s: dropped %d exact copies of images in %s", spec.name, len(keep) - sum(keep),
-                            ", ".join(f"{n} ({c})" for n, c in dropped.items()))
+                logger.info(
+                    "%s: dropped %d exact copies of images in %s",
+                    spec.name,
+                    len(keep) - sum(keep),
+                    ", ".join(f"{n} ({c})" for n, c in dropped.items()),
+                )
             for h, k in zip(hashes, keep):
                 if k and h is not None:
                     hashed_in.setdefault(h, spec.name)
@@ -300,8 +317,13 @@ def split_sources(specs: list[SourceSpec], val_fraction: float, test_fraction: f
             keys = [(spec.name, k) for k in sample_keys(own, [spec])]
             fresh = own_splits
             own_splits = keep_earlier_sides(own, own_splits, keys, earlier)
-            logger.info("%s: %d of %d images were in the earlier split; %d keep a side the split alone would not give them", spec.name,
-                        sum(k in earlier for k in keys), len(own), sum(a != b for a, b in zip(fresh, own_splits)))
+            logger.info(
+                "%s: %d of %d images were in the earlier split; %d keep a side the split alone would not give them",
+                spec.name,
+                sum(k in earlier for k in keys),
+                len(own),
+                sum(a != b for a, b in zip(fresh, own_splits)),
+            )
         if per_class:
             train = [s for s, sp in zip(own, own_splits) if sp == "train"]
             kept = {s.path for s in sample_per_class(train, per_class, seed)}
@@ -347,8 +369,11 @@ def training_draws(train: list[Sample], specs: list[SourceSpec], default_sbi: fl
             # A source of real photos only is paired with self-blended fakes unless its YAML says sbi: 0.
             sbi = spec.sbi if spec.sbi is not None else (default_sbi if fakes else 1.0)
             blends = [Sample(s.path, FAKE, s.group, s.source, "sbi") for s in reals] if sbi > 0 else []
-            parts = {"real": (reals, 0.5), "fake": (fakes, 0.5 * (1 - sbi) if blends else 0.5),
-                     "sbi": (blends, 0.5 * sbi if fakes else 0.5)}
+            parts = {
+                "real": (reals, 0.5),
+                "fake": (fakes, 0.5 * (1 - sbi) if blends else 0.5),
+                "sbi": (blends, 0.5 * sbi if fakes else 0.5),
+            }
         live = {k: v for k, v in parts.items() if v[0] and v[1] > 0}
         norm = sum(p for _, p in live.values())
         for members, p in live.values():

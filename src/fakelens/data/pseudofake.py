@@ -21,6 +21,7 @@ image, the blend mask (exactly 0 where the image equals the target) and the
 target (the input face, or for ``sbi`` possibly its jittered copy).
 Written for this project after the papers and their public reference code.
 """
+
 from __future__ import annotations
 
 import os
@@ -49,6 +50,7 @@ class PseudoFake:
 
 
 # --- masks -------------------------------------------------------------------------------------------------------
+
 
 def _up_axis(lm: np.ndarray) -> tuple[np.ndarray, float]:
     """The face's upward unit vector (mouth -> eyes) and the eye-to-mouth distance."""
@@ -106,6 +108,7 @@ def soften(mask: np.ndarray, sigma: float) -> np.ndarray:
 
 # --- jitter ------------------------------------------------------------------------------------------------------
 
+
 def colour_jitter(rgb: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """SBI's source colour changes: one of an RGB shift, an HSV shift, or brightness and contrast."""
     kind = int(rng.integers(3))
@@ -156,6 +159,7 @@ def blend(source: np.ndarray, target: np.ndarray, mask: np.ndarray, ratio: float
 
 
 # --- the three families ------------------------------------------------------------------------------------------
+
 
 def self_blend68(rgb: np.ndarray, lm: np.ndarray, rng: np.random.Generator) -> PseudoFake:
     """A self-blended image (SBI) of the face crop ``rgb`` with landmarks ``lm`` (68x2)."""
@@ -245,8 +249,14 @@ def region_mask(shape: tuple[int, int], lm: np.ndarray, region: str, rng: np.ran
     return soften(mask, dist * rng.uniform(0.05, 0.12))
 
 
-def region_blend(rgb: np.ndarray, lm: np.ndarray, rng: np.random.Generator, region: str | None = None,
-                 donor: np.ndarray | None = None, donor_lm: np.ndarray | None = None) -> PseudoFake:
+def region_blend(
+    rgb: np.ndarray,
+    lm: np.ndarray,
+    rng: np.random.Generator,
+    region: str | None = None,
+    donor: np.ndarray | None = None,
+    donor_lm: np.ndarray | None = None,
+) -> PseudoFake:
     """The mouth or the eyes from a slightly warped copy of the face (or from an aligned donor), the rest untouched."""
     region = region or ("mouth" if rng.random() < 0.6 else "eyes")
     if region not in REGIONS:
@@ -258,8 +268,9 @@ def region_blend(rgb: np.ndarray, lm: np.ndarray, rng: np.random.Generator, regi
         # a mouth opened or closed a little, eyes a little narrower or wider, slightly moved or turned
         _, dist = _up_axis(lm)
         centre = lm[idx].mean(axis=0)
-        matrix = _affine_about(centre, rng.uniform(0.92, 1.08), rng.uniform(0.85, 1.15), rng.uniform(-4, 4),
-                               rng.uniform(-0.04, 0.04, size=2) * dist)
+        matrix = _affine_about(
+            centre, rng.uniform(0.92, 1.08), rng.uniform(0.85, 1.15), rng.uniform(-4, 4), rng.uniform(-0.04, 0.04, size=2) * dist
+        )
         source = _warp(rgb, matrix)
     mask = region_mask(rgb.shape[:2], lm, region, rng)
     source = colour_transfer(source, rgb, mask)
@@ -269,6 +280,7 @@ def region_blend(rgb: np.ndarray, lm: np.ndarray, rng: np.random.Generator, regi
 
 
 # --- on the fly, in training -------------------------------------------------------------------------------------
+
 
 class PseudoFakeMaker:
     """A training sample of kind ``pf:<family>`` and its image -> the pseudo-fake image.
@@ -353,7 +365,7 @@ class PseudoFakeMaker:
             return None
 
     def __call__(self, sample, rgb: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        family = sample.kind[len(PSEUDO_FAKE_KIND):]
+        family = sample.kind[len(PSEUDO_FAKE_KIND) :]
         lm = self.landmarks_of(sample.path, rgb)
         if family == "sbi":
             return self_blend68(rgb, lm, rng).image

@@ -16,6 +16,7 @@ Where no face is found the crop's usual framing places an ellipse instead
 (the crops are framed consistently: the landmark centre is at about
 (0.51, 0.49) of the side, see fakelens.faces.cropping).
 """
+
 from __future__ import annotations
 
 import threading
@@ -104,8 +105,7 @@ def _jitter_source(rgb: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return cv2.warpAffine(src, matrix, (w, h), borderMode=cv2.BORDER_REFLECT)
 
 
-def self_blend(rgb: np.ndarray, rng: np.random.Generator, landmarks: np.ndarray | None = None,
-               find_landmarks: bool = True) -> np.ndarray:
+def self_blend(rgb: np.ndarray, rng: np.random.Generator, landmarks: np.ndarray | None = None, find_landmarks: bool = True) -> np.ndarray:
     """A self-blended pseudo-fake of the real face crop ``rgb`` (uint8 ``HxWx3``, same size)."""
     if landmarks is None and find_landmarks:
         landmarks = face_landmarks(rgb)

@@ -24,6 +24,7 @@ are skipped with a warning), a sample needs an image and a label of 0 or 1, and
 (:class:`ShardDataset`): each rank reads its own shards, and each data-loader
 worker its own part of those, so no image is opened by two processes.
 """
+
 from __future__ import annotations
 
 import io
@@ -62,8 +63,15 @@ def is_shard_dir(path: str | os.PathLike) -> bool:
     return (Path(path) / INDEX_FILE).is_file()
 
 
-def write_shards(data: str | os.PathLike, out: str | os.PathLike, samples_per_shard: int = 1000, seed: int = 0,
-                 val_fraction: float = 0.1, test_fraction: float = 0.1, split_method: str = "hash") -> dict:
+def write_shards(
+    data: str | os.PathLike,
+    out: str | os.PathLike,
+    samples_per_shard: int = 1000,
+    seed: int = 0,
+    val_fraction: float = 0.1,
+    test_fraction: float = 0.1,
+    split_method: str = "hash",
+) -> dict:
     """Shard ``data``'s training split into ``out``; returns the index that ``shards.json`` holds."""
     if samples_per_shard < 1:
         raise ValueError("samples_per_shard must be at least 1")
@@ -88,14 +96,23 @@ def write_shards(data: str | os.PathLike, out: str | os.PathLike, samples_per_sh
     write_csv(out / REPORT_FILE, refused, ["path", "error"])
     if train and len(refused) == len(train):
         raise DataError(f"{data}: none of the {len(train)} training files could go into a shard; see {out / REPORT_FILE}")
-    index = {"source": str(data), "seed": seed, "split_method": split_method, "val_fraction": val_fraction, "test_fraction": test_fraction,
-             "train_samples": sum(s["samples"] for s in shards), "refused": len(refused), "shards": shards}
+    index = {
+        "source": str(data),
+        "seed": seed,
+        "split_method": split_method,
+        "val_fraction": val_fraction,
+        "test_fraction": test_fraction,
+        "train_samples": sum(s["samples"] for s in shards),
+        "refused": len(refused),
+        "shards": shards,
+    }
     write_json(out / INDEX_FILE, index)
     return index
 
 
 def _write_tar(path: Path, samples: list[Sample], first_key: int, refused: list[dict]) -> int:
     """Write ``samples`` to the tar ``path``; the refused ones go to ``refused`` (path, error). Returns the number written."""
+
     def add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
         info = tarfile.TarInfo(name)
         info.size, info.mode = len(data), 0o444  # mtime 0 and no owner: the same data gives the same bytes
@@ -156,6 +173,7 @@ def iter_tar_samples(path: str | os.PathLike) -> Iterator[tuple[int, dict[str, b
     and so is a sample without a numeric key, an image or a ``.cls`` of 0 or 1
     (see :func:`sample_refusal`): a shard may come from someone else.
     """
+
     def complete(stem: str, fields: dict[str, bytes]) -> Iterator[tuple[int, dict[str, bytes]]]:
         refusal = sample_refusal(stem, fields)
         if refusal:

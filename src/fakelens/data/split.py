@@ -10,6 +10,7 @@ Two ways to put groups on sides:
   are shuffled and cut by cumulative image count, so the fractions hold in
   images exactly; but one changed group reshuffles the whole source.
 """
+
 from __future__ import annotations
 
 import csv

@@ -5,6 +5,7 @@
 imitating a pasted, re-sampled face region. The patch box is returned so that
 explanation tests can check where a model looks.
 """
+
 from __future__ import annotations
 
 import csv
@@ -77,8 +78,9 @@ def add_texture(img: np.ndarray, rng: np.random.Generator, amplitude: float = 10
     return np.clip(img.astype(np.float64) + amplitude * wave[..., None], 0, 255).astype(np.uint8)
 
 
-def make_adapt_folders(root: str | Path, per_class: int = 40, size: int = 160, seed: int = 0, amplitude: float = 10.0,
-                       ext: str = "jpg") -> tuple[Path, Path]:
+def make_adapt_folders(
+    root: str | Path, per_class: int = 40, size: int = 160, seed: int = 0, amplitude: float = 10.0, ext: str = "jpg"
+) -> tuple[Path, Path]:
     """``root/fake`` (face-like images with a faint texture) and ``root/real`` (the same kind of images without): for ``fakelens adapt``."""
     rng = np.random.default_rng(seed)
     root = Path(root)

@@ -14,6 +14,7 @@ adds what matters for deepfakes and for faces met in the wild:
   blur and the social-media chain, so compression and softness stop being cues;
 * flips and mild colour changes.
 """
+
 from __future__ import annotations
 
 import cv2
@@ -55,7 +56,9 @@ def reframe(rgb: np.ndarray, rng: np.random.Generator, amount: float) -> np.ndar
 def colour_jitter(rgb: np.ndarray, rng: np.random.Generator, strength: float) -> np.ndarray:
     """Brightness, contrast and saturation changes of up to 25% x strength; grey now and then."""
     x = rgb.astype(np.float32)
-    x = (x - x.mean()) * rng.uniform(1 - 0.25 * strength, 1 + 0.25 * strength) + x.mean() * rng.uniform(1 - 0.25 * strength, 1 + 0.25 * strength)
+    x = (x - x.mean()) * rng.uniform(1 - 0.25 * strength, 1 + 0.25 * strength) + x.mean() * rng.uniform(
+        1 - 0.25 * strength, 1 + 0.25 * strength
+    )
     grey = x.mean(axis=2, keepdims=True)
     sat = 0.0 if rng.random() < 0.05 * strength else rng.uniform(1 - 0.2 * strength, 1 + 0.2 * strength)
     x = grey + (x - grey) * sat

@@ -1,4 +1,5 @@
 """Evaluation: metrics, calibration, plots, leaderboards."""
+
 from ..stats.calibration import choose_threshold, fit_temperature
 from ..stats.metrics import compute_metrics, expected_calibration_error
 

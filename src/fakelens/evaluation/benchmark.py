@@ -43,6 +43,7 @@ faces. Every dataset therefore also gets
   by every detector (and by the size-only baseline, which should fall to 0.5).
   ``matched: false`` in a dataset's entry skips it (it doubles the scoring time).
 """
+
 from __future__ import annotations
 
 import csv
@@ -110,20 +111,44 @@ class BenchConfig(BaseModel):
 
             raise ConfigError(f"{path}: not valid YAML: {yaml_error_line(exc)}") from None
         except (TypeError, ValidationError) as exc:
-            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()) if isinstance(exc, ValidationError) else str(exc)
+            problems = (
+                "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+                if isinstance(exc, ValidationError)
+                else str(exc)
+            )
             raise ConfigError(f"{path}: {problems}") from None
 
 
 GROUP_COLUMNS = ["dataset", "detector", "group", "n_real", "real_called_fake", "ci_low", "ci_high"]
 
-COLUMNS = ["dataset", "detector", "n", "n_real", "n_fake", "accuracy", "accuracy_ci_low", "accuracy_ci_high", "roc_auc",
-           "roc_auc_ci_low", "roc_auc_ci_high", "real_called_fake", "fakes_caught",
-           "real_called_fake_verdict", "fakes_caught_verdict", "uncertain", "ece", "worst_group_fpr", "group_fpr_gap"]
+COLUMNS = [
+    "dataset",
+    "detector",
+    "n",
+    "n_real",
+    "n_fake",
+    "accuracy",
+    "accuracy_ci_low",
+    "accuracy_ci_high",
+    "roc_auc",
+    "roc_auc_ci_low",
+    "roc_auc_ci_high",
+    "real_called_fake",
+    "fakes_caught",
+    "real_called_fake_verdict",
+    "fakes_caught_verdict",
+    "uncertain",
+    "ece",
+    "worst_group_fpr",
+    "group_fpr_gap",
+]
 
 
 def dataset_samples(ds: BenchDataset, split_csv: Path | None) -> list[Sample]:
     """The dataset's samples (a group label per sample in ``Sample.group`` when a group rule is given)."""
-    parts = [DataPart(source=ds.data)] if isinstance(ds.data, str) else [p if isinstance(p, DataPart) else DataPart(source=p) for p in ds.data]
+    parts = (
+        [DataPart(source=ds.data)] if isinstance(ds.data, str) else [p if isinstance(p, DataPart) else DataPart(source=p) for p in ds.data]
+    )
     samples: list[Sample] = []
     for part in parts:
         spec = SourceSpec.parse(part.source)
@@ -181,16 +206,36 @@ def score(detector, samples: list[Sample], num_workers: int = 1) -> tuple[np.nda
     return probs, labels, [samples[i] for i in indices]
 
 
-def dataset_row(name: str, detector_name: str, detector, labels: np.ndarray, probs: np.ndarray, samples: list[Sample],
-                with_groups: bool, bootstrap: int = 0) -> dict:
+def dataset_row(
+    name: str,
+    detector_name: str,
+    detector,
+    labels: np.ndarray,
+    probs: np.ndarray,
+    samples: list[Sample],
+    with_groups: bool,
+    bootstrap: int = 0,
+) -> dict:
     m = compute_metrics(labels, probs, detector.threshold)
     real, fake = labels == 0, labels == 1
-    ci = bootstrap_intervals(labels, probs, bootstrap_clusters(samples, with_groups), detector.threshold, n_boot=bootstrap) if bootstrap else {}
-    row = {"dataset": name, "detector": detector_name, "n": m["n"], "n_real": int(real.sum()), "n_fake": int(fake.sum()),
-           "accuracy": m["accuracy"], "roc_auc": m["roc_auc"], "ece": m["ece"],
-           **{f"{k}_ci_{end}": (ci.get(k) or [None, None])[j] for k in ("accuracy", "roc_auc") for j, end in enumerate(("low", "high"))},
-           "real_called_fake": float((probs[real] >= detector.threshold).mean()) if real.any() else None,
-           "fakes_caught": float((probs[fake] >= detector.threshold).mean()) if fake.any() else None}
+    ci = (
+        bootstrap_intervals(labels, probs, bootstrap_clusters(samples, with_groups), detector.threshold, n_boot=bootstrap)
+        if bootstrap
+        else {}
+    )
+    row = {
+        "dataset": name,
+        "detector": detector_name,
+        "n": m["n"],
+        "n_real": int(real.sum()),
+        "n_fake": int(fake.sum()),
+        "accuracy": m["accuracy"],
+        "roc_auc": m["roc_auc"],
+        "ece": m["ece"],
+        **{f"{k}_ci_{end}": (ci.get(k) or [None, None])[j] for k in ("accuracy", "roc_auc") for j, end in enumerate(("low", "high"))},
+        "real_called_fake": float((probs[real] >= detector.threshold).mean()) if real.any() else None,
+        "fakes_caught": float((probs[fake] >= detector.threshold).mean()) if fake.any() else None,
+    }
     bands = detector.calibration.bands
     if bands is not None:
         v = verdict_metrics(labels, probs, bands)
@@ -216,12 +261,28 @@ def bootstrap_clusters(samples: list[Sample], with_groups: bool) -> np.ndarray:
     return np.arange(len(samples)) if with_groups else np.asarray([s.group or str(i) for i, s in enumerate(samples)])
 
 
-PAIRED_COLUMNS = ["dataset", "detector", "against", "n", "accuracy_diff", "accuracy_diff_ci_low", "accuracy_diff_ci_high",
-                  "roc_auc_diff", "roc_auc_diff_ci_low", "roc_auc_diff_ci_high"]
+PAIRED_COLUMNS = [
+    "dataset",
+    "detector",
+    "against",
+    "n",
+    "accuracy_diff",
+    "accuracy_diff_ci_low",
+    "accuracy_diff_ci_high",
+    "roc_auc_diff",
+    "roc_auc_diff_ci_low",
+    "roc_auc_diff_ci_high",
+]
 
 
-def paired_row(first: tuple[dict, object, np.ndarray], other: tuple[dict, object, np.ndarray], labels: np.ndarray,
-               samples: list[Sample], with_groups: bool, bootstrap: int) -> dict:
+def paired_row(
+    first: tuple[dict, object, np.ndarray],
+    other: tuple[dict, object, np.ndarray],
+    labels: np.ndarray,
+    samples: list[Sample],
+    with_groups: bool,
+    bootstrap: int,
+) -> dict:
     """``other`` minus ``first`` (each: its benchmark row, detector, probabilities) on the same images, with paired 95%
     intervals; the differences themselves come from the two rows."""
     (a_row, a, pa), (b_row, b, pb) = first, other
@@ -255,8 +316,17 @@ def group_rows(rows: list[dict]) -> list[dict]:
     for r in rows:
         for g, rate in sorted((r.get("group_fpr") or {}).items(), key=lambda item: natural_key(item[0])):
             low, high = r["group_ci"][g]
-            out.append({"dataset": r["dataset"], "detector": r["detector"], "group": g, "n_real": r["group_n"][g],
-                        "real_called_fake": rate, "ci_low": low, "ci_high": high})
+            out.append(
+                {
+                    "dataset": r["dataset"],
+                    "detector": r["detector"],
+                    "group": g,
+                    "n_real": r["group_n"][g],
+                    "real_called_fake": rate,
+                    "ci_low": low,
+                    "ci_high": high,
+                }
+            )
     return out
 
 
@@ -270,8 +340,16 @@ def _markdown_table(rows: list[dict], columns: list[str]) -> list[str]:
 BOOTSTRAP = 1000
 
 
-def _score_dataset(name: str, samples: list[Sample], detectors: dict, with_groups: bool, num_workers: int, bootstrap: int,
-                   rows: list[dict], paired: list[dict]) -> None:
+def _score_dataset(
+    name: str,
+    samples: list[Sample],
+    detectors: dict,
+    with_groups: bool,
+    num_workers: int,
+    bootstrap: int,
+    rows: list[dict],
+    paired: list[dict],
+) -> None:
     """Every detector's row on ``samples`` (and its comparison with the first), then the size-only baseline's row."""
     first = first_paths = None
     for det_name, det in detectors.items():
@@ -335,8 +413,15 @@ def size_baseline_row(name: str, samples: list[Sample]) -> dict:
     matters: how far size alone ranks fakes above reals); no verdicts, bands or groups."""
     probs, labels = size_baseline_scores(samples)
     m = compute_metrics(labels, probs, 0.5)
-    return {"dataset": name, "detector": SIZE_BASELINE, "n": m["n"], "n_real": int((labels == 0).sum()), "n_fake": int((labels == 1).sum()),
-            "accuracy": m["accuracy"], "roc_auc": m["roc_auc"]}
+    return {
+        "dataset": name,
+        "detector": SIZE_BASELINE,
+        "n": m["n"],
+        "n_real": int((labels == 0).sum()),
+        "n_fake": int((labels == 1).sum()),
+        "accuracy": m["accuracy"],
+        "roc_auc": m["roc_auc"],
+    }
 
 
 def matched_copy(samples: list[Sample], folder: str | os.PathLike, quality: int = MATCHED_QUALITY) -> list[Sample]:
@@ -375,8 +460,9 @@ def matched_copy(samples: list[Sample], folder: str | os.PathLike, quality: int 
     return out
 
 
-def run_benchmark(bench: str | os.PathLike, runs: list[str | os.PathLike | None], out: str | os.PathLike, num_workers: int = 1,
-                  bootstrap: int = BOOTSTRAP) -> list[dict]:
+def run_benchmark(
+    bench: str | os.PathLike, runs: list[str | os.PathLike | None], out: str | os.PathLike, num_workers: int = 1, bootstrap: int = BOOTSTRAP
+) -> list[dict]:
     """Score every detector in ``runs`` (None: the bundled default) on every dataset of ``bench``."""
     from ..inference.detector import load
     from .plots import plot_benchmark
@@ -400,12 +486,18 @@ def run_benchmark(bench: str | os.PathLike, runs: list[str | os.PathLike | None]
     groups = group_rows(rows)
     if groups:
         write_csv(out / "groups.csv", groups, GROUP_COLUMNS)
-        text += ("\n## Real faces called FAKE per group (FAKE verdicts; 95% Wilson interval)\n\n"
-                 + "\n".join(_markdown_table(groups, GROUP_COLUMNS)) + "\n")
+        text += (
+            "\n## Real faces called FAKE per group (FAKE verdicts; 95% Wilson interval)\n\n"
+            + "\n".join(_markdown_table(groups, GROUP_COLUMNS))
+            + "\n"
+        )
     if paired:
         write_csv(out / "paired.csv", paired, PAIRED_COLUMNS)
-        text += ("\n## Against the first detector, on the same images (difference; paired 95% bootstrap interval)\n\n"
-                 + "\n".join(_markdown_table(paired, PAIRED_COLUMNS)) + "\n")
+        text += (
+            "\n## Against the first detector, on the same images (difference; paired 95% bootstrap interval)\n\n"
+            + "\n".join(_markdown_table(paired, PAIRED_COLUMNS))
+            + "\n"
+        )
     write_text(out / "benchmark.md", text)
     plot_benchmark(rows, out / "benchmark.png")
     return rows

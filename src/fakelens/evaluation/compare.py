@@ -1,4 +1,5 @@
 """Leaderboards across runs (Markdown, CSV and a bar chart), sorted by ROC-AUC."""
+
 from __future__ import annotations
 
 import json
@@ -11,8 +12,25 @@ from ..utils.markdown import markdown_text
 from ..utils.rundir import RunDir
 from .plots import plot_leaderboard
 
-COLUMNS = ["name", "model", "accuracy", "precision", "recall", "f1", "roc_auc", "log_loss", "ece", "threshold", "n",
-           "init", "image_size", "epochs_run", "train_images", "train_minutes", "train_images_seen"]
+COLUMNS = [
+    "name",
+    "model",
+    "accuracy",
+    "precision",
+    "recall",
+    "f1",
+    "roc_auc",
+    "log_loss",
+    "ece",
+    "threshold",
+    "n",
+    "init",
+    "image_size",
+    "epochs_run",
+    "train_images",
+    "train_minutes",
+    "train_images_seen",
+]
 
 
 def read_run_metrics(run_dir: Path) -> dict:
@@ -25,9 +43,14 @@ def read_run_metrics(run_dir: Path) -> dict:
     detector = json.loads(RunDir(run_dir).detector_config.read_text()) if RunDir(run_dir).detector_config.is_file() else {}
     test = metrics.get("test", metrics)
     info = detector.get("info", {})
-    return {"name": run_dir.name, "model": detector.get("model", metrics.get("model")), **{k: test.get(k) for k in COLUMNS[2:11]},
-            "init": _init_of(run_dir), "image_size": detector.get("preprocess", {}).get("image_size"),
-            **{k: info.get(k) for k in ("epochs_run", "train_images", "train_minutes", "train_images_seen")}}
+    return {
+        "name": run_dir.name,
+        "model": detector.get("model", metrics.get("model")),
+        **{k: test.get(k) for k in COLUMNS[2:11]},
+        "init": _init_of(run_dir),
+        "image_size": detector.get("preprocess", {}).get("image_size"),
+        **{k: info.get(k) for k in ("epochs_run", "train_images", "train_minutes", "train_images_seen")},
+    }
 
 
 def _init_of(run_dir: Path) -> str | None:

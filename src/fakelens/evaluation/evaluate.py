@@ -1,4 +1,5 @@
 """Evaluate a detector on the test split of its run, or on any other dataset."""
+
 from __future__ import annotations
 
 import os
@@ -45,8 +46,16 @@ def score_samples(detector, samples: list[Sample], batch_size: int = 64, num_wor
     return detector.proba_from_logits(logits), labels, indices, len(unreadable)
 
 
-def evaluate_run(run_dir: str | os.PathLike, data: str | None = None, out: str | None = None, split: str = "test",
-                 batch_size: int = 64, num_workers: int = 1, backend: str = "auto", tta: bool | None = None) -> dict:
+def evaluate_run(
+    run_dir: str | os.PathLike,
+    data: str | None = None,
+    out: str | None = None,
+    split: str = "test",
+    batch_size: int = 64,
+    num_workers: int = 1,
+    backend: str = "auto",
+    tta: bool | None = None,
+) -> dict:
     """Metrics, predictions and plots for a trained run on its test split (or on ``data``)."""
     from ..inference.detector import CONFIG_FILE, load
     from ..inference.detector_config import DetectorConfig
@@ -71,12 +80,25 @@ def evaluate_run(run_dir: str | os.PathLike, data: str | None = None, out: str |
     metrics = compute_metrics(labels, probs, detector.threshold)
     if detector.calibration.bands is not None:
         metrics.update(verdict_metrics(labels, probs, detector.calibration.bands))
-    metrics.update({"dataset": str(data or RunDir(run_dir).split), "split": None if data else split, "skipped_unreadable": skipped,
-                    "model": detector.model_name, "backend": detector.backend, "tta": detector.tta})
+    metrics.update(
+        {
+            "dataset": str(data or RunDir(run_dir).split),
+            "split": None if data else split,
+            "skipped_unreadable": skipped,
+            "model": detector.model_name,
+            "backend": detector.backend,
+            "tta": detector.tta,
+        }
+    )
     write_json(out_dir / METRICS, metrics)
-    write_csv(out_dir / PREDICTIONS,
-              ({"path": samples[i].path, "label": samples[i].label, "group": samples[i].group, "prob_fake": round(float(p), 6)}
-               for i, p in zip(indices, probs)), ["path", "label", "group", "prob_fake"])
+    write_csv(
+        out_dir / PREDICTIONS,
+        (
+            {"path": samples[i].path, "label": samples[i].label, "group": samples[i].group, "prob_fake": round(float(p), 6)}
+            for i, p in zip(indices, probs)
+        ),
+        ["path", "label", "group", "prob_fake"],
+    )
     plot_roc({detector.model_name: (labels, probs)}, out_dir / "roc.png", title=f"ROC: {detector.model_name} on {name}")
     plot_confusion(metrics["confusion_matrix"], out_dir / "confusion.png", title=f"{detector.model_name} @ {detector.threshold:.2f}")
     plot_reliability(labels, probs, out_dir / "reliability.png", title=f"Reliability (ECE {metrics['ece']:.3f})")

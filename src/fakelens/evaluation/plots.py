@@ -1,5 +1,6 @@
 """Plots people would rather look at than numbers: ROC, confusion matrix,
 training curves, reliability diagram, leaderboard bars."""
+
 from __future__ import annotations
 
 import os
@@ -99,7 +100,9 @@ def plot_benchmark(rows: list[dict], path: str | os.PathLike) -> None:
     detectors = list(dict.fromkeys(r["detector"] for r in rows))
     get = {(r["dataset"], r["detector"]): r for r in rows}
     fig, axes = plt.subplots(1, 2, figsize=(max(8, 1.6 * len(datasets) * 2), 4.5))
-    _grouped_bars(axes[0], datasets, {d: [get[(s, d)].get("roc_auc") for s in datasets] for d in detectors}, "ROC-AUC", "ROC-AUC per dataset")
+    _grouped_bars(
+        axes[0], datasets, {d: [get[(s, d)].get("roc_auc") for s in datasets] for d in detectors}, "ROC-AUC", "ROC-AUC per dataset"
+    )
     axes[0].axhline(0.5, color="grey", ls="--", lw=1)
     axes[0].set_ylim(0, 1)
     key = "real_called_fake_verdict" if any(r.get("real_called_fake_verdict") is not None for r in rows) else "real_called_fake"

@@ -1,6 +1,7 @@
 """One HTML page (and Markdown) that compares runs: leaderboard, overlaid ROC
 curves, confusion matrices, training curves, calibration and a gallery of
 right and wrong verdicts."""
+
 from __future__ import annotations
 
 import base64
@@ -58,8 +59,9 @@ def _gallery(labels, probs, paths, threshold: float, per_kind: int = 6) -> str:
         # the most confident of each kind: what the model is surest about, right or wrong
         idx = idx[np.argsort(-np.abs(probs[idx] - threshold))][:per_kind]
         items = "".join(
-            f'<figure>{_thumb(paths[i])}<figcaption>{"FAKE" if labels[i] else "REAL"} &rarr; P(fake) {probs[i]:.2f}</figcaption></figure>'
-            for i in idx)
+            f"<figure>{_thumb(paths[i])}<figcaption>{'FAKE' if labels[i] else 'REAL'} &rarr; P(fake) {probs[i]:.2f}</figcaption></figure>"
+            for i in idx
+        )
         cells.append(f"<h4>{title} verdicts</h4><div class='gallery'>{items or 'none'}</div>")
     return "".join(cells)
 
@@ -84,9 +86,13 @@ def write_report(run_dirs: list[str | os.PathLike], out: str | os.PathLike, gall
         info = detector.get("info", {})
         if len(labels):
             curves[row["name"]] = (labels, probs)
-            plot_reliability(labels, probs, plot("reliability"),
-                             title=f"{row['name']}: ECE {row['ece']:.3f} (before calibration on val: "
-                                   f"{info.get('calibration', info).get('val_ece_before_calibration', float('nan')):.3f})")
+            plot_reliability(
+                labels,
+                probs,
+                plot("reliability"),
+                title=f"{row['name']}: ECE {row['ece']:.3f} (before calibration on val: "
+                f"{info.get('calibration', info).get('val_ece_before_calibration', float('nan')):.3f})",
+            )
         conf = json.loads(RunDir(run).eval_metrics.read_text())["confusion_matrix"] if RunDir(run).eval_metrics.is_file() else None
         if conf:
             plot_confusion(conf, plot("confusion"), title=row["name"])
@@ -103,22 +109,36 @@ def write_report(run_dirs: list[str | os.PathLike], out: str | os.PathLike, gall
             f"<p>Compute: {html.escape(budget)}. Threshold {detector.get('threshold', 0.5):.3f}, temperature {detector.get('temperature', 1.0):.3f}.</p>"
             + "".join(_img_tag(p, 360) for p in figs)
             + (_gallery(labels, probs, paths, detector.get("threshold", 0.5)) if gallery else "")
-            + "</section>")
-        md.append(f"### {markdown_text(row['name'])} ({markdown_text(row['model'])})\n\nCompute: {markdown_text(budget)}.\n\n"
-                  + "\n".join(f"![]({markdown_link_target(p.relative_to(out.resolve()).as_posix())})" for p in figs))
+            + "</section>"
+        )
+        md.append(
+            f"### {markdown_text(row['name'])} ({markdown_text(row['model'])})\n\nCompute: {markdown_text(budget)}.\n\n"
+            + "\n".join(f"![]({markdown_link_target(p.relative_to(out.resolve()).as_posix())})" for p in figs)
+        )
     if curves:
         plot_roc(curves, out / "plots" / "roc_all.png", title="ROC, test split")
     fmt = lambda v: "" if v is None else f"{v:.4f}" if isinstance(v, float) else html.escape(str(v))  # noqa: E731
-    table = "<table><tr>" + "".join(f"<th>{c}</th>" for c in COLUMNS) + "</tr>" + "".join(
-        "<tr>" + "".join(f"<td>{fmt(r[c])}</td>" for c in COLUMNS) + "</tr>" for r in rows) + "</table>"
+    table = (
+        "<table><tr>"
+        + "".join(f"<th>{c}</th>" for c in COLUMNS)
+        + "</tr>"
+        + "".join("<tr>" + "".join(f"<td>{fmt(r[c])}</td>" for c in COLUMNS) + "</tr>" for r in rows)
+        + "</table>"
+    )
     roc = _img_tag(out / "plots" / "roc_all.png", 480) if curves else ""
     page = f"""<!doctype html><html><head><meta charset="utf-8"><title>fakelens report</title>
 <style>body{{font-family:system-ui,sans-serif;margin:2em;max-width:1300px}} table{{border-collapse:collapse}}
 td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}} th{{background:#f3f3f3}} section{{margin:2em 0;border-top:1px solid #ddd}}
 .gallery{{display:flex;flex-wrap:wrap;gap:8px}} figure{{margin:0;font-size:12px;text-align:center}}</style></head><body>
 <h1>fakelens report</h1><p>Test split of each run (groups never cross splits). 0 = REAL, 1 = FAKE.</p>
-<h2>Leaderboard</h2>{table}{_img_tag(out / 'leaderboard.png', 640)}<h2>ROC curves</h2>{roc}<h2>Runs</h2>{''.join(sections)}</body></html>"""
+<h2>Leaderboard</h2>{table}{_img_tag(out / "leaderboard.png", 640)}<h2>ROC curves</h2>{roc}<h2>Runs</h2>{"".join(sections)}</body></html>"""
     write_text(out / "report.html", page)
-    write_text(out / "report.md", "# fakelens report\n\n" + (out / "leaderboard.md").read_text().split("\n", 2)[2]
-               + "\n![leaderboard](leaderboard.png)\n\n![ROC](plots/roc_all.png)\n\n" + "\n\n".join(md) + "\n")
+    write_text(
+        out / "report.md",
+        "# fakelens report\n\n"
+        + (out / "leaderboard.md").read_text().split("\n", 2)[2]
+        + "\n![leaderboard](leaderboard.png)\n\n![ROC](plots/roc_all.png)\n\n"
+        + "\n\n".join(md)
+        + "\n",
+    )
     return out / "report.html"

@@ -6,6 +6,7 @@ resize 0.5/0.25, blur, Gaussian noise sigma 3/5/10, the social-media chain),
 applied to the face crop at its stored resolution, before the one preprocessing
 path. Results: ``robustness.csv``, ``robustness.md`` and ``robustness.png``.
 """
+
 from __future__ import annotations
 
 import os
@@ -45,15 +46,23 @@ def robustness(detector, samples, max_images: int | None = 1000, seed: int = 0, 
     rows = []
     for name, p in probs.items():
         m = compute_metrics(labels, p, detector.threshold)
-        rows.append({"perturbation": name, "n": m["n"], "accuracy": m["accuracy"], "roc_auc": m["roc_auc"],
-                     "auc_drop": None if m["roc_auc"] is None else base["roc_auc"] - m["roc_auc"],
-                     "accuracy_drop": base["accuracy"] - m["accuracy"],
-                     "mean_abs_prob_change": float(np.mean(np.abs(p - probs["none"])))})
+        rows.append(
+            {
+                "perturbation": name,
+                "n": m["n"],
+                "accuracy": m["accuracy"],
+                "roc_auc": m["roc_auc"],
+                "auc_drop": None if m["roc_auc"] is None else base["roc_auc"] - m["roc_auc"],
+                "accuracy_drop": base["accuracy"] - m["accuracy"],
+                "mean_abs_prob_change": float(np.mean(np.abs(p - probs["none"]))),
+            }
+        )
     return rows
 
 
-def robustness_run(run: str | os.PathLike | None, data: str, out: str | os.PathLike | None = None, max_images: int | None = 1000,
-                   split: str | None = None) -> list[dict]:
+def robustness_run(
+    run: str | os.PathLike | None, data: str, out: str | os.PathLike | None = None, max_images: int | None = 1000, split: str | None = None
+) -> list[dict]:
     """:func:`robustness` of the run's detector on ``data`` (only its images in ``split`` of the run's split.csv, if given)."""
     from ..data.multisource import SourceSpec, load_source
     from ..inference.detector import load
@@ -77,7 +86,11 @@ def robustness_run(run: str | os.PathLike | None, data: str, out: str | os.PathL
     out = Path(out) if out else Path(run or ".") / f"robustness-{spec.name}"
     write_csv(out / "robustness.csv", rows, COLUMNS)
     fmt = lambda v: "" if v is None else f"{v:.4f}" if isinstance(v, float) else str(v)  # noqa: E731
-    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)] + ["| " + " | ".join(fmt(r[c]) for c in COLUMNS) + " |" for r in rows]
-    write_text(out / "robustness.md", f"# Robustness of {detector.model_name} on {spec.name} ({rows[0]['n']} images)\n\n" + "\n".join(lines) + "\n")
+    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)] + [
+        "| " + " | ".join(fmt(r[c]) for c in COLUMNS) + " |" for r in rows
+    ]
+    write_text(
+        out / "robustness.md", f"# Robustness of {detector.model_name} on {spec.name} ({rows[0]['n']} images)\n\n" + "\n".join(lines) + "\n"
+    )
     plot_robustness(rows, out / "robustness.png")
     return rows

@@ -13,6 +13,7 @@ each method is a class in the :data:`EXPLAIN_METHODS` registry
 >>> config = ExplainConfig(methods="all", cam="gradcam++", lime_samples=300)
 >>> explanations = explain(detector, ["face.jpg"], config)
 """
+
 from .api import explain, explain_faces, explain_files
 from .cam import CAM_VARIANTS, OnnxCam
 from .config import ExplainConfig
@@ -30,9 +31,28 @@ def __getattr__(name: str):
         return GradCam
     raise AttributeError(name)
 
+
 __all__ = [
-    "CAM_VARIANTS", "EXPLAIN_METHODS", "METHODS", "SEGMENTATIONS", "CamMethod", "CamResult", "ExplainConfig",
-    "ExplainMethod", "Explanation", "Faithfulness", "GradCam", "LimeExplainer", "LimeMethod", "LimeResult", "OnnxCam",
-    "deletion_faithfulness", "explain", "explain_faces", "explain_files", "make_cam_explainer", "make_methods",
+    "CAM_VARIANTS",
+    "EXPLAIN_METHODS",
+    "METHODS",
+    "SEGMENTATIONS",
+    "CamMethod",
+    "CamResult",
+    "ExplainConfig",
+    "ExplainMethod",
+    "Explanation",
+    "Faithfulness",
+    "GradCam",
+    "LimeExplainer",
+    "LimeMethod",
+    "LimeResult",
+    "OnnxCam",
+    "deletion_faithfulness",
+    "explain",
+    "explain_faces",
+    "explain_files",
+    "make_cam_explainer",
+    "make_methods",
     "resolve_methods",
 ]

@@ -7,6 +7,7 @@ tensor -> logits -> calibrated P(FAKE) path as ``Detector.score_files``, so the
 numbers in an explanation are the numbers ``fakelens predict`` prints, and an
 ONNX Runtime backend is used when the detector has one.
 """
+
 from __future__ import annotations
 
 import numpy as np

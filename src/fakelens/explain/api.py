@@ -5,6 +5,7 @@ overlays) so that notebooks and the service can use them directly;
 :func:`explain_files` is the batch job behind ``fakelens explain`` that also
 writes figures and ``explanations.json``.
 """
+
 from __future__ import annotations
 
 import os
@@ -172,7 +173,9 @@ def explain_files(
     if shown:
         grid = out_dir / "grid.png"
         n_ok = sum(1 for r in rows if r["figure"])
-        save_figure(explanation_grid(shown, title=f"{detector.model_name}: first {len(shown)} of {n_ok} faces" if n_ok > len(shown) else None), grid)
+        save_figure(
+            explanation_grid(shown, title=f"{detector.model_name}: first {len(shown)} of {n_ok} faces" if n_ok > len(shown) else None), grid
+        )
     write_json(
         out_dir / "explanations.json",
         {
@@ -180,8 +183,7 @@ def explain_files(
             "source": detector.source,
             "threshold": detector.threshold,
             "methods": list(config.methods),
-            "options": {k: v for k, v in config.set_options().items()
-                        if k != "methods" and isinstance(v, (str, int, float, bool))},
+            "options": {k: v for k, v in config.set_options().items() if k != "methods" and isinstance(v, (str, int, float, bool))},
             "grid": grid.name if grid else None,
             "images": rows,
         },

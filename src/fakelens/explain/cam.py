@@ -9,6 +9,7 @@ it in the same forward pass, so explanations need no PyTorch. Other variants
 (``fakelens.explain.gradcam.GradCam``, training install); :func:`fakelens.explain.methods.make_cam_explainer`
 picks between them.
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -10,6 +10,7 @@ that line. Configs are frozen: one can be shared by threads (the service builds
 one per request and passes it down), and :meth:`ExplainConfig.of` gives a
 changed copy, checked again.
 """
+
 from __future__ import annotations
 
 import math

@@ -10,6 +10,7 @@ Blurring, rather than painting grey, keeps the face's colours and shape, so the
 perturbed face stays close to what the model has seen, while the fine texture
 and blending seams a manipulation leaves behind are gone.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass

@@ -3,6 +3,7 @@
 Built on ``matplotlib.figure.Figure`` rather than pyplot, so no global figure
 state is touched and figures can be made from worker threads (the service).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -27,17 +28,16 @@ def _panels(e: Explanation) -> list[tuple[str, object, str]]:
         panels.append((f"Grad-CAM ({e.gradcam.method})\nred: pushes toward FAKE", e.gradcam.overlay, caption))
     if e.lime is not None:
         k = len(e.lime.top_segments)
-        panels.append((f"LIME top-{k}\nred: toward FAKE, green: toward REAL", e.lime.overlay, _faithfulness_caption(e.faithfulness.get("lime"))))
+        panels.append(
+            (f"LIME top-{k}\nred: toward FAKE, green: toward REAL", e.lime.overlay, _faithfulness_caption(e.faithfulness.get("lime")))
+        )
     return panels
 
 
 def _faithfulness_caption(check: Faithfulness | None) -> str:
     if check is None:
         return "faithfulness: n/a"
-    return (
-        f"faithfulness {check.score:+.3f}\n"
-        f"P(fake) drop: top {check.drop_top:+.3f} vs random {check.drop_random:+.3f}"
-    )
+    return f"faithfulness {check.score:+.3f}\nP(fake) drop: top {check.drop_top:+.3f} vs random {check.drop_random:+.3f}"
 
 
 def verdict_text(e: Explanation) -> str:
@@ -98,7 +98,9 @@ def explanation_grid(explanations: Sequence[Explanation], title: str | None = No
             ax.set_xlabel(caption, fontsize=7)
             if r == 0:
                 ax.set_title(col_title, fontsize=8)
-        axes[r, 0].set_ylabel(verdict_text(e).replace("  ", "\n"), fontsize=9, fontweight="bold", color=VERDICT_COLOURS.get(e.label, "black"))
+        axes[r, 0].set_ylabel(
+            verdict_text(e).replace("  ", "\n"), fontsize=9, fontweight="bold", color=VERDICT_COLOURS.get(e.label, "black")
+        )
     if title:
         fig.suptitle(title, fontsize=11)
     return fig

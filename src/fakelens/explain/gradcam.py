@@ -6,6 +6,7 @@ FAKE, whatever the verdict is. The layer comes from the model's registry entry
 (``ModelSpec.gradcam_layer``), so from-scratch and timm models are handled the
 same way.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -120,7 +121,9 @@ def _require_feature_map(layer: nn.Module, name: str) -> Iterator[None]:
     def check(module, inputs, output):
         if not isinstance(output, torch.Tensor) or output.ndim != 4:
             shape = tuple(output.shape) if isinstance(output, torch.Tensor) else type(output).__name__
-            raise ValueError(f"Grad-CAM layer {name!r} outputs {shape}; it needs a 4-D (N, C, H, W) feature map, such as the last conv block")
+            raise ValueError(
+                f"Grad-CAM layer {name!r} outputs {shape}; it needs a 4-D (N, C, H, W) feature map, such as the last conv block"
+            )
 
     handle = layer.register_forward_hook(check)
     try:

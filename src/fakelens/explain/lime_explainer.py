@@ -5,6 +5,7 @@ LIME switches random subsets of superpixels off (filling each with its mean
 colour), scores every perturbed face with the detector and fits a weighted
 linear model: one weight per superpixel, the change in P(FAKE) it accounts for.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

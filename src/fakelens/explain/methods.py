@@ -13,6 +13,7 @@ deletion check under ``e.faithfulness[name]``.
 Adding a method is adding a subclass (with a ``name``) to :data:`EXPLAIN_METHODS`;
 its options go into :class:`~fakelens.explain.config.ExplainConfig`.
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar, Sequence
@@ -39,7 +40,6 @@ def make_cam_explainer(detector, method: str = "gradcam", target_layer: str | No
     from .gradcam import GradCam
 
     return GradCam.for_detector(detector, method, target_layer)
-
 
 
 class ExplainMethod:

@@ -1,4 +1,5 @@
 """What an explanation holds: arrays for notebooks and the service, ``to_dict()`` for JSON."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

@@ -1,4 +1,5 @@
 """Export a detector to ONNX, with its preprocessing constants beside it."""
+
 from __future__ import annotations
 
 import copy
@@ -59,7 +60,6 @@ def export_onnx(detector, path: str | os.PathLike, opset: int = 17) -> Path:
     """
     import onnx
 
-
     path = Path(path)
     size = detector.preprocess.image_size
     model = static_same_padding(detector.model.eval(), size)
@@ -74,11 +74,20 @@ def export_onnx(detector, path: str | os.PathLike, opset: int = 17) -> Path:
         warnings.simplefilter("ignore", DeprecationWarning)
         try:
             # The TorchScript exporter is quick and gives ONNX Runtime a lean graph for timm models.
-            torch.onnx.export(graph, (dummy,), str(tmp), input_names=["input"], output_names=outputs,
-                              dynamic_axes=axes, opset_version=opset, dynamo=False)
+            torch.onnx.export(
+                graph, (dummy,), str(tmp), input_names=["input"], output_names=outputs, dynamic_axes=axes, opset_version=opset, dynamo=False
+            )
         except Exception:  # noqa: BLE001 - e.g. adaptive pooling to a size that does not divide the input
-            torch.onnx.export(graph, (dummy,), str(tmp), input_names=["input"], output_names=outputs,
-                              dynamic_shapes=({0: torch.export.Dim("batch")},), dynamo=True, verbose=False)
+            torch.onnx.export(
+                graph,
+                (dummy,),
+                str(tmp),
+                input_names=["input"],
+                output_names=outputs,
+                dynamic_shapes=({0: torch.export.Dim("batch")},),
+                dynamo=True,
+                verbose=False,
+            )
         proto = onnx.load(str(tmp))
         state = {k: v.detach().cpu().numpy() for k, v in detector.model.state_dict().items()}
         onnx.helper.set_model_props(proto, {DIGEST_KEY: weights_digest(state)})
@@ -116,8 +125,10 @@ def static_same_padding(model: nn.Module, image_size: int) -> nn.Module:
     hooks = []
     for name, m in model.named_modules():
         if isinstance(m, Conv2dSame):
+
             def record(mod, args, name=name):
                 pads[name] = pad_same_arg(args[0].shape[-2:], mod.weight.shape[-2:], mod.stride, mod.dilation)
+
             hooks.append(m.register_forward_pre_hook(record))
     with torch.no_grad():
         model(torch.zeros(1, 3, image_size, image_size))
@@ -127,8 +138,9 @@ def static_same_padding(model: nn.Module, image_size: int) -> nn.Module:
         parent_name, _, child = name.rpartition(".")
         parent = model.get_submodule(parent_name) if parent_name else model
         conv = getattr(parent, child)
-        static = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, 0,
-                           conv.dilation, conv.groups, conv.bias is not None)
+        static = nn.Conv2d(
+            conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, 0, conv.dilation, conv.groups, conv.bias is not None
+        )
         static.weight, static.bias = conv.weight, conv.bias
         left, right, top, bottom = pad
         if left == right and top == bottom:

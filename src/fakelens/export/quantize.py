@@ -1,5 +1,6 @@
 """Optional int8 quantization (ONNX Runtime static QDQ), kept only if it costs
 at most ``max_drop`` accuracy points on the validation split."""
+
 from __future__ import annotations
 
 import os
@@ -31,8 +32,9 @@ def _val_batches(detector, samples, batch_size: int = 32) -> tuple[list[np.ndarr
     return batches, np.asarray([s.label for s in samples])
 
 
-def quantize_run(detector, run_dir: str | os.PathLike, calibration_images: int = 256, eval_images: int | None = None,
-                 max_drop: float = 0.005) -> dict:
+def quantize_run(
+    detector, run_dir: str | os.PathLike, calibration_images: int = 256, eval_images: int | None = None, max_drop: float = 0.005
+) -> dict:
     """Quantize ``run_dir/model.onnx`` with validation images; keep ``model.int8.onnx`` only if accurate enough."""
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
 
@@ -52,9 +54,16 @@ def quantize_run(detector, run_dir: str | os.PathLike, calibration_images: int =
     calib_batches, _ = _val_batches(detector, calib)
     out = run_dir / INT8_FILE
     with atomic_path(out) as tmp:
-        quantize_static(str(fp32), str(tmp), _BatchReader(calib_batches, runner.input_name), quant_format=QuantFormat.QDQ,
-                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, per_channel=True,
-                        calibrate_method=CalibrationMethod.MinMax)
+        quantize_static(
+            str(fp32),
+            str(tmp),
+            _BatchReader(calib_batches, runner.input_name),
+            quant_format=QuantFormat.QDQ,
+            activation_type=QuantType.QUInt8,
+            weight_type=QuantType.QInt8,
+            per_channel=True,
+            calibrate_method=CalibrationMethod.MinMax,
+        )
     int8 = OnnxRunner(out)
     batches, labels = _val_batches(detector, evaluated)
     p32 = detector.proba_from_logits(np.concatenate([runner.run(b) for b in batches]))
@@ -64,7 +73,14 @@ def quantize_run(detector, run_dir: str | os.PathLike, calibration_images: int =
     kept = acc32 - acc8 <= max_drop
     if not kept:
         out.unlink()
-    report = {"val_images": len(labels), "fp32_accuracy": acc32, "int8_accuracy": acc8, "drop_points": round(100 * (acc32 - acc8), 3),
-              "max_abs_prob_diff": float(np.max(np.abs(p32 - p8))), "kept": kept, "int8_model": str(out) if kept else None}
+    report = {
+        "val_images": len(labels),
+        "fp32_accuracy": acc32,
+        "int8_accuracy": acc8,
+        "drop_points": round(100 * (acc32 - acc8), 3),
+        "max_abs_prob_diff": float(np.max(np.abs(p32 - p8))),
+        "kept": kept,
+        "int8_model": str(out) if kept else None,
+    }
     write_json(run_dir / "quantization.json", report)
     return report

@@ -8,6 +8,7 @@
 
 For many files, build a :class:`FacePipeline` once and pass it instead of the detector.
 """
+
 from .aggregate import AGGREGATES, aggregate, confident_strategy, mean_strategy
 from .batch import expand_media, predict_media, write_results
 from .cropping import CROP_JPEG_QUALITY, CROP_SIZE, Framing, crop_face, crop_region
@@ -28,14 +29,39 @@ from .video import TrackResult, VideoFace, VideoResult, predict_video
 from .videoio import VideoInfo, VideoReader, is_video_path, read_frames, write_video
 
 __all__ = [
-    "AGGREGATES", "aggregate", "confident_strategy", "mean_strategy",
-    "expand_media", "predict_media", "write_results",
-    "CROP_JPEG_QUALITY", "CROP_SIZE", "Framing", "crop_face", "crop_region",
-    "DEFAULT_FACE_DETECTOR", "FaceBox", "FaceDetector", "Res10Detector", "YuFaceDetector",
-    "create_face_detector", "list_face_detectors", "register_face_detector",
-    "FaceResult", "PhotoResult", "find_faces", "predict_photo",
+    "AGGREGATES",
+    "aggregate",
+    "confident_strategy",
+    "mean_strategy",
+    "expand_media",
+    "predict_media",
+    "write_results",
+    "CROP_JPEG_QUALITY",
+    "CROP_SIZE",
+    "Framing",
+    "crop_face",
+    "crop_region",
+    "DEFAULT_FACE_DETECTOR",
+    "FaceBox",
+    "FaceDetector",
+    "Res10Detector",
+    "YuFaceDetector",
+    "create_face_detector",
+    "list_face_detectors",
+    "register_face_detector",
+    "FaceResult",
+    "PhotoResult",
+    "find_faces",
+    "predict_photo",
     "FacePipeline",
     "link_faces",
-    "TrackResult", "VideoFace", "VideoResult", "predict_video",
-    "VideoInfo", "VideoReader", "is_video_path", "read_frames", "write_video",
+    "TrackResult",
+    "VideoFace",
+    "VideoResult",
+    "predict_video",
+    "VideoInfo",
+    "VideoReader",
+    "is_video_path",
+    "read_frames",
+    "write_video",
 ]

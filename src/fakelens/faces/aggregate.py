@@ -9,6 +9,7 @@ frames are confidently real only those are; otherwise everything is.
 least one): a swap that fails in a few frames (a turned head, a hand across
 the face) still counts, where the plain mean dilutes it among good frames.
 """
+
 from __future__ import annotations
 
 from typing import Callable, Sequence
@@ -21,8 +22,9 @@ def mean_strategy(probs: Sequence[float]) -> float:
     return float(probs.mean())
 
 
-def confident_strategy(probs: Sequence[float], fake_threshold: float = 0.8, real_threshold: float = 0.2,
-                       fake_divisor: float = 2.5, real_fraction: float = 0.9) -> float:
+def confident_strategy(
+    probs: Sequence[float], fake_threshold: float = 0.8, real_threshold: float = 0.2, fake_divisor: float = 2.5, real_fraction: float = 0.9
+) -> float:
     """The DFDC winner's aggregation, with his thresholds as defaults.
 
     Fake branch: more than ``len // fake_divisor`` predictions above

@@ -5,6 +5,7 @@ Badges, not captions: captions such as ``UNCERTAIN 0.93`` of neighbouring small 
 unreadable, and a bare number beside a verdict read as an accusation. The verdict and its score, on the scale
 of the bands, are in the rows beside the picture.
 """
+
 from __future__ import annotations
 
 import os
@@ -31,8 +32,9 @@ class BoxLabel:
     number: int | None = None
 
 
-def place_badges(boxes: Sequence[tuple[float, float, float, float]], size: tuple[float, float], width: int,
-                 height: int) -> list[tuple[int, int]]:
+def place_badges(
+    boxes: Sequence[tuple[float, float, float, float]], size: tuple[float, float], width: int, height: int
+) -> list[tuple[int, int]]:
     """Top-left corners for one ``size`` (w, h) badge per box, none overlapping another, in the picture.
 
     Each badge tries the box's top-left corner just inside the box, then just above it, then the other corners;
@@ -72,8 +74,10 @@ def draw_faces(rgb: np.ndarray, boxes: Sequence[BoxLabel]) -> np.ndarray:
     texts = [str(item.number) if item.number is not None else "" for item in boxes]
     left, top, right, bottom = draw.textbbox((0, 0), max(texts, key=len, default="") or "0", font=font)
     badge = (right - left + 6, bottom - top + 6)  # one size for all, so the badges can be placed apart
-    colours = [UNSCORED_RGB if item.prob_fake is None else {"FAKE": FAKE_RGB, "UNCERTAIN": UNCERTAIN_RGB}.get(item.label, REAL_RGB)
-               for item in boxes]
+    colours = [
+        UNSCORED_RGB if item.prob_fake is None else {"FAKE": FAKE_RGB, "UNCERTAIN": UNCERTAIN_RGB}.get(item.label, REAL_RGB)
+        for item in boxes
+    ]
     for item, colour in zip(boxes, colours):
         draw.rectangle(tuple(int(round(v)) for v in item.box), outline=colour, width=thick)
     for (x, y), text, colour in zip(place_badges([b.box for b in boxes], badge, w, h), texts, colours):
@@ -94,8 +98,14 @@ def save_image(path: str | os.PathLike, rgb: np.ndarray, quality: int = 92) -> N
         Image.fromarray(rgb).save(tmp, format=fmt, **({"quality": quality} if fmt == "JPEG" else {}))
 
 
-def plot_frame_probs(tracks: dict[str, tuple[Sequence[float], Sequence[float]]], edges: dict[str, float], title: str,
-                     path: str | os.PathLike, x_label: str = "time (s)", video_fake_from: float | None = None) -> None:
+def plot_frame_probs(
+    tracks: dict[str, tuple[Sequence[float], Sequence[float]]],
+    edges: dict[str, float],
+    title: str,
+    path: str | os.PathLike,
+    x_label: str = "time (s)",
+    video_fake_from: float | None = None,
+) -> None:
     """The fake-likeness (calibrated P(fake)) per sampled frame, one line per person, with the band edges of a
     person's verdict; ``video_fake_from``: where FAKE starts for the video's verdict, when that is higher (several people)."""
     import matplotlib
@@ -109,8 +119,9 @@ def plot_frame_probs(tracks: dict[str, tuple[Sequence[float], Sequence[float]]],
     real_below, fake_from = edges["real_below"], edges["fake_from"]
     ax.axhline(fake_from, color=np.array(FAKE_RGB) / 255, linestyle="--", linewidth=0.8, label=f"FAKE from {fake_from:.2f}")
     if video_fake_from is not None and video_fake_from > fake_from:
-        ax.axhline(video_fake_from, color=np.array(FAKE_RGB) / 255, linestyle=":", linewidth=1.0,
-                   label=f"video: FAKE from {video_fake_from:.2f}")
+        ax.axhline(
+            video_fake_from, color=np.array(FAKE_RGB) / 255, linestyle=":", linewidth=1.0, label=f"video: FAKE from {video_fake_from:.2f}"
+        )
     if real_below < fake_from:
         ax.axhline(real_below, color=np.array(REAL_RGB) / 255, linestyle="--", linewidth=0.8, label=f"REAL below {real_below:.2f}")
     ax.set_ylim(-0.02, 1.02)

@@ -3,6 +3,7 @@
 Every input gets a result: a bad file gets ``status: error`` with the reason
 and the batch goes on.
 """
+
 from __future__ import annotations
 
 import os
@@ -45,9 +46,17 @@ def _annotation_paths(source: str, annotate_dir: Path, taken: set[str]) -> str:
 PHOTO_CHUNK = 32
 
 
-def predict_media(detector, paths: Iterable[str], crops: bool | None = None, frames: int = 32, aggregate_by: str = "confident",
-                  annotate_dir: str | os.PathLike | None = None, face_detector=None, progress: bool = False,
-                  workers: int | None = 1) -> list[MediaResult]:
+def predict_media(
+    detector,
+    paths: Iterable[str],
+    crops: bool | None = None,
+    frames: int = 32,
+    aggregate_by: str = "confident",
+    annotate_dir: str | os.PathLike | None = None,
+    face_detector=None,
+    progress: bool = False,
+    workers: int | None = 1,
+) -> list[MediaResult]:
     """Photos and videos (by file extension; anything else is tried as a photo).
 
     Photos go in chunks of :data:`PHOTO_CHUNK`: their faces are located in a
@@ -83,12 +92,15 @@ def predict_media(detector, paths: Iterable[str], crops: bool | None = None, fra
             photos.append(i)
     photo_paths, photo_outs = [paths[i] for i in photos], [outs[i] for i in photos]
     processes = _worker_processes(pipeline, len(photos), workers)
-    chunks = (_predict_photo_chunks_in_processes(pipeline, photo_paths, crops, photo_outs, processes) if processes > 1
-              else _predict_photo_chunks(pipeline, photo_paths, crops, photo_outs))
+    chunks = (
+        _predict_photo_chunks_in_processes(pipeline, photo_paths, crops, photo_outs, processes)
+        if processes > 1
+        else _predict_photo_chunks(pipeline, photo_paths, crops, photo_outs)
+    )
     for chunk_results in chunks:
         for i, result in zip(photos, chunk_results):
             results[i] = result
-        photos = photos[len(chunk_results):]
+        photos = photos[len(chunk_results) :]
         bar.update(len(chunk_results))
     bar.close()
     return results  # type: ignore[return-value]
@@ -103,8 +115,11 @@ def _worker_processes(pipeline: FacePipeline, n_photos: int, workers: int | None
     from ..inference.onnx_backend import default_threads
 
     detector = pipeline.detector
-    rebuildable = (getattr(detector, "backend", None) == "onnx" and getattr(detector, "source", None) is not None
-                   and pipeline.face_detector_name is not None)
+    rebuildable = (
+        getattr(detector, "backend", None) == "onnx"
+        and getattr(detector, "source", None) is not None
+        and pipeline.face_detector_name is not None
+    )
     if workers is None:
         workers = default_threads() if n_photos >= PROCESS_MIN_PHOTOS else 1
     return max(1, min(int(workers), -(-n_photos // PHOTO_CHUNK))) if rebuildable else 1
@@ -112,8 +127,14 @@ def _worker_processes(pipeline: FacePipeline, n_photos: int, workers: int | None
 
 def _predict_video_file(pipeline: FacePipeline, path: str, out: str | None, frames: int, aggregate_by: str) -> VideoResult:
     try:
-        result = predict_video(pipeline, path, frames=frames, aggregate_by=aggregate_by,
-                               annotate_video=f"{out}.mp4" if out else None, plot=f"{out}_probs.png" if out else None)
+        result = predict_video(
+            pipeline,
+            path,
+            frames=frames,
+            aggregate_by=aggregate_by,
+            annotate_video=f"{out}.mp4" if out else None,
+            plot=f"{out}_probs.png" if out else None,
+        )
         if out:
             write_json(f"{out}.json", result.to_dict())
         return result
@@ -142,12 +163,12 @@ def _predict_photo_chunks(pipeline: FacePipeline, paths: list[str], crops: bool 
     starts = range(0, len(paths), PHOTO_CHUNK)
     # One locating thread: the face detector runs single-threaded, beside the model's threads.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="fakelens-locate") as pool:
-        locate_chunk = lambda k: pool.submit(lambda: [_locate(pipeline, p, crops) for p in paths[k:k + PHOTO_CHUNK]])  # noqa: E731
+        locate_chunk = lambda k: pool.submit(lambda: [_locate(pipeline, p, crops) for p in paths[k : k + PHOTO_CHUNK]])  # noqa: E731
         pending = locate_chunk(0) if paths else None
         for k in starts:
             located = pending.result()
             pending = locate_chunk(k + PHOTO_CHUNK) if k + PHOTO_CHUNK < len(paths) else None
-            yield _score_located(pipeline, located, outs[k:k + PHOTO_CHUNK])
+            yield _score_located(pipeline, located, outs[k : k + PHOTO_CHUNK])
 
 
 def _score_located(pipeline: FacePipeline, located: list, outs: list[str | None]) -> list[PhotoResult]:
@@ -163,7 +184,7 @@ def _score_located(pipeline: FacePipeline, located: list, outs: list[str | None]
             chunk.append(item)
             continue
         try:
-            mine = pipeline.score(item.crops) if probs is None else probs[offset:offset + len(item.crops)]
+            mine = pipeline.score(item.crops) if probs is None else probs[offset : offset + len(item.crops)]
             chunk.append(photo_result(pipeline, item, mine, annotate_to=f"{out}.jpg" if out else None))
         except (MemoryError, OSError) as exc:  # e.g. a full disk for the annotation
             chunk.append(PhotoResult(item.path, ERROR, error=_failure(item.path, exc)))
@@ -215,8 +236,9 @@ def _worker_chunk(paths: list[str], crops: bool | None, outs: list[str | None]) 
     return _score_located(_WORKER_PIPELINE, [_locate(_WORKER_PIPELINE, p, crops) for p in paths], outs)
 
 
-def _predict_photo_chunks_in_processes(pipeline: FacePipeline, paths: list[str], crops: bool | None, outs: list[str | None],
-                                       processes: int):
+def _predict_photo_chunks_in_processes(
+    pipeline: FacePipeline, paths: list[str], crops: bool | None, outs: list[str | None], processes: int
+):
     """:func:`_predict_photo_chunks` over ``processes`` worker processes, results in order; at most two chunks in
     flight per worker. If a worker dies (killed for memory), the chunks not done are scored here."""
     import multiprocessing
@@ -226,10 +248,13 @@ def _predict_photo_chunks_in_processes(pipeline: FacePipeline, paths: list[str],
 
     det = pipeline.detector
     # spawn: a fork would copy this process's ONNX Runtime and OpenMP thread pools in an unusable state
-    pool = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker,
-                               initargs=(det.source, det.calibration, pipeline.face_detector_name, pipeline.crop_size,
-                                         pipeline.jpeg_quality, pipeline.batch_size))
-    submit = lambda k: (k, pool.submit(_worker_chunk, paths[k:k + PHOTO_CHUNK], crops, outs[k:k + PHOTO_CHUNK]))  # noqa: E731
+    pool = ProcessPoolExecutor(
+        processes,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_init_worker,
+        initargs=(det.source, det.calibration, pipeline.face_detector_name, pipeline.crop_size, pipeline.jpeg_quality, pipeline.batch_size),
+    )
+    submit = lambda k: (k, pool.submit(_worker_chunk, paths[k : k + PHOTO_CHUNK], crops, outs[k : k + PHOTO_CHUNK]))  # noqa: E731
     starts = iter(range(0, len(paths), PHOTO_CHUNK))
     pending: deque = deque()
     try:

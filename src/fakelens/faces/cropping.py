@@ -28,6 +28,7 @@ its side at random changes P(fake) by 0.10 on average (epoch-1
 efficientnet_lite0, ``benchmarks/faces_photo.py``), so the framing matters as
 much as the detector.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -101,7 +102,12 @@ class Framing:
         return cx - half, cy - half, cx + half, cy + half
 
     def to_dict(self) -> dict:
-        return {"side_scale": self.side_scale, "centre_dx": self.centre_dx, "centre_dy": self.centre_dy, "eye_mouth_ratio": self.eye_mouth_ratio}
+        return {
+            "side_scale": self.side_scale,
+            "centre_dx": self.centre_dx,
+            "centre_dy": self.centre_dy,
+            "eye_mouth_ratio": self.eye_mouth_ratio,
+        }
 
 
 def _landmark_centre(face: "FaceLike") -> tuple[float, float]:
@@ -154,8 +160,9 @@ def jpeg_roundtrip(rgb: np.ndarray, quality: int = CROP_JPEG_QUALITY) -> np.ndar
     return jpeg(rgb, quality)
 
 
-def crop_face(rgb: np.ndarray, face: "FaceLike", framing: Framing, size: int = CROP_SIZE,
-              jpeg_quality: int | None = CROP_JPEG_QUALITY) -> np.ndarray:
+def crop_face(
+    rgb: np.ndarray, face: "FaceLike", framing: Framing, size: int = CROP_SIZE, jpeg_quality: int | None = CROP_JPEG_QUALITY
+) -> np.ndarray:
     """The ``size`` x ``size`` RGB crop of ``face`` framed like the training data.
 
     ``jpeg_quality`` (None to skip) passes the crop through the same JPEG

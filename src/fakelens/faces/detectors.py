@@ -22,6 +22,7 @@ A new detector is a class with a ``name``, a ``framing`` (fit it with
 ``benchmarks/faces_framing.py``) and ``detect``; add it with
 :func:`register_face_detector`.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -243,8 +244,14 @@ class Res10Detector:
     framing = RES10_FRAMING
     MEAN_BGR = (104.0, 177.0, 123.0)
 
-    def __init__(self, score_threshold: float = 0.5, max_side: int = 300, min_side: int = 160,
-                 prototxt: str | None = None, weights: str | None = None):
+    def __init__(
+        self,
+        score_threshold: float = 0.5,
+        max_side: int = 300,
+        min_side: int = 160,
+        prototxt: str | None = None,
+        weights: str | None = None,
+    ):
         try:
             import cv2
         except ImportError:

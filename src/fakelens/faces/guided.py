@@ -11,6 +11,7 @@ face down to ~12 px). A window costs a few ms. A person entering the picture
 is picked up at the next full search, at most ``full_every - 1`` sampled
 frames late; a face lost in its window is looked for again there.
 """
+
 from __future__ import annotations
 
 import math

@@ -12,6 +12,7 @@ XMP, generator metadata; :mod:`fakelens.provenance`) and the model's face
 scores; the image's verdict follows the policy in
 :mod:`fakelens.provenance.policy` (an AI claim makes it FAKE, with the reason).
 """
+
 from __future__ import annotations
 
 import os
@@ -36,8 +37,28 @@ CROP_MAX_ASPECT = 1.3
 #: of them while a portrait with shoulders and background (IoU < 0.4) is a photo.
 CROP_MIN_IOU = 0.6
 
-PHOTO_COLUMNS = ["path", "prob_fake", "verdict", "error", "status", "kind", "face", "x0", "y0", "x1", "y1", "det_score",
-                 "image_prob", "image_verdict", "n_faces", "marker", "real_below", "fake_from", "image_fake_from", "evidence"]
+PHOTO_COLUMNS = [
+    "path",
+    "prob_fake",
+    "verdict",
+    "error",
+    "status",
+    "kind",
+    "face",
+    "x0",
+    "y0",
+    "x1",
+    "y1",
+    "det_score",
+    "image_prob",
+    "image_verdict",
+    "n_faces",
+    "marker",
+    "real_below",
+    "fake_from",
+    "image_fake_from",
+    "evidence",
+]
 
 
 @dataclass
@@ -50,8 +71,14 @@ class FaceResult:
     crop_box: tuple[int, int, int, int]  # the region that was resized to the model's crop
 
     def to_dict(self) -> dict:
-        return {"face": self.index, "box": list(self.box), "det_score": _round(self.det_score), "prob_fake": _round(self.prob_fake, 6),
-                "verdict": self.label, "crop_box": list(self.crop_box)}
+        return {
+            "face": self.index,
+            "box": list(self.box),
+            "det_score": _round(self.det_score),
+            "prob_fake": _round(self.prob_fake, 6),
+            "verdict": self.label,
+            "crop_box": list(self.crop_box),
+        }
 
 
 @dataclass
@@ -92,10 +119,23 @@ class PhotoResult:
         return best.label if best else None
 
     def to_dict(self) -> dict:
-        return {"path": self.path, "kind": self.kind, "status": self.status, "error": self.error, "width": self.width, "height": self.height,
-                "image_prob": _round(self.image_prob, 6), "image_verdict": self.image_label, "n_faces": len(self.faces),
-                "bands": self.bands, "image_bands": self.image_bands, "faces": [f.to_dict() for f in self.faces],
-                "evidence": [e.to_dict() for e in self.all_evidence], "reasons": list(self.reasons), "warnings": list(self.warnings)}
+        return {
+            "path": self.path,
+            "kind": self.kind,
+            "status": self.status,
+            "error": self.error,
+            "width": self.width,
+            "height": self.height,
+            "image_prob": _round(self.image_prob, 6),
+            "image_verdict": self.image_label,
+            "n_faces": len(self.faces),
+            "bands": self.bands,
+            "image_bands": self.image_bands,
+            "faces": [f.to_dict() for f in self.faces],
+            "evidence": [e.to_dict() for e in self.all_evidence],
+            "reasons": list(self.reasons),
+            "warnings": list(self.warnings),
+        }
 
     def rows(self) -> list[dict]:
         """One row per face (one row without face fields for ``no_face`` and ``error``).
@@ -103,13 +143,34 @@ class PhotoResult:
         ``marker``: the number the face carries on annotated photos and the web page; ``real_below``/``fake_from``:
         the face verdict's band edges, ``image_fake_from``: where FAKE starts for the photo's verdict.
         """
-        base = {"path": self.path, "error": self.error, "status": self.status, "kind": self.kind, "image_prob": _round(self.image_prob, 6),
-                "image_verdict": self.image_label, "n_faces": len(self.faces), **_edge_columns(self.bands, self.image_bands, "image"),
-                "evidence": short_evidence(self.evidence)}
+        base = {
+            "path": self.path,
+            "error": self.error,
+            "status": self.status,
+            "kind": self.kind,
+            "image_prob": _round(self.image_prob, 6),
+            "image_verdict": self.image_label,
+            "n_faces": len(self.faces),
+            **_edge_columns(self.bands, self.image_bands, "image"),
+            "evidence": short_evidence(self.evidence),
+        }
         if not self.faces:
             return [{**base, "prob_fake": None, "verdict": None}]
-        return [{**base, "prob_fake": _round(f.prob_fake, 6), "verdict": f.label, "face": f.index, "marker": f.index + 1, "x0": f.box[0],
-                 "y0": f.box[1], "x1": f.box[2], "y1": f.box[3], "det_score": _round(f.det_score)} for f in self.faces]
+        return [
+            {
+                **base,
+                "prob_fake": _round(f.prob_fake, 6),
+                "verdict": f.label,
+                "face": f.index,
+                "marker": f.index + 1,
+                "x0": f.box[0],
+                "y0": f.box[1],
+                "x1": f.box[2],
+                "y1": f.box[3],
+                "det_score": _round(f.det_score),
+            }
+            for f in self.faces
+        ]
 
 
 def _edge_columns(bands: dict | None, whole: dict | None, what: str) -> dict:
@@ -192,8 +253,13 @@ def source_provenance(source: ImageInput) -> Provenance:
     return read_provenance(source) if isinstance(source, (str, os.PathLike, bytes)) else NO_PROVENANCE
 
 
-def locate_faces(pipeline: FacePipeline, source: ImageInput, crops: bool | None = None,
-                 max_faces: int | None = None, provenance: Provenance | None = None) -> LocatedPhoto | PhotoResult:
+def locate_faces(
+    pipeline: FacePipeline,
+    source: ImageInput,
+    crops: bool | None = None,
+    max_faces: int | None = None,
+    provenance: Provenance | None = None,
+) -> LocatedPhoto | PhotoResult:
     """Decode ``source`` and cut its face crops (the whole image for a face crop); a :class:`PhotoResult` on error.
 
     ``provenance``: the file's, when the caller read it from the encoded file (default: read from ``source``).
@@ -225,8 +291,9 @@ def apply_evidence(result: PhotoResult, provenance: Provenance) -> PhotoResult:
     return result
 
 
-def photo_result(pipeline: FacePipeline, located: LocatedPhoto, probs: np.ndarray, keep_crops: bool = False,
-                 annotate_to: str | os.PathLike | None = None) -> PhotoResult:
+def photo_result(
+    pipeline: FacePipeline, located: LocatedPhoto, probs: np.ndarray, keep_crops: bool = False, annotate_to: str | os.PathLike | None = None
+) -> PhotoResult:
     """The verdicts for a located photo, given P(fake) for each of its crops: the second half of :func:`predict_photo`."""
     rgb, faces = located.rgb, located.faces
     h, w = rgb.shape[:2]
@@ -255,9 +322,16 @@ def photo_result(pipeline: FacePipeline, located: LocatedPhoto, probs: np.ndarra
     return result
 
 
-def predict_photo(detector, source: ImageInput, crops: bool | None = None, face_detector=None,
-                  annotate_to: str | os.PathLike | None = None, keep_crops: bool = False, max_faces: int | None = None,
-                  provenance: Provenance | None = None) -> PhotoResult:
+def predict_photo(
+    detector,
+    source: ImageInput,
+    crops: bool | None = None,
+    face_detector=None,
+    annotate_to: str | os.PathLike | None = None,
+    keep_crops: bool = False,
+    max_faces: int | None = None,
+    provenance: Provenance | None = None,
+) -> PhotoResult:
     """Faces and verdicts for one photo (a path, bytes, an array or a PIL image).
 
     ``detector``: a :class:`~fakelens.Detector` or a :class:`FacePipeline`.

@@ -1,4 +1,5 @@
 """Face detector + crop framing + the deepfake :class:`~fakelens.Detector`, in one object."""
+
 from __future__ import annotations
 
 from typing import Sequence
@@ -17,8 +18,14 @@ class FacePipeline:
     :func:`~fakelens.faces.detectors.list_face_detectors` or a detector object.
     """
 
-    def __init__(self, detector, face_detector: str | FaceDetector | None = None, crop_size: int = CROP_SIZE,
-                 jpeg_quality: int | None = CROP_JPEG_QUALITY, batch_size: int = 32):
+    def __init__(
+        self,
+        detector,
+        face_detector: str | FaceDetector | None = None,
+        crop_size: int = CROP_SIZE,
+        jpeg_quality: int | None = CROP_JPEG_QUALITY,
+        batch_size: int = 32,
+    ):
         self.detector = detector
         self.face_detector = create_face_detector(face_detector)
         # A face detector given by name (or the default) can be rebuilt in worker processes.

@@ -8,6 +8,7 @@ Pairs are matched greedily, best first; unmatched faces start new tracks.
 A track is compared with its most recent face, so a person missed in a few
 frames is picked up again where they were last seen.
 """
+
 from __future__ import annotations
 
 import math
@@ -37,8 +38,9 @@ def match_cost(a: FaceBox, b: FaceBox, iou_threshold: float = 0.3, max_shift: fl
     return 1.0 + shift if shift <= max_shift else math.inf
 
 
-def link_faces(frames: Sequence[Sequence[FaceBox]], iou_threshold: float = 0.3, max_shift: float = 1.0,
-               max_size_ratio: float = 1.6) -> list[list[int]]:
+def link_faces(
+    frames: Sequence[Sequence[FaceBox]], iou_threshold: float = 0.3, max_shift: float = 1.0, max_size_ratio: float = 1.6
+) -> list[list[int]]:
     """Track id of every face: ``ids[f][k]`` for face ``k`` of frame ``f``.
 
     Ids count from 0 in order of first appearance (left to right within a frame).

@@ -17,6 +17,7 @@ most-seen person. They are still reported, with ``used: false``.
 A C2PA manifest in the MP4 is evidence too (:mod:`fakelens.provenance`); the
 video's verdict follows the same policy as a photo's.
 """
+
 from __future__ import annotations
 
 import os
@@ -36,8 +37,32 @@ from .pipeline import FacePipeline
 from .tracking import link_faces
 from .videoio import DecodeBudget, VideoInfo, VideoReader, playback_fps, write_video
 
-VIDEO_COLUMNS = ["path", "prob_fake", "verdict", "error", "status", "kind", "face", "x0", "y0", "x1", "y1", "det_score", "frame", "time",
-                 "track", "track_prob", "video_prob", "video_verdict", "n_tracks", "marker", "real_below", "fake_from", "video_fake_from", "evidence"]
+VIDEO_COLUMNS = [
+    "path",
+    "prob_fake",
+    "verdict",
+    "error",
+    "status",
+    "kind",
+    "face",
+    "x0",
+    "y0",
+    "x1",
+    "y1",
+    "det_score",
+    "frame",
+    "time",
+    "track",
+    "track_prob",
+    "video_prob",
+    "video_verdict",
+    "n_tracks",
+    "marker",
+    "real_below",
+    "fake_from",
+    "video_fake_from",
+    "evidence",
+]
 
 #: Frames kept for the annotated video are shrunk to this long side (memory: 32 x 1280x720x3 = 88 MB).
 ANNOTATE_MAX_SIDE = 1280
@@ -54,7 +79,13 @@ class VideoFace:
     label: str
 
     def to_dict(self) -> dict:
-        return {"face": self.index, "track": self.track, **self.box.to_dict(), "prob_fake": _round(self.prob_fake, 6), "verdict": self.label}
+        return {
+            "face": self.index,
+            "track": self.track,
+            **self.box.to_dict(),
+            "prob_fake": _round(self.prob_fake, 6),
+            "verdict": self.label,
+        }
 
 
 @dataclass
@@ -68,9 +99,16 @@ class TrackResult:
     used: bool  # counted in the video verdict
 
     def to_dict(self) -> dict:
-        return {"track": self.track, "n_faces": len(self.frames), "first_frame": self.frames[0], "last_frame": self.frames[-1],
-                "prob_fake": _round(self.prob_fake, 6), "verdict": self.label, "used": self.used,
-                "probs": {k: _round(v, 6) for k, v in self.probs_by_strategy.items()}}
+        return {
+            "track": self.track,
+            "n_faces": len(self.frames),
+            "first_frame": self.frames[0],
+            "last_frame": self.frames[-1],
+            "prob_fake": _round(self.prob_fake, 6),
+            "verdict": self.label,
+            "used": self.used,
+            "probs": {k: _round(v, 6) for k, v in self.probs_by_strategy.items()},
+        }
 
 
 @dataclass
@@ -106,15 +144,24 @@ class VideoResult:
         for f in self.faces:
             by_frame.setdefault(f.frame, []).append(f.to_dict())
         return {
-            "path": self.path, "kind": self.kind, "status": self.status, "error": self.error,
-            "info": self.info.to_dict() if self.info else None, "aggregate": self.aggregate,
-            "video_prob": _round(self.prob_fake, 6), "video_verdict": self.label,
+            "path": self.path,
+            "kind": self.kind,
+            "status": self.status,
+            "error": self.error,
+            "info": self.info.to_dict() if self.info else None,
+            "aggregate": self.aggregate,
+            "video_prob": _round(self.prob_fake, 6),
+            "video_verdict": self.label,
             "video_probs": {k: _round(v, 6) for k, v in self.video_probs.items()},
-            "bands": self.bands, "video_bands": self.video_bands,
-            "n_frames_sampled": len(self.sampled), "n_tracks": len(self.tracks),
+            "bands": self.bands,
+            "video_bands": self.video_bands,
+            "n_frames_sampled": len(self.sampled),
+            "n_tracks": len(self.tracks),
             "tracks": [t.to_dict() for t in self.tracks],
             "frames": [{"frame": i, "time": _round(t, 4), "faces": by_frame.get(i, [])} for i, t in self.sampled],
-            "warnings": self.warnings, "evidence": [e.to_dict() for e in self.all_evidence], "reasons": list(self.reasons),
+            "warnings": self.warnings,
+            "evidence": [e.to_dict() for e in self.all_evidence],
+            "reasons": list(self.reasons),
         }
 
     def rows(self) -> list[dict]:
@@ -123,22 +170,55 @@ class VideoResult:
         ``marker``: the person's number on the annotated video and the web page (``track`` + 1); the band
         edges as in :meth:`PhotoResult.rows <fakelens.faces.photo.PhotoResult.rows>`.
         """
-        base = {"path": self.path, "error": self.error, "status": self.status, "kind": self.kind, "video_prob": _round(self.prob_fake, 6),
-                "video_verdict": self.label, "n_tracks": len(self.tracks), **_edge_columns(self.bands, self.video_bands, "video"),
-                "evidence": short_evidence(self.evidence)}
+        base = {
+            "path": self.path,
+            "error": self.error,
+            "status": self.status,
+            "kind": self.kind,
+            "video_prob": _round(self.prob_fake, 6),
+            "video_verdict": self.label,
+            "n_tracks": len(self.tracks),
+            **_edge_columns(self.bands, self.video_bands, "video"),
+            "evidence": short_evidence(self.evidence),
+        }
         if not self.faces:
             return [{**base, "prob_fake": None, "verdict": None}]
         track_prob = {t.track: _round(t.prob_fake, 6) for t in self.tracks}
-        return [{**base, "prob_fake": _round(f.prob_fake, 6), "verdict": f.label, "face": f.index, "x0": f.box.as_ints()[0],
-                 "y0": f.box.as_ints()[1], "x1": f.box.as_ints()[2], "y1": f.box.as_ints()[3], "det_score": _round(f.box.score),
-                 "frame": f.frame, "time": _round(f.time, 4), "track": f.track, "track_prob": track_prob[f.track], "marker": f.track + 1}
-                for f in self.faces]
+        return [
+            {
+                **base,
+                "prob_fake": _round(f.prob_fake, 6),
+                "verdict": f.label,
+                "face": f.index,
+                "x0": f.box.as_ints()[0],
+                "y0": f.box.as_ints()[1],
+                "x1": f.box.as_ints()[2],
+                "y1": f.box.as_ints()[3],
+                "det_score": _round(f.box.score),
+                "frame": f.frame,
+                "time": _round(f.time, 4),
+                "track": f.track,
+                "track_prob": track_prob[f.track],
+                "marker": f.track + 1,
+            }
+            for f in self.faces
+        ]
 
 
-def predict_video(detector, path: str | os.PathLike, frames: int = 32, aggregate_by: str = "confident", face_detector=None,
-                  min_track_fraction: float = 0.2, annotate_video: str | os.PathLike | None = None,
-                  plot: str | os.PathLike | None = None, full_detect_every: int = 8, max_faces: int | None = None,
-                  budget: DecodeBudget | None = None, max_pixels: int | None = None) -> VideoResult:
+def predict_video(
+    detector,
+    path: str | os.PathLike,
+    frames: int = 32,
+    aggregate_by: str = "confident",
+    face_detector=None,
+    min_track_fraction: float = 0.2,
+    annotate_video: str | os.PathLike | None = None,
+    plot: str | os.PathLike | None = None,
+    full_detect_every: int = 8,
+    max_faces: int | None = None,
+    budget: DecodeBudget | None = None,
+    max_pixels: int | None = None,
+) -> VideoResult:
     """Verdicts for one video file.
 
     ``detector``: a :class:`~fakelens.Detector` or a :class:`FacePipeline`.
@@ -234,8 +314,10 @@ def _write_annotated(result: VideoResult, kept: list[tuple[np.ndarray, float]], 
         by_frame.setdefault(f.frame, []).append(f)
     drawn = []
     for (index, _), (rgb, scale) in zip(result.sampled, kept):
-        boxes = [BoxLabel(tuple(v * scale for v in (f.box.x0, f.box.y0, f.box.x1, f.box.y1)), f.prob_fake, f.label, f.track + 1)
-                 for f in by_frame.get(index, [])]
+        boxes = [
+            BoxLabel(tuple(v * scale for v in (f.box.x0, f.box.y0, f.box.x1, f.box.y1)), f.prob_fake, f.label, f.track + 1)
+            for f in by_frame.get(index, [])
+        ]
         drawn.append(draw_faces(rgb, boxes))
     duration = result.info.duration if result.info else None
     write_video(path, drawn, fps=playback_fps(len(drawn), duration))
@@ -253,5 +335,6 @@ def _plot(result: VideoResult, path: str | os.PathLike) -> None:
     # each person is judged at the one-face edges; the video, by its most-fake person, at its own (higher with more people)
     verdict = verdict_with_score(result.label, result.prob_fake, result.video_bands)
     title = f"{os.path.basename(result.path)}: {verdict} ({result.aggregate})"
-    plot_frame_probs(series, result.bands, title, path, x_label="time (s)" if use_time else "frame",
-                     video_fake_from=result.video_bands["fake_from"])
+    plot_frame_probs(
+        series, result.bands, title, path, x_label="time (s)" if use_time else "frame", video_fake_from=result.video_bands["fake_from"]
+    )

@@ -26,6 +26,7 @@ tag) saying how to turn them. :class:`Orientation` reads it from the first
 decoded frame (the tag where the frame carries no matrix) and turns every
 frame with it, so face boxes and annotated outputs are in upright coordinates.
 """
+
 from __future__ import annotations
 
 import os
@@ -176,8 +177,7 @@ class VideoReader:
     #: Give a file up after this many undecodable packets in a row.
     MAX_CONSECUTIVE_ERRORS = 25
 
-    def __init__(self, path: str | os.PathLike, seek_gap: float = 2.0, budget: DecodeBudget | None = None,
-                 max_pixels: int | None = None):
+    def __init__(self, path: str | os.PathLike, seek_gap: float = 2.0, budget: DecodeBudget | None = None, max_pixels: int | None = None):
         self.path = str(path)
         self.seek_gap = float(seek_gap)
         self.max_pixels = int(max_pixels) if max_pixels is not None else MAX_IMAGE_PIXELS
@@ -304,8 +304,9 @@ class VideoReader:
             for frame in frames:
                 self._clock.frames += 1
                 if frame.width * frame.height > self.max_pixels:  # before any copy of it is made
-                    raise VideoTooLargeError(f"{self.path}: frame {counter} is {frame.width}x{frame.height} pixels, "
-                                             f"above the {self.max_pixels:,} pixel limit")
+                    raise VideoTooLargeError(
+                        f"{self.path}: frame {counter} is {frame.width}x{frame.height} pixels, above the {self.max_pixels:,} pixel limit"
+                    )
                 if self._start_time is None and frame.time is not None:
                     self._start_time = frame.time
                 yield self._frame_index(frame, counter), frame
@@ -315,8 +316,10 @@ class VideoReader:
         """After a decode error: did FFmpeg refuse a frame for its size? (It then reports no frame size.)"""
         ctx = self._stream.codec_context
         if self.info.width * self.info.height and not (ctx.width and ctx.height):
-            raise VideoTooLargeError(f"{self.path}: a frame is larger than the {self.max_pixels:,} pixel limit "
-                                     f"(the header says {self.info.width}x{self.info.height})")
+            raise VideoTooLargeError(
+                f"{self.path}: a frame is larger than the {self.max_pixels:,} pixel limit "
+                f"(the header says {self.info.width}x{self.info.height})"
+            )
 
     def sample(self, num_frames: int = 32) -> Iterator[SampledFrame]:
         """``num_frames`` evenly spaced frames (fewer if the video is shorter), first and last included."""
@@ -349,7 +352,9 @@ class VideoReader:
             if self._stopped:
                 raise VideoTooLargeError(f"{self.path}: {self._stopped} before the first sampled frame")
             reason = self._break or (f"{self._bad_packets} corrupt packet(s)" if self._bad_packets else "")
-            raise VideoReadError(f"{self.path}: no frame could be decoded ({reason})" if reason else f"{self.path}: the video has no frames")
+            raise VideoReadError(
+                f"{self.path}: no frame could be decoded ({reason})" if reason else f"{self.path}: the video has no frames"
+            )
         if self._stopped:
             self.warnings.append(f"{self._stopped}; used {yielded} of {len(targets)} planned frames")
         if self._break:
@@ -390,11 +395,19 @@ class VideoReader:
         """The stream's orientation, from its first decoded frame; ``info`` then tells the upright size."""
         if self._orientation is None:
             matrix = _display_matrix(frame)
-            self._orientation = (Orientation.from_display_matrix(matrix) if matrix is not None
-                                 else Orientation.from_rotate_tag(_rotate_tag(self._stream.metadata)))
+            self._orientation = (
+                Orientation.from_display_matrix(matrix)
+                if matrix is not None
+                else Orientation.from_rotate_tag(_rotate_tag(self._stream.metadata))
+            )
             o, info = self._orientation, self.info
-            self.info = replace(info, width=info.height if o.transpose else info.width, height=info.width if o.transpose else info.height,
-                                rotation=o.rotation, mirrored=o.mirrored)
+            self.info = replace(
+                info,
+                width=info.height if o.transpose else info.width,
+                height=info.width if o.transpose else info.height,
+                rotation=o.rotation,
+                mirrored=o.mirrored,
+            )
         return self._orientation
 
     def _to_rgb(self, frame) -> np.ndarray:
@@ -439,8 +452,9 @@ def _reason(exc: BaseException) -> str:
     return f"{exc.__class__.__name__}: {exc}".strip().rstrip(":")
 
 
-def read_frames(path: str | os.PathLike, num_frames: int = 32, budget: DecodeBudget | None = None,
-                max_pixels: int | None = None) -> tuple[VideoInfo, list[SampledFrame], list[str]]:
+def read_frames(
+    path: str | os.PathLike, num_frames: int = 32, budget: DecodeBudget | None = None, max_pixels: int | None = None
+) -> tuple[VideoInfo, list[SampledFrame], list[str]]:
     """All sampled frames at once (for short clips and tests; the pipelines stream)."""
     with VideoReader(path, budget=budget, max_pixels=max_pixels) as reader:
         frames = list(reader.sample(num_frames))
@@ -475,5 +489,3 @@ def playback_fps(n_frames: int, duration: float | None) -> float:
     if not duration or duration <= 0:
         return 4.0
     return float(min(30.0, max(1.0, n_frames / duration)))
-
-

@@ -11,6 +11,7 @@ file with a large header (a 16-bit or palette PNG at the pixel limit) costs
 about its RGB size plus its decoded size, never a float64 or RGBA copy of
 the whole picture.
 """
+
 from __future__ import annotations
 
 import errno

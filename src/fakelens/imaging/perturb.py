@@ -7,6 +7,7 @@ to measure what each one costs. All take and return uint8 ``HxWx3`` RGB arrays
 of the same size. Pillow does the work, so the runtime install (``fakelens
 robustness`` with a bundled detector) needs no OpenCV.
 """
+
 from __future__ import annotations
 
 import io

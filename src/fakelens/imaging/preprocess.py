@@ -13,6 +13,7 @@ PyTorch op next to ONNX Runtime wakes PyTorch's OpenMP threads, which then
 spin against ONNX Runtime's own (measured: batch-1 latency 7.7 ms alone,
 15-30 ms interleaved).
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass

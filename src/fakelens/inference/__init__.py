@@ -1,4 +1,5 @@
 """Inference: the shared detector object and batch scoring."""
+
 from .detector import Detector, load
 
 __all__ = ["Detector", "load"]

@@ -17,6 +17,7 @@ a detector folder is untrusted input) and are checked for shape and finiteness
 when loaded; the fusion weights live in ``detector.json`` (validated by
 :mod:`fakelens.inference.detector_config`).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -74,10 +75,17 @@ class Adapter:
         return self.config(_sha256(path))
 
     def config(self, sha256: str) -> dict:
-        return {"file": ADAPTER_FILE, "sha256": sha256, "n_features": self.n_features, "intercept": float(self.intercept),
-                "base_weight": float(self.base_weight), "head_weight": float(self.head_weight), "bias": float(self.bias),
-                "head_offset": float(self.head_offset),
-                "info": self.info}
+        return {
+            "file": ADAPTER_FILE,
+            "sha256": sha256,
+            "n_features": self.n_features,
+            "intercept": float(self.intercept),
+            "base_weight": float(self.base_weight),
+            "head_weight": float(self.head_weight),
+            "bias": float(self.bias),
+            "head_offset": float(self.head_offset),
+            "info": self.info,
+        }
 
     @classmethod
     def load(cls, folder: str | os.PathLike, spec) -> "Adapter":
@@ -100,8 +108,17 @@ class Adapter:
                 raise RunDirError(f"{path}: {name!r} must be {spec.n_features} finite numbers")
         if np.any(arrays["scale"] <= 0):
             raise RunDirError(f"{path}: 'scale' must be positive")
-        return cls(arrays["mean"].astype(np.float64), arrays["scale"].astype(np.float64), arrays["coef"].astype(np.float64),
-                   spec.intercept, spec.base_weight, spec.head_weight, spec.bias, spec.head_offset, dict(spec.info))
+        return cls(
+            arrays["mean"].astype(np.float64),
+            arrays["scale"].astype(np.float64),
+            arrays["coef"].astype(np.float64),
+            spec.intercept,
+            spec.base_weight,
+            spec.head_weight,
+            spec.bias,
+            spec.head_offset,
+            dict(spec.info),
+        )
 
 
 def _sha256(path: Path) -> str:

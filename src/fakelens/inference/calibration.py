@@ -13,6 +13,7 @@ ship with (TTA on or off, and which views: :mod:`fakelens.inference.tta`), and h
   real faces reach; ``real_below`` is fitted likewise for REAL verdicts. Calling a real face FAKE is the worst failure fakelens can make, so
   a FAKE verdict needs strong evidence and the rest stays UNCERTAIN.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
@@ -66,8 +67,12 @@ class Bands:
     def from_dict(cls, d: dict | None) -> "Bands | None":
         if not d:
             return None
-        return cls(float(d["real_below"]), float(d["fake_from"]), dict(d.get("fitted") or {}),
-                   tuple(float(v) for v in d.get("fake_from_by_faces") or ()))
+        return cls(
+            float(d["real_below"]),
+            float(d["fake_from"]),
+            dict(d.get("fitted") or {}),
+            tuple(float(v) for v in d.get("fake_from_by_faces") or ()),
+        )
 
 
 @dataclass(frozen=True)

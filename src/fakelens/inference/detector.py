@@ -14,6 +14,7 @@ Scoring with ONNX Runtime needs no PyTorch: a run folder with a matching
 only when something asks for ``detector.model`` (training, export, Grad-CAM
 variants). Every method may be called from many threads at once.
 """
+
 from __future__ import annotations
 
 import copy
@@ -161,8 +162,7 @@ class Detector:
         """The detector bundled with fakelens (it ships its ONNX export: no PyTorch needed to score)."""
         if not (DEFAULT_DIR / WEIGHTS_FILE).is_file():
             raise RunDirError(
-                "no default detector is bundled with this install; train one with "
-                "'fakelens train ...' and pass --run RUN_DIR"
+                "no default detector is bundled with this install; train one with 'fakelens train ...' and pass --run RUN_DIR"
             )
         return cls.from_dir(DEFAULT_DIR, backend=backend)
 
@@ -218,8 +218,10 @@ class Detector:
                 raise RunDirError(str(exc)) from None
             if runner is None and backend == "onnx":
                 if not ONNX_EXPORTERS:
-                    raise RunDirError(f"{self.source}: no ONNX export of these weights; make one with 'fakelens export RUN' "
-                                      "(needs the training install) or use --backend torch")
+                    raise RunDirError(
+                        f"{self.source}: no ONNX export of these weights; make one with 'fakelens export RUN' "
+                        "(needs the training install) or use --backend torch"
+                    )
                 runner = OnnxRunner(ONNX_EXPORTERS[-1](self), threads)
         self._runner = runner or TorchRunner(self.model)
         return self
@@ -310,8 +312,9 @@ class Detector:
         """REAL, UNCERTAIN or FAKE: the verdict shown to people."""
         return self.calibration.verdict(prob_fake)
 
-    def score_files(self, paths: Iterable[str], batch_size: int = 32, progress: bool = False, decode_threads: int = 2,
-                    provenance: bool = True) -> list[dict]:
+    def score_files(
+        self, paths: Iterable[str], batch_size: int = 32, progress: bool = False, decode_threads: int = 2, provenance: bool = True
+    ) -> list[dict]:
         """One row per file: ``path, prob_fake, label, error, evidence``; unreadable files get an error, the rest go on.
 
         ``label`` is the verdict shown to people: REAL, UNCERTAIN or FAKE, by the
@@ -350,8 +353,13 @@ class Detector:
                 for (i, _), q in zip(good, probs):
                     items = evidence[i][0]
                     label = combine(self.verdict(q), items)[0] if items else self.verdict(q)
-                    rows[i] = {"path": paths[i], "prob_fake": round(float(q), 6), "verdict": label, "error": "",
-                               "evidence": short_evidence(items)}
+                    rows[i] = {
+                        "path": paths[i],
+                        "prob_fake": round(float(q), 6),
+                        "verdict": label,
+                        "error": "",
+                        "evidence": short_evidence(items),
+                    }
 
         chunks = list(batched(range(len(paths)), batch_size))
         if len(chunks) <= 1:  # a single batch: no pool to start, the lowest latency

@@ -10,6 +10,7 @@ mismatched ``model.safetensors``. A corrupt ``model.onnx`` is handled where the
 backend is chosen (:func:`fakelens.inference.onnx_backend.open_matching_onnx`:
 a warning and PyTorch under ``auto``, an error when ONNX was asked for).
 """
+
 from __future__ import annotations
 
 import json
@@ -145,5 +146,6 @@ def load_weights(model, path: str | os.PathLike, model_name: str) -> None:
         model.load_state_dict(state)
     except RuntimeError as exc:  # missing or unexpected keys, wrong shapes
         reason = str(exc).splitlines()[0].rstrip(":. ")
-        raise RunDirError(f"{path}: these weights do not fit a {model_name} model ({reason}); "
-                          "is the model name in detector.json right?") from None
+        raise RunDirError(
+            f"{path}: these weights do not fit a {model_name} model ({reason}); is the model name in detector.json right?"
+        ) from None

@@ -1,4 +1,5 @@
 """Batch inputs and outputs: files, folders and manifests in (one expander); rows out as CSV, JSON or Parquet (one writer)."""
+
 from __future__ import annotations
 
 import csv
@@ -55,8 +56,14 @@ def resolve_manifest_path(path: str | None, base: str | os.PathLike) -> str | No
     return (path if os.path.isabs(path) else os.path.join(base, path)) if path else None
 
 
-def write_rows(rows: list[dict], output: str | os.PathLike | None, columns: list[str] = PREDICT_COLUMNS,
-               stream: TextIO | None = None, json_payload=None, extra_columns: bool = True) -> None:
+def write_rows(
+    rows: list[dict],
+    output: str | os.PathLike | None,
+    columns: list[str] = PREDICT_COLUMNS,
+    stream: TextIO | None = None,
+    json_payload=None,
+    extra_columns: bool = True,
+) -> None:
     """The one writer of batch results: by the file name, ``.json`` (``json_payload``, default the rows),
     ``.parquet`` or CSV, written atomically; with no ``output``, CSV to ``stream`` (standard output).
     Keys not named in ``columns`` follow them, in the order the rows bring them (``extra_columns=False``: dropped)."""
@@ -88,5 +95,6 @@ def read_rows(path: str | os.PathLike) -> list[dict]:
     else:
         with open(path, newline="", encoding="utf-8") as fh:
             rows = list(csv.DictReader(fh))
-    return [{LEGACY_VERDICT_COLUMNS.get(k, k) if LEGACY_VERDICT_COLUMNS.get(k, k) not in row else k: v for k, v in row.items()}
-            for row in rows]
+    return [
+        {LEGACY_VERDICT_COLUMNS.get(k, k) if LEGACY_VERDICT_COLUMNS.get(k, k) not in row else k: v for k, v in row.items()} for row in rows
+    ]

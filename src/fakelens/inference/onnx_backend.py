@@ -10,6 +10,7 @@ An exported ONNX file carries, in its metadata, the hash of the weights it was
 made from (:func:`weights_digest`): an export that does not match the weights
 beside it is ignored rather than silently used (:func:`open_matching_onnx`).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -136,10 +137,13 @@ class OnnxRunner:
     def run_with_features(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Logits and the pooled features the classifier reads (``N x C``) in one pass."""
         if not self.has_features:
-            raise NoFeaturesError(f"{self.path}: this export has no {FEATURES_OUTPUT!r} output; re-export it with "
-                                  f"'fakelens export RUN --format onnx' (fakelens >= 0.2, export version {EXPORT_VERSION})")
-        logits, features = self.session.run([self.logit_name, FEATURES_OUTPUT],
-                                            {self.input_name: np.ascontiguousarray(batch, dtype=np.float32)})
+            raise NoFeaturesError(
+                f"{self.path}: this export has no {FEATURES_OUTPUT!r} output; re-export it with "
+                f"'fakelens export RUN --format onnx' (fakelens >= 0.2, export version {EXPORT_VERSION})"
+            )
+        logits, features = self.session.run(
+            [self.logit_name, FEATURES_OUTPUT], {self.input_name: np.ascontiguousarray(batch, dtype=np.float32)}
+        )
         return logits.reshape(-1).astype(np.float32), features.astype(np.float32)
 
 
@@ -167,7 +171,9 @@ class TorchRunner:
         from ..models.factory import has_cam_head
 
         if not has_cam_head(self.model):
-            raise NoFeaturesError(f"{type(self.model).__name__}: its head is not pooling + one linear layer, so it has no pooled features to adapt")
+            raise NoFeaturesError(
+                f"{type(self.model).__name__}: its head is not pooling + one linear layer, so it has no pooled features to adapt"
+            )
         with torch.inference_mode():
             x = torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32)).contiguous(memory_format=torch.channels_last)
             features = self.model.forward_features(x)

@@ -17,6 +17,7 @@ Which views ship is chosen on validation by ``fakelens calibrate``
 ``detector.json`` as ``tta_views``. Grad-CAM maps of a view are mapped back to
 the face's own pixels with :func:`undo_view`.
 """
+
 from __future__ import annotations
 
 from functools import lru_cache

@@ -1,4 +1,5 @@
 """The builder of the transfer-learning entries (:func:`fakelens.models.registry.register_timm`): a timm model with one FAKE logit."""
+
 from __future__ import annotations
 
 import timm
@@ -13,4 +14,3 @@ def build_timm(timm_name: str, drop_rate: float) -> nn.Module:
     nn.init.normal_(head.weight, std=0.01)
     nn.init.zeros_(head.bias)
     return model
-

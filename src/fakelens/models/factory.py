@@ -1,4 +1,5 @@
 """Building zoo models (needs PyTorch): ``create_model(name)`` with optional ImageNet weights."""
+
 from __future__ import annotations
 
 from .registry import get_model_spec

@@ -3,6 +3,7 @@
 Meso-4 and MesoInception-4 look at the mesoscopic level of a face (neither
 single pixels nor semantics), which suits compressed video frames.
 """
+
 from __future__ import annotations
 
 import torch

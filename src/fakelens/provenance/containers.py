@@ -7,6 +7,7 @@ its cap is skipped with a warning, and the walk stops after
 text chunks, and whether (and how many bytes of) a C2PA manifest store is
 present, so the C2PA reader is only started for files that carry one.
 """
+
 from __future__ import annotations
 
 import io
@@ -90,8 +91,12 @@ def scan(fh: BinaryIO) -> Blocks:
     head = fh.read(16)
     fh.seek(0)
     blocks = Blocks()
-    walkers = [(head[:2] == b"\xff\xd8", JPEG, _walk_jpeg), (head[:8] == _PNG_SIG, PNG, _walk_png),
-               (head[:4] == b"RIFF" and head[8:12] == b"WEBP", WEBP, _walk_webp), (head[4:8] == b"ftyp", BMFF, _walk_bmff)]
+    walkers = [
+        (head[:2] == b"\xff\xd8", JPEG, _walk_jpeg),
+        (head[:8] == _PNG_SIG, PNG, _walk_png),
+        (head[:4] == b"RIFF" and head[8:12] == b"WEBP", WEBP, _walk_webp),
+        (head[4:8] == b"ftyp", BMFF, _walk_bmff),
+    ]
     for matches, fmt, walk in walkers:
         if matches:
             blocks.format = fmt
@@ -131,11 +136,11 @@ def _walk_jpeg(fh: BinaryIO, blocks: Blocks) -> None:
             head = _read_exact(fh, min(length, len(_XMP_EXT_ID) + 40))
             rest = length - len(head)
             if head.startswith(_EXIF_ID) and blocks.wants_exif():
-                blocks.exif.append((head + _read_exact(fh, rest))[len(_EXIF_ID):])
+                blocks.exif.append((head + _read_exact(fh, rest))[len(_EXIF_ID) :])
             elif head.startswith(_XMP_ID):
-                blocks.add_xmp((head + _read_exact(fh, rest))[len(_XMP_ID):])
+                blocks.add_xmp((head + _read_exact(fh, rest))[len(_XMP_ID) :])
             elif head.startswith(_XMP_EXT_ID) and len(head) == len(_XMP_EXT_ID) + 40:
-                part = extended.setdefault(head[len(_XMP_EXT_ID):len(_XMP_EXT_ID) + 32], bytearray())
+                part = extended.setdefault(head[len(_XMP_EXT_ID) : len(_XMP_EXT_ID) + 32], bytearray())
                 if len(part) + rest <= MAX_XMP_BYTES:
                     part += _read_exact(fh, rest)
                 else:

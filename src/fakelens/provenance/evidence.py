@@ -1,4 +1,5 @@
 """One piece of evidence about an image or video: who says what, and whether the saying can be checked."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -35,8 +36,15 @@ class EvidenceItem:
 
     def short(self) -> str:
         """``source:claim(name[,invalid|,unverified])``: the CSV form."""
-        notes = [n for n in (self.name, "invalid" if self.valid is False else "",
-                             "unverified" if self.valid is None and self.source == "c2pa" else "") if n]
+        notes = [
+            n
+            for n in (
+                self.name,
+                "invalid" if self.valid is False else "",
+                "unverified" if self.valid is None and self.source == "c2pa" else "",
+            )
+            if n
+        ]
         return f"{self.source}:{self.claim}" + (f"({','.join(notes)})" if notes else "")
 
 

@@ -4,6 +4,7 @@ None of it is signed, so ``valid`` is None; but a photo does not carry an
 AUTOMATIC1111 ``parameters`` block by accident, so an AI claim from here counts
 (the policy in :mod:`.policy`). Absence says nothing: stripping is easy.
 """
+
 from __future__ import annotations
 
 import json
@@ -16,10 +17,40 @@ from .evidence import AI_GENERATED, EvidenceItem
 
 #: EXIF/PNG ``Software`` values of image generators (case-insensitive, whole words).
 GENERATOR_SOFTWARE = (
-    "Midjourney", "DALL-E", "DALL·E", "DALLE", "Stable Diffusion", "StableDiffusion", "SDXL", "NovelAI", "Adobe Firefly",
-    "Firefly", "Imagen", "Ideogram", "Leonardo.Ai", "Flux.1", "FLUX", "Bing Image Creator", "Microsoft Designer",
-    "Image Creator", "Runway", "Sora", "ChatGPT", "GPT-4o", "Craiyon", "DreamStudio", "ComfyUI", "AUTOMATIC1111",
-    "InvokeAI", "Fooocus", "Playground AI", "NightCafe", "Stability AI", "Kandinsky", "DeepAI", "Artbreeder",
+    "Midjourney",
+    "DALL-E",
+    "DALL·E",
+    "DALLE",
+    "Stable Diffusion",
+    "StableDiffusion",
+    "SDXL",
+    "NovelAI",
+    "Adobe Firefly",
+    "Firefly",
+    "Imagen",
+    "Ideogram",
+    "Leonardo.Ai",
+    "Flux.1",
+    "FLUX",
+    "Bing Image Creator",
+    "Microsoft Designer",
+    "Image Creator",
+    "Runway",
+    "Sora",
+    "ChatGPT",
+    "GPT-4o",
+    "Craiyon",
+    "DreamStudio",
+    "ComfyUI",
+    "AUTOMATIC1111",
+    "InvokeAI",
+    "Fooocus",
+    "Playground AI",
+    "NightCafe",
+    "Stability AI",
+    "Kandinsky",
+    "DeepAI",
+    "Artbreeder",
 )
 _SOFTWARE_RE = re.compile(r"(?<![\w.])(" + "|".join(re.escape(s) for s in GENERATOR_SOFTWARE) + r")(?![\w])", re.IGNORECASE)
 #: XMP: ``prefix:DigitalSourceType="..."``, ``<prefix:DigitalSourceType rdf:resource="..."/>`` or an element's text.
@@ -41,7 +72,7 @@ def _xmp_items(packets: list[bytes]) -> list[EvidenceItem]:
         # The patterns run only around each mention (a megabyte of filler would make them slow everywhere else).
         start = packet.find(b"DigitalSourceType")
         while start >= 0 and len(values) < 16:
-            window = packet[max(0, start - 42):start + 400]
+            window = packet[max(0, start - 42) : start + 400]
             values += [m.group(1) for m in _XMP_ATTR.finditer(window)]
             values += [(m.group(1) or m.group(2)).strip() for m in _XMP_ELEM.finditer(window)]
             start = packet.find(b"DigitalSourceType", start + 17)
@@ -58,8 +89,9 @@ def _text_items(texts: list[tuple[str, str]], warn) -> list[EvidenceItem]:
     keys = {k: v for k, v in reversed(texts)}  # the first chunk of a keyword wins
     params = keys.get("parameters", "")
     if params.strip():
-        items.append(EvidenceItem("png-text", AI_GENERATED, "AUTOMATIC1111 'parameters' text chunk" + _a1111_summary(params), None,
-                                  "AUTOMATIC1111"))
+        items.append(
+            EvidenceItem("png-text", AI_GENERATED, "AUTOMATIC1111 'parameters' text chunk" + _a1111_summary(params), None, "AUTOMATIC1111")
+        )
     if _looks_like_json(keys.get("prompt"), '"class_type"', warn) or _looks_like_json(keys.get("workflow"), '"nodes"', warn):
         items.append(EvidenceItem("png-text", AI_GENERATED, "ComfyUI 'prompt'/'workflow' text chunk (a node graph)", None, "ComfyUI"))
     invoke = [k for k in _TEXT_KEYS_INVOKEAI if keys.get(k, "").strip()]
@@ -109,8 +141,11 @@ def _exif_items(blocks: Blocks) -> list[EvidenceItem]:
         if software and (m := _SOFTWARE_RE.search(software[:300])):
             items.append(EvidenceItem("exif", AI_GENERATED, f"EXIF Software: {software[:80]}", None, m.group(1)))
         if sum(key in comment for key in _A1111_KEYS) >= 2:
-            items.append(EvidenceItem("exif", AI_GENERATED, "AUTOMATIC1111 parameters in EXIF UserComment" + _a1111_summary(comment),
-                                      None, "AUTOMATIC1111"))
+            items.append(
+                EvidenceItem(
+                    "exif", AI_GENERATED, "AUTOMATIC1111 parameters in EXIF UserComment" + _a1111_summary(comment), None, "AUTOMATIC1111"
+                )
+            )
     return items
 
 
@@ -120,9 +155,8 @@ def _user_comment(value) -> str:
         return value
     if not isinstance(value, (bytes, bytearray)):
         return ""
-    code, body = bytes(value[:8]), bytes(value[8:8 + (1 << 20)])
+    code, body = bytes(value[:8]), bytes(value[8 : 8 + (1 << 20)])
     if code.startswith(b"UNICODE"):
         texts = [body.decode(enc, "replace") for enc in ("utf-16-be", "utf-16-le")]
         return max(texts, key=lambda t: sum(ch.isascii() for ch in t))
     return body.decode("utf-8", "replace")
-

@@ -14,6 +14,7 @@
 5. Otherwise the verdict is the model's (from its calibrated bands); the
    model's face scores are evidence items too (``source: model``).
 """
+
 from __future__ import annotations
 
 from typing import Iterable

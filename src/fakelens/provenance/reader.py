@@ -1,4 +1,5 @@
 """``read_provenance``: every provenance claim an image or MP4 carries, as evidence items, with warnings."""
+
 from __future__ import annotations
 
 from .c2pa_manifest import read_c2pa
@@ -27,8 +28,7 @@ def read_provenance(source: Source) -> Provenance:
         items: list[EvidenceItem] = []
         warnings = blocks.warnings
         if blocks.c2pa_bytes > MAX_C2PA_BYTES:
-            warnings.append(f"a C2PA manifest store of {blocks.c2pa_bytes / 2**20:.0f} MB (over {MAX_C2PA_BYTES >> 20} MB) "
-                            "was not read")
+            warnings.append(f"a C2PA manifest store of {blocks.c2pa_bytes / 2**20:.0f} MB (over {MAX_C2PA_BYTES >> 20} MB) was not read")
         elif blocks.c2pa_bytes:
             found, more = read_c2pa(fh, blocks.mime)
             items += found

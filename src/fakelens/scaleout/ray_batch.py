@@ -14,6 +14,7 @@ rows are the same. Order is preserved.
 ``ray`` is an optional extra (``pip install 'fakelens[ray]'``); nothing outside
 this module imports it.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -85,8 +86,9 @@ def ray_cluster(address: str = "local", num_cpus: int | None = None) -> Iterator
         return
     if address == "local":
         with _loopback_node():
-            ray.init(num_cpus=num_cpus, include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False,
-                     _node_ip_address=LOOPBACK)
+            ray.init(
+                num_cpus=num_cpus, include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False, _node_ip_address=LOOPBACK
+            )
             try:
                 yield ray
             finally:
@@ -134,16 +136,26 @@ class CropScorer(_ActorBase):
         import pyarrow as pa
 
         rows = self.detector.score_files(self.paths(batch), batch_size=self.batch_size, decode_threads=1)
-        return pa.Table.from_pylist(rows, schema=pa.schema([("path", pa.string()), ("prob_fake", pa.float64()),
-                                                            ("verdict", pa.string()), ("error", pa.string()),
-                                                            ("evidence", pa.string())]))
+        return pa.Table.from_pylist(
+            rows,
+            schema=pa.schema(
+                [
+                    ("path", pa.string()),
+                    ("prob_fake", pa.float64()),
+                    ("verdict", pa.string()),
+                    ("error", pa.string()),
+                    ("evidence", pa.string()),
+                ]
+            ),
+        )
 
 
 class MediaScorer(_ActorBase):
     """One actor's face pipeline: a batch of photo/video paths -> their result objects (as without Ray)."""
 
-    def __init__(self, run, backend, tta, batch_size, threads, face_detector: str | None, crops: bool | None, frames: int,
-                 aggregate_by: str):
+    def __init__(
+        self, run, backend, tta, batch_size, threads, face_detector: str | None, crops: bool | None, frames: int, aggregate_by: str
+    ):
         super().__init__(run, backend, tta, batch_size, threads)
         from ..faces.pipeline import FacePipeline
 
@@ -179,8 +191,11 @@ def path_dataset(paths: Sequence[str] = (), manifest: str | os.PathLike | None =
         # Plain NumPy here (no fakelens import, which would load PyTorch into a helper process); the actors
         # resolve the entries (predict.resolve_manifest_path). Materialised (paths are small: a million is
         # ~100 MB of object store) because the scoring actors hold every CPU, which the read would wait for.
-        parts.append(listed.map_batches(lambda b: {"path": b[column], "base": np.full(len(b[column]), base, dtype=object)},
-                                        batch_format="numpy").materialize())
+        parts.append(
+            listed.map_batches(
+                lambda b: {"path": b[column], "base": np.full(len(b[column]), base, dtype=object)}, batch_format="numpy"
+            ).materialize()
+        )
     if not parts:
         raise FakelensError("no inputs to score")
     return parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0]
@@ -190,8 +205,13 @@ def _map(dataset, scorer: type, constructor_args: tuple, workers: int):
     ray = import_ray()
     # no more actors (each loading a model) than calls to give them
     workers = max(1, min(workers, -(-dataset.count() // FILES_PER_CALL)))
-    return dataset.map_batches(scorer, fn_constructor_args=constructor_args, batch_size=FILES_PER_CALL,
-                               compute=ray.data.ActorPoolStrategy(size=workers), num_cpus=1)
+    return dataset.map_batches(
+        scorer,
+        fn_constructor_args=constructor_args,
+        batch_size=FILES_PER_CALL,
+        compute=ray.data.ActorPoolStrategy(size=workers),
+        num_cpus=1,
+    )
 
 
 def _prepare(ray, run, backend, tta, progress: bool) -> str:
@@ -214,28 +234,57 @@ def _workers(ray, workers: int | None) -> int:
     return max(1, workers or int(ray.cluster_resources().get("CPU", 1)))
 
 
-def crop_scores(paths: Sequence[str] = (), manifest: str | os.PathLike | None = None, run: str | None = None,
-                backend: str = "auto", tta: bool | None = None, batch_size: int = 32, workers: int | None = None,
-                threads: int = 1, progress: bool = False):
+def crop_scores(
+    paths: Sequence[str] = (),
+    manifest: str | os.PathLike | None = None,
+    run: str | None = None,
+    backend: str = "auto",
+    tta: bool | None = None,
+    batch_size: int = 32,
+    workers: int | None = None,
+    threads: int = 1,
+    progress: bool = False,
+):
     """The lazy Dataset of crop rows, in an open Ray session (``ray_cluster``); iterate or write it."""
     ray = import_ray()
     backend = _prepare(ray, run, backend, tta, progress)
     return _map(path_dataset(paths, manifest), CropScorer, (run, backend, tta, batch_size, threads), _workers(ray, workers))
 
 
-def score_crops_on_ray(paths: Sequence[str] = (), manifest: str | os.PathLike | None = None, run: str | None = None,
-                       backend: str = "auto", tta: bool | None = None, batch_size: int = 32, address: str = "local",
-                       workers: int | None = None, threads: int = 1, progress: bool = False) -> list[dict]:
+def score_crops_on_ray(
+    paths: Sequence[str] = (),
+    manifest: str | os.PathLike | None = None,
+    run: str | None = None,
+    backend: str = "auto",
+    tta: bool | None = None,
+    batch_size: int = 32,
+    address: str = "local",
+    workers: int | None = None,
+    threads: int = 1,
+    progress: bool = False,
+) -> list[dict]:
     """Face crops -> one row per file (``path, prob_fake, verdict, error, evidence``), as ``Detector.score_files`` gives."""
     with ray_cluster(address, workers):
         ds = crop_scores(paths, manifest, run, backend, tta, batch_size, workers, threads, progress)
         return [{k: row[k] for k in PREDICT_COLUMNS} for row in ds.iter_rows()]
 
 
-def predict_media_on_ray(paths: Sequence[str] = (), manifest: str | os.PathLike | None = None, run: str | None = None,
-                         backend: str = "auto", tta: bool | None = None, batch_size: int = 32, address: str = "local",
-                         workers: int | None = None, threads: int = 1, crops: bool | None = None, frames: int = 32,
-                         aggregate_by: str = "confident", face_detector: str | None = None, progress: bool = False) -> list:
+def predict_media_on_ray(
+    paths: Sequence[str] = (),
+    manifest: str | os.PathLike | None = None,
+    run: str | None = None,
+    backend: str = "auto",
+    tta: bool | None = None,
+    batch_size: int = 32,
+    address: str = "local",
+    workers: int | None = None,
+    threads: int = 1,
+    crops: bool | None = None,
+    frames: int = 32,
+    aggregate_by: str = "confident",
+    face_detector: str | None = None,
+    progress: bool = False,
+) -> list:
     """Photos and videos -> the result objects of :func:`~fakelens.faces.batch.predict_media`, in input order."""
     with ray_cluster(address, workers) as ray:
         backend = _prepare(ray, run, backend, tta, progress)

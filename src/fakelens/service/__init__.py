@@ -1,4 +1,5 @@
 """The REST service and web page."""
+
 from .app import create_app
 from .inference_service import InferenceService
 from .server import serve

@@ -7,6 +7,7 @@ host), ``Content-Length``, admission (503 at once when full), the streamed
 body (size, parts, deadline), the sniffed type, then the work in a bounded
 pool. Refusals carry one line, never a path on the server.
 """
+
 from __future__ import annotations
 
 import os
@@ -30,15 +31,24 @@ STATIC = Path(__file__).resolve().parent / "static"
 
 _DETECT_BODY = {
     "required": True,
-    "content": {"multipart/form-data": {"schema": {
-        "type": "object", "required": ["file"],
-        "properties": {
-            "file": {"type": "string", "format": "binary", "description": "an image or a video (one file)"},
-            "explain": {"type": "string", "enum": ["none", "gradcam", "lime", "all"], "default": "none"},
-            "frames": {"type": "integer", "default": 16, "description": "frames sampled from a video"},
-            "crop": {"type": "boolean", "default": False, "description": "the image is a face crop: score it whole, no face detection"},
-        },
-    }}},
+    "content": {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "required": ["file"],
+                "properties": {
+                    "file": {"type": "string", "format": "binary", "description": "an image or a video (one file)"},
+                    "explain": {"type": "string", "enum": ["none", "gradcam", "lime", "all"], "default": "none"},
+                    "frames": {"type": "integer", "default": 16, "description": "frames sampled from a video"},
+                    "crop": {
+                        "type": "boolean",
+                        "default": False,
+                        "description": "the image is a face crop: score it whole, no face detection",
+                    },
+                },
+            }
+        }
+    },
 }
 
 
@@ -63,8 +73,11 @@ def build_router(service: InferenceService) -> APIRouter:
     def models() -> dict:
         return service.model_info()
 
-    @router.post("/v1/detect", openapi_extra={"requestBody": _DETECT_BODY},
-                 summary="Faces and verdicts for an image or a video (multipart: file, explain, frames, crop)")
+    @router.post(
+        "/v1/detect",
+        openapi_extra={"requestBody": _DETECT_BODY},
+        summary="Faces and verdicts for an image or a video (multipart: file, explain, frames, crop)",
+    )
     async def detect(request: Request):
         started = time.perf_counter()
         check_content_length(request, service.upload_limits)  # a declared 1 GiB body: 413 before anything else
@@ -77,8 +90,12 @@ def build_router(service: InferenceService) -> APIRouter:
                     body = await service.detect(upload, options, request.is_disconnected)
             finally:
                 upload.discard()
-        body.update(media=upload.kind.media, mime=upload.kind.mime, model=service.model_summary(),
-                    timings={"total_ms": round(1000 * (time.perf_counter() - started), 1)})
+        body.update(
+            media=upload.kind.media,
+            mime=upload.kind.mime,
+            model=service.model_summary(),
+            timings={"total_ms": round(1000 * (time.perf_counter() - started), 1)},
+        )
         return body
 
     @router.get("/", include_in_schema=False)
@@ -107,9 +124,15 @@ def create_app(detector=None, settings: ServiceSettings | None = None, face_dete
 
     # No /docs or /redoc: FastAPI's pages load Swagger UI and ReDoc from a CDN, on the origin that holds the key.
     # The schema is at /openapi.json (behind the key when there is one) for a local Swagger UI or editor.
-    app = FastAPI(title="fakelens", version=__version__, lifespan=lifespan, middleware=middleware_stack(settings),
-                  docs_url=None, redoc_url=None,
-                  description="Deepfake detection for face images and videos, with explanations. 0 = REAL, 1 = FAKE.")
+    app = FastAPI(
+        title="fakelens",
+        version=__version__,
+        lifespan=lifespan,
+        middleware=middleware_stack(settings),
+        docs_url=None,
+        redoc_url=None,
+        description="Deepfake detection for face images and videos, with explanations. 0 = REAL, 1 = FAKE.",
+    )
     app.state.settings, app.state.service, app.state.detector = settings, service, service.detector
     app.state.ready = True  # the detector is loaded: ready to serve
     app.add_exception_handler(Refused, _refused)

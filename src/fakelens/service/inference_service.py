@@ -8,6 +8,7 @@ refused with 503 at once) before its body is read. When the client goes away,
 the work in flight is told to stop (videos stop decoding, explanations stop
 after the current face).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -123,12 +124,28 @@ class InferenceService:
 
         d = self.detector
         # The folder's name only: where the weights sit on the server is nobody's business.
-        source = None if d.source is None else "bundled" if os.path.realpath(d.source) == os.path.realpath(DEFAULT_DIR) \
+        source = (
+            None
+            if d.source is None
+            else "bundled"
+            if os.path.realpath(d.source) == os.path.realpath(DEFAULT_DIR)
             else os.path.basename(os.path.normpath(d.source))
-        return {"models": [{"name": d.model_name, "version": __version__, "source": source, "backend": d.backend,
-                            "image_size": d.preprocess.image_size, "threshold": d.threshold, "temperature": d.temperature,
-                            "bands": self.pipeline.edges(1)}],
-                "face_detector": type(self.pipeline.face_detector).__name__}
+        )
+        return {
+            "models": [
+                {
+                    "name": d.model_name,
+                    "version": __version__,
+                    "source": source,
+                    "backend": d.backend,
+                    "image_size": d.preprocess.image_size,
+                    "threshold": d.threshold,
+                    "temperature": d.temperature,
+                    "bands": self.pipeline.edges(1),
+                }
+            ],
+            "face_detector": type(self.pipeline.face_detector).__name__,
+        }
 
     def model_summary(self) -> dict:
         return {"name": self.detector.model_name, "version": __version__, "backend": self.detector.backend}
@@ -173,8 +190,14 @@ class InferenceService:
         try:
             rgb = load_image(data, max_pixels=s.max_image_pixels)
             # crop=true: the caller already has a face crop; skip face detection (the fast path for pipelines)
-            result = predict_photo(self.pipeline, rgb, crops=True if options.crop else None, keep_crops=bool(options.methods),
-                                   max_faces=s.max_faces, provenance=read_provenance(data))
+            result = predict_photo(
+                self.pipeline,
+                rgb,
+                crops=True if options.crop else None,
+                keep_crops=bool(options.methods),
+                max_faces=s.max_faces,
+                provenance=read_provenance(data),
+            )
         except ImageTooLargeError as exc:
             raise Refused(413, _image_error(str(exc))) from None
         except ImageReadError as exc:
@@ -197,8 +220,9 @@ class InferenceService:
         s = self.settings
         budget = DecodeBudget(max_frames=s.max_decode_frames, max_seconds=s.max_decode_seconds, cancel=cancel)
         try:
-            result = predict_video(self.pipeline, path, frames=options.frames, max_faces=s.max_faces, budget=budget,
-                                   max_pixels=s.max_image_pixels)
+            result = predict_video(
+                self.pipeline, path, frames=options.frames, max_faces=s.max_faces, budget=budget, max_pixels=s.max_image_pixels
+            )
         except MemoryError:
             raise Refused(503, "not enough memory for this video right now, retry shortly", {"Retry-After": "5"}) from None
         if result.status == "error":
@@ -221,8 +245,9 @@ class InferenceService:
         for face, explanation in zip(body["faces"], explanations):
             face["explanation"] = explanation
         if len(explanations) < n:
-            body["warnings"].append(f"explanation time limit ({s.explain_timeout_s:g} s) reached: "
-                                    f"{len(explanations)} of {n} faces explained")
+            body["warnings"].append(
+                f"explanation time limit ({s.explain_timeout_s:g} s) reached: {len(explanations)} of {n} faces explained"
+            )
 
     def _explainer(self):
         """The detector itself: Grad-CAM hooks a private copy of its model (``Detector.explain_model``) and the

@@ -1,4 +1,5 @@
 """A request the service refuses, with the HTTP status and the one-line reason the client sees."""
+
 from __future__ import annotations
 
 

@@ -18,6 +18,7 @@ All pure ASGI middleware (no request body is touched), assembled by
   is needed) (``X-API-Key`` or ``Authorization: Bearer``); its SHA-256 is compared with the
   key's in constant time, so a process needs the digest only, never the key.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -38,10 +39,15 @@ PROTECTED_PATHS = {"/openapi.json", "/readyz"}
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 # The page loads /static/app.js and style.css and shows the upload (a blob: URL) and the
 # explanations (data: PNGs); nothing else, from nowhere else, and no page may frame it.
-CONTENT_SECURITY_POLICY = ("default-src 'self'; img-src 'self' blob: data:; object-src 'none'; base-uri 'none'; "
-                           "frame-ancestors 'none'; form-action 'self'")
-SECURITY_HEADERS = {"Content-Security-Policy": CONTENT_SECURITY_POLICY, "X-Frame-Options": "DENY",
-                    "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; img-src 'self' blob: data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
 
 
 def _needs_key(path: str) -> bool:
@@ -77,8 +83,9 @@ class ApiKeyMiddleware:
             headers = Headers(scope=scope)
             given = headers.get("x-api-key") or headers.get("authorization", "").removeprefix("Bearer ").strip()
             if not hmac.compare_digest(hashlib.sha256(given.encode("latin-1", "replace")).digest(), self.key_digest):
-                response = JSONResponse({"detail": "missing or wrong API key (send X-API-Key)"}, status_code=401,
-                                        headers={"WWW-Authenticate": "Bearer"})
+                response = JSONResponse(
+                    {"detail": "missing or wrong API key (send X-API-Key)"}, status_code=401, headers={"WWW-Authenticate": "Bearer"}
+                )
                 await response(scope, receive, send)
                 return
         await self.app(scope, receive, send)
@@ -102,8 +109,10 @@ class SameOriginMiddleware:
             headers = Headers(scope=scope)
             origin = headers.get("origin")
             if origin is not None and not self._allowed(origin, headers.get("host")):
-                response = JSONResponse({"detail": "cross-origin request refused (the server allows other origins only when "
-                                                   "FAKELENS_CORS_ORIGINS names them)"}, status_code=403)
+                response = JSONResponse(
+                    {"detail": "cross-origin request refused (the server allows other origins only when FAKELENS_CORS_ORIGINS names them)"},
+                    status_code=403,
+                )
                 await response(scope, receive, send)
                 return
         await self.app(scope, receive, send)
@@ -114,8 +123,15 @@ def middleware_stack(settings: ServiceSettings) -> list[Middleware]:
     if settings.trusted_hosts:
         stack.append(Middleware(TrustedHostMiddleware, allowed_hosts=settings.trusted_hosts, www_redirect=False))
     if settings.cors_origins:
-        stack.append(Middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
-                                allow_headers=["X-API-Key", "Authorization"], max_age=600))
+        stack.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=settings.cors_origins,
+                allow_methods=["GET", "POST"],
+                allow_headers=["X-API-Key", "Authorization"],
+                max_age=600,
+            )
+        )
     stack.append(Middleware(SameOriginMiddleware, allowed_origins=settings.cors_origins))
     stack.append(Middleware(ApiKeyMiddleware, key_digest=settings.api_key_digest()))
     return stack

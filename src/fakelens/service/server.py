@@ -7,6 +7,7 @@ byte at a time is never timed out; :class:`HeaderDeadlineProtocol` closes a
 connection whose request head has not arrived within ``header_timeout_s``.
 The body has its own deadline (``body_timeout_s``, in the upload reader).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -87,9 +88,16 @@ def is_loopback(host: str) -> bool:
 
 def uvicorn_options(host: str, port: int, settings: ServiceSettings, log_level: str = "info") -> dict:
     """uvicorn's settings for the service: the connection limits above, for one process or several."""
-    return dict(host=host, port=port, log_level=log_level, http=HeaderDeadlineProtocol.with_timeout(settings.header_timeout_s),
-                timeout_keep_alive=settings.keep_alive_s, h11_max_incomplete_event_size=settings.max_header_kb * 1024,
-                limit_concurrency=settings.max_connections, server_header=False)
+    return dict(
+        host=host,
+        port=port,
+        log_level=log_level,
+        http=HeaderDeadlineProtocol.with_timeout(settings.header_timeout_s),
+        timeout_keep_alive=settings.keep_alive_s,
+        h11_max_incomplete_event_size=settings.max_header_kb * 1024,
+        limit_concurrency=settings.max_connections,
+        server_header=False,
+    )
 
 
 def uvicorn_config(app, host: str, port: int, settings: ServiceSettings, log_level: str = "info"):
@@ -118,21 +126,34 @@ def apply_bind_defaults(host: str, port: int, settings: ServiceSettings) -> list
     if not settings.trusted_hosts and is_loopback(host):
         settings.trusted_hosts = list(dict.fromkeys([*LOOPBACK_HOSTS, host_header_name(host)]))
     if not is_loopback(host) and not settings.key_required and not settings.trusted_hosts and not settings.insecure_open:
-        raise FakelensError(f"refusing to serve on {host} with neither an API key nor trusted hosts: set FAKELENS_API_KEY_FILE "
-                            "(or FAKELENS_API_KEY) and FAKELENS_TRUSTED_HOSTS, or pass --insecure-open (FAKELENS_INSECURE_OPEN=1) "
-                            "if anyone who reaches the port may use it")
+        raise FakelensError(
+            f"refusing to serve on {host} with neither an API key nor trusted hosts: set FAKELENS_API_KEY_FILE "
+            "(or FAKELENS_API_KEY) and FAKELENS_TRUSTED_HOSTS, or pass --insecure-open (FAKELENS_INSECURE_OPEN=1) "
+            "if anyone who reaches the port may use it"
+        )
     if not is_loopback(host):
         if not settings.key_required:
-            notes.append(f"serving on {host} without an API key: anyone who can reach port {port} can use it "
-                         "(set FAKELENS_API_KEY or --api-key-file)")
+            notes.append(
+                f"serving on {host} without an API key: anyone who can reach port {port} can use it "
+                "(set FAKELENS_API_KEY or --api-key-file)"
+            )
         if not settings.trusted_hosts:
             notes.append("any Host header is accepted; set FAKELENS_TRUSTED_HOSTS to the names clients use")
     return notes
 
 
-def serve(host: str = "127.0.0.1", port: int = 8000, run: str | None = None, api_key: str | None = None, backend: str = "auto",
-          workers: int | None = None, api_key_file: str | None = None, settings: ServiceSettings | None = None,
-          processes: int = 1, insecure_open: bool = False) -> None:
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    run: str | None = None,
+    api_key: str | None = None,
+    backend: str = "auto",
+    workers: int | None = None,
+    api_key_file: str | None = None,
+    settings: ServiceSettings | None = None,
+    processes: int = 1,
+    insecure_open: bool = False,
+) -> None:
     """Run the service until interrupted; ``settings`` default to the ``FAKELENS_*`` environment variables.
 
     ``processes`` > 1: that many uvicorn worker processes on one port, each building its own app and
@@ -149,10 +170,15 @@ def serve(host: str = "127.0.0.1", port: int = 8000, run: str | None = None, api
         print(f"fakelens: warning: {note}", file=sys.stderr)
     if processes > 1:  # the worker processes read their options from the environment
         digest = settings.api_key_digest()
-        exported = {"FAKELENS_RUN": run, "FAKELENS_BACKEND": backend, "FAKELENS_WORKERS": settings.workers,
-                    "FAKELENS_HEADER_TIMEOUT_S": settings.header_timeout_s, "FAKELENS_TRUSTED_HOSTS": ",".join(settings.trusted_hosts),
-                    # the workers compare digests: the key itself is in no worker's environment
-                    "FAKELENS_API_KEY_SHA256": digest.hex() if digest else None}
+        exported = {
+            "FAKELENS_RUN": run,
+            "FAKELENS_BACKEND": backend,
+            "FAKELENS_WORKERS": settings.workers,
+            "FAKELENS_HEADER_TIMEOUT_S": settings.header_timeout_s,
+            "FAKELENS_TRUSTED_HOSTS": ",".join(settings.trusted_hosts),
+            # the workers compare digests: the key itself is in no worker's environment
+            "FAKELENS_API_KEY_SHA256": digest.hex() if digest else None,
+        }
         for name in ("FAKELENS_API_KEY", "FAKELENS_API_KEY_FILE"):
             os.environ.pop(name, None)
         os.environ.update({k: str(v) for k, v in exported.items() if v})

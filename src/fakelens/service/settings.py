@@ -5,6 +5,7 @@ Each field can be set with a ``FAKELENS_<FIELD>`` environment variable
 or passed to :class:`ServiceSettings` directly; values are validated by
 pydantic, so a wrong one stops the server at start-up with a clear message.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -48,8 +49,9 @@ class ServiceSettings(BaseSettings):
     # ---------------------------------------------------------------- uploads
     max_image_mb: float = Field(15, gt=0, le=1024, description="largest image upload (MB)")
     max_video_mb: float = Field(100, gt=0, le=4096, description="largest video upload (MB)")
-    max_image_pixels: int = Field(default_factory=lambda: _default_pixel_limit(), ge=1, le=178_956_970,
-                                  description="largest image or video frame (pixels)")
+    max_image_pixels: int = Field(
+        default_factory=lambda: _default_pixel_limit(), ge=1, le=178_956_970, description="largest image or video frame (pixels)"
+    )
     max_form_fields: int = Field(8, ge=3, le=64, description="form fields besides the file (explain, frames, crop)")
     body_timeout_s: float = Field(120, gt=0, le=3600, description="the whole upload must arrive within this many seconds")
 
@@ -175,8 +177,9 @@ def load_settings(**overrides) -> ServiceSettings:
     try:
         return ServiceSettings(**overrides)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg'].removeprefix('Value error, ')}"
-                             for e in exc.errors())
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg'].removeprefix('Value error, ')}" for e in exc.errors()
+        )
         raise FakelensError(f"invalid service settings (FAKELENS_* variables or options): {problems}") from None
 
 

@@ -4,6 +4,7 @@ ISO base media files (``ftyp``) are told apart by their brand: AVIF and HEIC
 photos share the container of MP4 and MOV videos. The temporary file a video
 is written to takes its suffix from here, never from the upload's name.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

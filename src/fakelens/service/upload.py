@@ -8,6 +8,7 @@ video), and reading stops at the first byte over a limit. One ``file`` part
 and a few short fields are accepted; the whole body must arrive within a
 deadline.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -45,8 +46,13 @@ class UploadLimits:
 
     @classmethod
     def from_settings(cls, settings) -> "UploadLimits":
-        return cls(settings.max_image_bytes, settings.max_video_bytes, settings.max_request_bytes, settings.max_form_fields,
-                   settings.body_timeout_s)
+        return cls(
+            settings.max_image_bytes,
+            settings.max_video_bytes,
+            settings.max_request_bytes,
+            settings.max_form_fields,
+            settings.body_timeout_s,
+        )
 
 
 @dataclass
@@ -159,10 +165,16 @@ class _FormReader:
         def plain_event(name):
             return lambda: self._events.append((name, b""))
 
-        return {"on_part_begin": plain_event("part_begin"), "on_part_data": data_event("part_data"), "on_part_end": plain_event("part_end"),
-                "on_header_field": data_event("header_field"), "on_header_value": data_event("header_value"),
-                "on_header_end": plain_event("header_end"), "on_headers_finished": plain_event("headers_finished"),
-                "on_end": plain_event("end")}
+        return {
+            "on_part_begin": plain_event("part_begin"),
+            "on_part_data": data_event("part_data"),
+            "on_part_end": plain_event("part_end"),
+            "on_header_field": data_event("header_field"),
+            "on_header_value": data_event("header_value"),
+            "on_header_end": plain_event("header_end"),
+            "on_headers_finished": plain_event("headers_finished"),
+            "on_end": plain_event("end"),
+        }
 
     async def handle_events(self) -> None:
         events, self._events = self._events, []
@@ -232,8 +244,11 @@ def check_content_length(request: Request, limits: UploadLimits) -> None:
     except ValueError:
         raise Refused(400, "invalid Content-Length") from None
     if size > limits.request_bytes:
-        raise Refused(413, f"request too large: the limit is {format_mb(limits.request_bytes)} (a {format_mb(limits.image_bytes)} image "
-                           f"or a {format_mb(limits.video_bytes)} video)")
+        raise Refused(
+            413,
+            f"request too large: the limit is {format_mb(limits.request_bytes)} (a {format_mb(limits.image_bytes)} image "
+            f"or a {format_mb(limits.video_bytes)} video)",
+        )
 
 
 async def receive_upload(request: Request, limits: UploadLimits) -> Upload:

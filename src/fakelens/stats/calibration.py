@@ -1,4 +1,5 @@
 """Fitting a calibration on the validation split: temperature, threshold and the REAL/UNCERTAIN/FAKE bands."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -34,8 +35,15 @@ def choose_threshold(labels, prob_fake) -> float:
     return best
 
 
-def fit_bands(labels, prob_fake, precision: float = 0.9, max_real_called_fake: float = 0.03, min_support: int = 20,
-              sources=None, min_fake_from: float = 0.0) -> Bands:
+def fit_bands(
+    labels,
+    prob_fake,
+    precision: float = 0.9,
+    max_real_called_fake: float = 0.03,
+    min_support: int = 20,
+    sources=None,
+    min_fake_from: float = 0.0,
+) -> Bands:
     """Bands whose FAKE (and REAL) verdicts reached ``precision`` on these validation labels.
 
     ``fake_from`` is the lowest cut t such that, among faces with P(fake) >= t,

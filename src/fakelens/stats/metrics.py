@@ -1,4 +1,5 @@
 """Binary deepfake metrics (1 = FAKE is the positive class), all from scikit-learn."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -74,8 +75,7 @@ def _accuracy_and_auc(y: np.ndarray, p: np.ndarray, threshold: float, w: np.ndar
     return float(np.average(correct, weights=w)), float(skm.roc_auc_score(y, p, sample_weight=w)) if both else None
 
 
-def bootstrap_intervals(labels, prob_fake, clusters, threshold: float, n_boot: int = 1000, confidence: float = 0.95,
-                        seed: int = 0) -> dict:
+def bootstrap_intervals(labels, prob_fake, clusters, threshold: float, n_boot: int = 1000, confidence: float = 0.95, seed: int = 0) -> dict:
     """Percentile intervals of accuracy and ROC-AUC from resampling whole ``clusters`` with replacement.
 
     Images of one cluster (a fake and the real video it was made from, one
@@ -86,8 +86,9 @@ def bootstrap_intervals(labels, prob_fake, clusters, threshold: float, n_boot: i
     return paired_bootstrap_intervals(labels, [prob_fake], clusters, [threshold], n_boot, confidence, seed)
 
 
-def paired_bootstrap_intervals(labels, probs: list, clusters, thresholds: list[float], n_boot: int = 1000,
-                               confidence: float = 0.95, seed: int = 0) -> dict:
+def paired_bootstrap_intervals(
+    labels, probs: list, clusters, thresholds: list[float], n_boot: int = 1000, confidence: float = 0.95, seed: int = 0
+) -> dict:
     """:func:`bootstrap_intervals` of one detector (``probs`` of length 1), or, for two detectors scored on the same
     images, of the second one's accuracy and ROC-AUC minus the first one's, both taken on every draw: an interval
     that excludes 0 says the two differ on data like this, even where their own intervals overlap."""
@@ -104,5 +105,8 @@ def paired_bootstrap_intervals(labels, probs: list, clusters, thresholds: list[f
         if all(a is not None for _, a in figures):
             auc.append(figures[-1][1] - (figures[0][1] if len(figures) == 2 else 0.0))
     both = len(np.unique(y)) == 2
-    return {"accuracy": _percentile_interval(acc, confidence), "roc_auc": _percentile_interval(auc, confidence) if both else None,
-            "clusters": int(n_clusters)}
+    return {
+        "accuracy": _percentile_interval(acc, confidence),
+        "roc_auc": _percentile_interval(auc, confidence) if both else None,
+        "clusters": int(n_clusters),
+    }

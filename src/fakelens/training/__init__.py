@@ -3,10 +3,18 @@
 Names load on first use, so ``fakelens.training.config`` (pydantic only) is read without PyTorch, e.g. to build
 the ``train`` command's options.
 """
+
 import importlib
 
-_HOMES = {"Callback": "callbacks", "TrainConfig": "config", "FaceDataModule": "datamodule", "finalize_run": "finalize",
-          "DetectorModule": "module", "Trainer": "trainer", "train": "trainer"}
+_HOMES = {
+    "Callback": "callbacks",
+    "TrainConfig": "config",
+    "FaceDataModule": "datamodule",
+    "finalize_run": "finalize",
+    "DetectorModule": "module",
+    "Trainer": "trainer",
+    "train": "trainer",
+}
 
 __all__ = sorted(_HOMES)
 

@@ -8,6 +8,7 @@ then fitted on the logits of that same setting. Validation is every source's
 validation part (``split.csv``), so the bands hold across sources, not on DFDC
 alone; per-source figures are kept for the model card.
 """
+
 from __future__ import annotations
 
 import os
@@ -30,7 +31,9 @@ TTA_MIN_GAIN = 0.002
 FACE = "face"
 
 
-def view_logits(detector, samples, views=VIEWS, batch_size: int = 64, num_workers: int = 1) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+def view_logits(
+    detector, samples, views=VIEWS, batch_size: int = 64, num_workers: int = 1
+) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
     """Raw logits of each face (key ``face``) and of each of its ``views``, the labels and the indices of the readable samples."""
     from ..data.dataset import FaceCropDataset, make_loader
     from ..data.transforms import eval_transform
@@ -72,8 +75,15 @@ def choose_views(auc: dict[tuple[str, ...], float | None]) -> tuple[str, ...]:
     return chosen
 
 
-def calibrate(detector, samples, tta: bool | None = None, precision: float = 0.9, max_real_called_fake: float = 0.03,
-              num_workers: int = 1, per_source: bool = True) -> dict:
+def calibrate(
+    detector,
+    samples,
+    tta: bool | None = None,
+    precision: float = 0.9,
+    max_real_called_fake: float = 0.03,
+    num_workers: int = 1,
+    per_source: bool = True,
+) -> dict:
     """Fit and set the detector's calibration on ``samples`` (validation); returns what was fitted and measured.
 
     ``tta``: None chooses on validation whether test-time views ship and which
@@ -119,8 +129,14 @@ def _with_bands(metrics: dict, labels, probs, bands) -> dict:
     return {**metrics, **verdict_metrics(labels, probs, bands)}
 
 
-def calibrate_run(run_dir: str | os.PathLike, tta: bool | None = None, precision: float = 0.9, max_real_called_fake: float = 0.03,
-                  num_workers: int = 1, per_source: bool = True) -> dict:
+def calibrate_run(
+    run_dir: str | os.PathLike,
+    tta: bool | None = None,
+    precision: float = 0.9,
+    max_real_called_fake: float = 0.03,
+    num_workers: int = 1,
+    per_source: bool = True,
+) -> dict:
     """``fakelens calibrate RUN``: refit the run's calibration on its validation split and save ``detector.json``."""
     from ..inference.detector import CONFIG_FILE, load
     from ..utils.atomic import write_json

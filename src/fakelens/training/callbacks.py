@@ -1,4 +1,5 @@
 """Lightning-style callbacks: small hooks around the training loop."""
+
 from __future__ import annotations
 
 import math

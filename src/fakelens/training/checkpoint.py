@@ -6,6 +6,7 @@ only when it is complete does the pointer file ``checkpoints/LATEST`` move
 to it (``os.replace``), and older folders are then removed. The best
 epoch's weights are kept apart, in the run folder's ``best.safetensors``.
 """
+
 from __future__ import annotations
 
 import pickle
@@ -52,8 +53,10 @@ def latest_checkpoint(run_dir: str | Path) -> Path | None:
     try:
         folder = safe_child(root, name)
     except UnsafePathError:
-        raise RunDirError(f"{pointer} names {name!r}, which is not a checkpoint inside {root}; a run folder is trusted input, so "
-                          f"check where this one came from (remove {root} to start the run again)") from None
+        raise RunDirError(
+            f"{pointer} names {name!r}, which is not a checkpoint inside {root}; a run folder is trusted input, so "
+            f"check where this one came from (remove {root} to start the run again)"
+        ) from None
     return folder if (folder / WEIGHTS).is_file() and (folder / STATE).is_file() else None
 
 
@@ -66,8 +69,10 @@ def load_checkpoint(folder: Path, model: torch.nn.Module) -> dict:
     try:
         return torch.load(folder / STATE, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, OSError, EOFError, ValueError) as exc:
-        raise RunDirError(f"{folder / STATE}: corrupt or not a checkpoint state ({exc.__class__.__name__}: {_first_line(exc)}); "
-                          f"remove {folder.parent} to start the run again") from None
+        raise RunDirError(
+            f"{folder / STATE}: corrupt or not a checkpoint state ({exc.__class__.__name__}: {_first_line(exc)}); "
+            f"remove {folder.parent} to start the run again"
+        ) from None
 
 
 def _first_line(exc: BaseException) -> str:

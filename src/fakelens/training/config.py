@@ -1,4 +1,5 @@
 """Training hyper-parameters, stored exactly as given (scikit-learn style)."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -20,9 +21,12 @@ RANDOM_INIT_KEY = "without_imagenet"
 # not later inside the optimiser (``lr: 3e-4`` in YAML is read as a string by PyYAML and converted here).
 @dataclass(config=ConfigDict(extra="forbid", validate_assignment=False))
 class TrainConfig:
-    data: list[str] = Field(description=(
-        "a training source: a Kaggle layout folder, real/+fake/ folders, a CSV manifest, a source YAML (configs/data/*.yaml: "
-        "layout, labels, groups, weight, sbi), or a folder of tar shards ('fakelens shard'); repeat for several sources"))
+    data: list[str] = Field(
+        description=(
+            "a training source: a Kaggle layout folder, real/+fake/ folders, a CSV manifest, a source YAML (configs/data/*.yaml: "
+            "layout, labels, groups, weight, sbi), or a folder of tar shards ('fakelens shard'); repeat for several sources"
+        )
+    )
     model: str = Field("efficientnet_lite0", description="zoo model name (see 'fakelens models')")
     out: str = Field("runs/run", description="run folder")
     epochs: int = Field(10, ge=1, description="epochs to train (with --resume: the total to reach)")
@@ -36,34 +40,51 @@ class TrainConfig:
     pretrained: bool = Field(True, description="ImageNet weights for transfer models (--no-pretrained: random init)")
     pretrained_file: str | None = Field(None, description="ImageNet weights file (.safetensors/.pth) for the backbone")
     init_weights: str | None = Field(None, description="start from the weights of a trained run folder")
-    per_class: int | None = Field(None, ge=1, description=(
-        "balanced subset of the training split: at most N images per class (val and test stay whole)"))
+    per_class: int | None = Field(
+        None, ge=1, description=("balanced subset of the training split: at most N images per class (val and test stay whole)")
+    )
     val_fraction: float = Field(0.1, gt=0, lt=1, description="share of groups for validation")
     test_fraction: float = Field(0.1, ge=0, lt=1, description="share of groups for test")
     seed: int = Field(0, description="seed of the split, the draws and the augmentations")
-    split_method: Literal["hash", "shuffle"] = Field("hash", description=(
-        "how groups go to train/val/test: hash (a re-import moves only the changed groups) or shuffle (the defaults up to v3)"))
-    split_from: str | None = Field(None, description=(
-        "an earlier run folder or split.csv: the images it saw keep its sides (default: --init-weights' split.csv)"))
-    aug_strength: float = Field(0.5, ge=0, le=1, description=(
-        "0 (flips only) .. 1 (strong): JPEG 30-100, rescaling, noise, blur, social-media chain"))
+    split_method: Literal["hash", "shuffle"] = Field(
+        "hash",
+        description=(
+            "how groups go to train/val/test: hash (a re-import moves only the changed groups) or shuffle (the defaults up to v3)"
+        ),
+    )
+    split_from: str | None = Field(
+        None, description=("an earlier run folder or split.csv: the images it saw keep its sides (default: --init-weights' split.csv)")
+    )
+    aug_strength: float = Field(
+        0.5, ge=0, le=1, description=("0 (flips only) .. 1 (strong): JPEG 30-100, rescaling, noise, blur, social-media chain")
+    )
     patience: int = Field(4, ge=0, description="early stopping patience in epochs (0: off)")
     num_workers: int = Field(1, ge=0, description="data-loader worker processes")
     max_steps_per_epoch: int | None = Field(None, ge=1, description="cap an epoch (small budgets, smoke runs)")
     max_val_batches: int | None = Field(None, ge=1, description="cap validation (small budgets, smoke runs)")
     threads: int | None = Field(None, ge=1, description="PyTorch threads (default: every core)")
-    sbi: float = Field(0.0, ge=0, le=1, description=(
-        "share of each source's fakes drawn as self-blended reals (a source YAML may set its own)"))
+    sbi: float = Field(
+        0.0, ge=0, le=1, description=("share of each source's fakes drawn as self-blended reals (a source YAML may set its own)")
+    )
     samples_per_epoch: int | None = Field(None, ge=1, description="draws per epoch across all sources (default: the training images)")
     framing_jitter: float = Field(0.15, ge=0, le=1, description="largest relative change of a crop's framing in training")
-    cue_chain: float = Field(0.0, ge=0, le=1, description=(
-        "probability that a training face of either class is shrunk to 64-96 px and saved at JPEG 30-95 (cue hygiene)"))
+    cue_chain: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description=("probability that a training face of either class is shrunk to 64-96 px and saved at JPEG 30-95 (cue hygiene)"),
+    )
     # Learning without Forgetting (training/distill.py): a trained run whose P(FAKE) on the stored images of
     # ``distill_sources`` (every source when empty) is ``distill_weight`` of the target.
-    distill_from: str | None = Field(None, description=(
-        "a trained run whose P(FAKE) stays part of the target (Learning without Forgetting), on the images of --distill-source"))
-    distill_sources: list[str] = Field(default_factory=list, description=(
-        "a source (by name) the teacher speaks for; repeat for several (default: every source)"))
+    distill_from: str | None = Field(
+        None,
+        description=(
+            "a trained run whose P(FAKE) stays part of the target (Learning without Forgetting), on the images of --distill-source"
+        ),
+    )
+    distill_sources: list[str] = Field(
+        default_factory=list, description=("a source (by name) the teacher speaks for; repeat for several (default: every source)")
+    )
     distill_weight: float = Field(0.5, ge=0, le=1, description="the teacher's share of the target, 0..1")
     world_size: int = Field(1, ge=1, description="processes that trained (set by the trainer under torchrun); batch_size is per process")
 
@@ -101,7 +122,6 @@ class TrainConfig:
         raw = read_config_file(path)
         raw.pop(RANDOM_INIT_KEY, None)
         return cls.from_dict({"data": "", **raw, **overrides})
-
 
 
 def read_config_file(path: str | Path) -> dict:

@@ -5,6 +5,7 @@ run and :func:`~fakelens.training.finalize.finalize_run` re-read it, so the
 validation and test groups never move. The loaders come sharded for torchrun:
 each rank reads its own part (tar shards split themselves).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -66,8 +67,16 @@ class FaceDataModule:
             # Each source is split by its own groups first; only then is the per-class subset drawn
             # from the training part, so every run on a source is validated and tested on the same groups.
             earlier = self._earlier_split()
-            samples, splits = split_sources(self.sources, cfg.val_fraction, cfg.test_fraction, cfg.seed, cfg.per_class, not self.quiet,
-                                            method=cfg.split_method, earlier=read_earlier_sides(earlier, self.sources) if earlier else None)
+            samples, splits = split_sources(
+                self.sources,
+                cfg.val_fraction,
+                cfg.test_fraction,
+                cfg.seed,
+                cfg.per_class,
+                not self.quiet,
+                method=cfg.split_method,
+                earlier=read_earlier_sides(earlier, self.sources) if earlier else None,
+            )
             if distributed.is_main():
                 write_split_csv(split_csv, samples, splits, sample_keys(samples, self.sources))
         self.splits = {name: [s for s, sp in zip(samples, splits) if sp == name] for name in SPLITS}
@@ -99,8 +108,15 @@ class FaceDataModule:
             items, weights = training_draws(self.splits["train"], self.sources, cfg.sbi)
             draws = cfg.samples_per_epoch or len(self.splits["train"])
             dataset = TrainingDataset(items, transform, cfg.seed, self._pseudo_fake_maker())
-            loader = make_loader(dataset, cfg.batch_size, True, cfg.num_workers, seed=cfg.seed,
-                                 drop_last=draws > cfg.batch_size, sampler=weighted_sampler(weights, draws, cfg.seed))
+            loader = make_loader(
+                dataset,
+                cfg.batch_size,
+                True,
+                cfg.num_workers,
+                seed=cfg.seed,
+                drop_last=draws > cfg.batch_size,
+                sampler=weighted_sampler(weights, draws, cfg.seed),
+            )
         return distributed.shard_loader(loader, cfg.seed)
 
     def _pseudo_fake_maker(self):
@@ -117,5 +133,7 @@ class FaceDataModule:
 
     def val_dataloader(self) -> DataLoader:
         cfg = self.config
-        loader = make_loader(FaceCropDataset(self.splits["val"], eval_transform(self.preprocess)), cfg.batch_size * 2, False, cfg.num_workers)
+        loader = make_loader(
+            FaceCropDataset(self.splits["val"], eval_transform(self.preprocess)), cfg.batch_size * 2, False, cfg.num_workers
+        )
         return distributed.shard_loader(loader, cfg.seed)

@@ -9,6 +9,7 @@ the same augmented input, so the old knowledge stays in the loss while the new
 sources pull elsewhere. Self-blended images are never distilled: the teacher
 may not know them, and their label is certain.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -39,13 +40,16 @@ class Distiller:
         self.weight = float(weight)
 
     @classmethod
-    def from_run(cls, folder: str, preprocess: PreprocessConfig, sources: Sequence[str] = (), weight: float = 0.5,
-                 device: torch.device | str = "cpu") -> "Distiller":
+    def from_run(
+        cls, folder: str, preprocess: PreprocessConfig, sources: Sequence[str] = (), weight: float = 0.5, device: torch.device | str = "cpu"
+    ) -> "Distiller":
         """The teacher from a run or detector folder (its safetensors weights, never pickled code)."""
         teacher = Detector.from_dir(folder, backend="torch")
         if teacher.preprocess != preprocess:
-            raise ConfigError(f"distill_from {folder}: its input ({teacher.preprocess}) differs from the student's ({preprocess}); "
-                              "the teacher scores the student's own batches")
+            raise ConfigError(
+                f"distill_from {folder}: its input ({teacher.preprocess}) differs from the student's ({preprocess}); "
+                "the teacher scores the student's own batches"
+            )
         model = teacher.model.to(device=torch.device(device), memory_format=torch.channels_last)
         return cls(model, sources, weight)
 

@@ -10,6 +10,7 @@ that writes), ``world_size()``, ``barrier()``, the gathered validation set, a
 Without a process group every helper answers as a single process would
 (rank 0 of 1), so the trainer has one code path.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -172,13 +173,19 @@ def shard_loader(loader: DataLoader, seed: int = 0) -> DataLoader:
     if world_size() == 1 and not isinstance(loader.sampler, RandomSampler):
         return loader  # nothing to shard; a shuffled loader still takes DistributedSampler's per-epoch order
     if isinstance(loader.sampler, (RandomSampler, SequentialSampler)):
-        sampler = DistributedSampler(loader.dataset, num_replicas=world_size(), rank=rank(),
-                                     shuffle=isinstance(loader.sampler, RandomSampler), seed=seed)
+        sampler = DistributedSampler(
+            loader.dataset, num_replicas=world_size(), rank=rank(), shuffle=isinstance(loader.sampler, RandomSampler), seed=seed
+        )
     else:
         sampler = DistributedSamplerWrapper(loader.sampler, seed)
     return DataLoader(
-        loader.dataset, batch_size=loader.batch_size, sampler=sampler, num_workers=loader.num_workers,
-        collate_fn=loader.collate_fn, drop_last=loader.drop_last, persistent_workers=loader.persistent_workers,
+        loader.dataset,
+        batch_size=loader.batch_size,
+        sampler=sampler,
+        num_workers=loader.num_workers,
+        collate_fn=loader.collate_fn,
+        drop_last=loader.drop_last,
+        persistent_workers=loader.persistent_workers,
         prefetch_factor=loader.prefetch_factor if loader.num_workers else None,
         # the workers' random augmentations differ between ranks
         generator=torch.Generator().manual_seed(rank_seed(seed)),

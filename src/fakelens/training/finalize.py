@@ -5,6 +5,7 @@ run folder does not hold (``config.json``, ``split.csv``, the latest checkpoint
 and ``best.safetensors``), so it can also be run on its own: on a run that
 was interrupted, to ship what it has without training further.
 """
+
 from __future__ import annotations
 
 import json
@@ -27,8 +28,13 @@ from .config import TrainConfig
 from .datamodule import FaceDataModule
 
 
-def finalize_run(run_dir: str | os.PathLike, model: nn.Module | None = None, datamodule: FaceDataModule | None = None,
-                 state: dict | None = None, log: Callable[[str], None] | None = None) -> dict:
+def finalize_run(
+    run_dir: str | os.PathLike,
+    model: nn.Module | None = None,
+    datamodule: FaceDataModule | None = None,
+    state: dict | None = None,
+    log: Callable[[str], None] | None = None,
+) -> dict:
     """Calibrate, save and test the run's detector; returns what ``metrics.json`` now holds.
 
     ``model``, ``datamodule`` and ``state`` (the trainer's bookkeeping) are those

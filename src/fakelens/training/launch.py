@@ -11,6 +11,7 @@ as torchrun's ``static`` rendezvous does it), and their gloo and NCCL sockets us
 Several machines still need ``torchrun`` with a rendezvous endpoint the others can reach: see
 ``docs/network-exposure.md`` for opening it to a cluster safely.
 """
+
 from __future__ import annotations
 
 import os
@@ -53,8 +54,9 @@ class LoopbackRendezvous(RendezvousHandler):
 
     def next_rendezvous(self) -> RendezvousInfo:
         if self._store is None:
-            self._store = dist.TCPStore(LOOPBACK, self.port, world_size=1, is_master=True, multi_tenant=True,
-                                        master_listen_fd=self._listener.fileno())
+            self._store = dist.TCPStore(
+                LOOPBACK, self.port, world_size=1, is_master=True, multi_tenant=True, master_listen_fd=self._listener.fileno()
+            )
         return RendezvousInfo(dist.PrefixStore(self.run_id, self._store), 0, 1, RendezvousStoreInfo(LOOPBACK, self.port))
 
     def is_closed(self) -> bool:
@@ -90,9 +92,16 @@ def launch_on_loopback(nproc: int, argv: list[str], max_restarts: int = 0) -> in
     if interface is not None:  # the ranks inherit this environment; an operator's own choice is kept
         for name in INTERFACE_VARIABLES:
             os.environ.setdefault(name, interface)
-    config = LaunchConfig(min_nodes=1, max_nodes=1, nproc_per_node=nproc, run_id=f"fakelens-{uuid.uuid4().hex[:12]}",
-                          rdzv_backend=RENDEZVOUS_BACKEND, rdzv_endpoint=f"{LOOPBACK}:0", max_restarts=max_restarts,
-                          monitor_interval=0.5)
+    config = LaunchConfig(
+        min_nodes=1,
+        max_nodes=1,
+        nproc_per_node=nproc,
+        run_id=f"fakelens-{uuid.uuid4().hex[:12]}",
+        rdzv_backend=RENDEZVOUS_BACKEND,
+        rdzv_endpoint=f"{LOOPBACK}:0",
+        max_restarts=max_restarts,
+        monitor_interval=0.5,
+    )
     try:
         elastic_launch(config, sys.executable)("-m", "fakelens", *argv)
     except ChildFailedError as exc:

@@ -6,6 +6,7 @@ questions the loop asks: the loss of a batch, validation logits, which
 epochs keep the backbone frozen. The loop itself (order, seeds, devices,
 checkpoints, ranks) is :class:`~fakelens.training.trainer.Trainer`'s.
 """
+
 from __future__ import annotations
 
 import math
@@ -72,7 +73,9 @@ class DetectorModule:
         self.criterion = nn.BCEWithLogitsLoss()
         self.distiller = None
         if config.distill_from:  # the teacher scores the batches the data module feeds: the same input is checked
-            self.distiller = Distiller.from_run(config.distill_from, model_input(config), config.distill_sources, config.distill_weight, self.device)
+            self.distiller = Distiller.from_run(
+                config.distill_from, model_input(config), config.distill_sources, config.distill_weight, self.device
+            )
 
     def configure_optimizers(self, steps_per_epoch: int) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler]:
         """AdamW and its per-step schedule: warm-up over ``warmup_epochs``, cosine decay over all ``epochs``."""
@@ -108,8 +111,9 @@ class DetectorModule:
     def on_train_epoch_end(self) -> None:
         self.set_frozen(False)
 
-    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], net: nn.Module | None = None,
-                      samples: list[Sample] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def training_step(
+        self, batch: tuple[torch.Tensor, torch.Tensor], net: nn.Module | None = None, samples: list[Sample] | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """The loss (label-smoothed BCE) and the logits of a batch already on the device.
 
         ``net`` runs the forward pass in place of ``self.model`` (its DDP wrapper under torchrun).
@@ -128,4 +132,6 @@ class DetectorModule:
     def validation_logits(self, loader, max_batches: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, list]:
         """Raw logits over ``loader`` in eval mode: (logits, labels, sample indices, indices of unreadable samples)."""
         self.model.eval()
-        return collect_logits(lambda x: self.model(x.to(self.device)).reshape(-1).float().cpu().numpy(), loader, max_batches, desc="validate")
+        return collect_logits(
+            lambda x: self.model(x.to(self.device)).reshape(-1).float().cpu().numpy(), loader, max_batches, desc="validate"
+        )

@@ -3,6 +3,7 @@
 Each run resumes where it stopped and a finished one is skipped, so the study
 can be spread over several sessions of a slow CPU (or moved to a GPU machine).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -42,8 +43,7 @@ def load_configs(folder: str | os.PathLike, only: list[str] | None = None) -> li
     return configs
 
 
-def _with_pretrained(cfg: TrainConfig, pretrained_dir: str | None, random_init_overrides: dict | None = None
-                     ) -> tuple[TrainConfig, str]:
+def _with_pretrained(cfg: TrainConfig, pretrained_dir: str | None, random_init_overrides: dict | None = None) -> tuple[TrainConfig, str]:
     """Where this run's ImageNet weights come from; random init when none can be had offline.
 
     A random backbone gains nothing from frozen epochs, so those are dropped, and the config's
@@ -65,8 +65,14 @@ def _with_pretrained(cfg: TrainConfig, pretrained_dir: str | None, random_init_o
     return TrainConfig.from_dict({**cfg.to_dict(), **fallback}), "random (no ImageNet weights offline)"
 
 
-def run_study(config_dir: str | os.PathLike, data: str, out: str | os.PathLike, only: list[str] | None = None,
-              pretrained_dir: str | None = None, quiet: bool = False) -> list[dict]:
+def run_study(
+    config_dir: str | os.PathLike,
+    data: str,
+    out: str | os.PathLike,
+    only: list[str] | None = None,
+    pretrained_dir: str | None = None,
+    quiet: bool = False,
+) -> list[dict]:
     out = Path(out)
     runs = []
     configs = load_configs(config_dir, only)

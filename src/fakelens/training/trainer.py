@@ -9,6 +9,7 @@ detector, evaluate it on the test split). Everything that decides the order
 of random draws (seeds per epoch, the sampler's generator, the checkpointed
 RNG) lives here, so a resumed run trains exactly as an uninterrupted one.
 """
+
 from __future__ import annotations
 
 import json
@@ -47,8 +48,17 @@ class Trainer:
         self.quiet = quiet
         self.should_stop = False
         self.callbacks = (callbacks or []) + [BestModelTracker(), EarlyStopping(config.patience), HistoryWriter(), Checkpointer()]
-        self.state: dict = {"epoch": 0, "step": 0, "history": [], "best_score": -math.inf, "best_epoch": 0,
-                            "skipped_images": 0, "train_seconds": 0.0, "images_seen": 0, "unreadable": []}
+        self.state: dict = {
+            "epoch": 0,
+            "step": 0,
+            "history": [],
+            "best_score": -math.inf,
+            "best_epoch": 0,
+            "skipped_images": 0,
+            "train_seconds": 0.0,
+            "images_seen": 0,
+            "unreadable": [],
+        }
 
     @property
     def model(self) -> nn.Module:
@@ -87,7 +97,9 @@ class Trainer:
         self.train_loader = self.datamodule.train_dataloader()
         self.val_loader = self.datamodule.val_dataloader()
         self.module = DetectorModule(cfg, self.device, self.resume)
-        self.steps_per_epoch = len(self.train_loader) if cfg.max_steps_per_epoch is None else min(len(self.train_loader), cfg.max_steps_per_epoch)
+        self.steps_per_epoch = (
+            len(self.train_loader) if cfg.max_steps_per_epoch is None else min(len(self.train_loader), cfg.max_steps_per_epoch)
+        )
         self.optimizer, self.scheduler = self.module.configure_optimizers(self.steps_per_epoch)
 
     def _restore(self) -> None:
@@ -128,7 +140,12 @@ class Trainer:
             sampler_generator.manual_seed(cfg.seed * 1000 + epoch)
         unreadable: list[str] = []
         total_loss, seen, correct = 0.0, 0, 0
-        bar = tqdm(total=self.steps_per_epoch, desc=f"epoch {epoch}/{cfg.epochs}" + (" (frozen)" if frozen else ""), unit="batch", disable=self.quiet or not distributed.is_main())
+        bar = tqdm(
+            total=self.steps_per_epoch,
+            desc=f"epoch {epoch}/{cfg.epochs}" + (" (frozen)" if frozen else ""),
+            unit="batch",
+            disable=self.quiet or not distributed.is_main(),
+        )
         items = getattr(self.train_loader.dataset, "samples", None)  # what each drawn index is (tar shards: none)
         for step, (x, y, index, bad) in enumerate(self.train_loader):
             if step >= self.steps_per_epoch:
@@ -182,8 +199,10 @@ class Trainer:
         for cb in self.callbacks if distributed.is_main() else []:
             cb.on_fit_start(self)
         splits = self.datamodule.splits
-        self.log(f"training {self.config.model} on {len(splits['train'])} images "
-                 f"(val {len(splits['val'])}, test {len(splits['test'])}) -> {self.run_dir}")
+        self.log(
+            f"training {self.config.model} on {len(splits['train'])} images "
+            f"(val {len(splits['val'])}, test {len(splits['test'])}) -> {self.run_dir}"
+        )
         while self.state["epoch"] < self.config.epochs and not self.should_stop and not self._stopped_early():
             epoch = self.state["epoch"] + 1
             start = time.time()
@@ -193,7 +212,10 @@ class Trainer:
             logs["seconds"] = round(time.time() - start, 1)
             self.state["epoch"] = epoch
             self.state["history"].append(logs)
-            self.log(f"epoch {epoch}: " + ", ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in logs.items() if k != "epoch"))
+            self.log(
+                f"epoch {epoch}: "
+                + ", ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in logs.items() if k != "epoch")
+            )
             for cb in self.callbacks if distributed.is_main() else []:
                 cb.on_epoch_end(self, logs)
             self.state, self.should_stop = distributed.broadcast_object((self.state, self.should_stop))

@@ -4,6 +4,7 @@ The study lives in an SQLite file in the output folder, so an interrupted
 search resumes where it stopped; bad trials are pruned on their per-epoch
 validation ROC-AUC; the best parameters are written as a training config.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -56,8 +57,15 @@ def suggest(trial, space: dict, fixed_image_size: int | None = None) -> dict:
     return params
 
 
-def tune(base: TrainConfig, out: str | Path, n_trials: int = 20, timeout: float | None = None, seed: int = 0,
-         space: dict | None = None, quiet: bool = True):
+def tune(
+    base: TrainConfig,
+    out: str | Path,
+    n_trials: int = 20,
+    timeout: float | None = None,
+    seed: int = 0,
+    space: dict | None = None,
+    quiet: bool = True,
+):
     """Run (or resume) the search; returns the Optuna study."""
     import optuna
 
@@ -68,7 +76,10 @@ def tune(base: TrainConfig, out: str | Path, n_trials: int = 20, timeout: float 
     space = space or SEARCH_SPACE
     storage = f"sqlite:///{(out / 'study.db').resolve()}"
     study = optuna.create_study(
-        study_name="fakelens", storage=storage, load_if_exists=True, direction="maximize",
+        study_name="fakelens",
+        storage=storage,
+        load_if_exists=True,
+        direction="maximize",
         sampler=optuna.samplers.TPESampler(seed=seed),
         pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1),
     )
@@ -101,8 +112,10 @@ def _write_results(study, base: TrainConfig, out: Path) -> None:
         return
     best = dataclasses.replace(base, **study.best_params)
     cfg = {k: v for k, v in best.to_dict().items() if k not in ("out",)}
-    write_text(out / "best_config.yaml", "# best of %d finished trials: val ROC-AUC %.4f\n" % (len(complete), study.best_value)
-               + yaml.safe_dump(cfg, sort_keys=False))
+    write_text(
+        out / "best_config.yaml",
+        "# best of %d finished trials: val ROC-AUC %.4f\n" % (len(complete), study.best_value) + yaml.safe_dump(cfg, sort_keys=False),
+    )
     write_json(out / "best.json", {"value": study.best_value, "params": study.best_params, "trial": study.best_trial.number})
     try:
         from ..utils.atomic import save_figure

@@ -6,6 +6,7 @@ temporary file in the same folder first and is then moved into place with
 disk (fsync) before the move, and gets the permissions a plain ``open()`` would
 give it (``0666`` less the umask), not the ``0600`` of a temporary file.
 """
+
 from __future__ import annotations
 
 import contextlib

@@ -1,4 +1,5 @@
 """Numeric settings read from ``FAKELENS_*`` environment variables, checked: a bad one is one clear line, not a traceback."""
+
 from __future__ import annotations
 
 import math

@@ -1,4 +1,5 @@
 """Text from runs and datasets (names chosen by whoever made them) written into Markdown as literal text."""
+
 from __future__ import annotations
 
 import html

@@ -1,4 +1,5 @@
 """Numeric helpers shared by every room: one logistic function."""
+
 from __future__ import annotations
 
 import numpy as np

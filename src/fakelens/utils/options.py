@@ -3,6 +3,7 @@
 Every option defaults to None ("not given"): a config file's value then stands, and the config class fills in
 its own default. Values are checked by the config class itself (the same checks as for a YAML file).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,9 +23,17 @@ def _plain(annotation: Any) -> tuple[Any, bool]:
 
 def _bounded(kind: type, bounds: list) -> Any:
     """argparse ``type``: the text as ``kind``, within the field's ``ge``/``gt``/``le``/``lt`` bounds (a usage error, not a crash later)."""
-    checks = [(b.ge, lambda v, x: v >= x, "at least") if hasattr(b, "ge") else (b.gt, lambda v, x: v > x, "more than") if hasattr(b, "gt")
-              else (b.le, lambda v, x: v <= x, "at most") if hasattr(b, "le") else (b.lt, lambda v, x: v < x, "less than")
-              for b in bounds if any(hasattr(b, k) for k in ("ge", "gt", "le", "lt"))]
+    checks = [
+        (b.ge, lambda v, x: v >= x, "at least")
+        if hasattr(b, "ge")
+        else (b.gt, lambda v, x: v > x, "more than")
+        if hasattr(b, "gt")
+        else (b.le, lambda v, x: v <= x, "at most")
+        if hasattr(b, "le")
+        else (b.lt, lambda v, x: v < x, "less than")
+        for b in bounds
+        if any(hasattr(b, k) for k in ("ge", "gt", "le", "lt"))
+    ]
 
     def parse(text: str):
         try:
@@ -60,8 +69,9 @@ def argparse_kwargs(annotation: Any, description: str | None, bounds: list | Non
     return kwargs
 
 
-def add_config_options(parser: argparse.ArgumentParser, config_cls: type, skip: tuple[str, ...] = (),
-                       flags: dict[str, str] | None = None) -> list[str]:
+def add_config_options(
+    parser: argparse.ArgumentParser, config_cls: type, skip: tuple[str, ...] = (), flags: dict[str, str] | None = None
+) -> list[str]:
     """One ``--field-name`` option per field of a pydantic (data)class; returns the destinations added.
 
     ``flags`` renames an option (e.g. a list field ``distill_sources`` given once per item as ``--distill-source``).

@@ -6,6 +6,7 @@ must not choose where a file is written or read. :func:`safe_child` is the one
 place that joins such a name to its folder: the result is resolved (``..``
 and symbolic links followed) and refused unless it lies inside the folder.
 """
+
 from __future__ import annotations
 
 import os

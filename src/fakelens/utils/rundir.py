@@ -3,6 +3,7 @@
 A run folder is trusted input: its ``detector.json`` is validated and its weights load without pickle, but the
 hash that ties ``model.onnx`` to ``model.safetensors`` is written by whoever made the folder (docs/threat-model.md).
 """
+
 from __future__ import annotations
 
 import os

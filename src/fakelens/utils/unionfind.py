@@ -1,4 +1,5 @@
 """Union-find over hashable items: which items end up linked, transitively."""
+
 from __future__ import annotations
 
 from collections import defaultdict

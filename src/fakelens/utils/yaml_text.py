@@ -1,4 +1,5 @@
 """YAML parser errors said in one line (PyYAML's own message spans several, with a code excerpt)."""
+
 from __future__ import annotations
 
 

@@ -443,7 +443,8 @@ def _export(args) -> int:
 
 def _add_adapt(sub) -> None:
     p = sub.add_parser("adapt", help="teach a detector a new kind of fake from examples (a head on its features; no PyTorch)")
-    p.add_argument("--fake", action="append", required=True, metavar="DIR", help="photos, face crops or videos of the new fake (repeatable)")
+    p.add_argument("--fake", action="append", required=True, metavar="DIR",
+                   help="photos, face crops or videos of the new fake (repeatable)")
     p.add_argument("--real", action="append", required=True, metavar="DIR", help="real ones like them (repeatable)")
     p.add_argument("--from", dest="base", metavar="RUN", help="the detector to adapt (default: the bundled detector)")
     p.add_argument("--out", required=True, metavar="NEW", help="the new detector folder (must not exist)")

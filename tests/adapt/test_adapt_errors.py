@@ -70,7 +70,8 @@ def test_warnings_when_the_classes_differ_in_size_or_format():
 def test_cli_warns_about_a_format_difference_and_still_adapts(tmp_path, capsys):
     fake, real = make_adapt_folders(tmp_path / "a", per_class=20, size=96, ext="png")
     _, real_jpg = make_adapt_folders(tmp_path / "b", per_class=20, size=96, seed=3, ext="jpg")
-    code, err = _run(["adapt", "--fake", str(fake), "--real", str(real_jpg), "--out", str(tmp_path / "new"), "--crops", "--seed", "3"], capsys)
+    argv = ["adapt", "--fake", str(fake), "--real", str(real_jpg), "--out", str(tmp_path / "new"), "--crops", "--seed", "3"]
+    code, err = _run(argv, capsys)
     assert code == 0, err
     assert "fakelens: warning: the fake examples are mostly .png" in err
     assert (tmp_path / "new" / "detector.json").is_file()

@@ -94,7 +94,8 @@ class MemoryBank:
             raise RunDirError(f"{path}: the memory bank lacks {exc}") from None
         n, k = bank.coords.shape
         if (bank.components.shape[0] != k or bank.mean.shape != (bank.components.shape[1],) or bank.base_logits.shape != (n,)
-                or bank.labels.shape != (n,) or bank.source_index.shape != (n,) or int(bank.source_index.max(initial=0)) >= len(bank.source_names)):
+                or bank.labels.shape != (n,) or bank.source_index.shape != (n,)
+                or int(bank.source_index.max(initial=0)) >= len(bank.source_names)):
             raise RunDirError(f"{path}: the memory bank's arrays do not fit together")
         return bank
 

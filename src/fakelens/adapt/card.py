@@ -87,10 +87,11 @@ def model_card(summary: dict, fitted: Fitted, base: Detector, examples: Examples
         "",
         "## Not checked",
         "",
-        "- Any fake not like the examples above: other generators, editing tools or face swaps may score as the base scores them, or lower.",
+        "- Any fake not like the examples above: other generators, editing tools or face swaps may score as the base "
+        "scores them, or lower.",
         "- Real faces unlike the examples and the memory bank's sources (other cameras, ages, skin tones, lighting, make-up, "
         "filters): the bands hold for the populations above only.",
-        f"- Images outside the sizes and formats above, or re-compressed, resized or screenshotted copies of them.",
+        "- Images outside the sizes and formats above, or re-compressed, resized or screenshotted copies of them.",
         "- Videos." if not has_video else "- Video-level verdicts: video examples were used as a few frames each.",
         "- The heatmaps of `fakelens explain` show the base network's evidence, not the head's.",
         "- Fairness across groups of people: no per-group figures were computed for the adaptation.",

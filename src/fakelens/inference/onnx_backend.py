@@ -155,7 +155,8 @@ class TorchRunner:
         from .export import has_cam_head
 
         if not has_cam_head(self.model):
-            raise NoFeaturesError(f"{type(self.model).__name__}: its head is not pooling + one linear layer, so it has no pooled features to adapt")
+            raise NoFeaturesError(f"{type(self.model).__name__}: its head is not pooling + one linear layer, "
+                                  "so it has no pooled features to adapt")
         with torch.inference_mode():
             x = torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32)).contiguous(memory_format=torch.channels_last)
             features = self.model.forward_features(x)

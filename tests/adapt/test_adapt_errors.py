@@ -98,3 +98,11 @@ def test_a_memory_bank_with_pickled_objects_is_refused(tmp_path):
              source_names=np.array([{"evil": 1}], dtype=object), weights_digest=np.str_("x"), tta_views=np.array(["mirror"]))
     with pytest.raises(RunDirError, match="not a readable memory bank"):
         MemoryBank.load(path)
+
+
+def test_a_detector_without_pooled_features_is_refused_before_the_face_search(untrained_run, tmp_path, capsys):
+    fake, real = make_adapt_folders(tmp_path, per_class=20, size=64)
+    argv = ["adapt", "--fake", str(fake), "--real", str(real), "--out", str(tmp_path / "new"), "--from", str(untrained_run)]
+    code, err = _run(argv, capsys)
+    assert code == 2 and "no pooled features" in err, err
+    assert not (tmp_path / "new").exists()

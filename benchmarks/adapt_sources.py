@@ -203,7 +203,8 @@ def main() -> None:
             new = Detector.from_dir(folder)
             y = np.array([s.label for s in rest])
             lg, ft = embed([s.path for s in rest])
-            row = {"source": name, "what": SOURCES.get(name, ""), "n": n, "rest_real": int((y == 0).sum()), "rest_fake": int((y == 1).sum()),
+            row = {"source": name, "what": SOURCES.get(name, ""), "n": n,
+                   "rest_real": int((y == 0).sum()), "rest_fake": int((y == 1).sum()),
                    "seconds": round(seconds, 1),
                    "base": figures(y, base.calibration.proba(lg), base.calibration),
                    "adapted": figures(y, new.calibration.proba(new.adapter.logits(lg, ft)), new.calibration)}
@@ -224,7 +225,8 @@ def main() -> None:
         cross.append({"adapted_on": src, "measured_on": dst, "n": 100, "real": int((y == 0).sum()), "fake": int((y == 1).sum()),
                       "base": figures(y, base.calibration.proba(lg), base.calibration),
                       "adapted": figures(y, new.calibration.proba(new.adapter.logits(lg, ft)), new.calibration)})
-    result = {"rows": rows, "cross": cross, "dfdc_test": {"real": int((dfdc_y == 0).sum()), "fake": int((dfdc_y == 1).sum())} if dfdc else None,
+    dfdc_counts = {"real": int((dfdc_y == 0).sum()), "fake": int((dfdc_y == 1).sum())} if dfdc else None
+    result = {"rows": rows, "cross": cross, "dfdc_test": dfdc_counts,
               "absent": [k for k, v in pools.items() if not v], "bank": MemoryBank.load(DEFAULT_DIR / BANK_FILE).counts(),
               "cores": len(os.sched_getaffinity(0))}
     (out / "adapt_sources.json").write_text(json.dumps(result, indent=2))
@@ -255,10 +257,12 @@ def markdown(result: dict) -> str:
             acc = f"{_p(db['accused'])} -> {_p(da['accused'])}"
         lines.append(f"| {r['source']}: {r['what']} | {r['n']} | {r['rest_real']} / {r['rest_fake']} | {_a(b['auc'])} -> {_a(a['auc'])} | "
                      f"{_a(r.get('plain_lr_auc'))} | "
-                     f"{_p(b['caught'])} -> {_p(a['caught'])} | {_p(b['accused'])} -> {_p(a['accused'])} | {dfdc} | {acc} | {r['seconds']} s |")
+                     f"{_p(b['caught'])} -> {_p(a['caught'])} | {_p(b['accused'])} -> {_p(a['accused'])} | {dfdc} | {acc} | "
+                     f"{r['seconds']} s |")
     if result["cross"]:
         lines += ["", "Cross-source (adapted on one source of a generator family, measured on all of another source's test side):", "",
-                  "| adapted on (100 + 100) | measured on (real / fake) | AUC base -> adapted | fakes at FAKE | reals accused |", "|---|---|---|---|---|"]
+                  "| adapted on (100 + 100) | measured on (real / fake) | AUC base -> adapted | fakes at FAKE | reals accused |",
+                  "|---|---|---|---|---|"]
         for c in result["cross"]:
             b, a = c["base"], c["adapted"]
             lines.append(f"| {c['adapted_on']} | {c['measured_on']} ({c['real']} / {c['fake']}) | {_a(b['auc'])} -> {_a(a['auc'])} | "

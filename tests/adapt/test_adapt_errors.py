@@ -71,9 +71,8 @@ def test_warnings_when_the_classes_differ_in_size_or_format():
 def test_cli_warns_about_a_format_difference_and_still_adapts(tmp_path, capsys):
     fake, real = make_adapt_folders(tmp_path / "a", per_class=20, size=96, ext="png")
     _, real_jpg = make_adapt_folders(tmp_path / "b", per_class=20, size=96, seed=3, ext="jpg")
-    code, err = _run(
-        ["adapt", "--fake", str(fake), "--real", str(real_jpg), "--out", str(tmp_path / "new"), "--crops", "--seed", "3"], capsys
-    )
+    argv = ["adapt", "--fake", str(fake), "--real", str(real_jpg), "--out", str(tmp_path / "new"), "--crops", "--seed", "3"]
+    code, err = _run(argv, capsys)
     assert code == 0, err
     assert "fakelens: warning: the fake examples are mostly .png" in err
     assert (tmp_path / "new" / "detector.json").is_file()
@@ -109,3 +108,11 @@ def test_a_memory_bank_with_pickled_objects_is_refused(tmp_path):
     )
     with pytest.raises(RunDirError, match="not a readable memory bank"):
         MemoryBank.load(path)
+
+
+def test_a_detector_without_pooled_features_is_refused_before_the_face_search(untrained_run, tmp_path, capsys):
+    fake, real = make_adapt_folders(tmp_path, per_class=20, size=64)
+    argv = ["adapt", "--fake", str(fake), "--real", str(real), "--out", str(tmp_path / "new"), "--from", str(untrained_run)]
+    code, err = _run(argv, capsys)
+    assert code == 2 and "no pooled features" in err, err
+    assert not (tmp_path / "new").exists()

@@ -43,6 +43,9 @@ def load_base(base: str | os.PathLike | None) -> tuple[Path, Detector]:
     if detector.adapter is not None:
         origin = detector.adapter.info.get("from", "its base")
         raise FakelensError(f"{folder} is itself an adapted detector; adapt from its base ({origin}) with all the examples")
+    # one blank face through the model: an export or a model without pooled features is refused before any face search
+    size = detector.preprocess.image_size
+    detector.base_logits_and_features(np.zeros((1, 3, size, size), np.float32))
     return folder, detector
 
 

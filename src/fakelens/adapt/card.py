@@ -94,7 +94,8 @@ def model_card(summary: dict, fitted: Fitted, base: Detector, examples: Examples
         "",
         "## Not checked",
         "",
-        "- Any fake not like the examples above: other generators, editing tools or face swaps may score as the base scores them, or lower.",
+        "- Any fake not like the examples above: other generators, editing tools or face swaps may score as the base "
+        "scores them, or lower.",
         "- Real faces unlike the examples and the memory bank's sources (other cameras, ages, skin tones, lighting, make-up, "
         "filters): the bands hold for the populations above only.",
         "- Images outside the sizes and formats above, or re-compressed, resized or screenshotted copies of them.",

@@ -31,10 +31,11 @@ def test_benchmark_reports_every_dataset_and_group(trained_run, kaggle_dataset, 
 
     run = tmp_path / "run"
     shutil.copytree(trained_run[0], run)
-    # verdict bands as a calibrated detector has them (the tiny synthetic validation set leaves them degenerate);
-    # this small model scores clean reals near 0.1 and patched ones 0.4-0.7, so a FAKE cut at 0.35 catches the patched
+    # verdict bands given (the tiny synthetic validation set leaves fitted ones degenerate): no UNCERTAIN zone, the
+    # FAKE cut at the run's own balanced threshold, wherever this small model's calibrated scores fall
+    cut = float(trained_run[1]["threshold"])
     cfg = json.loads((run / "detector.json").read_text())
-    cfg["bands"] = {"real_below": 0.25, "fake_from": 0.35}
+    cfg["bands"] = {"real_below": cut, "fake_from": cut}
     (run / "detector.json").write_text(json.dumps(cfg))
     bench = tmp_path / "bench.yaml"
     bench.write_text(f"""datasets:
@@ -76,7 +77,7 @@ def test_benchmark_reports_every_dataset_and_group(trained_run, kaggle_dataset, 
     }
     # the test part of the run's own split: the same images `fakelens evaluate` scores
     assert rows["synthetic-test"]["n"] == json.loads((run / "metrics.json").read_text())["test"]["n"]
-    assert rows["synthetic-test"]["uncertain"] < 0.5  # bands given: most verdicts are REAL or FAKE
+    assert rows["synthetic-test"]["uncertain"] == 0.0  # the bands are read: no zone, no UNCERTAIN verdict
     assert rows["folders"]["roc_auc"] > 0.85
     # each figure comes with its 95% bootstrap interval; one class has no AUC to bracket
     for r in rows.values():

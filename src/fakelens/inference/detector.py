@@ -35,7 +35,7 @@ from ..utils.atomic import atomic_path, write_json
 from ..utils.rundir import DETECTOR_CONFIG as CONFIG_FILE
 from .adapter import Adapter
 from .calibration import Bands, Calibration
-from .onnx_backend import ONNX_EXPORTERS, WEIGHTS_FILE, OnnxRunner, TorchRunner, open_matching_onnx
+from .onnx_backend import WEIGHTS_FILE, OnnxRunner, TorchRunner, onnx_exporters, open_matching_onnx
 from .tta import DEFAULT_VIEWS, apply_view, check_views
 
 DEFAULT_DIR = Path(__file__).resolve().parent.parent / "weights"
@@ -217,12 +217,13 @@ class Detector:
             except ValueError as exc:
                 raise RunDirError(str(exc)) from None
             if runner is None and backend == "onnx":
-                if not ONNX_EXPORTERS:
+                exporters = onnx_exporters()
+                if not exporters:
                     raise RunDirError(
                         f"{self.source}: no ONNX export of these weights; make one with 'fakelens export RUN' "
                         "(needs the training install) or use --backend torch"
                     )
-                runner = OnnxRunner(ONNX_EXPORTERS[-1](self), threads)
+                runner = OnnxRunner(exporters[-1](self), threads)
         self._runner = runner or TorchRunner(self.model)
         return self
 

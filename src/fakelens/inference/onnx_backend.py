@@ -84,15 +84,29 @@ def open_matching_onnx(folder: str | os.PathLike | None, on_error: str = "skip",
     return None
 
 
-#: Who makes an ONNX export when none is beside the weights (``backend="onnx"``). Empty in the light runtime;
-#: :mod:`fakelens.export.exporter` (PyTorch) adds its cached exporter when imported, so this room never imports it.
+#: Who makes an ONNX export when none is beside the weights (``backend="onnx"``). This room never imports the
+#: exporter (it needs PyTorch): the ``fakelens.onnx_exporters`` entry point (pyproject.toml) names it, and it is
+#: loaded where it can be (the training install); :func:`register_onnx_exporter` adds one by hand.
 ONNX_EXPORTERS: list = []
+EXPORTER_ENTRY_POINTS = "fakelens.onnx_exporters"
 
 
 def register_onnx_exporter(export) -> None:
     """``export(detector) -> path of an .onnx file`` made from the detector's weights."""
     if export not in ONNX_EXPORTERS:
         ONNX_EXPORTERS.append(export)
+
+
+def onnx_exporters() -> list:
+    """The exporters registered, and those the installed packages declare whose code can load here."""
+    from importlib.metadata import entry_points
+
+    for ep in entry_points(group=EXPORTER_ENTRY_POINTS):
+        try:
+            register_onnx_exporter(ep.load())
+        except ImportError:  # the light runtime: no PyTorch, so no exporter
+            continue
+    return ONNX_EXPORTERS
 
 
 def default_threads() -> int:

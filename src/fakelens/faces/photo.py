@@ -37,19 +37,9 @@ CROP_MAX_ASPECT = 1.3
 #: of them while a portrait with shoulders and background (IoU < 0.4) is a photo.
 CROP_MIN_IOU = 0.6
 
-PHOTO_COLUMNS = [
-    "path",
-    "prob_fake",
-    "verdict",
-    "error",
-    "status",
-    "kind",
-    "face",
-    "x0",
-    "y0",
-    "x1",
-    "y1",
-    "det_score",
+#: The columns every face row starts with, photo or video frame (the one CSV layout both extend).
+FACE_COLUMNS = ["path", "prob_fake", "verdict", "error", "status", "kind", "face", "x0", "y0", "x1", "y1", "det_score"]
+PHOTO_COLUMNS = FACE_COLUMNS + [
     "image_prob",
     "image_verdict",
     "n_faces",

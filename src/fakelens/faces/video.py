@@ -32,24 +32,12 @@ from .aggregate import AGGREGATES, aggregate
 from .annotate import BoxLabel, draw_faces, plot_frame_probs
 from .detectors import FaceBox
 from .guided import GuidedFaceFinder
-from .photo import ERROR, NO_FACE, OK, _edge_columns, _round
+from .photo import ERROR, FACE_COLUMNS, NO_FACE, OK, _edge_columns, _round
 from .pipeline import FacePipeline
 from .tracking import link_faces
 from .videoio import DecodeBudget, VideoInfo, VideoReader, playback_fps, write_video
 
-VIDEO_COLUMNS = [
-    "path",
-    "prob_fake",
-    "verdict",
-    "error",
-    "status",
-    "kind",
-    "face",
-    "x0",
-    "y0",
-    "x1",
-    "y1",
-    "det_score",
+VIDEO_COLUMNS = FACE_COLUMNS + [
     "frame",
     "time",
     "track",

@@ -5,12 +5,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fakelens.data.dedup import near_duplicate_groups, phash_groups
+from fakelens.data.dedup import phash_groups
 from fakelens.data.multisource import SourceSpec, load_source, read_earlier_sides, sample_keys, split_sources, training_draws
 from fakelens.data.split import read_split_csv, split_by_group, write_split_csv
 from fakelens.data.synthetic import make_image
 from fakelens.errors import DataError
 from fakelens.labels import FAKE, REAL
+from fakelens.utils.unionfind import near_duplicate_groups
 
 
 def _real_only(root, n=40, seed=5, size=64):

@@ -106,7 +106,7 @@ def _source_name(folder: str | os.PathLike) -> str:
 
 def _add_file(pipeline, examples: Examples, path: str, label: int, source: str, frames: int, crops: bool | None = None) -> None:
     from ..faces.photo import PhotoResult, locate_faces
-    from ..faces.videoio import is_video_path
+    from ..imaging.imageio import is_video_path
 
     detector = pipeline.detector
     if is_video_path(path):

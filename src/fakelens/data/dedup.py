@@ -14,7 +14,7 @@ from tqdm.auto import tqdm
 
 from ..errors import ImageReadError
 from ..imaging.imageio import open_image
-from ..utils.unionfind import near_duplicate_groups  # noqa: F401  (its home is utils; data code imports it from here)
+from ..utils.unionfind import near_duplicate_groups
 
 
 def phash(path: str) -> int | None:

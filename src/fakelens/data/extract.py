@@ -26,7 +26,8 @@ from ..errors import DataError, VideoReadError
 from ..faces.annotate import save_image
 from ..faces.cropping import CROP_JPEG_QUALITY, CROP_SIZE, crop_face, crop_region
 from ..faces.detectors import FaceDetector, create_face_detector
-from ..faces.videoio import VideoReader, is_video_path
+from ..faces.videoio import VideoReader
+from ..imaging.imageio import is_video_path
 from ..labels import FAKE, LABEL_NAMES
 from ..sources import parse_label
 from ..utils.atomic import write_csv

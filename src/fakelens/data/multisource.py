@@ -56,8 +56,8 @@ from ..errors import DataError
 from ..labels import FAKE, REAL
 from ..sources import PSEUDO_FAKE_KIND, Sample, load_samples, parse_label
 from ..utils.rundir import SPLIT
-from ..utils.unionfind import UnionFind
-from .dedup import near_duplicate_groups, phashes
+from ..utils.unionfind import UnionFind, near_duplicate_groups
+from .dedup import phashes
 from .split import keep_earlier_sides, sample_per_class, split_by
 
 logger = logging.getLogger(__name__)

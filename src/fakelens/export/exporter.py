@@ -19,7 +19,6 @@ from ..inference.onnx_backend import (
     ONNX_FILE,
     OnnxRunner,
     TorchRunner,
-    register_onnx_exporter,
     weights_digest,
 )
 from ..models.factory import has_cam_head
@@ -177,6 +176,3 @@ def export_run(detector, out_dir: str | os.PathLike, check_batch: np.ndarray | N
     if not RunDir(out_dir).detector_config.exists():
         write_json(RunDir(out_dir).detector_config, detector.config())
     return {"onnx": str(onnx_path), "max_abs_prob_diff": max_diff}
-
-
-register_onnx_exporter(export_cached)

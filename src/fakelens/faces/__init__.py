@@ -9,6 +9,7 @@
 For many files, build a :class:`FacePipeline` once and pass it instead of the detector.
 """
 
+from ..imaging.imageio import is_video_path
 from .aggregate import AGGREGATES, aggregate, confident_strategy, mean_strategy
 from .batch import expand_media, predict_media, write_results
 from .cropping import CROP_JPEG_QUALITY, CROP_SIZE, Framing, crop_face, crop_region
@@ -26,7 +27,7 @@ from .photo import FaceResult, PhotoResult, find_faces, predict_photo
 from .pipeline import FacePipeline
 from .tracking import link_faces
 from .video import TrackResult, VideoFace, VideoResult, predict_video
-from .videoio import VideoInfo, VideoReader, is_video_path, read_frames, write_video
+from .videoio import VideoInfo, VideoReader, read_frames, write_video
 
 __all__ = [
     "AGGREGATES",

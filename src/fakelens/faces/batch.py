@@ -10,13 +10,13 @@ import os
 from pathlib import Path
 from typing import Iterable, TextIO, Union
 
+from ..imaging.imageio import is_video_path
 from ..inference.files import expand_inputs, write_rows
 from ..utils.atomic import write_json
 from ..utils.paths import safe_child, safe_name
 from .photo import ERROR, NO_FACE, PHOTO_COLUMNS, LocatedPhoto, PhotoResult, locate_faces, photo_result
 from .pipeline import FacePipeline
 from .video import VIDEO_COLUMNS, VideoResult, predict_video
-from .videoio import is_video_path
 
 MediaResult = Union[PhotoResult, VideoResult]
 

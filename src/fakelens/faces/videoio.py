@@ -39,7 +39,7 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from ..errors import VideoReadError, VideoTooLargeError
-from ..imaging.imageio import MAX_IMAGE_PIXELS, VIDEO_EXTENSIONS, is_video_path  # noqa: F401  (re-exported: faces.is_video_path)
+from ..imaging.imageio import MAX_IMAGE_PIXELS
 from ..utils.atomic import atomic_path
 
 

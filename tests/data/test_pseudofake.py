@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from fakelens.data import pseudofake as pf
-from fakelens.data.landmarks import EYES, MOUTH
+from fakelens.imaging.landmarks import EYES, MOUTH
 
 
 def template_landmarks(size: int, scale: float = 0.5, shift=(0.0, 0.0), angle: float = 0.0) -> np.ndarray:

@@ -32,7 +32,7 @@ import cv2
 import numpy as np
 
 from ..sources import PSEUDO_FAKE_KIND
-from .landmarks import BROWS, EYES, JAW, LEFT_EYE, MOUTH, RIGHT_EYE
+from ..imaging.landmarks import BROWS, EYES, JAW, LEFT_EYE, MOUTH, RIGHT_EYE
 
 FAMILIES = ("sbi", "xray", "region")
 
@@ -296,7 +296,7 @@ class PseudoFakeMaker:
     """
 
     def __init__(self, donors: dict[str, list] | None = None, candidates: int = 16, cache_size: int = 200_000):
-        from .landmarks import shared_landmarks
+        from ..imaging.landmarks import shared_landmarks
 
         self.donors = donors or {}
         self.candidates = int(candidates)

@@ -26,8 +26,6 @@ A new detector is a class with a ``name``, a ``framing`` (fit it with
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import glob
 import importlib.util
 import os
 import threading
@@ -38,6 +36,7 @@ import numpy as np
 
 from ..errors import WeightsUnavailableError
 from ..imaging.imageio import resize_rgb
+from ..utils.openmp import OpenMPThreads
 from .cropping import RES10_FRAMING, YUFACE_FRAMING, Framing
 
 
@@ -171,47 +170,6 @@ class YuFaceDetector:
 
     def __repr__(self) -> str:
         return f"YuFaceDetector(score_threshold={self.score_threshold}, max_side={self.max_side})"
-
-
-class OpenMPThreads:
-    """Set the OpenMP thread count around a call, then put it back.
-
-    yuface ships its own OpenMP runtime, but when torch is imported first its
-    calls bind to torch's ``libgomp`` (already in the global symbol scope), so
-    both runtimes are set. The count is per calling thread and is restored, so
-    torch's own thread count is untouched.
-    """
-
-    def __init__(self, module_file: str):
-        handles = []
-        for lib in glob.glob(os.path.join(os.path.dirname(module_file), os.pardir, "yuface.libs", "libgomp*")) + [None]:
-            try:
-                handles.append(ctypes.CDLL(lib))
-            except OSError:
-                continue
-        self._runtimes = []
-        seen = set()
-        for h in handles:
-            try:
-                setter, getter = h.omp_set_num_threads, h.omp_get_max_threads
-            except AttributeError:  # no OpenMP runtime in the global scope
-                continue
-            address = ctypes.cast(setter, ctypes.c_void_p).value
-            if address not in seen:
-                seen.add(address)
-                getter.restype = ctypes.c_int
-                self._runtimes.append((setter, getter))
-
-    @contextlib.contextmanager
-    def limit(self, threads: int):
-        saved = [getter() for _, getter in self._runtimes]
-        for setter, _ in self._runtimes:
-            setter(int(threads))
-        try:
-            yield
-        finally:
-            for (setter, _), n in zip(self._runtimes, saved):
-                setter(n)
 
 
 RES10_FILES = ("deploy.prototxt.txt", "res10_300x300_ssd_iter_140000.caffemodel")

@@ -45,26 +45,47 @@ def resize_square(im: Image.Image, size: int) -> Image.Image:
 
 @dataclass(frozen=True)
 class PreprocessConfig:
-    """How a model wants its input: square size and per-channel normalisation."""
+    """How a model wants its input: square size, per-channel normalisation, and whether faces are aligned.
+
+    ``align``: level the eyes and normalise the face's scale (:mod:`fakelens.imaging.align`) before
+    resizing; a detector trained on aligned faces must see aligned faces.
+    """
 
     image_size: int = 224
     mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
     std: tuple[float, float, float] = (0.229, 0.224, 0.225)
+    align: bool = False
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict) -> "PreprocessConfig":
-        return cls(int(d["image_size"]), tuple(float(v) for v in d["mean"]), tuple(float(v) for v in d["std"]))
+        return cls(
+            int(d["image_size"]), tuple(float(v) for v in d["mean"]), tuple(float(v) for v in d["std"]), bool(d.get("align", False))
+        )
 
     def load_face(self, source: ImageInput) -> np.ndarray:
         """Any image input (path, bytes, array, PIL image) -> uint8 ``HxWx3`` at the model's size.
 
         The image is always decoded in full (no JPEG draft scaling), then
-        centre-cropped to a square and resized: one result per picture.
+        centre-cropped to a square, aligned if ``align`` and resized: one result per picture.
         """
-        return np.asarray(resize_square(open_image(source), self.image_size))
+        return self.load_face_aligned(source)[0]
+
+    def load_face_aligned(self, source: ImageInput):
+        """:meth:`load_face` and the :class:`~fakelens.imaging.align.Alignment` applied (None: not aligned)."""
+        im = open_image(source)
+        if not self.align:
+            return np.asarray(resize_square(im, self.image_size)), None
+        return self.align_array(np.asarray(resize_square(im, align_side(im.size, self.image_size))))
+
+    def align_array(self, rgb: np.ndarray):
+        """A square uint8 crop -> (aligned at the model's size, the alignment); the step training shares."""
+        from .align import align_face
+
+        aligned, alignment = align_face(rgb)
+        return np.asarray(resize_square(Image.fromarray(aligned), self.image_size)), alignment
 
     def normalize(self, faces: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
         """uint8 ``NxHxWx3`` faces at the model's size -> normalised float32 NCHW (C-contiguous)."""
@@ -83,6 +104,11 @@ class PreprocessConfig:
     def __call__(self, source: ImageInput) -> np.ndarray:
         """One image -> its normalised ``3xHxW`` float32 input."""
         return self.normalize(self.load_face(source))[0]
+
+
+def align_side(size: tuple[int, int], image_size: int) -> int:
+    """The square side a face is aligned at: its own, but at most twice the model's (bounded cost)."""
+    return min(min(size), 2 * image_size)
 
 
 def batched(items: Sequence[T], batch_size: int) -> Iterator[Sequence[T]]:

@@ -36,11 +36,12 @@ class PreprocessSpec(BaseModel):
     image_size: Annotated[int, Strict()] = Field(ge=16, le=1024)
     mean: tuple[FiniteFloat, FiniteFloat, FiniteFloat]
     std: tuple[PositiveFiniteFloat, PositiveFiniteFloat, PositiveFiniteFloat]
+    align: Annotated[bool, Strict()] = False  # a detector from before alignment existed saw faces as given
 
     def to_preprocess_config(self):
         from ..imaging.preprocess import PreprocessConfig
 
-        return PreprocessConfig(self.image_size, tuple(self.mean), tuple(self.std))
+        return PreprocessConfig(self.image_size, tuple(self.mean), tuple(self.std), self.align)
 
 
 class BandsSpec(BaseModel):

@@ -74,6 +74,9 @@ class TrainConfig:
         le=1,
         description=("probability that a training face of either class is shrunk to 64-96 px and saved at JPEG 30-95 (cue hygiene)"),
     )
+    align: bool = Field(
+        False, description="level the eyes and normalise the face's scale before the model, at training and in the shipped detector"
+    )
     # Learning without Forgetting (training/distill.py): a trained run whose P(FAKE) on the stored images of
     # ``distill_sources`` (every source when empty) is ``distill_weight`` of the target.
     distill_from: str | None = Field(

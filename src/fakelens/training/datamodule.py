@@ -31,7 +31,7 @@ SPLITS = ("train", "val", "test")
 def model_input(config: TrainConfig) -> PreprocessConfig:
     """The input the trained model takes: its zoo preprocessing at ``image_size`` (the model's own when unset)."""
     spec = get_model_spec(config.model)
-    return dataclasses.replace(spec.preprocess, image_size=config.image_size or spec.preprocess.image_size)
+    return dataclasses.replace(spec.preprocess, image_size=config.image_size or spec.preprocess.image_size, align=config.align)
 
 
 class FaceDataModule:

@@ -8,7 +8,7 @@ from fakelens.errors import DataError
 
 pytest.importorskip("dlib")
 
-from fakelens.data.landmarks import EYES, MOUTH, Landmarks68, predictor_path  # noqa: E402
+from fakelens.imaging.landmarks import EYES, MOUTH, Landmarks68, predictor_path  # noqa: E402
 
 
 def _dfdc_crops(folder, n):

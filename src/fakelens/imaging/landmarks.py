@@ -1,15 +1,17 @@
-"""68-point face landmarks (dlib's shape predictor), offline, for training-time pseudo-fakes.
+"""68-point face landmarks (dlib's shape predictor), offline: face alignment and the pseudo-fake families.
 
 The predictor file ``shape_predictor_68_face_landmarks.dat`` ships inside the
-``face-recognition-models`` wheel and dlib itself in ``dlib-bin`` (both in the
-``[train]`` extra): nothing is downloaded. The predictor was trained on iBUG
+``face-recognition-models`` wheel and dlib itself in ``dlib-bin`` (both
+dependencies of fakelens): nothing is downloaded. The predictor was trained on iBUG
 300-W, whose images are for research use only (see the model card).
 
 Point indices follow the iBUG 68-point scheme: jaw 0-16, brows 17-26, nose
 27-35, eyes 36-47 (right eye of the person 36-41, left 42-47), mouth 48-67.
 
-The runtime (inference, faces, service) does not use this module: its face
-detector's five points are enough there.
+The runtime uses it to align faces (:mod:`fakelens.imaging.align`): yuface's
+five points do not follow a tilted head (a crop turned by 20 degrees read as
+1-13 degrees from them, depending on the resolution), dlib's eyes do (20
+degrees read as 20).
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ def predictor_path() -> Path:
     """The 68-point model inside the installed ``face_recognition_models`` package (not imported: it needs pkg_resources)."""
     spec = importlib.util.find_spec("face_recognition_models")
     if spec is None or not spec.submodule_search_locations:
-        raise DataError("68-point landmarks need the face-recognition-models package: pip install 'fakelens[train]'")
+        raise DataError("68-point landmarks need the face-recognition-models package: pip install fakelens")
     path = Path(next(iter(spec.submodule_search_locations))) / "models" / PREDICTOR_FILE
     if not path.is_file():
         raise DataError(f"{path}: the 68-point landmark model is missing from face-recognition-models; reinstall it")
@@ -69,7 +71,7 @@ class Landmarks68:
         try:
             import dlib
         except ImportError:
-            raise DataError("68-point landmarks need dlib: pip install 'fakelens[train]' (the dlib-bin wheel)") from None
+            raise DataError("68-point landmarks need dlib: pip install fakelens (the dlib-bin wheel)") from None
         self._predictor = dlib.shape_predictor(str(self._path))
         self._detector = dlib.get_frontal_face_detector()
 

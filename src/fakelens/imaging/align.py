@@ -1,0 +1,209 @@
+"""Face alignment in the one preprocessing path: roll and scale normalised from the eyes.
+
+A face crop is turned so that the eyes are level and scaled so that the
+eye-to-mouth distance is the training crops' (a similarity transform about the
+landmark centre, which is moved to where the training crops have it). The same
+function runs at training (:class:`~fakelens.data.transforms.TrainTransform`)
+and wherever a crop becomes model input (:meth:`PreprocessConfig.load_face`:
+crops, the crops of photos and video frames, the service, explanations), so a
+tilted head reaches the model upright. It is on for a detector whose
+``detector.json`` says ``preprocess.align: true``.
+
+Landmarks: yuface (the default face detector, weights inside its wheel) finds
+the face on the crop padded with black (tight crops hide the face from a
+detector) and shrunk to a 192 px canvas; dlib's 68-point predictor
+(:mod:`fakelens.imaging.landmarks`) then places the eyes and the mouth in that
+box. yuface's own eye points barely follow a tilt (a crop turned by 20 degrees
+read as 1-13 degrees), dlib's do; a head turned more than 8 degrees is turned
+back and measured once more, because dlib starts from an upright mean face.
+About 10 ms a crop on this CPU. A crop without a found face passes unchanged
+(its alignment is ``None``).
+
+The matrix of every alignment is kept, so that maps computed on the aligned
+face (Grad-CAM, LIME) are warped back onto the picture as given
+(:func:`unalign_map`).
+
+NumPy, Pillow, yuface and dlib: no OpenCV and no PyTorch at run time.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+from .landmarks import LEFT_EYE, MOUTH, RIGHT_EYE, shared_landmarks
+
+#: Where the training crops have the landmark centre (mean of dlib's eye and mouth centres), as a fraction of the side,
+#: and their eye-centre to mouth-centre distance / side: medians over 150 DFDC crops (benchmarks/face_alignment.py).
+CANONICAL_CENTRE = (0.501, 0.526)
+CANONICAL_EYE_MOUTH = 0.437
+#: Bounds on the scale change: the eye-mouth distance also shrinks with pitch, which is no reason to zoom far.
+SCALE_RANGE = (0.85, 1.18)
+#: The landmark centre is moved by at most this fraction of the side (landmarks far off are wrong, not the crop).
+MAX_SHIFT = 0.1
+#: Rolls beyond this are refused as landmark errors.
+MAX_ROLL_DEGREES = 60.0
+#: A first estimate above this many degrees is refined on the crop turned back by it.
+REFINE_ABOVE_DEGREES = 8.0
+#: Side of the black-padded canvas the face box is searched on.
+DETECT_CANVAS = 192
+
+_local = threading.local()
+
+
+@dataclass(frozen=True)
+class Alignment:
+    """A similarity transform from a square crop's pixels to the aligned crop's (same side)."""
+
+    matrix: np.ndarray  # 2x3 float64: aligned (x, y) = matrix @ (x, y, 1)
+    roll_degrees: float
+    scale: float
+    side: int
+
+    def to_dict(self) -> dict:
+        return {"roll_degrees": round(self.roll_degrees, 2), "scale": round(self.scale, 4)}
+
+
+def _yuface():
+    det = getattr(_local, "yuface", None)
+    if det is None:
+        import yuface  # imported here so that fakelens imports without it
+
+        from ..utils.openmp import OpenMPThreads
+
+        det = _local.yuface = (yuface.c_detect, OpenMPThreads(yuface.__file__))
+    return det
+
+
+def face_box(rgb: np.ndarray, min_score: float = 0.5) -> tuple[float, float, float, float] | None:
+    """yuface's box ``(x0, y0, x1, y1)`` of the largest face in a face crop, or None."""
+    h, w = rgb.shape[:2]
+    pad = max(h, w) // 2
+    canvas = np.pad(rgb, ((pad, pad), (pad, pad), (0, 0)))
+    scale = min(1.0, DETECT_CANVAS / max(canvas.shape[:2]))
+    if scale < 1:
+        size = (max(1, round(canvas.shape[1] * scale)), max(1, round(canvas.shape[0] * scale)))
+        canvas = np.asarray(Image.fromarray(canvas).resize(size, Image.BILINEAR))
+    detect, openmp = _yuface()
+    # One OpenMP thread: yuface's spinning threads fight the model's (see faces.detectors.YuFaceDetector).
+    with openmp.limit(1):
+        raw = detect(np.ascontiguousarray(canvas[..., ::-1]))
+    # rows: confidence (0-100), x, y, w, h, 5 landmark (x, y) pairs, [unused]
+    rows = np.asarray(raw, dtype=np.float64).reshape(-1, 16)
+    rows = rows[(rows[:, 0] >= 100 * min_score) & (rows[:, 3] > 0) & (rows[:, 4] > 0)]
+    if not len(rows):
+        return None
+    x, y, bw, bh = rows[np.argmax(rows[:, 3] * rows[:, 4]), 1:5] / scale
+    return (x - pad, y - pad, x - pad + bw, y - pad + bh)
+
+
+def eyes_and_mouth(landmarks: np.ndarray) -> np.ndarray:
+    """``(3, 2)``: the centres of the eye on the image's left, the other eye and the mouth, from 68 points."""
+    lm = np.asarray(landmarks, dtype=np.float64)
+    a, b = lm[RIGHT_EYE].mean(axis=0), lm[LEFT_EYE].mean(axis=0)
+    first, second = (a, b) if a[0] <= b[0] else (b, a)
+    return np.stack([first, second, lm[MOUTH].mean(axis=0)])
+
+
+def _roll(points: np.ndarray) -> float:
+    dx, dy = points[1] - points[0]
+    return float(np.degrees(np.arctan2(dy, dx)))
+
+
+def rotation_about(centre, degrees: float, scale: float = 1.0) -> np.ndarray:
+    """2x3 matrix turning by ``degrees`` (positive: counter-clockwise on screen, y pointing down) about ``centre``."""
+    t = np.radians(degrees)
+    a, b = scale * np.cos(t), scale * np.sin(t)
+    cx, cy = centre
+    return np.array([[a, b, (1 - a) * cx - b * cy], [-b, a, b * cx + (1 - a) * cy]])
+
+
+def warp(rgb: np.ndarray, matrix: np.ndarray, side: int) -> np.ndarray:
+    """``rgb`` warped by the 2x3 ``matrix`` into a ``side`` square; outside the picture is mirrored in."""
+    h, w = rgb.shape[:2]
+    pad = max(h, w) // 2  # mirror a border in, so that turned corners show face surroundings, not black
+    padded = np.pad(rgb, ((pad, pad), (pad, pad), (0, 0)), mode="symmetric")
+    shifted = np.vstack([matrix, [0, 0, 1]]) @ np.array([[1, 0, -pad], [0, 1, -pad], [0, 0, 1]])
+    inverse = np.linalg.inv(shifted)[:2]  # Pillow asks, for each output pixel, where to read
+    out = Image.fromarray(padded).transform((side, side), Image.AFFINE, tuple(inverse.ravel()), resample=Image.BILINEAR)
+    return np.asarray(out)
+
+
+def measure(rgb: np.ndarray) -> np.ndarray | None:
+    """The eye and mouth centres (:func:`eyes_and_mouth`) of the face in a crop, or None where no face is found."""
+    box = face_box(rgb)
+    if box is None:
+        return None
+    predictor = shared_landmarks()
+    points = eyes_and_mouth(predictor(rgb, box))
+    roll = _roll(points)
+    if abs(roll) > REFINE_ABOVE_DEGREES:
+        centre = ((box[0] + box[2]) / 2, (box[1] + box[3]) / 2)
+        level = rotation_about(centre, roll)
+        upright = warp(rgb, level, rgb.shape[0])
+        again = eyes_and_mouth(predictor(upright, box))
+        back = np.linalg.inv(np.vstack([level, [0, 0, 1]]))
+        points = (back @ np.c_[again, np.ones(3)].T).T[:, :2]
+    return points
+
+
+def alignment_for(points: np.ndarray, side: int) -> Alignment | None:
+    """The transform that levels the eyes and brings the face to the training crops' scale and place."""
+    points = np.asarray(points, dtype=np.float64)
+    if not np.isfinite(points).all():
+        return None
+    roll = _roll(points)
+    eye_mid, mouth = points[0:2].mean(axis=0), points[2]
+    eye_mouth = float(np.linalg.norm(mouth - eye_mid))
+    if abs(roll) > MAX_ROLL_DEGREES or eye_mouth <= 0:
+        return None
+    scale = float(np.clip(CANONICAL_EYE_MOUTH * side / eye_mouth, *SCALE_RANGE))
+    centre = (eye_mid + mouth) / 2
+    matrix = rotation_about(centre, roll, scale)
+    target = np.asarray(CANONICAL_CENTRE) * side
+    matrix[:, 2] += np.clip(target - centre, -MAX_SHIFT * side, MAX_SHIFT * side)
+    return Alignment(matrix, roll, scale, int(side))
+
+
+def align_face(rgb: np.ndarray) -> tuple[np.ndarray, Alignment | None]:
+    """A square uint8 crop -> (the aligned crop, its alignment); unchanged with ``None`` where no face is found."""
+    if rgb.ndim != 3 or rgb.shape[0] != rgb.shape[1]:
+        raise ValueError(f"align_face takes a square HxWx3 crop (got shape {rgb.shape})")
+    points = measure(rgb)
+    alignment = alignment_for(points, rgb.shape[0]) if points is not None else None
+    if alignment is None:
+        return rgb, None
+    return warp(rgb, alignment.matrix, alignment.side), alignment
+
+
+def unalign_map(values: np.ndarray, alignment: Alignment | None) -> np.ndarray:
+    """A square map over the aligned face (any size) -> the same map over the crop as given (same size).
+
+    Each pixel of the crop as given reads the map where the alignment put it;
+    what the aligned view did not cover takes the nearest map value.
+    """
+    if alignment is None:
+        return values
+    n = values.shape[0]
+    k = n / alignment.side  # map pixels per crop pixel
+    to_map = np.diag([k, k, 1.0])
+    forward = to_map @ np.vstack([alignment.matrix, [0, 0, 1]]) @ np.linalg.inv(to_map)
+    ys, xs = np.mgrid[0:n, 0:n].astype(np.float64) + 0.5
+    mapped = forward[:2] @ np.stack([xs.ravel(), ys.ravel(), np.ones(n * n)])
+    u = np.clip(mapped[0] - 0.5, 0, n - 1)
+    v = np.clip(mapped[1] - 0.5, 0, n - 1)
+    # bilinear read of the map at (u, v)
+    u0, v0 = np.floor(u).astype(int), np.floor(v).astype(int)
+    u1, v1 = np.minimum(u0 + 1, n - 1), np.minimum(v0 + 1, n - 1)
+    fu, fv = u - u0, v - v0
+    vals = np.asarray(values, dtype=np.float32)
+    out = (
+        vals[v0, u0] * (1 - fu) * (1 - fv) + vals[v0, u1] * fu * (1 - fv) + vals[v1, u0] * (1 - fu) * fv + vals[v1, u1] * fu * fv
+    )
+    return out.reshape(n, n).astype(np.float32)
+
+
+__all__ = ["Alignment", "align_face", "alignment_for", "eyes_and_mouth", "face_box", "measure", "unalign_map", "warp"]

@@ -1,10 +1,13 @@
 """End to end: a folder of face crops -> Detector.score_files (decoding included).
 
-    python benchmarks/predict_folder.py [--run RUN_DIR] --n 1000 --backend onnx
+    python benchmarks/predict_folder.py [--run RUN_DIR] --n 1000 --backend onnx [--align on|off]
+
+``--align`` overrides the detector's own face alignment (``preprocess.align`` in detector.json), to measure its cost.
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import time
 from pathlib import Path
@@ -23,9 +26,12 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=1000)
     ap.add_argument("--backend", default="onnx")
     ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--align", choices=["on", "off"], help="force face alignment on or off (default: as the detector says)")
     args = ap.parse_args()
     paths = sample_images(args.n)
     det = fakelens.load(args.run, backend=args.backend)
+    if args.align:
+        det.preprocess = dataclasses.replace(det.preprocess, align=args.align == "on")
     det.score_files(paths[: 2 * args.batch_size], batch_size=args.batch_size)  # warm-up
     t = time.perf_counter()
     rows = det.score_files(paths, batch_size=args.batch_size)
@@ -37,7 +43,7 @@ def main() -> None:
         t1 = time.perf_counter()
         det.score_files([p], batch_size=1)
         lat.append(time.perf_counter() - t1)
-    print(f"{det!r}")
+    print(f"{det!r} align={det.preprocess.align}")
     print(f"folder of {len(paths)} crops, batch {args.batch_size}: {len(paths) / elapsed:.1f} images/s end to end (decode included)")
     print(f"batch-1 latency (decode included): p50 {1000 * np.median(lat):.1f} ms, p95 {1000 * np.percentile(lat, 95):.1f} ms")
 

@@ -112,6 +112,72 @@ def _tta_sentence(detector: dict, cal: dict) -> str:
             "more pass of the model, see `fakelens/inference/tta.py`); calibration was fitted with that setting.")
 
 
+def _source_line(s: dict) -> str:
+    """A training source's table row; a pseudo-fake source names its family and the reals it blends."""
+    if s.get("type") == "pseudo_fake":
+        return f"| {s['name']} | {s.get('family')} pseudo-fakes of `{s.get('real_from')}`'s training reals | {s['weight']} | all (made on the fly) |"
+    return f"| {s['name']} | `{s['path']}` | {s['weight']} | {s.get('sbi') if s.get('sbi') is not None else 'default'} |"
+
+
+#: What each pseudo-fake family is, for the card.
+FAMILY_WORDS = {
+    "sbi": "self-blended images as published (Shiohara & Yamasaki 2022: 68-point hull with the forehead, deformed mask, "
+    "colour and frequency jitter of source or target, blend ratio 0.25-1)",
+    "xray": "Face X-ray's cross-identity blends (a landmark-matched donor face of another person blended into the target)",
+    "region": "region blends and warps of the mouth or the eyes (the reenactment and lip-sync artefact)",
+}
+
+
+def _face_science(run: Path, detector: dict) -> str:
+    """Alignment, pseudo-fake families, cue hygiene and the landmark model's licence, in words (empty if none applies)."""
+    cfg_path = run / "config.json"
+    cfg = json.loads(cfg_path.read_text()) if cfg_path.is_file() else {}
+    sources = detector.get("info", {}).get("trained_on") or []
+    families = [s.get("family") for s in sources if s.get("type") == "pseudo_fake"]
+    aligned = bool(detector["preprocess"].get("align"))
+    parts = []
+    if aligned:
+        parts.append("**Faces are aligned** before the model, at training and at run time (`fakelens/imaging/align.py`): yuface finds "
+                     "the face, dlib's 68-point predictor the eyes and the mouth, and a similarity transform levels the eyes and "
+                     "brings the eye-to-mouth distance and the face centre to the training crops' medians.")
+    if families:
+        parts.append("Pseudo-fakes, made on the fly from training reals with dlib's 68 landmarks: "
+                     + "; ".join(f"`{f}`: {FAMILY_WORDS.get(f, f)}" for f in dict.fromkeys(families)) + ".")
+    if cfg.get("cue_chain"):
+        parts.append(f"Cue hygiene: with probability {cfg['cue_chain']}, any training face of either class was shrunk to 64-96 px "
+                     "and saved at JPEG 30-95 (the transform is never told the label), so image size and compression stop "
+                     "telling the classes apart; the benchmark's `(matched)` rows and `size-only` baseline check it.")
+    if aligned or families:
+        parts.append("Licence: the 68-point predictor (`shape_predictor_68_face_landmarks.dat` of the `face-recognition-models` "
+                     "wheel, run by `dlib-bin`) was trained on the iBUG 300-W images, which are licensed for research use only; "
+                     "this detector " + ("aligns faces with it at run time" if aligned else "") + (" and " if aligned and families else "")
+                     + ("was trained on pseudo-fakes made with it" if families else "") + ".")
+    return "\n\n".join(parts) + ("\n" if parts else "")
+
+
+def _video_section(detector: dict) -> str:
+    """The video bands and what they were fitted on (empty for a detector without them)."""
+    vb, agg = detector.get("video_bands"), detector.get("video_aggregate")
+    if not vb:
+        return ""
+    report = detector.get("info", {}).get("video_calibration") or {}
+    val = report.get("val_videos") or {}
+    with_face = report.get("val_videos_with_face_bands") or {}
+    return f"""
+## Videos
+A video is judged by its most-fake person, each person's frames pooled by **{agg}** (`fakelens/faces/aggregate.py`:
+the mean logit of the most fake quarter of the frames, so a few strongly fake frames count). Pooling raises real videos'
+scores above one face's, so videos have their own bands: **REAL** below {_f(vb.get('real_below'), 4)}, **FAKE** from
+{_f(vb.get('fake_from'), 4)}, fitted like the face bands (`fakelens calibrate-videos`) on {report.get('videos', '?')} validation
+videos: the validation faces of every source as {report.get('frames', '?')}-frame H.264 clips (`fakelens/data/clips.py`: the
+face drifting and zooming on a background, CRF 23-30; {report.get('no_face', '?')} without a face found), because the allowed
+sources have no videos. On them: ROC-AUC {_f(val.get('roc_auc'))}, real videos called FAKE {_f(val.get('real_called_fake'))},
+fake videos called FAKE {_f(val.get('fakes_called_fake'))}, UNCERTAIN {_f(val.get('uncertain'))} (the face bands would have called
+{_f(with_face.get('real_called_fake'))} of the real clips FAKE). These clips have no motion of the face itself and no
+fakes that fail in only some frames: on real footage the share of real videos accused can differ.
+"""
+
+
 def _split_counts(run: Path) -> list[str]:
     """Rows of real/fake images per source and split, from split.csv."""
     counts = Counter()
@@ -223,7 +289,7 @@ def model_card(run: Path, detector: dict, bench: list[dict], bench_name: str, ro
     cal = info.get("calibration", {})
     bands = detector.get("bands") or {}
     sources = info.get("trained_on") or []
-    src_lines = [f"| {s['name']} | `{s['path']}` | {s['weight']} | {s.get('sbi') if s.get('sbi') is not None else 'default'} |" for s in sources]
+    src_lines = [_source_line(s) for s in sources]
     rob = "\n".join(["| perturbation | accuracy | ROC-AUC | AUC drop |", "|---|---|---|---|"]
                     + [f"| {r['perturbation']} | {_f(float(r['accuracy']))} | {_f(float(r['roc_auc']))} | {_f(float(r['auc_drop']))} |" for r in robustness])
     by_source = cal.get("val_by_source", {})
@@ -262,7 +328,7 @@ this detector trained on.
 Self-blended images (Shiohara & Yamasaki 2022) were made on the fly from training reals. Training crops of the photo
 sources went through the same face detection and framing as `fakelens predict` (`fakelens crop-faces`); all crops were
 augmented with framing jitter, JPEG 30-100, rescaling, noise, blur and the social-media chain.
-{_distillation(run)}Compute: {info.get('train_minutes')} min (wall clock, on a 2-core CPU shared with other jobs), {info.get('train_images_seen')} draws, best epoch {info.get('best_epoch')} of {info.get('epochs_run')}. {lineage or _lineage(run)}
+{_face_science(run, detector)}{_distillation(run)}Compute: {info.get('train_minutes')} min (wall clock, on a 2-core CPU shared with other jobs), {info.get('train_images_seen')} draws, best epoch {info.get('best_epoch')} of {info.get('epochs_run')}. {lineage or _lineage(run)}
 None of these images carries a licence: research use only. No set reserved for independent evaluation was used.
 
 ## Validation (what the bands were fitted on)
@@ -288,7 +354,7 @@ Each rate counts FAKE verdicts; the interval is the 95% Wilson interval, which i
 smaller than the intervals is not evidence of a difference either way.
 
 {_group_tables(bench, run.name) or "No dataset of the benchmark had groups."}
-
+{_video_section(detector)}
 ## What it still cannot do
 - Generators and manipulations unlike the training sources (diffusion models other than SD 2.1, hand-made composites,
   reenactment and lip-sync that leave the face's blend seam intact) can look REAL to it; the held-out row above shows
@@ -301,7 +367,7 @@ smaller than the intervals is not evidence of a difference either way.
   table above (the zoomed test-time view enlarges what little detail is left).
 - One face crop is weak evidence: use many frames of a video. A photo with several faces gets a FAKE cut fitted for
   that many faces (from the validation reals); a video is judged by its most-fake person, with the cut for its number
-  of people. Cuts fitted on whole videos are not in it: the only video set outside the reserved ones has 10 videos.
+  of people. {"Its video bands were fitted on clips built from validation faces, not on real footage (see Videos)." if detector.get("video_bands") else "Cuts fitted on whole videos are not in it: the only video set outside the reserved ones has 10 videos."}
 - The bands hold on the validation mix; on a platform's own data the base rate differs: re-fit them there (`fakelens calibrate`).
 """
 

@@ -143,6 +143,37 @@ def _calibrate(args) -> int:
     return 0
 
 
+def _add_calibrate_videos(sub) -> None:
+    p = sub.add_parser(
+        "calibrate-videos",
+        help="fit a run's video bands: its validation faces as short H.264 clips through the video path, "
+        "frames pooled by --aggregate, bands fitted on the pooled scores",
+    )
+    p.add_argument("run", help="run folder (with split.csv), calibrated for faces already")
+    p.add_argument("--per-source", type=_positive_int, default=100, help="clips of each class from each source (default 100)")
+    p.add_argument("--frames", type=_positive_int, default=12, help="frames a clip has and the video path samples (default 12)")
+    p.add_argument("--aggregate", default="topk", choices=["confident", "mean", "topk"], help="frame pooling (default topk)")
+    p.add_argument("--precision", type=float, default=0.9, help="FAKE (and REAL) video verdicts must be right this often")
+    p.add_argument("--max-real-called-fake", type=float, default=0.03, help="at most this share of each source's real clips called FAKE")
+    p.add_argument("--seed", type=int, default=0)
+
+
+def _calibrate_videos(args) -> int:
+    from .training.video_calibration import calibrate_videos_run
+
+    report = calibrate_videos_run(
+        args.run,
+        per_source=args.per_source,
+        n_frames=args.frames,
+        aggregate=args.aggregate,
+        precision=args.precision,
+        max_real_called_fake=args.max_real_called_fake,
+        seed=args.seed,
+    )
+    print(json.dumps({k: report[k] for k in ("aggregate", "videos", "no_face", "video_bands", "val_videos")}, indent=2))
+    return 0
+
+
 def _add_benchmark(sub) -> None:
     p = sub.add_parser(
         "benchmark",
@@ -304,10 +335,11 @@ def _add_predict(sub) -> None:
     p.add_argument("--frames", type=_positive_int, default=32, help="frames sampled evenly from each video (default 32)")
     p.add_argument(
         "--aggregate",
-        default="confident",
+        default=None,
         choices=["confident", "mean", "topk"],
-        help="per-person/per-video aggregation of frame scores (default: confident, as the DFDC winner; "
-        "topk: the mean logit of the most fake quarter of the frames)",
+        help="per-person/per-video pooling of frame scores (default: the one the detector's video bands were fitted for, "
+        "topk for the bundled detector: the mean logit of the most fake quarter of the frames; confident: the DFDC "
+        "winner's; a pooling without fitted video bands is judged with the face bands)",
     )
     p.add_argument(
         "--annotate",
@@ -768,6 +800,7 @@ COMMANDS = {
     "extract-faces": (_add_extract_faces, _extract_faces),
     "crop-faces": (_add_crop_faces, _crop_faces),
     "calibrate": (_add_calibrate, _calibrate),
+    "calibrate-videos": (_add_calibrate_videos, _calibrate_videos),
     "benchmark": (_add_benchmark, _benchmark),
     "robustness": (_add_robustness, _robustness),
     "export": (_add_export, _export),

@@ -31,8 +31,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..sources import PSEUDO_FAKE_KIND
 from ..imaging.landmarks import BROWS, EYES, JAW, LEFT_EYE, MOUTH, RIGHT_EYE
+from ..sources import PSEUDO_FAKE_KIND
 
 FAMILIES = ("sbi", "xray", "region")
 

@@ -22,7 +22,7 @@ from ..utils.paths import safe_child, safe_name
 from ._scoring import score_faces
 from .config import ExplainConfig
 from .methods import METHODS, ExplainMethod, make_methods, resolve_methods  # noqa: F401  (METHODS, resolve_methods: re-exported)
-from .results import Explanation
+from .results import Explanation, onto_face_as_given
 
 
 def explain(
@@ -74,7 +74,8 @@ def _explain(
         raise ValueError(f"got {len(sources)} sources for {len(images)} images")
     if not len(images):
         return []
-    faces = np.stack([detector.decode(im) for im in images])
+    decoded = [detector.decode_aligned(im) for im in images]
+    faces = np.stack([face for face, _ in decoded])
     probs = score_faces(detector, faces)
     edges = detector.calibration.edges()
     results = [
@@ -85,6 +86,9 @@ def _explain(
     rngs = [np.random.default_rng(config.random_state) for _ in results]
     for method in methods:
         method.fill(results, rngs)
+    for e, (_, alignment), image in zip(results, decoded, images):
+        if alignment is not None:  # the maps were made on the aligned face: shown on the face as given
+            onto_face_as_given(e, detector.decode_as_given(image), alignment)
     return results
 
 

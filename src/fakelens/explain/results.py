@@ -32,11 +32,17 @@ class Explanation:
     face_box: tuple[int, int, int, int] | None = None  # where the face sits in a whole photo, when known
     bands: dict | None = None  # where the verdict's bands sit on the P(fake) scale ({"real_below", "fake_from"})
     evidence: list = field(default_factory=list)  # the file's own provenance (EvidenceItem), when read from a file
+    # A detector that aligns faces: ``rgb`` and the maps are the face as given, ``model_input`` the aligned face
+    # the model saw, ``alignment`` the roll and scale undone (imaging.align.Alignment.to_dict()).
+    model_input: np.ndarray | None = None
+    alignment: dict | None = None
 
     def to_dict(self) -> dict:
         d: dict = {"source": self.source, "prob_fake": round(float(self.prob_fake), 6), "verdict": self.label}
         if self.face_box is not None:
             d["face_box"] = [int(v) for v in self.face_box]
+        if self.alignment is not None:
+            d["alignment"] = dict(self.alignment)
         if self.gradcam is not None:
             d["gradcam"] = {"method": self.gradcam.method, "layer": self.gradcam.layer}
         if self.lime is not None:
@@ -51,3 +57,22 @@ class Explanation:
         for method, check in self.faithfulness.items():
             d.setdefault(method, {})["faithfulness"] = check.to_dict()
         return d
+
+
+def onto_face_as_given(e: Explanation, face: np.ndarray, alignment) -> None:
+    """Move an explanation made on the aligned face onto the face as given (the same size): the maps are warped
+    back with the alignment's inverse (:func:`fakelens.imaging.align.unalign_map`) and the overlays redrawn."""
+    from dataclasses import replace
+
+    from ..imaging.align import unalign_map
+    from .cam import cam_overlay
+    from .lime_explainer import render_lime
+
+    e.model_input, e.rgb, e.alignment = e.rgb, face, alignment.to_dict()
+    if e.gradcam is not None:
+        heat = np.clip(unalign_map(e.gradcam.heatmap, alignment), 0.0, 1.0).astype(np.float32)
+        e.gradcam = replace(e.gradcam, heatmap=heat, overlay=cam_overlay(face, heat))
+    if e.lime is not None:
+        segments = unalign_map(e.lime.segments, alignment, nearest=True)
+        mask = unalign_map(e.lime.mask, alignment, nearest=True)
+        e.lime = replace(e.lime, segments=segments, mask=mask, overlay=render_lime(face, segments, mask))

@@ -51,7 +51,7 @@ def predict_media(
     paths: Iterable[str],
     crops: bool | None = None,
     frames: int = 32,
-    aggregate_by: str = "confident",
+    aggregate_by: str | None = None,
     annotate_dir: str | os.PathLike | None = None,
     face_detector=None,
     progress: bool = False,
@@ -125,7 +125,7 @@ def _worker_processes(pipeline: FacePipeline, n_photos: int, workers: int | None
     return max(1, min(int(workers), -(-n_photos // PHOTO_CHUNK))) if rebuildable else 1
 
 
-def _predict_video_file(pipeline: FacePipeline, path: str, out: str | None, frames: int, aggregate_by: str) -> VideoResult:
+def _predict_video_file(pipeline: FacePipeline, path: str, out: str | None, frames: int, aggregate_by: str | None) -> VideoResult:
     try:
         result = predict_video(
             pipeline,
@@ -141,7 +141,7 @@ def _predict_video_file(pipeline: FacePipeline, path: str, out: str | None, fram
     except (MemoryError, OSError) as exc:
         # Bad input is reported by the readers; this is what is left (out of memory on a giant
         # frame, a full disk for the annotations): one item fails, the batch goes on.
-        return VideoResult(path, ERROR, error=_failure(path, exc), aggregate=aggregate_by)
+        return VideoResult(path, ERROR, error=_failure(path, exc), aggregate=aggregate_by or pipeline.video_aggregate)
 
 
 def _failure(path: str, exc: BaseException) -> str:

@@ -55,6 +55,27 @@ class FacePipeline:
         calibration = getattr(self.detector, "calibration", None)
         return calibration.photo_verdict(most_fake, n_faces) if calibration is not None else self.label(most_fake)
 
+    @property
+    def video_aggregate(self) -> str:
+        """The frame pooling a video gets unless asked otherwise: the one the detector's video bands were fitted for,
+        else ``confident`` (a detector without video bands)."""
+        calibration = getattr(self.detector, "calibration", None)
+        return getattr(calibration, "video_aggregate", None) or "confident"
+
+    def video_verdict(self, prob_fake: float, n_people: int, aggregate: str) -> str:
+        """The verdict for a video whose most-fake of ``n_people`` people scored ``prob_fake`` pooled by ``aggregate``."""
+        calibration = getattr(self.detector, "calibration", None)
+        if calibration is None:
+            return self.label(prob_fake)
+        return calibration.video_verdict(prob_fake, n_people, aggregate)
+
+    def video_edges(self, n_people: int, aggregate: str) -> dict[str, float]:
+        """:meth:`edges` of :meth:`video_verdict`."""
+        calibration = getattr(self.detector, "calibration", None)
+        if calibration is None:
+            return self.edges(n_people)
+        return {k: round(float(v), 6) for k, v in calibration.video_edges(n_people, aggregate).items()}
+
     def edges(self, n_faces: int = 1) -> dict[str, float]:
         """Where the verdict's bands sit on the P(fake) scale (REAL below ``real_below``, FAKE from ``fake_from``),
         for one face or for the most-fake of ``n_faces``, rounded as results show scores."""

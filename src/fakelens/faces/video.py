@@ -197,7 +197,7 @@ def predict_video(
     detector,
     path: str | os.PathLike,
     frames: int = 32,
-    aggregate_by: str = "confident",
+    aggregate_by: str | None = None,
     face_detector=None,
     min_track_fraction: float = 0.2,
     annotate_video: str | os.PathLike | None = None,
@@ -211,7 +211,9 @@ def predict_video(
 
     ``detector``: a :class:`~fakelens.Detector` or a :class:`FacePipeline`.
     ``aggregate_by``: ``confident``, ``mean`` or ``topk``, which of the per-person
-    aggregates gives ``prob_fake``/``label`` (all are always reported).
+    aggregates gives ``prob_fake``/``label`` (all are always reported); None: the
+    one the detector's video bands were fitted for (``confident`` without them).
+    The video's verdict uses the video bands when the pooling is theirs.
     ``annotate_video``: write the sampled frames with boxes as H.264 there.
     ``plot``: write the per-frame P(fake) plot there.
     ``full_detect_every``: search the whole frame every this many sampled
@@ -221,9 +223,10 @@ def predict_video(
     service): the most confident faces kept per frame, a
     :class:`~fakelens.faces.videoio.DecodeBudget`, the largest frame decoded.
     """
+    pipeline = FacePipeline.of(detector, face_detector)
+    aggregate_by = aggregate_by or pipeline.video_aggregate
     if aggregate_by not in AGGREGATES:
         raise ValueError(f"unknown aggregation {aggregate_by!r}; choose one of {', '.join(AGGREGATES)}")
-    pipeline = FacePipeline.of(detector, face_detector)
     path = str(path)
     finder = GuidedFaceFinder(pipeline.face_detector, full_every=full_detect_every)
     sampled, frame_faces, crops, kept = [], [], [], []
@@ -284,8 +287,8 @@ def _aggregate(result: VideoResult, pipeline: FacePipeline, min_track_fraction: 
     result.prob_fake = result.video_probs[result.aggregate]
     # The video is judged by its most-fake person: with several people, at the cut fitted for that many
     # faces (as a photo with several faces), so a video of real people is as rarely accused as one real face.
-    result.label = pipeline.photo_verdict(result.prob_fake, len(used)) if len(used) > 1 else pipeline.label(result.prob_fake)
-    result.bands, result.video_bands = pipeline.edges(1), pipeline.edges(len(used))
+    result.label = pipeline.video_verdict(result.prob_fake, len(used), result.aggregate)
+    result.bands, result.video_bands = pipeline.edges(1), pipeline.video_edges(len(used), result.aggregate)
 
 
 def _shrink(rgb: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:

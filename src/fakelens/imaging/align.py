@@ -179,11 +179,12 @@ def align_face(rgb: np.ndarray) -> tuple[np.ndarray, Alignment | None]:
     return warp(rgb, alignment.matrix, alignment.side), alignment
 
 
-def unalign_map(values: np.ndarray, alignment: Alignment | None) -> np.ndarray:
+def unalign_map(values: np.ndarray, alignment: Alignment | None, nearest: bool = False) -> np.ndarray:
     """A square map over the aligned face (any size) -> the same map over the crop as given (same size).
 
-    Each pixel of the crop as given reads the map where the alignment put it;
-    what the aligned view did not cover takes the nearest map value.
+    Each pixel of the crop as given reads the map where the alignment put it
+    (bilinear, or the nearest value for labels such as superpixel ids); what the
+    aligned view did not cover takes the nearest map value.
     """
     if alignment is None:
         return values
@@ -195,14 +196,14 @@ def unalign_map(values: np.ndarray, alignment: Alignment | None) -> np.ndarray:
     mapped = forward[:2] @ np.stack([xs.ravel(), ys.ravel(), np.ones(n * n)])
     u = np.clip(mapped[0] - 0.5, 0, n - 1)
     v = np.clip(mapped[1] - 0.5, 0, n - 1)
+    if nearest:
+        return np.asarray(values)[np.rint(v).astype(int), np.rint(u).astype(int)].reshape(n, n)
     # bilinear read of the map at (u, v)
     u0, v0 = np.floor(u).astype(int), np.floor(v).astype(int)
     u1, v1 = np.minimum(u0 + 1, n - 1), np.minimum(v0 + 1, n - 1)
     fu, fv = u - u0, v - v0
     vals = np.asarray(values, dtype=np.float32)
-    out = (
-        vals[v0, u0] * (1 - fu) * (1 - fv) + vals[v0, u1] * fu * (1 - fv) + vals[v1, u0] * (1 - fu) * fv + vals[v1, u1] * fu * fv
-    )
+    out = vals[v0, u0] * (1 - fu) * (1 - fv) + vals[v0, u1] * fu * (1 - fv) + vals[v1, u0] * (1 - fu) * fv + vals[v1, u1] * fu * fv
     return out.reshape(n, n).astype(np.float32)
 
 

@@ -61,9 +61,7 @@ class PreprocessConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "PreprocessConfig":
-        return cls(
-            int(d["image_size"]), tuple(float(v) for v in d["mean"]), tuple(float(v) for v in d["std"]), bool(d.get("align", False))
-        )
+        return cls(int(d["image_size"]), tuple(float(v) for v in d["mean"]), tuple(float(v) for v in d["std"]), bool(d.get("align", False)))
 
     def load_face(self, source: ImageInput) -> np.ndarray:
         """Any image input (path, bytes, array, PIL image) -> uint8 ``HxWx3`` at the model's size.

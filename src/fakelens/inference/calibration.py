@@ -83,6 +83,10 @@ class Calibration:
     bands: Bands | None = None
     # the views averaged with the face itself when ``tta`` is on (names from fakelens.inference.tta)
     tta_views: tuple[str, ...] = DEFAULT_VIEWS
+    # A video's bands, fitted on the pooled scores of validation videos (training/video_calibration.py) for the
+    # frame pooling ``video_aggregate`` (faces/aggregate.py): a video pooled otherwise keeps the frame bands.
+    video_bands: Bands | None = None
+    video_aggregate: str | None = None
 
     def proba(self, logits: np.ndarray) -> np.ndarray:
         return sigmoid(np.asarray(logits, dtype=np.float64) / self.temperature)
@@ -98,6 +102,19 @@ class Calibration:
     def photo_verdict(self, most_fake: float, n_faces: int) -> str:
         """The verdict for a whole photo (its most-fake face among ``n_faces``), fitted at photo level."""
         return self.bands.photo_verdict(most_fake, n_faces) if self.bands is not None else self.label(most_fake)
+
+    def video_verdict(self, prob_fake: float, n_people: int, aggregate: str) -> str:
+        """A video's verdict from its most-fake person's pooled score: the video bands where they were fitted for
+        this pooling, the photo bands otherwise."""
+        if self.video_bands is not None and aggregate == self.video_aggregate:
+            return self.video_bands.photo_verdict(prob_fake, n_people)
+        return self.photo_verdict(prob_fake, n_people)
+
+    def video_edges(self, n_people: int, aggregate: str) -> dict[str, float]:
+        """:meth:`edges` for a video's verdict (see :meth:`video_verdict`)."""
+        if self.video_bands is not None and aggregate == self.video_aggregate:
+            return {"real_below": self.video_bands.real_below, "fake_from": self.video_bands.fake_cut(n_people)}
+        return self.edges(n_people)
 
     def edges(self, n_faces: int = 1) -> dict[str, float]:
         """The verdict's edges on the P(fake) scale: REAL below ``real_below``, FAKE from ``fake_from``, for the

@@ -152,6 +152,10 @@ class Detector:
             tta_views=cfg.tta_views,
             adapter=Adapter.load(path, cfg.adapter) if cfg.adapter else None,
         )
+        if cfg.video_bands is not None:
+            det.calibration = dataclasses.replace(
+                det.calibration, video_bands=Bands.from_dict(cfg.video_bands.model_dump()), video_aggregate=cfg.video_aggregate
+            )
         det.source = str(path)
         det._weights_file = weights
         det.set_backend(backend, threads)
@@ -191,6 +195,7 @@ class Detector:
             "tta": c.tta,
             "tta_views": list(c.tta_views),
             "bands": c.bands.to_dict() if c.bands else None,
+            **({"video_bands": c.video_bands.to_dict(), "video_aggregate": c.video_aggregate} if c.video_bands else {}),
             "fakelens_version": __version__,
             "info": self.info,
         }
@@ -237,6 +242,14 @@ class Detector:
     def decode(self, source: ImageInput) -> np.ndarray:
         """One image -> uint8 HxWx3 at the model's input size: the one preprocessing path."""
         return self.preprocess.load_face(source)
+
+    def decode_aligned(self, source: ImageInput):
+        """:meth:`decode` and the alignment it applied (None for a detector that does not align, or no face found)."""
+        return self.preprocess.load_face_aligned(source)
+
+    def decode_as_given(self, source: ImageInput) -> np.ndarray:
+        """The face at the model's input size without alignment: what explanations are drawn on."""
+        return dataclasses.replace(self.preprocess, align=False).load_face(source)
 
     def arrays_to_batch(self, arrays: Sequence[np.ndarray] | np.ndarray) -> np.ndarray:
         """uint8 ``HxWx3`` arrays at the model's input size -> the normalised NCHW float32 batch."""

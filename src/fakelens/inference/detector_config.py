@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AllowInfNan, BaseModel, ConfigDict, Field, Strict, ValidationError, field_validator, model_validator
 
@@ -92,9 +92,18 @@ class DetectorConfig(BaseModel):
     # the views averaged with the face under TTA; a file from before they had names averaged the mirror image
     tta_views: tuple[Annotated[str, Strict()], ...] = DEFAULT_VIEWS
     bands: BandsSpec | None = None
+    # a video's bands and the frame pooling they were fitted for (fakelens calibrate --videos)
+    video_bands: BandsSpec | None = None
+    video_aggregate: Literal["confident", "mean", "topk"] | None = None
     adapter: AdapterSpec | None = None
     info: dict[str, Any] = Field(default_factory=dict)
     fakelens_version: str | None = None
+
+    @model_validator(mode="after")
+    def _video_bands_name_their_pooling(self):
+        if (self.video_bands is None) != (self.video_aggregate is None):
+            raise ValueError("video_bands and video_aggregate come together (the bands hold for that pooling only)")
+        return self
 
     @field_validator("tta_views")
     @classmethod

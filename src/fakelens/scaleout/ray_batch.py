@@ -154,7 +154,7 @@ class MediaScorer(_ActorBase):
     """One actor's face pipeline: a batch of photo/video paths -> their result objects (as without Ray)."""
 
     def __init__(
-        self, run, backend, tta, batch_size, threads, face_detector: str | None, crops: bool | None, frames: int, aggregate_by: str
+        self, run, backend, tta, batch_size, threads, face_detector: str | None, crops: bool | None, frames: int, aggregate_by: str | None
     ):
         super().__init__(run, backend, tta, batch_size, threads)
         from ..faces.pipeline import FacePipeline
@@ -281,7 +281,7 @@ def predict_media_on_ray(
     threads: int = 1,
     crops: bool | None = None,
     frames: int = 32,
-    aggregate_by: str = "confident",
+    aggregate_by: str | None = None,
     face_detector: str | None = None,
     progress: bool = False,
 ) -> list:

@@ -1,0 +1,64 @@
+"""Short videos built from face crops: video-level validation data where the allowed sources have no videos.
+
+The DFDC crops of the Kaggle set are one frame per video, and the photo
+sources are photos. A clip here is one validation face as a talking head seen
+by a camera: the crop placed on a smooth background at 60-70% of the frame
+height, drifting a few pixels and zooming a little from frame to frame, with
+small brightness changes, and encoded as H.264 (CRF 23-30, as platforms
+re-encode). Every frame therefore differs through codec, resampling and
+framing, as the frames of a real video do, while the face keeps its label:
+the clip goes through ``predict_video`` (face search, tracking, cropping,
+alignment, the model, the pooling) like any video, and the video-level bands
+are fitted on its pooled score (:mod:`fakelens.training.video_calibration`).
+
+What such clips do not have is motion of the face itself (talking, turning)
+and fakes that fail only in some frames; the bands they give hold the share of
+real videos accused at validation's level for clips of this kind, which the
+model card says.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+from PIL import Image
+
+#: Frame size of the clips (width, height): a 360p-like talking-head frame.
+FRAME_SIZE = (384, 288)
+
+
+def _background(rng: np.random.Generator, size: tuple[int, int]) -> np.ndarray:
+    """A smooth two-colour gradient: no face-like texture for the face detector."""
+    w, h = size
+    a, b = rng.integers(30, 200, 3), rng.integers(30, 200, 3)
+    t = np.linspace(0.0, 1.0, w, dtype=np.float32)[None, :, None]
+    return np.broadcast_to(a + (b - a) * t, (h, w, 3)).astype(np.uint8).copy()
+
+
+def clip_frames(face: np.ndarray, rng: np.random.Generator, n_frames: int = 12, size: tuple[int, int] = FRAME_SIZE) -> list[np.ndarray]:
+    """``n_frames`` RGB frames of one face crop placed, drifting and zooming, on a background."""
+    w, h = size
+    background = _background(rng, size)
+    side0 = rng.uniform(0.6, 0.7) * h
+    x0, y0 = rng.uniform(0.2, 0.8) * (w - side0), rng.uniform(0.3, 0.7) * (h - side0)
+    drift = rng.uniform(-1.5, 1.5, 2)  # pixels a frame
+    zoom = rng.uniform(-0.004, 0.004)  # relative side change a frame
+    frames = []
+    source = Image.fromarray(np.ascontiguousarray(face))
+    for k in range(n_frames):
+        side = int(round(np.clip(side0 * (1 + zoom * k), 40, min(w, h) - 2)))
+        x = int(round(np.clip(x0 + drift[0] * k, 0, w - side)))
+        y = int(round(np.clip(y0 + drift[1] * k, 0, h - side)))
+        frame = background.copy()
+        frame[y : y + side, x : x + side] = np.asarray(source.resize((side, side), Image.BILINEAR))
+        gain = 1 + rng.normal(0, 0.02)
+        frames.append(np.clip(frame.astype(np.float32) * gain, 0, 255).astype(np.uint8))
+    return frames
+
+
+def write_clip(path: str | os.PathLike, face: np.ndarray, rng: np.random.Generator, n_frames: int = 12, fps: float = 10.0) -> None:
+    """One face crop -> an H.264 clip at ``path`` (CRF drawn from 23-30)."""
+    from ..faces.videoio import write_video
+
+    write_video(path, clip_frames(face, rng, n_frames), fps=fps, crf=int(rng.integers(23, 31)))

@@ -1,0 +1,140 @@
+"""Video-level bands: clips built from faces, pooled scores through the video path, bands fitted on them."""
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+from skimage.data import astronaut
+
+from fakelens.data.clips import FRAME_SIZE, clip_frames
+from fakelens.faces.cropping import crop_face
+from fakelens.faces.detectors import create_face_detector
+from fakelens.faces.video import predict_video
+from fakelens.inference.calibration import Bands, Calibration
+from fakelens.inference.detector_config import DetectorConfig
+from fakelens.sources import Sample
+from fakelens.training.video_calibration import fit_video_bands, pick_videos
+
+
+@pytest.fixture(scope="module")
+def face():
+    photo = astronaut()
+    detector = create_face_detector("yuface")
+    return crop_face(photo, detector.detect(photo)[0], detector.framing)
+
+
+class TintScorer:
+    """A stand-in detector: P(fake) rises with how much greener than red a face is (tinted faces are the fakes)."""
+
+    model_name = "tint"
+
+    def __init__(self):
+        self.calibration = Calibration(threshold=0.5, bands=Bands(0.3, 0.7))
+
+    @property
+    def threshold(self):
+        return self.calibration.threshold
+
+    def predict_proba(self, images, batch_size: int = 32) -> np.ndarray:
+        a = np.stack([np.asarray(im, dtype=np.float32) for im in images])
+        d = a[..., 1].mean(axis=(1, 2)) - a[..., 0].mean(axis=(1, 2))
+        return 1 / (1 + np.exp(-(d - 10) / 6))
+
+    def verdict(self, p: float) -> str:
+        return self.calibration.verdict(p)
+
+    label = verdict
+
+
+def _tint(rgb, amount):
+    out = rgb.astype(np.float32)
+    out[..., 1] = np.minimum(255, out[..., 1] + amount)
+    return out.astype(np.uint8)
+
+
+@pytest.fixture(scope="module")
+def val_faces(tmp_path_factory, face):
+    folder = tmp_path_factory.mktemp("val")
+    rng = np.random.default_rng(0)
+    samples = []
+    for i in range(16):
+        fake = i % 2 == 1
+        amount = rng.uniform(10, 45) if fake else rng.uniform(-25, 12)
+        path = folder / f"{i}.jpg"
+        Image.fromarray(_tint(face, amount)).save(path, quality=92)
+        samples.append(Sample(str(path), int(fake), f"g{i}", "made"))
+    return samples
+
+
+def test_clips_show_the_face_in_every_frame_and_move(face):
+    frames = clip_frames(face, np.random.default_rng(1), n_frames=8)
+    assert len(frames) == 8 and frames[0].shape == (FRAME_SIZE[1], FRAME_SIZE[0], 3)
+    detector = create_face_detector("yuface")
+    assert all(detector.detect(f) for f in frames)
+    assert not np.array_equal(frames[0], frames[-1])
+
+
+def test_pick_videos_balances_sources_and_classes(val_faces):
+    picked = pick_videos(val_faces, per_source=3)
+    assert sum(s.label == 1 for s in picked) == 3 and sum(s.label == 0 for s in picked) == 3
+
+
+def test_video_bands_are_fitted_on_pooled_clip_scores_and_drive_the_video_verdict(tmp_path, val_faces):
+    scorer = TintScorer()
+    report = fit_video_bands(scorer, val_faces, per_source=8, n_frames=6, aggregate="topk", precision=0.8, progress=False)
+    assert report["videos"] == 16 and report["no_face"] == 0
+    cal = scorer.calibration
+    assert cal.video_aggregate == "topk" and cal.video_bands is not None
+    assert report["val_videos"]["real_called_fake"] <= 0.03 + 1e-9
+    assert report["val_videos"]["roc_auc"] > 0.9  # the tint survives the clip, the codec and the pooling
+    # a clip of a tinted face is judged by the video bands, pooled by their pooling unless asked otherwise
+    from fakelens.data.clips import write_clip
+    from fakelens.imaging.imageio import load_image
+
+    fake = next(s for s in val_faces if s.label == 1)
+    clip = tmp_path / "v.mp4"
+    write_clip(clip, load_image(fake.path), np.random.default_rng(5), 6)
+    result = predict_video(scorer, clip, frames=6)
+    assert result.aggregate == "topk"
+    assert result.video_bands == {"real_below": round(cal.video_bands.real_below, 6), "fake_from": round(cal.video_bands.fake_from, 6)}
+    assert result.label == cal.video_bands.verdict(result.prob_fake)
+    other = predict_video(scorer, clip, frames=6, aggregate_by="mean")
+    assert other.video_bands == {"real_below": 0.3, "fake_from": 0.7}  # another pooling keeps the face bands
+
+
+def test_video_verdicts_fall_back_to_face_bands_for_another_pooling():
+    cal = Calibration(bands=Bands(0.3, 0.7), video_bands=Bands(0.5, 0.9), video_aggregate="topk")
+    assert cal.video_verdict(0.8, 1, "topk") == "UNCERTAIN"
+    assert cal.video_verdict(0.8, 1, "mean") == "FAKE"
+    assert cal.video_edges(1, "topk") == {"real_below": 0.5, "fake_from": 0.9}
+
+
+def test_detector_json_keeps_video_bands_with_their_pooling(tmp_path):
+    base = {"model": "simple_cnn", "preprocess": {"image_size": 64, "mean": [0.5] * 3, "std": [0.5] * 3}}
+    bands = {"real_below": 0.2, "fake_from": 0.8}
+    ok = tmp_path / "ok.json"
+    ok.write_text(json.dumps({**base, "video_bands": bands, "video_aggregate": "topk"}))
+    assert DetectorConfig.load(ok).video_aggregate == "topk"
+    from fakelens.errors import RunDirError
+
+    for broken in ({"video_bands": bands}, {"video_bands": bands, "video_aggregate": "max"}):
+        bad = tmp_path / "bad.json"
+        bad.write_text(json.dumps({**base, **broken}))
+        with pytest.raises(RunDirError, match="video_"):
+            DetectorConfig.load(bad)
+
+
+def test_a_saved_detector_brings_its_video_bands_back(tmp_path):
+    import dataclasses
+
+    from fakelens.imaging.preprocess import PreprocessConfig
+    from fakelens.inference.detector import Detector
+    from fakelens.models import create_model
+
+    det = Detector(create_model("simple_cnn"), "simple_cnn", PreprocessConfig(64, (0.5,) * 3, (0.5,) * 3), bands=Bands(0.2, 0.8))
+    det.calibration = dataclasses.replace(det.calibration, video_bands=Bands(0.4, 0.9, {"n": 10}), video_aggregate="topk")
+    det.save(tmp_path / "run")
+    again = Detector.from_dir(tmp_path / "run", backend="torch")
+    assert again.calibration.video_bands == Bands(0.4, 0.9) and again.calibration.video_aggregate == "topk"
+    assert again.calibration.bands == Bands(0.2, 0.8)

@@ -178,6 +178,22 @@ fakes that fail in only some frames: on real footage the share of real videos ac
 """
 
 
+VIDEO_HEADING = "\n## Videos\n"
+NO_VIDEO_BANDS = "Cuts fitted on whole videos are not in it: the only video set outside the reserved ones has 10 videos."
+WITH_VIDEO_BANDS = "Its video bands were fitted on clips built from validation faces, not on real footage (see Videos)."
+
+
+def replace_video_section(card: str, detector: dict) -> str:
+    """``card`` with its Videos section (before "What it still cannot do") made from ``detector``'s video bands."""
+    start = card.find(VIDEO_HEADING)
+    limitations = card.find("\n## What it still cannot do")
+    if start < 0:
+        start = limitations
+    section = _video_section(detector)
+    card = card[:start] + (section.rstrip("\n") + "\n" if section else "") + card[limitations:]
+    return card.replace(NO_VIDEO_BANDS, WITH_VIDEO_BANDS) if detector.get("video_bands") else card
+
+
 def _split_counts(run: Path) -> list[str]:
     """Rows of real/fake images per source and split, from split.csv."""
     counts = Counter()
@@ -367,7 +383,7 @@ smaller than the intervals is not evidence of a difference either way.
   table above (the zoomed test-time view enlarges what little detail is left).
 - One face crop is weak evidence: use many frames of a video. A photo with several faces gets a FAKE cut fitted for
   that many faces (from the validation reals); a video is judged by its most-fake person, with the cut for its number
-  of people. {"Its video bands were fitted on clips built from validation faces, not on real footage (see Videos)." if detector.get("video_bands") else "Cuts fitted on whole videos are not in it: the only video set outside the reserved ones has 10 videos."}
+  of people. {WITH_VIDEO_BANDS if detector.get("video_bands") else NO_VIDEO_BANDS}
 - The bands hold on the validation mix; on a platform's own data the base rate differs: re-fit them there (`fakelens calibrate`).
 """
 
@@ -389,6 +405,8 @@ def main() -> None:
                          "--leave-source-out study, listed after them) were made with")
     ap.add_argument("--card-section", action="store_true",
                     help="only rewrite the bundled card's leave-source-out section (no RUN)")
+    ap.add_argument("--video-section", action="store_true",
+                    help="rewrite only the card's Videos section from the bundled detector.json (after fakelens calibrate-videos)")
     ap.add_argument("--max-mb", type=float, default=25.0)
     ap.add_argument("--lineage", help="the compute the run continued from, in words (default: read from --init-weights runs; "
                     "wrong when one of them was the bundled folder, which has changed since)")
@@ -397,6 +415,11 @@ def main() -> None:
     bundled_card = (WEIGHTS_DIR / "MODEL_CARD.md").read_text() if (WEIGHTS_DIR / "MODEL_CARD.md").is_file() else ""
     kept = (kept_leave_source_out(bundled_card, args.keep_leave_source_out, tuple(run.name for run, _ in studies))
             if args.keep_leave_source_out else "")
+    if args.video_section:
+        detector = json.loads((WEIGHTS_DIR / "detector.json").read_text())
+        write_text(WEIGHTS_DIR / "MODEL_CARD.md", replace_video_section(bundled_card, detector))
+        print(f"rewrote the videos section of {WEIGHTS_DIR / 'MODEL_CARD.md'}")
+        return
     if args.card_section:
         if args.run or not studies:
             ap.error("--card-section takes --leave-source-out and no RUN")

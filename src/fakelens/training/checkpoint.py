@@ -9,7 +9,6 @@ epoch's weights are kept apart, in the run folder's ``best.safetensors``.
 
 from __future__ import annotations
 
-import pickle
 import shutil
 from pathlib import Path
 
@@ -68,7 +67,9 @@ def load_checkpoint(folder: Path, model: torch.nn.Module) -> dict:
         raise RunDirError(f"{folder / WEIGHTS}: not loadable weights ({_first_line(exc)})") from None
     try:
         return torch.load(folder / STATE, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, OSError, EOFError, ValueError) as exc:
+    # Damaged bytes reach the weights-only unpickler's internals, which raise whatever they meet (IndexError on
+    # an empty stack, KeyError, struct.error, ...): any failure to read the state is a corrupt state.
+    except Exception as exc:  # noqa: BLE001
         raise RunDirError(
             f"{folder / STATE}: corrupt or not a checkpoint state ({exc.__class__.__name__}: {_first_line(exc)}); "
             f"remove {folder.parent} to start the run again"

@@ -132,13 +132,20 @@ def _add_calibrate(sub) -> None:
         action="store_false",
         help="apply --max-real-called-fake to all validation real faces pooled, not to each source's",
     )
+    p.add_argument(
+        "--max-views",
+        type=int,
+        choices=range(0, 4),
+        metavar="N",
+        help="consider only test-time view sets of at most N views (0-3; each is one more model pass: a speed budget)",
+    )
     p.add_argument("--num-workers", type=int, default=1)
 
 
 def _calibrate(args) -> int:
     from .training.calibrate import calibrate_run
 
-    fitted = calibrate_run(args.run, args.tta, args.precision, args.max_real_called_fake, args.num_workers, args.per_source)
+    fitted = calibrate_run(args.run, args.tta, args.precision, args.max_real_called_fake, args.num_workers, args.per_source, args.max_views)
     print(json.dumps({k: fitted[k] for k in ("tta", "tta_views", "temperature", "threshold", "bands")}, indent=2))
     return 0
 

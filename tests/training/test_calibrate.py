@@ -145,3 +145,20 @@ def test_calibrate_fits_on_the_logits_of_the_views_it_ships(trained_run):
     assert abs(((probs >= fitted["threshold"]) == labels).mean() - fitted["val"]["accuracy"]) < 1e-9
     off = calibrate(det, val, tta=False)
     assert not off["tta"] and det.views == () and off["tta_views"] == fitted["tta_views"]
+
+
+def test_a_view_budget_limits_the_views_that_can_ship(trained_run):
+    import fakelens
+    from fakelens.data.split import read_split_csv
+    from fakelens.training.calibrate import calibrate
+
+    run = trained_run[0]
+    samples, splits = read_split_csv(run / "split.csv")
+    val = [s for s, sp in zip(samples, splits) if sp == "val"]
+    det = fakelens.load(run, backend="torch")
+    one = calibrate(det, val, tta=True, max_views=1)
+    assert len(one["tta_views"]) == 1 and len(det.views) == 1
+    # every set was still measured, so the budget's cost in validation AUC is on record
+    assert len(one["val_roc_auc_by_views"]) == 4
+    none = calibrate(det, val, max_views=0)
+    assert not none["tta"] and det.views == ()

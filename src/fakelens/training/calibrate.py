@@ -83,6 +83,7 @@ def calibrate(
     max_real_called_fake: float = 0.03,
     num_workers: int = 1,
     per_source: bool = True,
+    max_views: int | None = None,
 ) -> dict:
     """Fit and set the detector's calibration on ``samples`` (validation); returns what was fitted and measured.
 
@@ -90,13 +91,17 @@ def calibrate(
     (:func:`choose_views` over :data:`~fakelens.inference.tta.VIEW_SETS`); True
     keeps them on (the best set), False off. ``per_source``: the FAKE band keeps
     at most ``max_real_called_fake`` of each source's real faces (not only of all
-    of them pooled) at FAKE.
+    of them pooled) at FAKE. ``max_views``: only view sets of at most this many views are considered (each view
+    is one more pass of the model: a speed budget); 0 ships no views.
     """
     from ..inference.calibration import Calibration
 
+    sets = tuple(v for v in VIEW_SETS if max_views is None or len(v) <= max_views)
+    if not sets:
+        sets, tta = VIEW_SETS[:1], False
     logits_by_view, labels, indices = view_logits(detector, samples, num_workers=num_workers)
     auc = {views: compute_metrics(labels, sigmoid(mean_logits(logits_by_view, views)))["roc_auc"] for views in ((), *VIEW_SETS)}
-    views = choose_views({v: auc[v] for v in VIEW_SETS})
+    views = choose_views({v: auc[v] for v in sets})
     if tta is None:
         tta = choose_views({(): auc[()], views: auc[views]}) == views
     logits = mean_logits(logits_by_view, views if tta else ())
@@ -136,6 +141,7 @@ def calibrate_run(
     max_real_called_fake: float = 0.03,
     num_workers: int = 1,
     per_source: bool = True,
+    max_views: int | None = None,
 ) -> dict:
     """``fakelens calibrate RUN``: refit the run's calibration on its validation split and save ``detector.json``."""
     from ..inference.detector import CONFIG_FILE, load
@@ -147,7 +153,7 @@ def calibrate_run(
     detector = load(run_dir)
     samples, splits = read_split_csv(RunDir(run_dir).split)
     val = [s for s, sp in zip(samples, splits) if sp == "val"]
-    fitted = calibrate(detector, val, tta, precision, max_real_called_fake, num_workers, per_source)
+    fitted = calibrate(detector, val, tta, precision, max_real_called_fake, num_workers, per_source, max_views)
     detector.info["calibration"] = {k: v for k, v in fitted.items() if k not in ("val",)}
     detector.info["val"] = fitted["val"]
     write_json(run_dir / CONFIG_FILE, detector.config())

@@ -123,7 +123,7 @@ def test_training_aligns_first_when_the_model_aligns(monkeypatch, face_crop):
         seen.append(rgb.shape)
         return rgb, None
 
-    monkeypatch.setattr(transforms, "align_face", recording)
+    monkeypatch.setattr(A, "align_face", recording)  # the one aligner, which TrainTransform reaches through PreprocessConfig
     rng = np.random.default_rng(0)
     transforms.TrainTransform(PreprocessConfig(96), cue_chain=0.0)(face_crop, rng)
     assert seen == []

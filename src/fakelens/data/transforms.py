@@ -21,9 +21,8 @@ import cv2
 import numpy as np
 import torch
 
-from ..imaging.align import align_face
 from ..imaging.perturb import SizeQualityChain, random_degradation
-from ..imaging.preprocess import PreprocessConfig, align_side, resize_square  # noqa: F401  (re-exported: the one place they live)
+from ..imaging.preprocess import PreprocessConfig, resize_square  # noqa: F401  (re-exported: the one place they live)
 
 
 def eval_transform(cfg: PreprocessConfig):
@@ -84,7 +83,7 @@ class TrainTransform:
     def __call__(self, rgb: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         s = self.strength
         if self.cfg.align:  # first, as at predict time: the augmentations then act on the upright face
-            rgb = align_face(np.asarray(resize_square(_pil(rgb), align_side(rgb.shape[1::-1], self.cfg.image_size))))[0]
+            rgb = self.cfg.aligned_square(_pil(rgb))[0]
         out = self.size_quality(rgb, rng)
         # Degrade at the crop's own resolution, as the picture was degraded before it was cut.
         out = random_degradation(out, rng, s)

@@ -76,14 +76,16 @@ class PreprocessConfig:
         im = open_image(source)
         if not self.align:
             return np.asarray(resize_square(im, self.image_size)), None
-        return self.align_array(np.asarray(resize_square(im, align_side(im.size, self.image_size))))
+        aligned, alignment = self.aligned_square(im)
+        return np.asarray(resize_square(Image.fromarray(aligned), self.image_size)), alignment
 
-    def align_array(self, rgb: np.ndarray):
-        """A square uint8 crop -> (aligned at the model's size, the alignment); the step training shares."""
+    def aligned_square(self, im: Image.Image):
+        """A picture -> (its centre square, aligned at its own side but at most twice the model's, the alignment):
+        the step that training (:class:`~fakelens.data.transforms.TrainTransform`) and :meth:`load_face` share."""
         from .align import align_face
 
-        aligned, alignment = align_face(rgb)
-        return np.asarray(resize_square(Image.fromarray(aligned), self.image_size)), alignment
+        side = min(min(im.size), 2 * self.image_size)  # bounded cost for a large picture
+        return align_face(np.asarray(resize_square(im, side)))
 
     def normalize(self, faces: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
         """uint8 ``NxHxWx3`` faces at the model's size -> normalised float32 NCHW (C-contiguous)."""
@@ -102,11 +104,6 @@ class PreprocessConfig:
     def __call__(self, source: ImageInput) -> np.ndarray:
         """One image -> its normalised ``3xHxW`` float32 input."""
         return self.normalize(self.load_face(source))[0]
-
-
-def align_side(size: tuple[int, int], image_size: int) -> int:
-    """The square side a face is aligned at: its own, but at most twice the model's (bounded cost)."""
-    return min(min(size), 2 * image_size)
 
 
 def batched(items: Sequence[T], batch_size: int) -> Iterator[Sequence[T]]:

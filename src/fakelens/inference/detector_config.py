@@ -92,7 +92,7 @@ class DetectorConfig(BaseModel):
     # the views averaged with the face under TTA; a file from before they had names averaged the mirror image
     tta_views: tuple[Annotated[str, Strict()], ...] = DEFAULT_VIEWS
     bands: BandsSpec | None = None
-    # a video's bands and the frame pooling they were fitted for (fakelens calibrate --videos)
+    # a video's bands and the frame pooling they were fitted for (fakelens calibrate-videos)
     video_bands: BandsSpec | None = None
     video_aggregate: Literal["confident", "mean", "topk"] | None = None
     adapter: AdapterSpec | None = None

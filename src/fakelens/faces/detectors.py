@@ -25,7 +25,6 @@ A new detector is a class with a ``name``, a ``framing`` (fit it with
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
 import os
 import threading
@@ -36,7 +35,7 @@ import numpy as np
 
 from ..errors import WeightsUnavailableError
 from ..imaging.imageio import resize_rgb
-from ..utils.openmp import OpenMPThreads
+from ..imaging.yunet import YuFace
 from .cropping import RES10_FRAMING, YUFACE_FRAMING, Framing
 
 
@@ -130,40 +129,27 @@ def _check_rgb(rgb: np.ndarray) -> np.ndarray:
 
 
 class YuFaceDetector:
-    """libfacedetection (YuNet) via the ``yuface`` wheel.
+    """libfacedetection (YuNet) via the ``yuface`` wheel (:class:`fakelens.imaging.yunet.YuFace`).
 
-    ``threads``: yuface parallelises with its own OpenMP runtime, whose
-    spinning threads fight with anything else on the CPU. On the 2-core
-    machine with a training job running, a 640x360 frame took 50 ms with one
-    thread and 450 ms (median) with two, so one thread is the default; the
-    batch pipelines keep the other core busy with decoding and the model.
+    ``threads``: yuface's own OpenMP threads, one by default (see ``YuFace``);
+    the batch pipelines keep the other core busy with decoding and the model.
     """
 
     name = "yuface"
     framing = YUFACE_FRAMING
 
     def __init__(self, score_threshold: float = 0.5, max_side: int = 640, min_side: int = 160, threads: int | None = 1):
-        import yuface  # imported here so that fakelens imports without it
-
-        self._detect = yuface.c_detect
+        self._yuface = YuFace(threads)
         self.score_threshold = float(score_threshold)
         self.max_side, self.min_side = int(max_side), int(min_side)
         self.threads = threads
-        self._openmp = OpenMPThreads(yuface.__file__) if threads else None
 
     def detect(self, rgb: np.ndarray) -> list[FaceBox]:
         rgb = _check_rgb(rgb)
         scale = working_scale(*rgb.shape[:2], self.max_side, self.min_side)
-        bgr = np.ascontiguousarray(_resize(rgb, scale)[..., ::-1])
-        with self._openmp.limit(self.threads) if self._openmp else contextlib.nullcontext():
-            raw = self._detect(bgr)
-        # rows: confidence (0-100), x, y, w, h, 5 landmark (x, y) pairs, [unused]
-        raw = np.asarray(raw, dtype=np.float64).reshape(-1, 16)
         faces = []
-        for row in raw[raw[:, 0] >= 100 * self.score_threshold]:
+        for row in self._yuface.rows(_resize(rgb, scale), self.score_threshold):
             x, y, w, h = (float(v) for v in row[1:5])
-            if w <= 0 or h <= 0:
-                continue
             lm = tuple((float(row[5 + 2 * k]), float(row[6 + 2 * k])) for k in range(5))
             faces.append(FaceBox(x, y, x + w, y + h, float(row[0]) / 100.0, lm).scaled(1.0 / scale))
         return sorted(faces, key=lambda f: -f.score)

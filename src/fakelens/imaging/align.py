@@ -35,6 +35,7 @@ import numpy as np
 from PIL import Image
 
 from .landmarks import LEFT_EYE, MOUTH, RIGHT_EYE, shared_landmarks
+from .yunet import YuFace
 
 #: Where the training crops have the landmark centre (mean of dlib's eye and mouth centres), as a fraction of the side,
 #: and their eye-centre to mouth-centre distance / side: medians over 150 DFDC crops (benchmarks/face_alignment.py).
@@ -67,14 +68,10 @@ class Alignment:
         return {"roll_degrees": round(self.roll_degrees, 2), "scale": round(self.scale, 4)}
 
 
-def _yuface():
+def _yuface() -> YuFace:
     det = getattr(_local, "yuface", None)
     if det is None:
-        import yuface  # imported here so that fakelens imports without it
-
-        from ..utils.openmp import OpenMPThreads
-
-        det = _local.yuface = (yuface.c_detect, OpenMPThreads(yuface.__file__))
+        det = _local.yuface = YuFace(threads=1)  # one thread: its spinning OpenMP threads fight the model's
     return det
 
 
@@ -87,13 +84,7 @@ def face_box(rgb: np.ndarray, min_score: float = 0.5) -> tuple[float, float, flo
     if scale < 1:
         size = (max(1, round(canvas.shape[1] * scale)), max(1, round(canvas.shape[0] * scale)))
         canvas = np.asarray(Image.fromarray(canvas).resize(size, Image.BILINEAR))
-    detect, openmp = _yuface()
-    # One OpenMP thread: yuface's spinning threads fight the model's (see faces.detectors.YuFaceDetector).
-    with openmp.limit(1):
-        raw = detect(np.ascontiguousarray(canvas[..., ::-1]))
-    # rows: confidence (0-100), x, y, w, h, 5 landmark (x, y) pairs, [unused]
-    rows = np.asarray(raw, dtype=np.float64).reshape(-1, 16)
-    rows = rows[(rows[:, 0] >= 100 * min_score) & (rows[:, 3] > 0) & (rows[:, 4] > 0)]
+    rows = _yuface().rows(canvas, min_score)
     if not len(rows):
         return None
     x, y, bw, bh = rows[np.argmax(rows[:, 3] * rows[:, 4]), 1:5] / scale

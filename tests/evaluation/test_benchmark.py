@@ -250,3 +250,27 @@ def test_the_size_only_baseline_reads_size_and_the_matched_copy_removes_it(sized
     assert by[("sized (matched)", "size-only")]["roc_auc"] == pytest.approx(0.5, abs=0.05)
     assert by[("sized (matched)", untrained_run.name)]["n"] == 30
     assert "size-only" in (tmp_path / "out" / "benchmark.md").read_text()
+
+
+def test_benchmark_reads_the_sides_a_bundled_detector_carries(trained_run, kaggle_dataset, tmp_path):
+    """A detector folder with only ``split.csv.gz`` (source, key, split: no paths), as the bundled one ships."""
+    import csv
+    import gzip
+    import shutil
+
+    from fakelens.cli import main
+
+    run = tmp_path / "bundled-like"
+    shutil.copytree(trained_run[0], run)
+    with open(run / "split.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    with gzip.open(run / "split.csv.gz", "wt", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["source", "key", "split"])
+        writer.writerows([r["source"], r["key"], r["split"]] for r in rows)
+    (run / "split.csv").unlink()
+    bench = tmp_path / "bench.yaml"
+    bench.write_text(f"datasets:\n  - name: val\n    data: {kaggle_dataset}\n    split: val\n    matched: false\n")
+    assert main(["benchmark", str(bench), str(run), "--out", str(tmp_path / "out")]) == 0
+    row = next(r for r in json.loads((tmp_path / "out" / "benchmark.json").read_text()) if r["detector"] == "bundled-like")
+    assert row["n"] == sum(r["split"] == "val" for r in rows) > 0

@@ -7,10 +7,11 @@ import pytest
 from PIL import Image
 from skimage.data import astronaut
 
-from fakelens.data.clips import FRAME_SIZE, clip_frames
+from fakelens.data.clips import FRAME_SIZE, clip_frames, head_roll
 from fakelens.faces.cropping import crop_face
 from fakelens.faces.detectors import create_face_detector
 from fakelens.faces.video import predict_video
+from fakelens.imaging.align import measure
 from fakelens.inference.calibration import Bands, Calibration
 from fakelens.inference.detector_config import DetectorConfig
 from fakelens.sources import Sample
@@ -73,6 +74,31 @@ def test_clips_show_the_face_in_every_frame_and_move(face):
     detector = create_face_detector("yuface")
     assert all(detector.detect(f) for f in frames)
     assert not np.array_equal(frames[0], frames[-1])
+
+
+def _eye_line_degrees(frame, detector):
+    crop = crop_face(frame, detector.detect(frame)[0], detector.framing)
+    points = measure(crop)
+    (x0, y0), (x1, y1) = points[0], points[1]
+    return np.degrees(np.arctan2(y1 - y0, x1 - x0))
+
+
+def test_clip_heads_sway_as_asked():
+    rolls = head_roll(np.random.default_rng(3), 12, max_roll=10.0)
+    assert np.abs(rolls).max() <= 10.0 and np.ptp(rolls) > 1.0
+    assert np.ptp(head_roll(np.random.default_rng(3), 12, max_roll=0.0)) == 0.0
+
+
+def test_the_face_itself_rolls_in_a_clip(face):
+    detector = create_face_detector("yuface")
+    rolls = np.linspace(-10, 10, 5)
+    swaying = clip_frames(face, np.random.default_rng(2), n_frames=5, rolls=rolls)
+    still = clip_frames(face, np.random.default_rng(2), n_frames=5, rolls=np.zeros(5))
+    level = np.array([_eye_line_degrees(f, detector) for f in still])
+    sway = np.array([_eye_line_degrees(f, detector) for f in swaying])
+    assert np.ptp(level) < 2
+    # a counter-clockwise turn on screen lifts the eye on the right: the eye line falls by the roll
+    assert np.abs(sway - (level - rolls)).max() < 2.5
 
 
 def test_pick_videos_balances_sources_and_classes(val_faces):

@@ -3,16 +3,16 @@
 The DFDC crops of the Kaggle set are one frame per video, and the photo
 sources are photos. A clip here is one validation face as a talking head seen
 by a camera: the crop placed on a smooth background at 60-70% of the frame
-height, drifting a few pixels and zooming a little from frame to frame, with
-small brightness changes, and encoded as H.264 (CRF 23-30, as platforms
-re-encode). Every frame therefore differs through codec, resampling and
+height, drifting a few pixels and zooming a little from frame to frame, the
+head rolling to and fro (up to 10 degrees, a slow sway), with small brightness
+changes, and encoded as H.264 (CRF 23-30, as platforms re-encode). Every frame therefore differs through codec, resampling and
 framing, as the frames of a real video do, while the face keeps its label:
 the clip goes through ``predict_video`` (face search, tracking, cropping,
 alignment, the model, the pooling) like any video, and the video-level bands
 are fitted on its pooled score (:mod:`fakelens.training.video_calibration`).
 
-What such clips do not have is motion of the face itself (talking, turning)
-and fakes that fail only in some frames; the bands they give hold the share of
+What such clips do not have is the face's own motion beyond the roll
+(talking, turning away) and fakes that fail only in some frames; the bands they give hold the share of
 real videos accused at validation's level for clips of this kind, which the
 model card says.
 """
@@ -36,24 +36,40 @@ def _background(rng: np.random.Generator, size: tuple[int, int]) -> np.ndarray:
     return np.broadcast_to(a + (b - a) * t, (h, w, 3)).astype(np.uint8).copy()
 
 
-def clip_frames(face: np.ndarray, rng: np.random.Generator, n_frames: int = 12, size: tuple[int, int] = FRAME_SIZE) -> list[np.ndarray]:
-    """``n_frames`` RGB frames of one face crop placed, drifting and zooming, on a background."""
+def head_roll(rng: np.random.Generator, n_frames: int, max_roll: float = 10.0) -> np.ndarray:
+    """Degrees of roll for each frame: a slow sway (one to two swings a clip) of a random amplitude up to ``max_roll``."""
+    amplitude = rng.uniform(0.0, max_roll)
+    period = rng.uniform(0.5, 1.0) * max(n_frames, 2)
+    phase = rng.uniform(0.0, 2 * np.pi)
+    return amplitude * np.sin(2 * np.pi * np.arange(n_frames) / period + phase)
+
+
+def clip_frames(
+    face: np.ndarray, rng: np.random.Generator, n_frames: int = 12, size: tuple[int, int] = FRAME_SIZE, rolls: np.ndarray | None = None
+) -> list[np.ndarray]:
+    """``n_frames`` RGB frames of one face crop placed, drifting, zooming and rolling on a background.
+
+    ``rolls``: the head's roll in each frame, degrees (default: drawn by :func:`head_roll`).
+    """
     w, h = size
     background = _background(rng, size)
     side0 = rng.uniform(0.6, 0.7) * h
     x0, y0 = rng.uniform(0.2, 0.8) * (w - side0), rng.uniform(0.3, 0.7) * (h - side0)
     drift = rng.uniform(-1.5, 1.5, 2)  # pixels a frame
     zoom = rng.uniform(-0.004, 0.004)  # relative side change a frame
+    rolls = head_roll(rng, n_frames) if rolls is None else np.asarray(rolls, dtype=np.float64)
     frames = []
-    source = Image.fromarray(np.ascontiguousarray(face))
+    # RGBA: the corners a turn uncovers are transparent, so the background shows there, not black
+    source = Image.fromarray(np.ascontiguousarray(face)).convert("RGBA")
     for k in range(n_frames):
         side = int(round(np.clip(side0 * (1 + zoom * k), 40, min(w, h) - 2)))
         x = int(round(np.clip(x0 + drift[0] * k, 0, w - side)))
         y = int(round(np.clip(y0 + drift[1] * k, 0, h - side)))
-        frame = background.copy()
-        frame[y : y + side, x : x + side] = np.asarray(source.resize((side, side), Image.BILINEAR))
+        head = source.resize((side, side), Image.BILINEAR).rotate(float(rolls[k]), resample=Image.BILINEAR)
+        frame = Image.fromarray(background)
+        frame.paste(head, (x, y), head)
         gain = 1 + rng.normal(0, 0.02)
-        frames.append(np.clip(frame.astype(np.float32) * gain, 0, 255).astype(np.uint8))
+        frames.append(np.clip(np.asarray(frame, dtype=np.float32) * gain, 0, 255).astype(np.uint8))
     return frames
 
 

@@ -55,7 +55,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from ..errors import DataError
 from ..labels import FAKE, REAL
 from ..sources import PSEUDO_FAKE_KIND, Sample, load_samples, parse_label
-from ..utils.rundir import SPLIT
+from ..utils.rundir import RunDir
 from ..utils.unionfind import UnionFind, near_duplicate_groups
 from .dedup import phashes
 from .split import keep_earlier_sides, sample_per_class, split_by
@@ -267,10 +267,7 @@ def _open_text(path: str | os.PathLike):
 
 def split_file_of(folder: str | os.PathLike) -> Path | None:
     """A run's ``split.csv``, or the ``split.csv.gz`` (source, key, split) that a bundled detector carries."""
-    for name in (SPLIT, SPLIT + ".gz"):
-        if (Path(folder) / name).is_file():
-            return Path(folder) / name
-    return None
+    return RunDir(folder).split_file()
 
 
 def split_sources(

@@ -5,7 +5,7 @@
     datasets:
       - name: dfdc-test                 # the test part of a source in a run's split.csv
         data: configs/data/dfdc.yaml
-        split: test                     # needs runs that share the split (it is read from the first run)
+        split: test                     # needs runs that share the split (read from the first run that has one; the bundled detector carries its own)
       - name: stylegan2-vs-ffhq         # a whole held-out source
         data: configs/data/headshots.yaml
       - name: sd-vs-ffhq                # several sources combined, each filtered to one class (and split)
@@ -56,8 +56,7 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ..data.multisource import SourceSpec, load_source
-from ..data.split import read_split_csv
+from ..data.multisource import SourceSpec, load_source, read_earlier_sides, sample_keys
 from ..errors import ConfigError, DataError
 from ..labels import REAL
 from ..sources import Sample
@@ -158,9 +157,9 @@ def dataset_samples(ds: BenchDataset, split_csv: Path | None) -> list[Sample]:
         if split:
             if split_csv is None or not split_csv.is_file():
                 raise ConfigError(f"dataset {ds.name}: 'split: {split}' needs runs with a split.csv")
-            all_samples, splits = read_split_csv(split_csv)
-            wanted = {s.path for s, sp in zip(all_samples, splits) if sp == split and s.source in ("", spec.name)}
-            own = [s for s in own if s.path in wanted]
+            # by each image's key inside its source: a run's split.csv and the bundled detector's split.csv.gz alike
+            sides = read_earlier_sides(split_csv, [spec])
+            own = [s for s, key in zip(own, sample_keys(own, [spec])) if sides.get((spec.name, key)) == split]
         if part.only:
             own = [s for s in own if (s.label == REAL) == (part.only == "real")]
         samples += own
@@ -464,12 +463,12 @@ def run_benchmark(
     bench: str | os.PathLike, runs: list[str | os.PathLike | None], out: str | os.PathLike, num_workers: int = 1, bootstrap: int = BOOTSTRAP
 ) -> list[dict]:
     """Score every detector in ``runs`` (None: the bundled default) on every dataset of ``bench``."""
-    from ..inference.detector import load
+    from ..inference.detector import DEFAULT_DIR, load
     from .plots import plot_benchmark
 
     cfg = BenchConfig.read(bench)
     out = Path(out)
-    split_csv = next((RunDir(r).split for r in runs if r is not None and RunDir(r).split.is_file()), None)
+    split_csv = next((f for f in (RunDir(r if r is not None else DEFAULT_DIR).split_file() for r in runs) if f is not None), None)
     detectors = {(Path(r).name if r is not None else "default"): load(r) for r in runs}
     rows, paired = [], []
     for ds in cfg.datasets:

@@ -169,15 +169,17 @@ A video is judged by its most-fake person, each person's frames pooled by **{agg
 the mean logit of the most fake quarter of the frames, so a few strongly fake frames count). Pooling raises real videos'
 scores above one face's, so videos have their own bands: **REAL** below {_f(vb.get('real_below'), 4)}, **FAKE** from
 {_f(vb.get('fake_from'), 4)}, fitted like the face bands (`fakelens calibrate-videos`) on {report.get('videos', '?')} validation
-videos: the validation faces of every source as {report.get('frames', '?')}-frame H.264 clips (`fakelens/data/clips.py`: the
-face drifting and zooming on a background, CRF 23-30; {report.get('no_face', '?')} without a face found), because the allowed
+videos: the validation faces of every source as {report.get('frames', '?')}-frame H.264 clips (`fakelens/data/clips.py`:
+{report.get('clips', OLD_CLIPS)}; {report.get('no_face', '?')} without a face found), because the allowed
 sources have no videos. On them: ROC-AUC {_f(val.get('roc_auc'))}, real videos called FAKE {_f(val.get('real_called_fake'))},
 fake videos called FAKE {_f(val.get('fakes_called_fake'))}, UNCERTAIN {_f(val.get('uncertain'))} (the face bands would have called
-{_f(with_face.get('real_called_fake'))} of the real clips FAKE). These clips have no motion of the face itself and no
-fakes that fail in only some frames: on real footage the share of real videos accused can differ.
+{_f(with_face.get('real_called_fake'))} of the real clips FAKE). These clips have no motion of the face {"beyond that roll" if "clips" in report else "itself"} (talking,
+turning away) and no fakes that fail in only some frames: on real footage the share of real videos accused can differ.
 """
 
 
+#: The clips of video bands fitted before their recipe was recorded (the face did not roll then).
+OLD_CLIPS = "the face drifting and zooming on a background, CRF 23-30"
 VIDEO_HEADING = "\n## Videos\n"
 NO_VIDEO_BANDS = "Cuts fitted on whole videos are not in it: the only video set outside the reserved ones has 10 videos."
 WITH_VIDEO_BANDS = "Its video bands were fitted on clips built from validation faces, not on real footage (see Videos)."

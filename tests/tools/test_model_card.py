@@ -143,3 +143,10 @@ def test_the_videos_section_states_the_video_bands_and_is_replaced_not_repeated(
     twice = tool.replace_video_section(once, {**detector, "video_bands": {"real_below": 0.5, "fake_from": 0.9}})
     assert twice.count("## Videos") == 1 and "below 0.5000" in twice and "below 0.2500" not in twice
     assert tool.replace_video_section(card, {}) == card  # no video bands: no section, the old sentence stays
+    # the clips are described as the calibration recorded them; bands from before the record keep the old words
+    assert tool.OLD_CLIPS in once and "motion of the face itself" in once
+    from fakelens.data.clips import CLIP_RECIPE
+
+    detector["info"]["video_calibration"]["clips"] = CLIP_RECIPE
+    rolled = tool.replace_video_section(card, detector)
+    assert CLIP_RECIPE in rolled.replace("\n", " ") and "beyond that roll" in rolled and tool.OLD_CLIPS not in rolled

@@ -24,6 +24,9 @@ import os
 import numpy as np
 from PIL import Image
 
+#: What a clip is, in words (recorded with the video bands fitted on such clips, and read by the model card).
+CLIP_RECIPE = "the face drifting, zooming and rolling to and fro by up to 10 degrees on a background, CRF 23-30"
+
 #: Frame size of the clips (width, height): a 360p-like talking-head frame.
 FRAME_SIZE = (384, 288)
 

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..data.clips import CLIP_RECIPE, write_clip
 from ..data.split import read_split_csv
 from ..errors import RunDirError
 from ..labels import FAKE, REAL
@@ -50,7 +51,6 @@ def video_scores(detector, samples, n_frames: int = 12, aggregate: str = "topk",
     with a face found, and the number without one."""
     from tqdm.auto import tqdm
 
-    from ..data.clips import write_clip
     from ..faces.pipeline import FacePipeline
     from ..faces.video import predict_video
     from ..imaging.imageio import load_image
@@ -96,6 +96,7 @@ def fit_video_bands(
     report = {
         "aggregate": aggregate,
         "frames": n_frames,
+        "clips": CLIP_RECIPE,
         "videos": int(len(picked)),
         "no_face": int(missed),
         "video_bands": bands.to_dict(),

@@ -274,3 +274,7 @@ def test_benchmark_reads_the_sides_a_bundled_detector_carries(trained_run, kaggl
     assert main(["benchmark", str(bench), str(run), "--out", str(tmp_path / "out")]) == 0
     row = next(r for r in json.loads((tmp_path / "out" / "benchmark.json").read_text()) if r["detector"] == "bundled-like")
     assert row["n"] == sum(r["split"] == "val" for r in rows) > 0
+    # robustness --split reads the same sides
+    assert main(["robustness", str(run), "--data", str(kaggle_dataset), "--split", "val", "--out", str(tmp_path / "rob")]) == 0
+    lines = (tmp_path / "rob" / "robustness.csv").read_text().splitlines()
+    assert int(dict(zip(lines[0].split(","), lines[1].split(",")))["n"]) == row["n"]

@@ -257,6 +257,15 @@ def read_earlier_sides(split_csv: str | os.PathLike, specs: list[SourceSpec]) ->
     return sides
 
 
+def on_side(samples: list[Sample], spec: SourceSpec, split_csv: str | os.PathLike, side: str) -> list[Sample]:
+    """The samples of source ``spec`` that ``split_csv`` (a run's split.csv or a bundled detector's split.csv.gz) puts on ``side``.
+
+    Matched by each image's key inside its source, so it holds on any machine.
+    """
+    sides = read_earlier_sides(split_csv, [spec])
+    return [s for s, key in zip(samples, sample_keys(samples, [spec])) if sides.get((spec.name, key)) == side]
+
+
 def _open_text(path: str | os.PathLike):
     if str(path).endswith(".gz"):
         import gzip

@@ -56,7 +56,7 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ..data.multisource import SourceSpec, load_source, read_earlier_sides, sample_keys
+from ..data.multisource import SourceSpec, load_source, on_side
 from ..errors import ConfigError, DataError
 from ..labels import REAL
 from ..sources import Sample
@@ -157,9 +157,7 @@ def dataset_samples(ds: BenchDataset, split_csv: Path | None) -> list[Sample]:
         if split:
             if split_csv is None or not split_csv.is_file():
                 raise ConfigError(f"dataset {ds.name}: 'split: {split}' needs runs with a split.csv")
-            # by each image's key inside its source: a run's split.csv and the bundled detector's split.csv.gz alike
-            sides = read_earlier_sides(split_csv, [spec])
-            own = [s for s, key in zip(own, sample_keys(own, [spec])) if sides.get((spec.name, key)) == split]
+            own = on_side(own, spec, split_csv, split)
         if part.only:
             own = [s for s in own if (s.label == REAL) == (part.only == "real")]
         samples += own

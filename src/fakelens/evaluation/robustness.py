@@ -63,23 +63,20 @@ def robustness(detector, samples, max_images: int | None = 1000, seed: int = 0, 
 def robustness_run(
     run: str | os.PathLike | None, data: str, out: str | os.PathLike | None = None, max_images: int | None = 1000, split: str | None = None
 ) -> list[dict]:
-    """:func:`robustness` of the run's detector on ``data`` (only its images in ``split`` of the run's split.csv, if given)."""
-    from ..data.multisource import SourceSpec, load_source
-    from ..inference.detector import load
+    """:func:`robustness` of the run's detector on ``data`` (only its images in ``split`` of the run's split, if given:
+    its split.csv, or the bundled detector's split.csv.gz)."""
+    from ..data.multisource import SourceSpec, load_source, on_side
+    from ..inference.detector import DEFAULT_DIR, load
     from .plots import plot_robustness
 
     detector = load(run)
     spec = SourceSpec.parse(data)
     samples = load_source(spec.model_copy(update={"group": "file"}), progress=False)
     if split:
-        split_csv = RunDir(run or ".").split
-        if run is None or not split_csv.is_file():
+        split_csv = RunDir(run if run is not None else DEFAULT_DIR).split_file()
+        if split_csv is None:
             raise ConfigError(f"--split {split} needs a run folder with a split.csv")
-        from ..data.split import read_split_csv
-
-        listed, splits = read_split_csv(split_csv)
-        wanted = {s.path for s, sp in zip(listed, splits) if sp == split and s.source in ("", spec.name)}
-        samples = [s for s in samples if s.path in wanted]
+        samples = on_side(samples, spec, split_csv, split)
         if not samples:
             raise DataError(f"{data}: none of its images is in the {split} part of {split_csv}")
     rows = robustness(detector, samples, max_images)

@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from fakelens.adapt.bank import BANK_FILE, MemoryBank
-from fakelens.data.multisource import SourceSpec, read_earlier_sides, sample_keys
-from fakelens.sources import Sample, load_samples
+from fakelens.data.multisource import SourceSpec, source_side
+from fakelens.sources import Sample
 from fakelens.errors import FakelensError
 from fakelens.inference.detector import DEFAULT_DIR, Detector
 from fakelens.inference.onnx_backend import file_weights_digest
@@ -33,17 +33,6 @@ MAX_BANK_BYTES = 3_000_000
 def trained_on(folder: Path) -> list[SourceSpec]:
     info = json.loads((folder / "detector.json").read_text())["info"]
     return [SourceSpec(**spec) for spec in info.get("trained_on", [])]
-
-
-def side_samples(folder: Path, spec: SourceSpec, side: str) -> list[Sample]:
-    """The source's images on ``side`` (train, val, test) of the detector's ``split.csv.gz``; [] when the data is absent."""
-    path = spec.resolved_path
-    if not path.exists():
-        return []
-    samples = [Sample(s.path, s.label, s.group, spec.name) for s in load_samples(path, require_both=False)]
-    sides = read_earlier_sides(folder / "split.csv.gz", [spec])
-    keys = sample_keys(samples, [spec])
-    return [s for s, k in zip(samples, keys) if sides.get((spec.name, k)) == side]
 
 
 def balanced_subset(samples: list[Sample], limit: int, rng: np.random.Generator) -> list[Sample]:
@@ -72,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     rng = np.random.default_rng(args.seed)
     chosen: list[Sample] = []
     for spec in trained_on(folder):
-        samples = side_samples(folder, spec, "val")
+        samples = source_side(spec, folder / "split.csv.gz", "val")
         if not samples:
             print(f"{spec.name}: absent ({spec.resolved_path}); skipped", file=sys.stderr)
             continue

@@ -156,7 +156,7 @@ def _add_calibrate_videos(sub) -> None:
         help="fit a run's video bands: its validation faces as short H.264 clips through the video path, "
         "frames pooled by --aggregate, bands fitted on the pooled scores",
     )
-    p.add_argument("run", help="run folder (with split.csv), calibrated for faces already")
+    p.add_argument("run", help="run folder (with split.csv, or the bundled detector's split.csv.gz), calibrated for faces already")
     p.add_argument("--split", help="take the validation faces from this split.csv (default: the run's own)")
     p.add_argument("--per-source", type=_positive_int, default=100, help="clips of each class from each source (default 100)")
     p.add_argument("--frames", type=_positive_int, default=12, help="frames a clip has and the video path samples (default 12)")

@@ -171,3 +171,31 @@ def test_calibrate_videos_without_validation_data_is_a_clear_usage_error(tmp_pat
 
     assert main(["calibrate-videos", str(tmp_path), "--split", str(tmp_path / "nope.csv")]) == 2
     assert "no such split.csv" in capsys.readouterr().err
+    assert main(["calibrate-videos", str(tmp_path)]) == 2
+    assert "no split.csv (nor a bundled split.csv.gz)" in capsys.readouterr().err
+
+
+def test_a_bundled_detector_finds_its_validation_faces_in_its_training_sources(folder_dataset, tmp_path):
+    """``split.csv.gz`` holds sides by key only; the faces come from the sources ``detector.json`` lists, where present."""
+    import csv
+    import gzip
+    import os
+
+    from fakelens.sources import load_samples
+    from fakelens.training.video_calibration import validation_faces
+
+    samples = load_samples(folder_dataset)
+    sides = ["val" if i % 3 == 0 else "train" for i in range(len(samples))]
+    split = tmp_path / "split.csv.gz"
+    with gzip.open(split, "wt", newline="") as fh:
+        rows = csv.writer(fh)
+        rows.writerow(["source", "key", "split"])
+        rows.writerows(["made", os.path.relpath(s.path, folder_dataset), side] for s, side in zip(samples, sides))
+    trained_on = [
+        {"name": "made", "path": str(folder_dataset)},
+        {"name": "elsewhere", "path": str(tmp_path / "not-imported")},  # absent here: skipped
+        {"name": "made-sbi", "type": "pseudo_fake", "family": "sbi", "real_from": "made"},  # no images of its own
+    ]
+    found = validation_faces(split, trained_on)
+    assert sorted(s.path for s in found) == sorted(s.path for s, side in zip(samples, sides) if side == "val")
+    assert {s.source for s in found} == {"made"} and {s.label for s in found} == {0, 1}

@@ -266,6 +266,18 @@ def on_side(samples: list[Sample], spec: SourceSpec, split_csv: str | os.PathLik
     return [s for s, key in zip(samples, sample_keys(samples, [spec])) if sides.get((spec.name, key)) == side]
 
 
+def source_side(spec: SourceSpec, split_csv: str | os.PathLike, side: str) -> list[Sample]:
+    """The images of source ``spec`` on this machine that ``split_csv`` puts on ``side``; [] when its data is absent.
+
+    With a bundled detector's ``split.csv.gz`` (sides by key, no paths) and the sources its ``detector.json`` lists
+    (``info.trained_on``), this finds its validation or test faces wherever the sources were imported.
+    """
+    if spec.is_pseudo_fake or not spec.resolved_path.exists():
+        return []
+    samples = [Sample(s.path, s.label, s.group, spec.name) for s in load_samples(spec.resolved_path, require_both=False)]
+    return on_side(samples, spec, split_csv, side)
+
+
 def _open_text(path: str | os.PathLike):
     if str(path).endswith(".gz"):
         import gzip

@@ -24,9 +24,11 @@ from pathlib import Path
 import numpy as np
 
 from ..data.clips import CLIP_RECIPE, write_clip
+from ..data.multisource import SourceSpec, source_side
 from ..data.split import read_split_csv
 from ..errors import RunDirError
 from ..labels import FAKE, REAL
+from ..sources import Sample
 from ..stats.calibration import fit_bands
 from ..stats.metrics import compute_metrics, verdict_metrics
 from ..utils.rundir import RunDir
@@ -110,22 +112,35 @@ def fit_video_bands(
     return report
 
 
+def validation_faces(split: Path, trained_on: list[dict]) -> list[Sample]:
+    """The validation faces of a split: a run's ``split.csv`` lists them; a bundled detector's ``split.csv.gz`` holds
+    only sides by key, so its faces are looked up in the training sources ``detector.json`` lists, where present."""
+    if not split.name.endswith(".gz"):
+        samples, splits = read_split_csv(split)
+        return [s for s, sp in zip(samples, splits) if sp == "val"]
+    return [s for spec in trained_on for s in source_side(SourceSpec(**spec), split, "val")]
+
+
 def calibrate_videos_run(run_dir: str | os.PathLike, split: str | os.PathLike | None = None, **options) -> dict:
     """``fakelens calibrate-videos RUN``: fit the run's video bands on clips of its validation faces; saves ``detector.json``.
 
-    ``split``: a ``split.csv`` to take the validation faces from instead of the run's own (the bundled detector keeps
-    only its sides, ``split.csv.gz``, not the images' paths: pass the split of a run continued from it, which has its sides).
+    ``split``: a ``split.csv`` to take the validation faces from instead of the run's own (the bundled detector's
+    ``split.csv.gz`` works too: see :func:`validation_faces`).
     """
     from ..inference.detector import CONFIG_FILE, load
     from ..utils.atomic import write_json
 
     run_dir = Path(run_dir)
-    split = Path(split) if split is not None else RunDir(run_dir).split
-    if not split.is_file():
-        raise RunDirError(f"{split}: no such split.csv, so no validation data to calibrate on")
+    if split is not None:
+        split = Path(split)
+        if not split.is_file():
+            raise RunDirError(f"{split}: no such split.csv, so no validation data to calibrate on")
+    else:
+        split = RunDir(run_dir).split_file()
+        if split is None:
+            raise RunDirError(f"{run_dir}: no split.csv (nor a bundled split.csv.gz), so no validation data to calibrate on")
     detector = load(run_dir)
-    samples, splits = read_split_csv(split)
-    val = [s for s, sp in zip(samples, splits) if sp == "val"]
+    val = validation_faces(split, detector.info.get("trained_on") or [])
     report = fit_video_bands(detector, val, **options)
     report["split"] = str(split)
     detector.info["video_calibration"] = {k: v for k, v in report.items() if k != "val_videos_by_source"}

@@ -1,0 +1,96 @@
+"""Judge a retrained candidate against the bundled detector by the rule of docs/face-science.md (session 15, amended).
+
+Reads what the CLI wrote; scores nothing itself. For each detector DIR (a run folder, or src/fakelens/weights):
+
+    fakelens benchmark configs/bench/validation.yaml DIR --out OUT/bench-val            # validation sides, raw + matched
+    for s in dfdc openforensics rvf10k headshots; do
+      fakelens robustness DIR --data configs/data/$s.yaml --split val --max-images 400 --out OUT/robustness/$s
+    done
+    fakelens benchmark configs/bench/generalisation.yaml DIR --out OUT/bench-gen        # the audit gate (and the card)
+
+then:
+
+    python benchmarks/candidate_rule.py --default OUT_DEFAULT --candidate OUT_CANDIDATE
+
+Steps: (2) degraded faces: mean ROC-AUC over the four sources x {resize 0.5, resize 0.25, JPEG 50, JPEG 30, social
+chain} >= the default's + 0.005; (3) raw guard: the five validation rows' mean ROC-AUC not lower by more than 0.01 and
+no row by more than 0.02; (4) no row loses more than 0.05 to its size- and JPEG-matched copy; gate: at most 3% of the
+audit sets' real faces called FAKE and no group more than 3 points above another. Speed and size are the same for the
+same architecture and views, so they are not read here.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+from pathlib import Path
+
+VAL_ROWS = ["dfdc-val", "openforensics-val", "rvf10k-val", "stylegan2-vs-ffhq-val", "sd21-vs-ffhq-val"]
+ROBUST_SOURCES = ["dfdc", "openforensics", "rvf10k", "headshots"]
+DEGRADED = ["resize0.5", "resize0.25", "jpeg50", "jpeg30", "social720"]
+AUDIT_PREFIX = "audit-"
+
+
+def benchmark_rows(path: Path) -> dict[str, dict]:
+    """dataset -> the detector's row (the size-only baseline left out); one detector per benchmark."""
+    rows = [r for r in json.loads(path.read_text()) if r["detector"] != "size-only"]
+    if len({r["detector"] for r in rows}) != 1:
+        raise SystemExit(f"{path}: expected one detector's rows")
+    return {r["dataset"]: r for r in rows}
+
+
+def robustness_aucs(folder: Path) -> dict[tuple[str, str], float]:
+    out = {}
+    for source in ROBUST_SOURCES:
+        with open(folder / source / "robustness.csv", newline="") as fh:
+            for row in csv.DictReader(fh):
+                out[(source, row["perturbation"])] = float(row["roc_auc"])
+    return out
+
+
+def judge(default: Path, candidate: Path) -> bool:
+    dv, cv = benchmark_rows(default / "bench-val" / "benchmark.json"), benchmark_rows(candidate / "bench-val" / "benchmark.json")
+    print("| validation ROC-AUC | default raw | candidate raw | default matched | candidate matched |\n|---|---|---|---|---|")
+    for name in VAL_ROWS:
+        m = f"{name} (matched)"
+        print(f"| {name} | {dv[name]['roc_auc']:.3f} | {cv[name]['roc_auc']:.3f} | {dv[m]['roc_auc']:.3f} | {cv[m]['roc_auc']:.3f} |")
+    mean = lambda rows, suffix="": sum(rows[n + suffix]["roc_auc"] for n in VAL_ROWS) / len(VAL_ROWS)  # noqa: E731
+    worst = min(cv[n]["roc_auc"] - dv[n]["roc_auc"] for n in VAL_ROWS)
+    step3 = mean(cv) >= mean(dv) - 0.01 and worst >= -0.02
+    drop = max(cv[n]["roc_auc"] - cv[f"{n} (matched)"]["roc_auc"] for n in VAL_ROWS)
+    step4 = drop <= 0.05
+    dr, cr = robustness_aucs(default / "robustness"), robustness_aucs(candidate / "robustness")
+    degraded = lambda r: sum(r[(s, p)] for s in ROBUST_SOURCES for p in DEGRADED) / (len(ROBUST_SOURCES) * len(DEGRADED))  # noqa: E731
+    step2 = degraded(cr) >= degraded(dr) + 0.005
+    print(f"\nstep 2, degraded faces: default {degraded(dr):.4f}, candidate {degraded(cr):.4f}: {'pass' if step2 else 'FAIL'}")
+    print(f"step 3, raw guard: mean {mean(dv):.4f} -> {mean(cv):.4f}, worst row {worst:+.4f}: {'pass' if step3 else 'FAIL'}")
+    print(f"step 4, largest drop to a matched copy {drop:.4f}: {'pass' if step4 else 'FAIL'}")
+    gate = True
+    gen = candidate / "bench-gen" / "benchmark.json"
+    if gen.is_file():
+        for name, row in benchmark_rows(gen).items():
+            if not name.startswith(AUDIT_PREFIX) or name.endswith("(matched)"):
+                continue
+            accused, gap = row.get("real_called_fake_verdict") or 0.0, row.get("group_fpr_gap") or 0.0
+            ok = accused <= 0.03 and gap <= 0.03
+            gate &= ok
+            print(f"gate, {name}: real called FAKE {accused:.3f}, group gap {gap:.3f}: {'pass' if ok else 'FAIL'}")
+    else:
+        print(f"gate: {gen} missing, not judged")
+        gate = False
+    verdict = step2 and step3 and step4 and gate
+    print(f"\ncandidate {'SHIPS' if verdict else 'does not ship'}")
+    return verdict
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--default", type=Path, required=True, help="folder with bench-val/ and robustness/ of the bundled detector")
+    p.add_argument("--candidate", type=Path, required=True, help="the same for the candidate, plus bench-gen/")
+    args = p.parse_args(argv)
+    judge(args.default, args.candidate)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

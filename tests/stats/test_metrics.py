@@ -53,6 +53,15 @@ def test_choose_threshold_finds_the_gap():
     assert 0.7 < t <= 0.75
 
 
+def test_choose_threshold_sits_mid_gap_when_the_classes_separate():
+    # cleanly separated, symmetric validation scores: every cut in the gap is perfect; the cut is its middle (in
+    # logits), not the lowest such cut just above the most fake-looking real face, which calls unseen reals FAKE
+    y = np.array([0] * 20 + [1] * 20)
+    z = np.concatenate([np.linspace(-10, -5, 20), np.linspace(5, 10, 20)])
+    t = choose_threshold(y, expit(z))
+    assert abs(np.log(t / (1 - t))) < 1.0
+
+
 def test_bootstrap_intervals_bracket_the_figure_and_widen_when_images_come_in_clusters():
     from sklearn.metrics import roc_auc_score
 

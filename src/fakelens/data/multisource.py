@@ -55,7 +55,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from ..errors import DataError
 from ..labels import FAKE, REAL
 from ..sources import PSEUDO_FAKE_KIND, Sample, load_samples, parse_label
-from ..utils.rundir import RunDir
 from ..utils.unionfind import UnionFind, near_duplicate_groups
 from .dedup import phashes
 from .split import keep_earlier_sides, sample_per_class, split_by
@@ -284,11 +283,6 @@ def _open_text(path: str | os.PathLike):
 
         return gzip.open(path, "rt", newline="", encoding="utf-8")
     return open(path, newline="", encoding="utf-8")
-
-
-def split_file_of(folder: str | os.PathLike) -> Path | None:
-    """A run's ``split.csv``, or the ``split.csv.gz`` (source, key, split) that a bundled detector carries."""
-    return RunDir(folder).split_file()
 
 
 def split_sources(

@@ -14,7 +14,7 @@ from pathlib import Path
 from torch.utils.data import DataLoader
 
 from ..data.dataset import FaceCropDataset, TrainingDataset, make_loader, weighted_sampler
-from ..data.multisource import SourceSpec, pseudo_fake_donors, read_earlier_sides, sample_keys, split_file_of, split_sources, training_draws
+from ..data.multisource import SourceSpec, pseudo_fake_donors, read_earlier_sides, sample_keys, split_sources, training_draws
 from ..data.shards import ShardDataset, is_shard_dir, read_shard_split
 from ..data.split import read_split_csv, write_split_csv
 from ..data.transforms import eval_transform, train_transform
@@ -91,11 +91,11 @@ class FaceDataModule:
         cfg = self.config
         if cfg.split_from:
             path = Path(cfg.split_from)
-            found = split_file_of(path) if path.is_dir() else path if path.is_file() else None
+            found = RunDir(path).split_file() if path.is_dir() else path if path.is_file() else None
             if found is None:
                 raise DataError(f"split_from: {path} is neither a split.csv nor a folder with one")
             return found
-        return split_file_of(cfg.init_weights) if cfg.init_weights else None
+        return RunDir(cfg.init_weights).split_file() if cfg.init_weights else None
 
     def train_dataloader(self) -> DataLoader:
         """Weighted draws over the sources (tar shards: the shards in stream order), this rank's part of them."""

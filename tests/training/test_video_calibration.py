@@ -182,7 +182,7 @@ def test_a_bundled_detector_finds_its_validation_faces_in_its_training_sources(f
     import os
 
     from fakelens.sources import load_samples
-    from fakelens.training.video_calibration import validation_faces
+    from fakelens.training.calibrate import validation_faces
 
     samples = load_samples(folder_dataset)
     sides = ["val" if i % 3 == 0 else "train" for i in range(len(samples))]

@@ -12,13 +12,16 @@ alone; per-source figures are kept for the model card.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
+from ..data.multisource import SourceSpec, source_side
 from ..data.split import read_split_csv
 from ..errors import RunDirError
 from ..inference.tta import VIEW_SETS, VIEWS, apply_view
+from ..sources import Sample
 from ..stats.calibration import choose_threshold, fit_bands, fit_temperature
 from ..stats.metrics import compute_metrics, verdict_metrics
 from ..utils.numeric import sigmoid
@@ -134,6 +137,15 @@ def _with_bands(metrics: dict, labels, probs, bands) -> dict:
     return {**metrics, **verdict_metrics(labels, probs, bands)}
 
 
+def validation_faces(split: Path, trained_on: Sequence[dict] = ()) -> list[Sample]:
+    """The validation faces of a split: a run's ``split.csv`` lists them; a bundled detector's ``split.csv.gz`` holds
+    only sides by key, so its faces are looked up in the training sources ``detector.json`` lists, where present."""
+    if not split.name.endswith(".gz"):
+        samples, splits = read_split_csv(split)
+        return [s for s, sp in zip(samples, splits) if sp == "val"]
+    return [s for spec in trained_on for s in source_side(SourceSpec(**spec), split, "val")]
+
+
 def calibrate_run(
     run_dir: str | os.PathLike,
     tta: bool | None = None,
@@ -151,8 +163,7 @@ def calibrate_run(
     if not (RunDir(run_dir).split).is_file():
         raise RunDirError(f"{run_dir}: no split.csv, so no validation data to calibrate on")
     detector = load(run_dir)
-    samples, splits = read_split_csv(RunDir(run_dir).split)
-    val = [s for s, sp in zip(samples, splits) if sp == "val"]
+    val = validation_faces(RunDir(run_dir).split)
     fitted = calibrate(detector, val, tta, precision, max_real_called_fake, num_workers, per_source, max_views)
     detector.info["calibration"] = {k: v for k, v in fitted.items() if k not in ("val",)}
     detector.info["val"] = fitted["val"]

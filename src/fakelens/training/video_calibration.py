@@ -24,14 +24,12 @@ from pathlib import Path
 import numpy as np
 
 from ..data.clips import CLIP_RECIPE, write_clip
-from ..data.multisource import SourceSpec, source_side
-from ..data.split import read_split_csv
 from ..errors import RunDirError
 from ..labels import FAKE, REAL
-from ..sources import Sample
 from ..stats.calibration import fit_bands
 from ..stats.metrics import compute_metrics, verdict_metrics
 from ..utils.rundir import RunDir
+from .calibrate import validation_faces
 
 #: What the report of a fit is saved as, beside ``calibration.json``.
 VIDEO_CALIBRATION_FILE = "video_calibration.json"
@@ -110,15 +108,6 @@ def fit_video_bands(
     if face_bands is not None:  # what the face bands would have done to the same videos: why video bands exist
         report["val_videos_with_face_bands"] = verdict_metrics(labels, probs, face_bands)
     return report
-
-
-def validation_faces(split: Path, trained_on: list[dict]) -> list[Sample]:
-    """The validation faces of a split: a run's ``split.csv`` lists them; a bundled detector's ``split.csv.gz`` holds
-    only sides by key, so its faces are looked up in the training sources ``detector.json`` lists, where present."""
-    if not split.name.endswith(".gz"):
-        samples, splits = read_split_csv(split)
-        return [s for s, sp in zip(samples, splits) if sp == "val"]
-    return [s for spec in trained_on for s in source_side(SourceSpec(**spec), split, "val")]
 
 
 def calibrate_videos_run(run_dir: str | os.PathLike, split: str | os.PathLike | None = None, **options) -> dict:

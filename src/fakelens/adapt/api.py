@@ -25,7 +25,7 @@ from .. import __version__
 from ..errors import FakelensError, RunDirError
 from ..imaging.preprocess import batched
 from ..inference.calibration import Calibration
-from ..inference.detector import CONFIG_FILE, DEFAULT_DIR, Detector
+from ..inference.detector import CONFIG_FILE, Detector, detector_dir
 from ..inference.onnx_backend import ONNX_FILE, WEIGHTS_FILE, file_weights_digest
 from ..utils.atomic import write_json, write_text
 from .bank import MemoryBank, bank_for
@@ -38,7 +38,7 @@ CARD_FILE = "MODEL_CARD.md"
 
 
 def load_base(base: str | os.PathLike | None) -> tuple[Path, Detector]:
-    folder = Path(base) if base is not None else DEFAULT_DIR
+    folder = detector_dir(base)
     detector = Detector.from_dir(folder)
     if detector.adapter is not None:
         origin = detector.adapter.info.get("from", "its base")

@@ -461,12 +461,12 @@ def run_benchmark(
     bench: str | os.PathLike, runs: list[str | os.PathLike | None], out: str | os.PathLike, num_workers: int = 1, bootstrap: int = BOOTSTRAP
 ) -> list[dict]:
     """Score every detector in ``runs`` (None: the bundled default) on every dataset of ``bench``."""
-    from ..inference.detector import DEFAULT_DIR, load
+    from ..inference.detector import detector_dir, load
     from .plots import plot_benchmark
 
     cfg = BenchConfig.read(bench)
     out = Path(out)
-    split_csv = next((f for f in (RunDir(r if r is not None else DEFAULT_DIR).split_file() for r in runs) if f is not None), None)
+    split_csv = next((f for f in (RunDir(detector_dir(r)).split_file() for r in runs) if f is not None), None)
     detectors = {(Path(r).name if r is not None else "default"): load(r) for r in runs}
     rows, paired = [], []
     for ds in cfg.datasets:

@@ -66,14 +66,14 @@ def robustness_run(
     """:func:`robustness` of the run's detector on ``data`` (only its images in ``split`` of the run's split, if given:
     its split.csv, or the bundled detector's split.csv.gz)."""
     from ..data.multisource import SourceSpec, load_source, on_side
-    from ..inference.detector import DEFAULT_DIR, load
+    from ..inference.detector import detector_dir, load
     from .plots import plot_robustness
 
     detector = load(run)
     spec = SourceSpec.parse(data)
     samples = load_source(spec.model_copy(update={"group": "file"}), progress=False)
     if split:
-        split_csv = RunDir(run if run is not None else DEFAULT_DIR).split_file()
+        split_csv = RunDir(detector_dir(run)).split_file()
         if split_csv is None:
             raise ConfigError(f"--split {split} needs a run folder with a split.csv")
         samples = on_side(samples, spec, split_csv, split)

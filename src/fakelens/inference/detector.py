@@ -414,6 +414,11 @@ def _load_torch_model(model_name: str, weights: Path | None):
     return model.eval()
 
 
+def detector_dir(run: str | os.PathLike | None) -> Path:
+    """The folder of the detector ``run`` names: the run itself, or the bundled detector's for None."""
+    return Path(run) if run is not None else DEFAULT_DIR
+
+
 def load(run: str | os.PathLike | None = None, backend: str = "auto", tta: bool | None = None) -> Detector:
     """``fakelens.load()``: the bundled default detector, or the one in ``run``.
 

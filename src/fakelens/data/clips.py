@@ -5,16 +5,17 @@ sources are photos. A clip here is one validation face as a talking head seen
 by a camera: the crop placed on a smooth background at 60-70% of the frame
 height, drifting a few pixels and zooming a little from frame to frame, the
 head rolling to and fro (up to 10 degrees, a slow sway), with small brightness
-changes, and encoded as H.264 (CRF 23-30, as platforms re-encode). Every frame therefore differs through codec, resampling and
-framing, as the frames of a real video do, while the face keeps its label:
-the clip goes through ``predict_video`` (face search, tracking, cropping,
-alignment, the model, the pooling) like any video, and the video-level bands
-are fitted on its pooled score (:mod:`fakelens.training.video_calibration`).
+changes, and encoded as H.264 (CRF 23-30, as platforms re-encode). Every frame
+therefore differs through codec, resampling and framing, as the frames of a
+real video do, while the face keeps its label: the clip goes through
+``predict_video`` (face search, tracking, cropping, alignment, the model, the
+pooling) like any video, and the video-level bands are fitted on its pooled
+score (:mod:`fakelens.training.video_calibration`).
 
 What such clips do not have is the face's own motion beyond the roll
-(talking, turning away) and fakes that fail only in some frames; the bands they give hold the share of
-real videos accused at validation's level for clips of this kind, which the
-model card says.
+(talking, turning away) and fakes that fail only in some frames; the bands
+they give hold the share of real videos accused at validation's level for
+clips of this kind, which the model card says.
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -76,6 +77,7 @@ def _rank_main(rank, world, port, argv, log_dir):
 
     os.replace = logged_replace  # fakelens writes every file atomically through os.replace
     code = main(argv)
+    (Path(log_dir) / f"left-rank{rank}.txt").write_text(repr(time.time()))  # after the process group closed
     if code:
         raise SystemExit(code)
 
@@ -130,6 +132,13 @@ def test_rank_zero_alone_writes_the_run(two_process_run):
     for name in ("config.json", "split.csv", "history.csv", "detector.json", "metrics.json", "LATEST"):
         assert name in written, name
     assert not (logs / "writes-rank1.txt").exists()
+
+
+def test_no_rank_leaves_while_rank_zero_still_finishes_the_run(two_process_run):
+    """Rank 0 calibrates and tests alone; a rank that tore the group down meanwhile could abort in gloo."""
+    run, logs = two_process_run
+    rank_one_left = float((logs / "left-rank1.txt").read_text())
+    assert rank_one_left >= (run / "metrics.json").stat().st_mtime  # metrics.json is rank 0's last write
 
 
 def test_resume_after_restarting_every_rank_with_torchrun(two_process_run, tmp_path):

@@ -66,7 +66,9 @@ def process_group() -> Iterator[bool]:
     """Join torchrun's process group for the duration of the block (nothing to do without torchrun).
 
     Yields whether the block runs distributed. A group made elsewhere (a test's
-    ``init_process_group``) is used as it is and left open.
+    ``init_process_group``) is used as it is and left open. On the way out every
+    rank waits for the others (rank 0 calibrates and tests alone) before the group
+    is destroyed; after an error it is destroyed at once.
     """
     if is_distributed() or not launched_by_torchrun():
         yield is_distributed()
@@ -78,8 +80,14 @@ def process_group() -> Iterator[bool]:
         dist.init_process_group("gloo")
     try:
         yield True
-    finally:
-        dist.destroy_process_group()
+    except BaseException:
+        dist.destroy_process_group()  # no barrier: the other ranks may never reach one
+        raise
+    # The ranks leave together: a rank that tore its group down while rank 0 still
+    # calibrated and tested (non-zero ranks finish first) was seen to abort in gloo's
+    # teardown ("terminate called without an active exception", exit -6).
+    dist.barrier()
+    dist.destroy_process_group()
 
 
 def local_world_size() -> int:

@@ -32,11 +32,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
 
-from make_memory_bank import side_samples, trained_on  # noqa: E402
+from make_memory_bank import trained_on  # noqa: E402
 
 from fakelens.adapt import adapt  # noqa: E402
 from fakelens.adapt.bank import BANK_FILE, MemoryBank  # noqa: E402
-from fakelens.data.multisource import SourceSpec, expand_path  # noqa: E402
+from fakelens.data.multisource import SourceSpec, expand_path, source_side  # noqa: E402
 from fakelens.inference.detector import DEFAULT_DIR, Detector  # noqa: E402
 
 #: The sources to adapt to, and what their fakes are (and whether the bundled default trained on that source).
@@ -56,7 +56,7 @@ CROSS = [("rvf10k", "headshots")]
 def pool_of(name: str, specs: dict[str, SourceSpec]):
     """The source's samples that the base did not train on: its test side (all of it, for a source the base never saw)."""
     if name in specs:
-        return side_samples(DEFAULT_DIR, specs[name], "test")
+        return source_side(specs[name], DEFAULT_DIR / "split.csv.gz", "test")
     manifest = Path(expand_path("${FAKELENS_DATA:-~/fakelens-data}")) / "crops" / name / "manifest.csv"
     if not manifest.is_file():
         return []
@@ -158,7 +158,7 @@ def adapt_on(chosen, work: Path, base: Path, seed: int) -> tuple[Path, float]:
 def dfdc_test(max_per_class: int, rng: np.random.Generator, specs: dict[str, SourceSpec]):
     if "dfdc" not in specs or not specs["dfdc"].resolved_path.exists():
         return []
-    samples = side_samples(DEFAULT_DIR, specs["dfdc"], "test")
+    samples = source_side(specs["dfdc"], DEFAULT_DIR / "split.csv.gz", "test")
     out = []
     for label in (0, 1):
         items = [s for s in samples if s.label == label]

@@ -14,6 +14,10 @@ the run saw, by its path inside its source, so that a run continued from the
 bundled detector (``--init-weights``) on any machine keeps its validation and
 test images out of training.
 
+It writes the run's ``detector.json``, which has no video bands: run ``fakelens calibrate-videos
+src/fakelens/weights`` and ``--video-section`` after it, and ``tools/make_memory_bank.py`` then this tool once more
+for the card's memory-bank paragraph (it describes a bank only when it was made from the run's weights).
+
 A leave-source-out study (``--leave-source-out``: a run made with the same recipe
 but without some of the bundled detector's sources, and its benchmark) becomes
 the card's "Leave-source-out runs" section; ``--card-section`` rewrites only that
@@ -31,9 +35,11 @@ import shutil
 from collections import Counter
 from pathlib import Path
 
+from fakelens.adapt.bank import bank_for
 from fakelens.data.multisource import SourceSpec, sample_keys
 from fakelens.data.split import read_split_csv
 from fakelens.evaluation.benchmark import group_rows
+from fakelens.inference.onnx_backend import file_weights_digest
 from fakelens.inference.tta import DEFAULT_VIEWS
 from fakelens.models import get_model_spec
 from fakelens.utils.atomic import atomic_path, write_json, write_text
@@ -153,6 +159,36 @@ def _face_science(run: Path, detector: dict) -> str:
                      "this detector " + ("aligns faces with it at run time" if aligned else "") + (" and " if aligned and families else "")
                      + ("was trained on pseudo-fakes made with it" if families else "") + ".")
     return "\n\n".join(parts) + ("\n" if parts else "")
+
+
+def _memory_bank_section(run: Path) -> str:
+    """What the bundled ``memory_bank.npz`` holds, when it was made from the run's weights (run the tool again after
+    ``tools/make_memory_bank.py``); empty otherwise, since a bank of other weights is not used by ``fakelens adapt``."""
+    bank = bank_for(WEIGHTS_DIR, file_weights_digest(run / "model.safetensors"))
+    if bank is None:
+        return ""
+    counts = bank.counts()
+    parts = ", ".join(
+        f"{name} {c['real']:,} + {c['fake']:,}" if c["real"] and c["fake"] else f"{name} {c['real'] + c['fake']:,} {'reals' if c['real'] else 'fakes'}"
+        for name, c in counts.items()
+    )
+    return f"""
+### Memory bank (`memory_bank.npz`, for `fakelens adapt`)
+
+Pooled features (PCA to {bank.coords.shape[1]}, float16), base logits and labels of {len(bank):,} *validation* faces of the
+sources above (real + fake: {parts}; the `val` side of `split.csv.gz`, none of their training or test faces), made by
+`tools/make_memory_bank.py` from these weights. No images. It keeps an adapted detector's bands from accusing these
+sources' real faces more often than this detector does; nothing was trained on it.
+"""
+
+
+def _weakest_perturbations(robustness: list[dict]) -> str:
+    """The card's line on the perturbations that cost the most in its robustness table (none without a table)."""
+    rows = sorted(robustness, key=lambda r: float(r["auc_drop"]), reverse=True)[:2]
+    if not rows or float(rows[0]["auc_drop"]) <= 0:
+        return ""
+    worst = " and ".join(f"{r['perturbation']} (ROC-AUC {float(r['auc_drop']):.3f} lower)" for r in rows)
+    return f"- Degraded faces: {worst} cost the most in the robustness table above.\n"
 
 
 def _video_section(detector: dict) -> str:
@@ -348,7 +384,7 @@ sources went through the same face detection and framing as `fakelens predict` (
 augmented with framing jitter, JPEG 30-100, rescaling, noise, blur and the social-media chain.
 {_face_science(run, detector)}{_distillation(run)}Compute: {info.get('train_minutes')} min (wall clock, on a 2-core CPU shared with other jobs), {info.get('train_images_seen')} draws, best epoch {info.get('best_epoch')} of {info.get('epochs_run')}. {lineage or _lineage(run)}
 None of these images carries a licence: research use only. No set reserved for independent evaluation was used.
-
+{_memory_bank_section(run)}
 ## Validation (what the bands were fitted on)
 | source | n | ROC-AUC | real called FAKE | fakes called FAKE | UNCERTAIN |
 |---|---|---|---|---|---|
@@ -381,9 +417,7 @@ smaller than the intervals is not evidence of a difference either way.
   and FairFace without race labels; groups of 60-150 faces leave intervals of several points. Clean studio portraits
   look more fake to it than news photos: read the audit rows' UNCERTAIN and "real >= threshold" columns, not only
   the FAKE verdicts.
-- Small faces: a crop downscaled to a quarter of its side costs the most of every perturbation in the robustness
-  table above (the zoomed test-time view enlarges what little detail is left).
-- One face crop is weak evidence: use many frames of a video. A photo with several faces gets a FAKE cut fitted for
+{_weakest_perturbations(robustness)}- One face crop is weak evidence: use many frames of a video. A photo with several faces gets a FAKE cut fitted for
   that many faces (from the validation reals); a video is judged by its most-fake person, with the cut for its number
   of people. {WITH_VIDEO_BANDS if detector.get("video_bands") else NO_VIDEO_BANDS}
 - The bands hold on the validation mix; on a platform's own data the base rate differs: re-fit them there (`fakelens calibrate`).
@@ -450,8 +484,8 @@ def main() -> None:
     write_json(WEIGHTS_DIR / "detector.json", detector)
     write_text(WEIGHTS_DIR / "MODEL_CARD.md", card)
     n_split = write_bundled_split(run, WEIGHTS_DIR / "split.csv.gz")
-    from fakelens.inference import load
     from fakelens.export.exporter import export_run
+    from fakelens.inference import load
 
     report = export_run(load(WEIGHTS_DIR, backend="torch"), WEIGHTS_DIR)
     print(f"bundled {run} ({size_mb:.1f} MB, the sides of {n_split:,} images) into {WEIGHTS_DIR}; "

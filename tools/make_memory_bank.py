@@ -21,10 +21,10 @@ import numpy as np
 
 from fakelens.adapt.bank import BANK_FILE, MemoryBank
 from fakelens.data.multisource import SourceSpec, source_side
-from fakelens.sources import Sample
 from fakelens.errors import FakelensError
 from fakelens.inference.detector import DEFAULT_DIR, Detector
 from fakelens.inference.onnx_backend import file_weights_digest
+from fakelens.sources import Sample
 
 #: The committed bank's size limit (bytes).
 MAX_BANK_BYTES = 3_000_000
@@ -61,6 +61,8 @@ def main(argv: list[str] | None = None) -> int:
     rng = np.random.default_rng(args.seed)
     chosen: list[Sample] = []
     for spec in trained_on(folder):
+        if spec.is_pseudo_fake:  # made on the fly from another source's reals: no stored faces to bank
+            continue
         samples = source_side(spec, folder / "split.csv.gz", "val")
         if not samples:
             print(f"{spec.name}: absent ({spec.resolved_path}); skipped", file=sys.stderr)

@@ -35,6 +35,11 @@ def trained_on(folder: Path) -> list[SourceSpec]:
     return [SourceSpec(**spec) for spec in info.get("trained_on", [])]
 
 
+def stored_sources(folder: Path) -> list[SourceSpec]:
+    """The training sources with images of their own: a pseudo-fake source is made on the fly from another's reals."""
+    return [spec for spec in trained_on(folder) if not spec.is_pseudo_fake]
+
+
 def balanced_subset(samples: list[Sample], limit: int, rng: np.random.Generator) -> list[Sample]:
     """At most ``limit`` samples, half of each class where both have enough."""
     by_label = {c: [s for s in samples if s.label == c] for c in (0, 1)}
@@ -60,9 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     detector = Detector.from_dir(folder)
     rng = np.random.default_rng(args.seed)
     chosen: list[Sample] = []
-    for spec in trained_on(folder):
-        if spec.is_pseudo_fake:  # made on the fly from another source's reals: no stored faces to bank
-            continue
+    for spec in stored_sources(folder):
         samples = source_side(spec, folder / "split.csv.gz", "val")
         if not samples:
             print(f"{spec.name}: absent ({spec.resolved_path}); skipped", file=sys.stderr)

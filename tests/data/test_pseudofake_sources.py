@@ -129,8 +129,10 @@ def test_the_shipped_pseudo_fake_configs_parse():
 
     configs = sorted((Path(__file__).resolve().parents[2] / "configs" / "data").glob("pseudo_*.yaml"))
     specs = [SourceSpec.parse(str(p)) for p in configs]
-    assert sorted(s.family for s in specs) == ["region", "sbi", "xray"]
-    assert all(s.is_pseudo_fake and s.real_from for s in specs)
+    # each family made from LFW's reals and from FFHQ's (rvf10k's real side), under distinct source names
+    assert sorted((s.family, s.real_from) for s in specs) == [(f, r) for f in ("region", "sbi", "xray") for r in ("lfw", "rvf10k")]
+    assert len({s.name for s in specs}) == len(specs)
+    assert all(s.is_pseudo_fake for s in specs)
 
 
 def test_a_run_trains_with_pseudo_fake_sources(tmp_path, kaggle_dataset):

@@ -150,3 +150,39 @@ def test_the_videos_section_states_the_video_bands_and_is_replaced_not_repeated(
     detector["info"]["video_calibration"]["clips"] = CLIP_RECIPE
     rolled = tool.replace_video_section(card, detector)
     assert CLIP_RECIPE in rolled.replace("\n", " ") and "beyond that roll" in rolled and tool.OLD_CLIPS not in rolled
+
+
+def test_the_card_describes_the_bank_only_when_it_was_made_from_the_runs_weights(load_tool, tmp_path, monkeypatch):
+    import numpy as np
+    from safetensors.numpy import save_file
+
+    from fakelens.adapt.bank import BANK_FILE, MemoryBank
+    from fakelens.inference.onnx_backend import file_weights_digest
+
+    tool = load_tool("make_default_detector")
+    weights = tmp_path / "weights"
+    weights.mkdir()
+    monkeypatch.setattr(tool, "WEIGHTS_DIR", weights)
+    runs = {}
+    for name, value in (("shipped", 1.0), ("other", 2.0)):
+        runs[name] = tmp_path / name
+        runs[name].mkdir()
+        save_file({"w": np.full((2, 2), value, np.float32)}, str(runs[name] / "model.safetensors"))
+    assert tool._memory_bank_section(runs["shipped"]) == ""  # no bank yet
+    rng = np.random.default_rng(0)
+    bank = MemoryBank.build(rng.normal(size=(7, 16)), rng.normal(size=7), [0, 1, 0, 1, 0, 0, 1], ["dfdc"] * 4 + ["lfw"] * 2 + ["sdfd"],
+                            file_weights_digest(runs["shipped"] / "model.safetensors"), ("mirror-zoom",), components=4)
+    bank.save(weights / BANK_FILE)
+    section = tool._memory_bank_section(runs["shipped"])
+    assert "PCA to 4" in section and "labels of 7 *validation* faces" in section
+    assert "dfdc 2 + 2, lfw 2 reals, sdfd 1 fakes" in section
+    assert tool._memory_bank_section(runs["other"]) == ""  # a bank of other weights is not described
+
+
+def test_the_card_names_the_perturbations_that_cost_the_most(load_tool):
+    tool = load_tool("make_default_detector")
+    rows = [{"perturbation": p, "auc_drop": d} for p, d in (("none", "0.0"), ("jpeg30", "0.019"), ("noise10", "0.049"), ("resize0.25", "0.035"))]
+    line = tool._weakest_perturbations(rows)
+    assert line.startswith("- Degraded faces: noise10 (ROC-AUC 0.049 lower) and resize0.25 (ROC-AUC 0.035 lower)")
+    assert tool._weakest_perturbations([]) == ""
+    assert tool._weakest_perturbations([{"perturbation": "none", "auc_drop": "0.0"}]) == ""

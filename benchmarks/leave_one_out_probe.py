@@ -81,7 +81,8 @@ def make_faces(sets, align: bool, image_size: int, seed: int):
     from fakelens.sources import Sample
 
     cfg = PreprocessConfig(image_size, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5), align)
-    donors = {side: [Sample(p, 0, g, "lfw") for p, g, _ in sets[("real:lfw", side)]] for side in ("train", "test")}
+    sides = {side for _, side in sets}
+    donors = {side: [Sample(p, 0, g, "lfw") for p, g, _ in sets.get(("real:lfw", side), [])] for side in sides}
     makers = {side: PseudoFakeMaker({"lfw": donors[side]}) for side in donors}
     faces = {}
     from tqdm import tqdm

@@ -1,0 +1,162 @@
+"""The fine-tuned leave-one-out table: does a detector catch a kind of fake it was never shown?
+
+    python benchmarks/leave_one_out_finetuned.py --split runs/loo/all/split.csv \\
+        --run all=runs/loo/all --run dfdc=runs/loo/dfdc --run GAN=runs/loo/GAN ... \\
+        --scores runs/loo/scores --out docs/figures/loo_finetuned.csv --plot docs/figures/loo_finetuned.png
+
+Each ``--run ROW=DIR`` is a trained run folder (or a bundled detector) whose training left ROW out; ``all`` is the
+reference that left nothing out. Rows are the fake sources of ``leave_one_out_probe.FAKE_ROWS`` (dfdc,
+openforensics, GAN = rvf10k + headshots, diffusion = sdfd) and the pseudo-fake families (sbi, xray, region, blended
+on LFW's test reals by the training code's own :class:`~fakelens.data.pseudofake.PseudoFakeMaker`). Only the test
+side of the split is read; every detector scores the same faces, decoded once.
+
+For every row: ROC-AUC of its test fakes against its own sources' test reals (diffusion, which has none, against
+FFHQ's: rvf10k's real side) and against the pooled test reals of every source, for the run that left the row out
+and for ``all``. The gap is what not having seen that kind costs at the same training budget. Scores are cached per
+run in ``--scores`` (a run is scored once, so runs can be added as they finish). CPU seconds are printed per stage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import time
+from pathlib import Path
+
+import numpy as np
+from leave_one_out_probe import FAKE_ROWS, FAMILIES, OWN_REALS, build_sets, make_faces, read_split
+
+#: Reals each row's fakes are compared with first; diffusion (SDFD) has no reals of its own.
+OWN = {**OWN_REALS, "diffusion": ["rvf10k"]}
+ROWS = list(FAKE_ROWS) + list(FAMILIES)
+
+
+def test_faces(split_file: str, n_test: int, image_size: int, seed: int):
+    """{key: uint8 faces} for the test side only: 'real:<source>' and each row."""
+    sets = build_sets(read_split(split_file), 0, n_test, seed)
+    sets = {k: v for k, v in sets.items() if k[1] == "test"}
+    faces, _ = make_faces(sets, align=False, image_size=image_size, seed=seed)
+    return {k[0]: v for k, v in faces.items()}
+
+
+def run_scores(run_dir: str, faces: dict[str, np.ndarray], cache: Path | None) -> dict[str, np.ndarray]:
+    """P(FAKE) of a detector on every key, from ``cache`` if it was scored before on the same faces."""
+    from fakelens.inference.detector import load
+
+    key_sizes = {k: len(v) for k, v in faces.items()}
+    if cache is not None and cache.is_file():
+        with np.load(cache) as stored:
+            if {k: len(stored[k]) for k in stored.files} == key_sizes:
+                return {k: stored[k] for k in stored.files}
+    det = load(run_dir, backend="torch")
+    if det.preprocess.image_size != next(iter(faces.values())).shape[1] or det.preprocess.align:
+        raise SystemExit(f"{run_dir}: faces were made at another size or alignment than this detector takes")
+    scores = {k: det.score_arrays(v) if len(v) else np.zeros(0) for k, v in faces.items()}
+    if cache is not None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_suffix(".tmp.npz")
+        np.savez(tmp, **scores)
+        tmp.replace(cache)
+    return scores
+
+
+def auc(reals: list[np.ndarray], fakes: np.ndarray) -> float | None:
+    from sklearn.metrics import roc_auc_score
+
+    reals = [r for r in reals if len(r)]
+    if not reals or not len(fakes):
+        return None
+    r = np.concatenate(reals)
+    return float(roc_auc_score(np.r_[np.zeros(len(r)), np.ones(len(fakes))], np.r_[r, fakes]))
+
+
+def row_figures(scores: dict[str, np.ndarray], row: str) -> tuple[float | None, float | None]:
+    """(AUC against the row's own reals, against the pooled test reals)."""
+    own = auc([scores.get("real:" + s, np.zeros(0)) for s in OWN[row]], scores[row])
+    pooled = auc([v for k, v in scores.items() if k.startswith("real:")], scores[row])
+    return own, pooled
+
+
+def plot(table: list[dict], path: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [t["held_out"] for t in table]
+    x = np.arange(len(rows))
+    fig, ax = plt.subplots(figsize=(7.5, 3.6))
+    ax.bar(x - 0.2, [t["auc_all"] or 0 for t in table], 0.4, label="shown (the all run)", color="#999999")
+    ax.bar(x + 0.2, [t["auc_left_out"] or 0 for t in table], 0.4, label="left out of training", color="#c0392b")
+    ax.axhline(0.5, color="k", lw=0.8, ls=":")
+    ax.set_xticks(x, rows)
+    ax.set_ylim(0.3, 1.0)
+    ax.set_ylabel("test ROC-AUC vs its own reals")
+    ax.set_title("Each kind of fake, shown in training or left out")
+    ax.legend(loc="lower left", fontsize=8)
+    fig.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--split", required=True, help="the split.csv all runs share (a run folder's; the bundled split.csv.gz has no labels)")
+    ap.add_argument("--run", action="append", required=True, metavar="ROW=DIR", help="a run that left ROW out; all=DIR: the reference")
+    ap.add_argument("--n-test", type=int, default=300, help="test images per source/row and class")
+    ap.add_argument("--image-size", type=int, default=160)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--scores", help="folder for each run's cached scores")
+    ap.add_argument("--out", help="write the table as CSV here")
+    ap.add_argument("--plot", help="write the bar chart here")
+    args = ap.parse_args()
+    runs = dict(r.split("=", 1) for r in args.run)
+    unknown = set(runs) - set(ROWS) - {"all"}
+    if unknown or "all" not in runs:
+        raise SystemExit(f"--run takes ROW=DIR with ROW in all, {', '.join(ROWS)}; 'all' is required (unknown: {sorted(unknown)})")
+
+    t0 = time.process_time()
+    faces = test_faces(args.split, args.n_test, args.image_size, args.seed)
+    t1 = time.process_time()
+    scores = {row: run_scores(d, faces, Path(args.scores) / f"{row}.npz" if args.scores else None) for row, d in runs.items()}
+    t2 = time.process_time()
+
+    table = []
+    for row in ROWS:
+        own_all, pooled_all = row_figures(scores["all"], row)
+        own_out, pooled_out = row_figures(scores[row], row) if row in scores else (None, None)
+        table.append(
+            {
+                "held_out": row,
+                "n_fakes": len(faces[row]),
+                "auc_all": own_all,
+                "auc_left_out": own_out,
+                "gap": None if own_out is None else own_all - own_out,
+                "auc_all_pooled": pooled_all,
+                "auc_left_out_pooled": pooled_out,
+            }
+        )
+    print(f"CPU s: faces {t1 - t0:.0f}, scoring {t2 - t1:.0f} ({len(runs)} detectors, {sum(map(len, faces.values()))} faces)")
+    fmt = lambda v: "not run" if v is None else f"{v:.3f}"  # noqa: E731
+    print("| held out | fakes | AUC shown (all) | AUC left out | cost | pooled reals: shown / left out |")
+    print("|---|---|---|---|---|---|")
+    for t in table:
+        print(
+            f"| {t['held_out']} | {t['n_fakes']} | {fmt(t['auc_all'])} | {fmt(t['auc_left_out'])} | {fmt(t['gap'])} | "
+            f"{fmt(t['auc_all_pooled'])} / {fmt(t['auc_left_out_pooled'])} |"
+        )
+    left = [t["auc_left_out"] for t in table if t["auc_left_out"] is not None]
+    if left:
+        print(f"left out: min {min(left):.3f}, mean {np.mean(left):.3f} over {len(left)} rows")
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        with open(args.out, "w", newline="") as fh:
+            w = csv.DictWriter(fh, fieldnames=list(table[0]))
+            w.writeheader()
+            w.writerows({k: round(v, 4) if isinstance(v, float) else v for k, v in t.items()} for t in table)
+    if args.plot:
+        plot(table, args.plot)
+
+
+if __name__ == "__main__":
+    main()

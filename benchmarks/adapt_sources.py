@@ -60,7 +60,6 @@ def pool_of(name: str, specs: dict[str, SourceSpec]):
     manifest = Path(expand_path("${FAKELENS_DATA:-~/fakelens-data}")) / "crops" / name / "manifest.csv"
     if not manifest.is_file():
         return []
-    spec = SourceSpec(name=name, path=str(manifest))
     from fakelens.sources import Sample, load_samples
 
     return [Sample(s.path, s.label, s.group, name) for s in load_samples(manifest, require_both=False)]
@@ -166,6 +165,27 @@ def dfdc_test(max_per_class: int, rng: np.random.Generator, specs: dict[str, Sou
     return out
 
 
+def adapt_row(name, n, d, pool, seed, work, embed, base, adapted_dirs, dfdc, dfdc_y, dfdc_lg, dfdc_ft) -> dict:
+    """One adapt on draw ``d`` of n + n examples of ``name``, measured on the rest of its pool and on DFDC's test side."""
+    chosen, rest = draw(pool, n, np.random.default_rng(seed + n + 1000 * d))
+    folder, seconds = adapt_on(chosen, work / f"{name}-{n}-{d}", base_without(name, work), seed + d)
+    if d == 0:
+        adapted_dirs[(name, n)] = folder
+    new = Detector.from_dir(folder)
+    y = np.array([s.label for s in rest])
+    lg, ft = embed([s.path for s in rest])
+    row = {"source": name, "what": SOURCES.get(name, ""), "n": n, "draw": d,
+           "rest_real": int((y == 0).sum()), "rest_fake": int((y == 1).sum()),
+           "seconds": round(seconds, 1),
+           "base": figures(y, base.calibration.proba(lg), base.calibration),
+           "adapted": figures(y, new.calibration.proba(new.adapter.logits(lg, ft)), new.calibration)}
+    if dfdc:
+        row["dfdc_base"] = figures(dfdc_y, base.calibration.proba(dfdc_lg), base.calibration)
+        row["dfdc_adapted"] = figures(dfdc_y, new.calibration.proba(new.adapter.logits(dfdc_lg, dfdc_ft)), new.calibration)
+    row["plain_lr_auc"] = plain_lr_auc(embed, chosen, rest)
+    return row
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", default="/work/results/adapt")
@@ -173,6 +193,8 @@ def main() -> None:
     p.add_argument("--sources", nargs="+", default=list(SOURCES))
     p.add_argument("--dfdc-per-class", type=int, default=500)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--draws", type=int, default=1, help="draws of the examples per source and size (the first is --seed's); "
+                   "with more than one, a table of each figure's mean and range over the draws follows")
     args = p.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -197,23 +219,9 @@ def main() -> None:
             if min(sum(s.label == c for s in pool) for c in (0, 1)) < n + 20:
                 print(f"{name}: too few images for {n} per class and a rest to measure", file=sys.stderr)
                 continue
-            chosen, rest = draw(pool, n, np.random.default_rng(args.seed + n))
-            folder, seconds = adapt_on(chosen, work / f"{name}-{n}", base_without(name, work), args.seed)
-            adapted_dirs[(name, n)] = folder
-            new = Detector.from_dir(folder)
-            y = np.array([s.label for s in rest])
-            lg, ft = embed([s.path for s in rest])
-            row = {"source": name, "what": SOURCES.get(name, ""), "n": n,
-                   "rest_real": int((y == 0).sum()), "rest_fake": int((y == 1).sum()),
-                   "seconds": round(seconds, 1),
-                   "base": figures(y, base.calibration.proba(lg), base.calibration),
-                   "adapted": figures(y, new.calibration.proba(new.adapter.logits(lg, ft)), new.calibration)}
-            if dfdc:
-                row["dfdc_base"] = figures(dfdc_y, base.calibration.proba(dfdc_lg), base.calibration)
-                row["dfdc_adapted"] = figures(dfdc_y, new.calibration.proba(new.adapter.logits(dfdc_lg, dfdc_ft)), new.calibration)
-            row["plain_lr_auc"] = plain_lr_auc(embed, chosen, rest)
-            rows.append(row)
-            print(json.dumps(row), file=sys.stderr)
+            for d in range(args.draws):
+                rows.append(adapt_row(name, n, d, pool, args.seed, work, embed, base, adapted_dirs, dfdc, dfdc_y, dfdc_lg, dfdc_ft))
+                print(json.dumps(rows[-1]), file=sys.stderr)
     cross = []
     for src, dst in CROSS:
         folder = adapted_dirs.get((src, 100))
@@ -242,12 +250,34 @@ def _a(v) -> str:
     return "n/a" if v is None else f"{v:.3f}"
 
 
+def draws_table(rows: list[dict]) -> list[str]:
+    """Mean and range over the draws of each source and size (nothing when each was drawn once)."""
+    cells: dict[tuple[str, int], list[dict]] = {}
+    for r in rows:
+        cells.setdefault((r["source"], r["n"]), []).append(r)
+    if all(len(v) < 2 for v in cells.values()):
+        return []
+
+    def spread(values, fmt) -> str:
+        values = [v for v in values if v is not None]
+        return f"{fmt(float(np.mean(values)))} ({fmt(min(values))}-{fmt(max(values))})" if values else "n/a"
+
+    lines = ["", "Over several draws of the examples (mean, and the range over the draws):", "",
+             "| source | examples per class | draws | AUC adapted | held-back fakes at FAKE | its reals accused | DFDC reals accused |",
+             "|---|---|---|---|---|---|---|"]
+    for (source, n), rs in cells.items():
+        lines.append(f"| {source} | {n} | {len(rs)} | {spread([r['adapted']['auc'] for r in rs], _a)} | "
+                     f"{spread([r['adapted']['caught'] for r in rs], _p)} | {spread([r['adapted']['accused'] for r in rs], _p)} | "
+                     f"{spread([r.get('dfdc_adapted', {}).get('accused') for r in rs], _p)} |")
+    return lines
+
+
 def markdown(result: dict) -> str:
     lines = ["| source (fakes) | examples per class | rest (real / fake) | AUC base -> adapted | plain LR on features (reference) "
              "| held-back fakes at FAKE (base -> adapted) | its reals accused (base -> adapted) | DFDC test AUC base -> adapted (change) "
              "| DFDC reals accused | adapt time |",
              "|---|---|---|---|---|---|---|---|---|---|"]
-    for r in result["rows"]:
+    for r in [r for r in result["rows"] if r.get("draw", 0) == 0]:
         b, a = r["base"], r["adapted"]
         dfdc = "n/a"
         acc = "n/a"
@@ -259,6 +289,7 @@ def markdown(result: dict) -> str:
                      f"{_a(r.get('plain_lr_auc'))} | "
                      f"{_p(b['caught'])} -> {_p(a['caught'])} | {_p(b['accused'])} -> {_p(a['accused'])} | {dfdc} | {acc} | "
                      f"{r['seconds']} s |")
+    lines += draws_table(result["rows"])
     if result["cross"]:
         lines += ["", "Cross-source (adapted on one source of a generator family, measured on all of another source's test side):", "",
                   "| adapted on (100 + 100) | measured on (real / fake) | AUC base -> adapted | fakes at FAKE | reals accused |",

@@ -88,6 +88,15 @@ def test_bands_accuse_no_population_of_reals_more_than_the_base(adapted):
     assert accused_new <= accused_base + 0.005
 
 
+def test_few_real_examples_are_warned_about_with_the_share_they_can_check():
+    from fakelens.adapt.api import few_reals_warning
+
+    # a new real face lands above the highest of n fitted reals' scores 1 time in n + 1: 3% needs 33 of them
+    assert "1 in 21" in few_reals_warning(20) and "5%" in few_reals_warning(20)
+    assert few_reals_warning(32) is not None and few_reals_warning(33) is None
+    assert "at least 41 real examples" in few_reals_warning(20)  # 33 fitted once a fifth is held back
+
+
 def test_the_adapted_folder_is_a_detector_every_entry_point_takes(adapted, new_kind, tmp_path):
     from fakelens.cli import main
 

@@ -76,6 +76,9 @@ def test_cli_warns_about_a_format_difference_and_still_adapts(tmp_path, capsys):
     assert code == 0, err
     assert "fakelens: warning: the fake examples are mostly .png" in err
     assert (tmp_path / "new" / "detector.json").is_file()
+    # 20 real examples, about 16 fitted on: too few to check the FAKE band at 3%, said on stderr and in the card
+    assert "fakelens: warning: only 1" in err and "real faces were fitted on" in err
+    assert "**Few real examples**: only 1" in (tmp_path / "new" / "MODEL_CARD.md").read_text()
     shutil.rmtree(tmp_path / "new")
 
 

@@ -181,3 +181,19 @@ def test_a_reimported_source_keeps_an_earlier_runs_sides(tmp_path, kaggle_datase
     # without the earlier split, the hash method puts some of them elsewhere
     plain = split_sources(moved, 0.2, 0.2, seed=0, progress=False, method="hash")
     assert sum(sp != before.get((s.source, k), sp) for s, k, sp in zip(plain[0], sample_keys(plain[0], moved), plain[1])) > 0
+
+
+def test_a_rewritten_split_file_is_read_again(tmp_path):
+    # the split file's rows are kept between calls (one read for many sources); a new version must not be served stale
+    photos = _real_only(tmp_path / "photos", n=6)
+    spec = SourceSpec(name="photos", path=str(photos))
+    samples = load_source(spec)
+    keys = sample_keys(samples, [spec])
+    split = tmp_path / "split.csv"
+    write_split_csv(split, samples, ["train"] * len(samples), keys)
+    assert set(read_earlier_sides(split, [spec]).values()) == {"train"}
+    write_split_csv(split, samples, ["test"] * (len(samples) - 1) + ["val"], keys)
+    assert sorted(read_earlier_sides(split, [spec]).values()) == ["test"] * (len(samples) - 1) + ["val"]
+    split.write_text("not,a\nsplit,file\n")
+    with pytest.raises(DataError, match="not a readable split.csv"):
+        read_earlier_sides(split, [spec])

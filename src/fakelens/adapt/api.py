@@ -27,6 +27,7 @@ from ..imaging.preprocess import batched
 from ..inference.calibration import Calibration
 from ..inference.detector import CONFIG_FILE, Detector, detector_dir
 from ..inference.onnx_backend import ONNX_FILE, WEIGHTS_FILE, file_weights_digest
+from ..stats.calibration import MAX_REAL_CALLED_FAKE
 from ..utils.atomic import write_json, write_text
 from .bank import MemoryBank, bank_for
 from .examples import AdaptInputError, Examples, check_examples, collect_examples
@@ -70,6 +71,24 @@ def holdout_split(labels: np.ndarray, groups: np.ndarray, seed: int, share: floa
     splitter = StratifiedGroupKFold(n_splits=max(2, round(1 / share)), shuffle=True, random_state=seed)
     fit_idx, held_idx = next(splitter.split(np.zeros(len(labels)), labels, groups))
     return fit_idx, held_idx
+
+
+def few_reals_warning(fitted_reals: int, share: float = MAX_REAL_CALLED_FAKE) -> str | None:
+    """A warning when too few real faces were fitted on to check the FAKE band at ``share`` (the bands' rule) of faces like them.
+
+    The band is set above the fitted reals' own out-of-fold scores, and a new face of the same kind lands above the
+    highest of n such scores 1 time in n + 1 (exchangeable scores, as in conformal prediction): below about
+    1 / share fitted reals, nothing in the examples can show that fewer new real faces are accused.
+    """
+    bound = 1.0 / (fitted_reals + 1)
+    if bound <= share:
+        return None
+    needed = int(np.ceil((1.0 / share - 1.0) / (1.0 - HOLDOUT)))
+    return (
+        f"only {fitted_reals} real faces were fitted on (a fifth of your examples is held back): the FAKE band can be "
+        f"checked on them down to about 1 in {fitted_reals + 1}, so about {bound:.0%} of new real faces like them may "
+        f"be called FAKE on average; give at least {needed} real examples to check it at {share:.0%}"
+    )
 
 
 def figures(labels: np.ndarray, probs: np.ndarray, calibration: Calibration) -> dict:
@@ -124,6 +143,9 @@ def adapt(
     logits, features = embed(detector, examples.faces, progress)
     user = Embedded(logits, features, np.asarray(examples.labels), np.asarray(examples.groups), np.asarray(examples.sources))
     fit_idx, held_idx = holdout_split(user.labels, user.groups, seed)
+    few_reals = few_reals_warning(int((user.labels[fit_idx] == 0).sum()))
+    if few_reals:
+        warn(few_reals)
     info = adapter_info(base, base_dir, detector, examples, seed, bank)
     fitted = fit_adapter(user.take(fit_idx), bank_embedded(bank), detector.calibration, seed, info)
     adapted = Calibration(1.0, fitted.threshold, detector.tta, fitted.bands, detector.calibration.tta_views)
@@ -144,6 +166,7 @@ def adapt(
         "accused_before": fitted.accused_before,
         "accused_after": fitted.accused_after,
         "bank": bank.counts() if bank else None,
+        "few_reals": few_reals,
     }
     write_adapted(out, base_dir, detector, fitted, adapted, examples, summary)
     return summary

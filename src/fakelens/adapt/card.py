@@ -89,6 +89,8 @@ def model_card(summary: dict, fitted: Fitted, base: Detector, examples: Examples
     ]
     for name, before in fitted.accused_before.items():
         lines.append(f"| {name} | {_pct(before)} | {_pct(fitted.accused_after[name])} |")
+    if summary.get("few_reals"):
+        lines += ["", f"**Few real examples**: {summary['few_reals']}."]
     has_video = any(p.lower().endswith((".mp4", ".avi", ".mov", ".mkv", ".webm")) for p in examples.paths)
     lines += [
         "",

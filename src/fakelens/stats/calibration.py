@@ -45,11 +45,15 @@ def choose_threshold(labels, prob_fake) -> float:
     return float(expit((lo + hi) / 2))
 
 
+#: The most any population of real faces may be given the FAKE verdict, by default.
+MAX_REAL_CALLED_FAKE = 0.03
+
+
 def fit_bands(
     labels,
     prob_fake,
     precision: float = 0.9,
-    max_real_called_fake: float = 0.03,
+    max_real_called_fake: float = MAX_REAL_CALLED_FAKE,
     min_support: int = 20,
     sources=None,
     min_fake_from: float = 0.0,

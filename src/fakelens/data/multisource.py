@@ -260,7 +260,8 @@ def _split_rows(path: str, mtime_ns: int, size: int) -> tuple[tuple[str, str, st
     calibration asks for one source's side at a time, and the bundled split has some 60,000 rows."""
     with _open_text(path) as fh:
         return tuple(
-            (row.get("source") or "", row.get("key") or "", "" if row.get("key") else row["path"], row["split"]) for row in csv.DictReader(fh)
+            (row.get("source") or "", row.get("key") or "", "" if row.get("key") else row["path"], row["split"])
+            for row in csv.DictReader(fh)
         )
 
 

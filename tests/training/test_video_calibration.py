@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 from skimage.data import astronaut
 
-from fakelens.data.clips import FRAME_SIZE, clip_frames, head_roll
+from fakelens.data.clips import FRAME_SIZE, clip_frames, head_roll, part_fake_faces, write_clip
 from fakelens.faces.cropping import crop_face
 from fakelens.faces.detectors import create_face_detector
 from fakelens.faces.video import predict_video
@@ -115,7 +115,6 @@ def test_video_bands_are_fitted_on_pooled_clip_scores_and_drive_the_video_verdic
     assert report["val_videos"]["real_called_fake"] <= 0.03 + 1e-9
     assert report["val_videos"]["roc_auc"] > 0.9  # the tint survives the clip, the codec and the pooling
     # a clip of a tinted face is judged by the video bands, pooled by their pooling unless asked otherwise
-    from fakelens.data.clips import write_clip
     from fakelens.imaging.imageio import load_image
 
     fake = next(s for s in val_faces if s.label == 1)
@@ -199,3 +198,29 @@ def test_a_bundled_detector_finds_its_validation_faces_in_its_training_sources(f
     found = validation_faces(split, trained_on)
     assert sorted(s.path for s in found) == sorted(s.path for s, side in zip(samples, sides) if side == "val")
     assert {s.source for s in found} == {"made"} and {s.label for s in found} == {0, 1}
+
+
+def test_a_part_fake_clip_shows_the_fake_in_one_stretch(face):
+    fake = _tint(face, 40)
+    faces = part_fake_faces(face, fake, 12, 3, np.random.default_rng(0))
+    marks = np.array([f is fake for f in faces])
+    assert marks.sum() == 3 and np.ptp(np.flatnonzero(marks)) == 2  # three frames, one after another
+    assert all(f is face for f in part_fake_faces(face, fake, 12, 0, np.random.default_rng(0)))
+    with pytest.raises(ValueError, match="11 faces for 12 frames"):
+        clip_frames(faces[:11], np.random.default_rng(0), n_frames=12)
+
+
+def test_topk_pooling_lets_a_fake_stretch_count_where_the_mean_does_not(tmp_path, face):
+    scorer = TintScorer()
+    fake = _tint(face, 80)
+    clips = {}
+    for name, n_fake in (("real", 0), ("part", 3)):
+        clips[name] = tmp_path / f"{name}.mp4"
+        write_clip(clips[name], part_fake_faces(face, fake, 12, n_fake, np.random.default_rng(1)), np.random.default_rng(2), 12)
+    pooled = {
+        (name, how): predict_video(scorer, clip, frames=12, aggregate_by=how).prob_fake
+        for name, clip in clips.items()
+        for how in ("mean", "topk")
+    }
+    assert pooled[("part", "topk")] > 0.7 > pooled[("part", "mean")], pooled  # 3 of 12 frames: FAKE by topk, not by the mean
+    assert pooled[("real", "topk")] < 0.3, pooled

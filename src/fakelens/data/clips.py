@@ -12,8 +12,10 @@ real video do, while the face keeps its label: the clip goes through
 pooling) like any video, and the video-level bands are fitted on its pooled
 score (:mod:`fakelens.training.video_calibration`).
 
-What such clips do not have is the face's own motion beyond the roll
-(talking, turning away) and fakes that fail only in some frames; the bands
+A part-fake clip (:func:`part_fake_faces`) shows a real face with its fake
+in one stretch of frames, for measuring the pooling (``benchmarks/part_fake_videos.py``);
+the bands are fitted on whole clips. What the clips do not have is the face's own
+motion beyond the roll (talking, turning away); the bands
 they give hold the share of real videos accused at validation's level for
 clips of this kind, which the model card says.
 """
@@ -21,6 +23,7 @@ clips of this kind, which the model card says.
 from __future__ import annotations
 
 import os
+from typing import Sequence
 
 import numpy as np
 from PIL import Image
@@ -48,13 +51,33 @@ def head_roll(rng: np.random.Generator, n_frames: int, max_roll: float = 10.0) -
     return amplitude * np.sin(2 * np.pi * np.arange(n_frames) / period + phase)
 
 
-def clip_frames(
-    face: np.ndarray, rng: np.random.Generator, n_frames: int = 12, size: tuple[int, int] = FRAME_SIZE, rolls: np.ndarray | None = None
-) -> list[np.ndarray]:
-    """``n_frames`` RGB frames of one face crop placed, drifting, zooming and rolling on a background.
+def part_fake_faces(real: np.ndarray, fake: np.ndarray, n_frames: int, n_fake: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """A face per frame: the real crop, and the fake crop made from it in one stretch of ``n_fake`` frames.
 
+    A deepfake video often fails only for a stretch (a turn, an occlusion, a fast move); such a clip asks whether
+    the pooling lets a few strongly fake frames count. ``real`` and ``fake`` should be of the same scene (a DFDC
+    fake and its ``original``), so that the clip is the same person throughout.
+    """
+    n_fake = int(np.clip(n_fake, 0, n_frames))
+    start = int(rng.integers(0, n_frames - n_fake + 1))
+    return [fake if start <= k < start + n_fake else real for k in range(n_frames)]
+
+
+def clip_frames(
+    face: np.ndarray | Sequence[np.ndarray],
+    rng: np.random.Generator,
+    n_frames: int = 12,
+    size: tuple[int, int] = FRAME_SIZE,
+    rolls: np.ndarray | None = None,
+) -> list[np.ndarray]:
+    """``n_frames`` RGB frames of a face crop placed, drifting, zooming and rolling on a background.
+
+    ``face``: one crop for every frame, or a crop per frame (:func:`part_fake_faces`), all placed alike.
     ``rolls``: the head's roll in each frame, degrees (default: drawn by :func:`head_roll`).
     """
+    faces = [face] * n_frames if isinstance(face, np.ndarray) else list(face)
+    if len(faces) != n_frames:
+        raise ValueError(f"{len(faces)} faces for {n_frames} frames")
     w, h = size
     background = _background(rng, size)
     side0 = rng.uniform(0.6, 0.7) * h
@@ -64,8 +87,9 @@ def clip_frames(
     rolls = head_roll(rng, n_frames) if rolls is None else np.asarray(rolls, dtype=np.float64)
     frames = []
     # RGBA: the corners a turn uncovers are transparent, so the background shows there, not black
-    source = Image.fromarray(np.ascontiguousarray(face)).convert("RGBA")
+    sources = {id(f): Image.fromarray(np.ascontiguousarray(f)).convert("RGBA") for f in faces}
     for k in range(n_frames):
+        source = sources[id(faces[k])]
         side = int(round(np.clip(side0 * (1 + zoom * k), 40, min(w, h) - 2)))
         x = int(round(np.clip(x0 + drift[0] * k, 0, w - side)))
         y = int(round(np.clip(y0 + drift[1] * k, 0, h - side)))
@@ -77,8 +101,10 @@ def clip_frames(
     return frames
 
 
-def write_clip(path: str | os.PathLike, face: np.ndarray, rng: np.random.Generator, n_frames: int = 12, fps: float = 10.0) -> None:
-    """One face crop -> an H.264 clip at ``path`` (CRF drawn from 23-30)."""
+def write_clip(
+    path: str | os.PathLike, face: np.ndarray | Sequence[np.ndarray], rng: np.random.Generator, n_frames: int = 12, fps: float = 10.0
+) -> None:
+    """A face crop (or a crop per frame) -> an H.264 clip at ``path`` (CRF drawn from 23-30)."""
     from ..faces.videoio import write_video
 
     write_video(path, clip_frames(face, rng, n_frames), fps=fps, crf=int(rng.integers(23, 31)))

@@ -2,6 +2,7 @@
 
     python benchmarks/leave_one_out_finetuned.py --split runs/loo/all/split.csv \\
         --run all=runs/loo/all --run dfdc=runs/loo/dfdc --run GAN=runs/loo/GAN ... \\
+        --also blends-only=runs/loo/blends --also shipped=src/fakelens/weights \\
         --scores runs/loo/scores --out docs/figures/loo_finetuned.csv --plot docs/figures/loo_finetuned.png
 
 Each ``--run ROW=DIR`` is a trained run folder (or a bundled detector) whose training left ROW out; ``all`` is the
@@ -12,8 +13,10 @@ side of the split is read; every detector scores the same faces, decoded once.
 
 For every row: ROC-AUC of its test fakes against its own sources' test reals (diffusion, which has none, against
 FFHQ's: rvf10k's real side) and against the pooled test reals of every source, for the run that left the row out
-and for ``all``. The gap is what not having seen that kind costs at the same training budget. Scores are cached per
-run in ``--scores`` (a run is scored once, so runs can be added as they finish). CPU seconds are printed per stage.
+and for ``all``. The gap is what not having seen that kind costs at the same training budget. ``--also NAME=DIR``
+adds a detector scored on every row as a column of its own (a blends-only specialist, which left every stored-fake
+row out; the shipped detector). Scores are cached per detector in ``--scores`` (each is scored once, so runs can be
+added as they finish). CPU seconds are printed per stage.
 """
 
 from __future__ import annotations
@@ -77,17 +80,20 @@ def row_figures(scores: dict[str, np.ndarray], row: str) -> tuple[float | None, 
     return own, pooled
 
 
-def plot(table: list[dict], path: str) -> None:
+def plot(table: list[dict], path: str, also: list[str]) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     rows = [t["held_out"] for t in table]
+    series = [("shown (the all run)", "auc_all", "#999999"), ("left out of training", "auc_left_out", "#c0392b")]
+    series += [(name, f"auc_{name}", colour) for name, colour in zip(also, ("#2c7fb8", "#7fbc41", "#8856a7"))]
     x = np.arange(len(rows))
-    fig, ax = plt.subplots(figsize=(7.5, 3.6))
-    ax.bar(x - 0.2, [t["auc_all"] or 0 for t in table], 0.4, label="shown (the all run)", color="#999999")
-    ax.bar(x + 0.2, [t["auc_left_out"] or 0 for t in table], 0.4, label="left out of training", color="#c0392b")
+    width = 0.8 / len(series)
+    fig, ax = plt.subplots(figsize=(8, 3.8))
+    for i, (label, key, colour) in enumerate(series):
+        ax.bar(x - 0.4 + width * (i + 0.5), [t[key] or 0 for t in table], width, label=label, color=colour)
     ax.axhline(0.5, color="k", lw=0.8, ls=":")
     ax.set_xticks(x, rows)
     ax.set_ylim(0.3, 1.0)
@@ -103,6 +109,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--split", required=True, help="the split.csv all runs share (a run folder's; the bundled split.csv.gz has no labels)")
     ap.add_argument("--run", action="append", required=True, metavar="ROW=DIR", help="a run that left ROW out; all=DIR: the reference")
+    ap.add_argument("--also", action="append", default=[], metavar="NAME=DIR", help="a detector scored on every row as a column of its own")
     ap.add_argument("--n-test", type=int, default=300, help="test images per source/row and class")
     ap.add_argument("--image-size", type=int, default=160)
     ap.add_argument("--seed", type=int, default=0)
@@ -111,6 +118,7 @@ def main() -> None:
     ap.add_argument("--plot", help="write the bar chart here")
     args = ap.parse_args()
     runs = dict(r.split("=", 1) for r in args.run)
+    also = dict(r.split("=", 1) for r in args.also)
     unknown = set(runs) - set(ROWS) - {"all"}
     if unknown or "all" not in runs:
         raise SystemExit(f"--run takes ROW=DIR with ROW in all, {', '.join(ROWS)}; 'all' is required (unknown: {sorted(unknown)})")
@@ -118,7 +126,11 @@ def main() -> None:
     t0 = time.process_time()
     faces = test_faces(args.split, args.n_test, args.image_size, args.seed)
     t1 = time.process_time()
-    scores = {row: run_scores(d, faces, Path(args.scores) / f"{row}.npz" if args.scores else None) for row, d in runs.items()}
+    detectors = {**{row: d for row, d in runs.items()}, **{"also:" + name: d for name, d in also.items()}}
+    scores = {
+        key: run_scores(d, faces, Path(args.scores) / f"{key.replace(':', '-')}.npz" if args.scores else None)
+        for key, d in detectors.items()
+    }
     t2 = time.process_time()
 
     table = []
@@ -134,16 +146,19 @@ def main() -> None:
                 "gap": None if own_out is None else own_all - own_out,
                 "auc_all_pooled": pooled_all,
                 "auc_left_out_pooled": pooled_out,
+                **{f"auc_{name}": row_figures(scores["also:" + name], row)[0] for name in also},
             }
         )
-    print(f"CPU s: faces {t1 - t0:.0f}, scoring {t2 - t1:.0f} ({len(runs)} detectors, {sum(map(len, faces.values()))} faces)")
+    print(f"CPU s: faces {t1 - t0:.0f}, scoring {t2 - t1:.0f} ({len(detectors)} detectors, {sum(map(len, faces.values()))} faces)")
     fmt = lambda v: "not run" if v is None else f"{v:.3f}"  # noqa: E731
-    print("| held out | fakes | AUC shown (all) | AUC left out | cost | pooled reals: shown / left out |")
-    print("|---|---|---|---|---|---|")
+    extra = "".join(f" {name} |" for name in also)
+    print(f"| held out | fakes | AUC shown (all) | AUC left out | cost | pooled reals: shown / left out |{extra}")
+    print("|---" * (6 + len(also)) + "|")
     for t in table:
+        cells = "".join(f" {fmt(t[f'auc_{name}'])} |" for name in also)
         print(
             f"| {t['held_out']} | {t['n_fakes']} | {fmt(t['auc_all'])} | {fmt(t['auc_left_out'])} | {fmt(t['gap'])} | "
-            f"{fmt(t['auc_all_pooled'])} / {fmt(t['auc_left_out_pooled'])} |"
+            f"{fmt(t['auc_all_pooled'])} / {fmt(t['auc_left_out_pooled'])} |{cells}"
         )
     left = [t["auc_left_out"] for t in table if t["auc_left_out"] is not None]
     if left:
@@ -155,7 +170,7 @@ def main() -> None:
             w.writeheader()
             w.writerows({k: round(v, 4) if isinstance(v, float) else v for k, v in t.items()} for t in table)
     if args.plot:
-        plot(table, args.plot)
+        plot(table, args.plot, list(also))
 
 
 if __name__ == "__main__":

@@ -63,6 +63,17 @@ def run_scores(run_dir: str, faces: dict[str, np.ndarray], cache: Path | None) -
     return scores
 
 
+def cache_file(folder: str | None, key: str, run_dir: str) -> Path | None:
+    """Where a detector's scores are cached: named by its folder and the version of its weights and calibration."""
+    if folder is None:
+        return None
+    import hashlib
+
+    run = Path(run_dir).resolve()
+    stamp = [str(run)] + [f"{(run / f).stat().st_mtime_ns}" for f in ("model.safetensors", "detector.json") if (run / f).exists()]
+    return Path(folder) / f"{key.replace(':', '-')}-{hashlib.sha1('|'.join(stamp).encode()).hexdigest()[:12]}.npz"
+
+
 def auc(reals: list[np.ndarray], fakes: np.ndarray) -> float | None:
     from sklearn.metrics import roc_auc_score
 
@@ -127,10 +138,7 @@ def main() -> None:
     faces = test_faces(args.split, args.n_test, args.image_size, args.seed)
     t1 = time.process_time()
     detectors = {**{row: d for row, d in runs.items()}, **{"also:" + name: d for name, d in also.items()}}
-    scores = {
-        key: run_scores(d, faces, Path(args.scores) / f"{key.replace(':', '-')}.npz" if args.scores else None)
-        for key, d in detectors.items()
-    }
+    scores = {key: run_scores(d, faces, cache_file(args.scores, key, d)) for key, d in detectors.items()}
     t2 = time.process_time()
 
     table = []

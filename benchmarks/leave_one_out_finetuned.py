@@ -107,7 +107,7 @@ def plot(table: list[dict], path: str, also: list[str]) -> None:
         ax.bar(x - 0.4 + width * (i + 0.5), [t[key] or 0 for t in table], width, label=label, color=colour)
     ax.axhline(0.5, color="k", lw=0.8, ls=":")
     ax.set_xticks(x, rows)
-    ax.set_ylim(0.3, 1.0)
+    ax.set_ylim(0.2, 1.0)
     ax.set_ylabel("test ROC-AUC vs its own reals")
     ax.set_title("Each kind of fake, shown in training or left out")
     ax.legend(loc="lower left", fontsize=8)

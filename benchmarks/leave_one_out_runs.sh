@@ -1,0 +1,56 @@
+#!/bin/bash
+# The training runs of the fine-tuned leave-one-out table (docs/face-science.md, session 17), one after another.
+#
+#   benchmarks/leave_one_out_runs.sh OUT INIT [ROW ...]     # rows: all GAN openforensics sbi xray region diffusion blends
+#   DRY_RUN=1 benchmarks/leave_one_out_runs.sh OUT INIT      # print the commands only
+#
+# OUT gets cfg/ (the source YAMLs each row trains on) and a run folder per row; INIT is the detector every run starts
+# from (the table used the DFDC-only default, commit 89030b0, so the dfdc row cannot be run from it). Each row trains
+# the shipped recipe's data minus one kind of fake: a fake source's YAML gets `train_fakes: false` (its reals stay,
+# paired with self-blends of them), `sbi` zeroes the self-blend share and drops the pseudo_sbi sources, a family row
+# drops its two pseudo-fake sources, `diffusion` drops SDFD, `blends` keeps only reals and pseudo-fakes. A folder
+# with checkpoints is resumed. The table reads every run at its last epoch: where the trainer kept an earlier one
+# (detector.json's info.best_epoch), copy checkpoints/epoch-004/model.safetensors with detector.json, config.json and
+# split.csv into a new folder and run `fakelens calibrate` on it. Then score them with
+# benchmarks/leave_one_out_finetuned.py.
+set -euo pipefail
+OUT=${1:?OUT folder}; INIT=${2:?INIT detector folder}; shift 2
+ROWS=${*:-all GAN openforensics sbi xray region diffusion blends}
+D=configs/data; C=$OUT/cfg
+mkdir -p "$C"
+strip() { grep -v '^#' "$1"; }
+for s in dfdc openforensics rvf10k headshots; do { strip $D/$s.yaml; echo "train_fakes: false"; } > "$C/${s}_nofakes.yaml"; done
+strip $D/dfdc.yaml | sed 's/^sbi: .*/sbi: 0.0/' > "$C/dfdc_nosbi.yaml"
+strip $D/lfw.yaml | sed 's/^sbi: .*/sbi: 0.0/; s/^weight: .*/weight: 0.5/' > "$C/lfw_nosbi.yaml"
+for f in sbi xray region; do for suffix in "" _ffhq; do
+  strip $D/pseudo_$f$suffix.yaml | sed 's/^weight: .*/weight: 0.2/' > "$C/pseudo_$f$suffix.yaml"
+done; done
+PSEUDO="$C/pseudo_sbi.yaml $C/pseudo_sbi_ffhq.yaml $C/pseudo_xray.yaml $C/pseudo_xray_ffhq.yaml $C/pseudo_region.yaml $C/pseudo_region_ffhq.yaml"
+ALL="$D/dfdc.yaml $D/openforensics.yaml $D/rvf10k.yaml $D/headshots.yaml $D/sdfd.yaml $D/lfw.yaml $PSEUDO"
+row_sources() {
+  case $1 in
+    all) echo "$ALL" ;;
+    GAN) echo "$ALL" | sed "s#$D/rvf10k.yaml#$C/rvf10k_nofakes.yaml#; s#$D/headshots.yaml#$C/headshots_nofakes.yaml#" ;;
+    dfdc) echo "$ALL" | sed "s#$D/dfdc.yaml#$C/dfdc_nofakes.yaml#" ;;
+    openforensics) echo "$ALL" | sed "s#$D/openforensics.yaml#$C/openforensics_nofakes.yaml#" ;;
+    sbi) echo "$ALL" | sed "s#$D/dfdc.yaml#$C/dfdc_nosbi.yaml#; s#$D/lfw.yaml#$C/lfw_nosbi.yaml#; s#$C/pseudo_sbi.yaml##; s#$C/pseudo_sbi_ffhq.yaml##" ;;
+    xray | region) echo "$ALL" | sed "s#$C/pseudo_$1.yaml##; s#$C/pseudo_$1_ffhq.yaml##" ;;
+    diffusion) echo "$ALL" | sed "s#$D/sdfd.yaml##" ;;
+    blends) echo "$C/dfdc_nofakes.yaml $C/openforensics_nofakes.yaml $C/rvf10k_nofakes.yaml $C/headshots_nofakes.yaml $D/lfw.yaml $PSEUDO" ;;
+    *) echo "unknown row: $1" >&2; exit 2 ;;
+  esac
+}
+for row in $ROWS; do
+  out=$OUT/$row
+  if [ -f "$out/detector.json" ]; then echo "$row: done already"; continue; fi
+  args=(); for f in $(row_sources "$row"); do args+=(--data "$f"); done
+  resume=(); if ls "$out"/checkpoints/epoch-* >/dev/null 2>&1; then resume=(--resume); fi
+  cmd=(fakelens train --config configs/efficientnet_lite0.yaml "${args[@]}" --cue-chain 0.25 --init-weights "$INIT"
+       --lr 2e-4 --split-from src/fakelens/weights --epochs 4 --samples-per-epoch 4800 --max-val-batches 40 --patience 0
+       --out "$out" "${resume[@]}")
+  if [ -n "${DRY_RUN:-}" ]; then echo "${cmd[*]}"; continue; fi
+  echo "$(date +%T) start $row"
+  start=$(date +%s)
+  OMP_WAIT_POLICY=PASSIVE "${cmd[@]}"
+  echo "$(date +%T) end $row: $(( $(date +%s) - start )) s"
+done

@@ -22,12 +22,11 @@ added as they finish). CPU seconds are printed per stage.
 from __future__ import annotations
 
 import argparse
-import csv
 import time
 from pathlib import Path
 
 import numpy as np
-from leave_one_out_probe import FAKE_ROWS, FAMILIES, OWN_REALS, build_sets, make_faces, read_split
+from leave_one_out_probe import FAKE_ROWS, FAMILIES, OWN_REALS, build_sets, make_faces, read_split, write_table
 
 #: Reals each row's fakes are compared with first; diffusion (SDFD) has no reals of its own.
 OWN = {**OWN_REALS, "diffusion": ["rvf10k"]}
@@ -56,10 +55,11 @@ def run_scores(run_dir: str, faces: dict[str, np.ndarray], cache: Path | None) -
         raise SystemExit(f"{run_dir}: faces were made at another size or alignment than this detector takes")
     scores = {k: det.score_arrays(v) if len(v) else np.zeros(0) for k, v in faces.items()}
     if cache is not None:
+        from fakelens.utils.atomic import atomic_path
+
         cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_suffix(".tmp.npz")
-        np.savez(tmp, **scores)
-        tmp.replace(cache)
+        with atomic_path(cache, ".npz") as tmp:
+            np.savez(tmp, **scores)
     return scores
 
 
@@ -172,11 +172,7 @@ def main() -> None:
     if left:
         print(f"left out: min {min(left):.3f}, mean {np.mean(left):.3f} over {len(left)} rows")
     if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        with open(args.out, "w", newline="") as fh:
-            w = csv.DictWriter(fh, fieldnames=list(table[0]))
-            w.writeheader()
-            w.writerows({k: round(v, 4) if isinstance(v, float) else v for k, v in t.items()} for t in table)
+        write_table(args.out, table)
     if args.plot:
         plot(table, args.plot, list(also))
 

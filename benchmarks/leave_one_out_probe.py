@@ -122,6 +122,15 @@ def probe_auc(train_x, train_y, test_x, test_y) -> float:
     return float(roc_auc_score(test_y, clf.predict_proba(test_x)[:, 1])), clf
 
 
+def write_table(path: str, table: list[dict]) -> None:
+    """The table's rows as CSV (floats to 4 decimals), its folder made if needed."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(table[0]))
+        w.writeheader()
+        w.writerows({k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()} for row in table)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--split", required=True, help="a run's split.csv (sources as in configs/data)")
@@ -180,11 +189,7 @@ def main() -> None:
             cells = " | ".join("n/a" if a is None else f"{a:.3f}" for a in aucs)
             print(f"| {recipe}, {what} | {cells} | {min(known):.3f} | {np.mean(known):.3f} |")
     if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        with open(args.out, "w", newline="") as fh:
-            w = csv.DictWriter(fh, fieldnames=list(table[0]))
-            w.writeheader()
-            w.writerows(table)
+        write_table(args.out, table)
 
 
 if __name__ == "__main__":

@@ -51,13 +51,6 @@ def test_pairs(run: Path, n: int, seed: int) -> list[tuple[str, str]]:
     return [pairs[i] for i in sorted(rng.choice(len(pairs), min(n, len(pairs)), replace=False))]
 
 
-def verdict(calibration, pooling: str, prob: float) -> str:
-    """The verdict the product gives a video pooled this way: the video bands for their own pooling, else the face bands."""
-    if calibration.video_bands is not None and calibration.video_aggregate == pooling:
-        return calibration.video_bands.verdict(prob)
-    return calibration.verdict(prob)
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--run", default=str(DEFAULT_DIR), help="a detector folder with video bands (default: the bundled one)")
@@ -100,7 +93,8 @@ def main() -> None:
     for k in args.fake_frames:
         for p in POOLINGS:
             probs = np.asarray(scores[(k, p)])
-            verdicts = [verdict(cal, p, v) for v in probs]
+            # as predict_video judges a clip of one person: the video bands for their own pooling, else the face bands
+            verdicts = [cal.video_verdict(float(v), 1, p) for v in probs]
             real = np.asarray(scores[(0, p)])
             auc = float(roc_auc_score(np.r_[np.zeros(len(real)), np.ones(len(probs))], np.r_[real, probs])) if k and len(probs) else None
             rows.append(
@@ -114,7 +108,7 @@ def main() -> None:
                     "mean_prob": float(probs.mean()) if len(probs) else None,
                 }
             )
-    bands = f"video bands (topk) REAL < {cal.video_bands.real_below:.3f}, FAKE >= {cal.video_bands.fake_from:.3f}" if cal.video_bands else "no video bands"
+    bands = f"video bands ({cal.video_aggregate}) REAL < {cal.video_bands.real_below:.3f}, FAKE >= {cal.video_bands.fake_from:.3f}" if cal.video_bands else "no video bands"
     lines = [
         f"{len(pairs)} DFDC test pairs (fake + its original), {N_FRAMES}-frame clips, {missed} clips without a face; "
         f"{seconds / 60:.1f} min; {bands}; face bands REAL < {cal.bands.real_below:.3f}, FAKE >= {cal.bands.fake_from:.3f}.",

@@ -39,6 +39,20 @@ def test_study_configs_in_repo_cover_the_zoo():
     assert {"simple_cnn", "meso4", "xception", "efficientnet_b0", "resnet50", "mobilenetv3_large", "efficientnet_lite0"} <= models
 
 
+@pytest.mark.parametrize("name", ["efficientnet_lite1_192", "efficientnet_lite2_224"])
+def test_capacity_configs_differ_from_the_cpu_default_only_in_model_and_size(name):
+    # the capacity comparison (issue 27) is only fair if nothing but the backbone and its input size changes
+    from pathlib import Path
+
+    from fakelens.models import list_models
+
+    root = Path(__file__).resolve().parents[2] / "configs"
+    base = TrainConfig.from_file(root / "efficientnet_lite0.yaml").to_dict()
+    cfg = TrainConfig.from_file(root / "capacity" / f"{name}.yaml").to_dict()
+    assert {k for k in cfg if cfg[k] != base[k]} == {"model", "image_size"}
+    assert cfg["model"] in list_models() and f"{cfg['model'].split('_')[-1]}_{cfg['image_size']}" == name.split("_", 1)[1]
+
+
 def test_study_without_offline_weights_falls_back_to_random_init(tmp_path, kaggle_dataset, monkeypatch):
     from fakelens.training.study import _with_pretrained
 

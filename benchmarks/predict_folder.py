@@ -20,6 +20,21 @@ from _common import sample_images  # noqa: E402
 import fakelens  # noqa: E402
 
 
+def end_to_end(det, paths: list[str], batch_size: int = 32) -> dict:
+    """Images per second over ``paths`` in batches, and batch-1 latency over 50 of them (decoding included)."""
+    det.score_files(paths[: 2 * batch_size], batch_size=batch_size)  # warm-up
+    t = time.perf_counter()
+    rows = det.score_files(paths, batch_size=batch_size)
+    elapsed = time.perf_counter() - t
+    assert all(not r["error"] for r in rows)
+    lat = []
+    for p in [paths[i % len(paths)] for i in range(50)]:
+        t1 = time.perf_counter()
+        det.score_files([p], batch_size=1)
+        lat.append(time.perf_counter() - t1)
+    return {"images_per_s": len(paths) / elapsed, "p50_ms": 1000 * np.median(lat), "p95_ms": 1000 * np.percentile(lat, 95)}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--run", help="run folder (default: the bundled detector)")
@@ -32,20 +47,10 @@ def main() -> None:
     det = fakelens.load(args.run, backend=args.backend)
     if args.align:
         det.preprocess = dataclasses.replace(det.preprocess, align=args.align == "on")
-    det.score_files(paths[: 2 * args.batch_size], batch_size=args.batch_size)  # warm-up
-    t = time.perf_counter()
-    rows = det.score_files(paths, batch_size=args.batch_size)
-    elapsed = time.perf_counter() - t
-    assert all(not r["error"] for r in rows)
-    one = [paths[i % len(paths)] for i in range(50)]
-    lat = []
-    for p in one:
-        t1 = time.perf_counter()
-        det.score_files([p], batch_size=1)
-        lat.append(time.perf_counter() - t1)
+    speed = end_to_end(det, paths, args.batch_size)
     print(f"{det!r} align={det.preprocess.align}")
-    print(f"folder of {len(paths)} crops, batch {args.batch_size}: {len(paths) / elapsed:.1f} images/s end to end (decode included)")
-    print(f"batch-1 latency (decode included): p50 {1000 * np.median(lat):.1f} ms, p95 {1000 * np.percentile(lat, 95):.1f} ms")
+    print(f"folder of {len(paths)} crops, batch {args.batch_size}: {speed['images_per_s']:.1f} images/s end to end (decode included)")
+    print(f"batch-1 latency (decode included): p50 {speed['p50_ms']:.1f} ms, p95 {speed['p95_ms']:.1f} ms")
 
 
 if __name__ == "__main__":

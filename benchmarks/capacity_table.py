@@ -1,0 +1,135 @@
+"""Issue 27's capacity and resolution comparison: the same recipe at several backbones and input sizes.
+
+    python benchmarks/capacity_table.py --split runs/cap/lite0/blends/split.csv \\
+        --run lite0=runs/cap/lite0/blends --run lite1=runs/cap/lite1/blends --run lite2=runs/cap/lite2/blends \\
+        --scores runs/cap/scores --out docs/figures/capacity.csv --plot docs/figures/capacity.png
+
+Per run (listed smallest first; the first is the baseline the rule compares against):
+
+* what chooses (docs/face-science.md, session 18): the pooled validation ROC-AUC and the lowest per-source validation
+  ROC-AUC from the run's ``calibration.json``; a larger model wins only if it gains >= 0.01 on both;
+* the gate: the ONNX export's size (<= 25 MB) and end-to-end images/s on face crops (>= 100; the same measurement as
+  ``predict_folder.py``, ``--n`` crops, ONNX Runtime);
+* reported beside them: test ROC-AUC of every row of the leave-one-out table (``leave_one_out_finetuned.py``'s rows
+  and faces, made at each run's own input size).
+
+Measure speed on an idle machine: ``--no-speed`` skips it (and the ONNX export) while other work runs.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import sample_images  # noqa: E402
+from leave_one_out_finetuned import ROWS, cache_file, row_figures, run_scores, test_faces  # noqa: E402
+from leave_one_out_probe import write_table  # noqa: E402
+from predict_folder import end_to_end  # noqa: E402
+
+MIN_GAIN = 0.01
+MAX_MB, MIN_IMAGES_PER_S = 25.0, 100.0
+
+
+def validation_figures(run_dir: str) -> dict:
+    """Pooled and per-source validation ROC-AUC as the run's calibration measured them."""
+    cal = json.loads((Path(run_dir) / "calibration.json").read_text())
+    by_source = {s: m["roc_auc"] for s, m in cal["val_by_source"].items() if m.get("roc_auc") is not None}
+    return {"val_auc": cal["val"]["roc_auc"], "val_auc_min": min(by_source.values()), **{f"val_auc_{s}": v for s, v in by_source.items()}}
+
+
+def gate_figures(run_dir: str, n: int) -> dict:
+    """ONNX size and end-to-end speed of the run's detector."""
+    import fakelens
+    from fakelens.export.exporter import export_cached
+
+    onnx_mb = export_cached(fakelens.load(run_dir, backend="torch")).stat().st_size / 2**20
+    speed = end_to_end(fakelens.load(run_dir, backend="onnx"), sample_images(n))
+    return {"onnx_mb": onnx_mb, "images_per_s": speed["images_per_s"], "p50_ms": speed["p50_ms"]}
+
+
+def choose(table: list[dict]) -> str:
+    """The rule written before the results: the first (smallest) run unless a larger one that passes the gate gains
+    >= MIN_GAIN on both validation figures; among those, the largest pooled gain."""
+    base = table[0]
+    passes = lambda t: "onnx_mb" not in t or (t["onnx_mb"] <= MAX_MB and t["images_per_s"] >= MIN_IMAGES_PER_S)  # noqa: E731
+    better = [
+        t for t in table[1:]
+        if passes(t) and t["val_auc"] - base["val_auc"] >= MIN_GAIN and t["val_auc_min"] - base["val_auc_min"] >= MIN_GAIN
+    ]
+    return max(better, key=lambda t: t["val_auc"])["name"] if better else base["name"]
+
+
+def plot(table: list[dict], path: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    keys = ["val_auc", "val_auc_min"] + [f"test_{row}" for row in ROWS]
+    labels = ["val pooled", "val lowest source"] + ROWS
+    x = np.arange(len(keys))
+    width = 0.8 / len(table)
+    fig, ax = plt.subplots(figsize=(9, 3.8))
+    for i, t in enumerate(table):
+        speed = f", {t['images_per_s']:.0f} img/s, {t['onnx_mb']:.1f} MB" if "images_per_s" in t else ""
+        ax.bar(x - 0.4 + width * (i + 0.5), [t.get(k) or 0 for k in keys], width, label=f"{t['name']} ({t['model']}, {t['image_size']} px{speed})")
+    ax.axhline(0.5, color="k", lw=0.8, ls=":")
+    ax.set_xticks(x, labels, rotation=20)
+    ax.set_ylim(0.2, 1.0)
+    ax.set_ylabel("ROC-AUC")
+    ax.set_title("One recipe at three backbones and input sizes (validation: sources these runs never saw fakes of)")
+    ax.legend(loc="lower left", fontsize=8)
+    fig.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--split", required=True, help="the split.csv all runs share (a run folder's)")
+    ap.add_argument("--run", action="append", required=True, metavar="NAME=DIR", help="a run; the first is the baseline")
+    ap.add_argument("--n-test", type=int, default=300, help="test images per leave-one-out row and source")
+    ap.add_argument("--n", type=int, default=2000, help="face crops timed end to end")
+    ap.add_argument("--no-speed", action="store_true", help="skip the ONNX export and the timing")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--scores", help="folder for each run's cached test scores")
+    ap.add_argument("--out", help="write the table as CSV here")
+    ap.add_argument("--plot", help="write the bar chart here")
+    args = ap.parse_args()
+
+    table, faces_by_size = [], {}
+    for name, run_dir in (r.split("=", 1) for r in args.run):
+        t0 = time.process_time()
+        info = json.loads((Path(run_dir) / "detector.json").read_text())
+        size = info["preprocess"]["image_size"]
+        if size not in faces_by_size:
+            faces_by_size[size] = test_faces(args.split, args.n_test, size, args.seed)
+        scores = run_scores(run_dir, faces_by_size[size], cache_file(args.scores, name, run_dir))
+        row = {"name": name, "model": info["model"], "image_size": size, **validation_figures(run_dir)}
+        row.update({f"test_{r}": row_figures(scores, r)[0] for r in ROWS})
+        if not args.no_speed:
+            row.update(gate_figures(run_dir, args.n))
+        print(f"{name}: {time.process_time() - t0:.0f} CPU s", file=sys.stderr)
+        table.append(row)
+
+    fmt = lambda v: "n/a" if v is None else f"{v:.3f}"  # noqa: E731
+    cols = ["val_auc", "val_auc_min"] + [f"test_{r}" for r in ROWS]
+    gate = ["onnx_mb", "images_per_s"] if not args.no_speed else []
+    print("| run | model | px | " + " | ".join(cols + gate) + " |")
+    print("|---" * (3 + len(cols) + len(gate)) + "|")
+    for t in table:
+        print(f"| {t['name']} | {t['model']} | {t['image_size']} | " + " | ".join(fmt(t[c]) for c in cols) + "".join(f" | {t[g]:.1f}" for g in gate) + " |")
+    print(f"chosen by the rule (gain >= {MIN_GAIN} on pooled and lowest-source validation AUC{', gate passed' if gate else ', gate not measured'}): {choose(table)}")
+    if args.out:
+        write_table(args.out, table)
+    if args.plot:
+        plot(table, args.plot)
+
+
+if __name__ == "__main__":
+    main()

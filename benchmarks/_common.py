@@ -65,3 +65,26 @@ def print_table(rows: list[dict], columns: list[str]) -> None:
     print("-|-".join("-" * widths[c] for c in columns))
     for r in rows:
         print(" | ".join(f"{r.get(c, '')}".ljust(widths[c]) for c in columns))
+
+
+def grouped_bars(groups: list[str], series: list[tuple[str, list, str | None]], path: str, ylabel: str, title: str, rotation: int = 0) -> None:
+    """One bar per (group, series) with a chance line at 0.5: the leave-one-out and capacity figures."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    x = np.arange(len(groups))
+    width = 0.8 / len(series)
+    fig, ax = plt.subplots(figsize=(9 if rotation else 8, 3.8))
+    for i, (label, values, colour) in enumerate(series):
+        ax.bar(x - 0.4 + width * (i + 0.5), [v or 0 for v in values], width, label=label, color=colour)
+    ax.axhline(0.5, color="k", lw=0.8, ls=":")
+    ax.set_xticks(x, groups, rotation=rotation)
+    ax.set_ylim(0.2, 1.0)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(loc="lower left", fontsize=8)
+    fig.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)

@@ -23,10 +23,8 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import sample_images  # noqa: E402
+from _common import grouped_bars, sample_images  # noqa: E402
 from leave_one_out_finetuned import ROWS, cache_file, row_figures, run_scores, test_faces  # noqa: E402
 from leave_one_out_probe import write_table  # noqa: E402
 from predict_folder import end_to_end  # noqa: E402
@@ -65,28 +63,16 @@ def choose(table: list[dict]) -> str:
 
 
 def plot(table: list[dict], path: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     keys = ["val_auc", "val_auc_min"] + [f"test_{row}" for row in ROWS]
-    labels = ["val pooled", "val lowest source"] + ROWS
-    x = np.arange(len(keys))
-    width = 0.8 / len(table)
-    fig, ax = plt.subplots(figsize=(9, 3.8))
-    for i, t in enumerate(table):
-        speed = f", {t['images_per_s']:.0f} img/s, {t['onnx_mb']:.1f} MB" if "images_per_s" in t else ""
-        ax.bar(x - 0.4 + width * (i + 0.5), [t.get(k) or 0 for k in keys], width, label=f"{t['name']} ({t['model']}, {t['image_size']} px{speed})")
-    ax.axhline(0.5, color="k", lw=0.8, ls=":")
-    ax.set_xticks(x, labels, rotation=20)
-    ax.set_ylim(0.2, 1.0)
-    ax.set_ylabel("ROC-AUC")
-    ax.set_title("One recipe at three backbones and input sizes (validation: sources these runs never saw fakes of)")
-    ax.legend(loc="lower left", fontsize=8)
-    fig.tight_layout()
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
+    speed = lambda t: f", {t['images_per_s']:.0f} img/s, {t['onnx_mb']:.1f} MB" if "images_per_s" in t else ""  # noqa: E731
+    grouped_bars(
+        ["val pooled", "val lowest source"] + ROWS,
+        [(f"{t['name']} ({t['model']}, {t['image_size']} px{speed(t)})", [t.get(k) for k in keys], None) for t in table],
+        path,
+        "ROC-AUC",
+        "One recipe at three backbones and input sizes (validation: sources these runs never saw fakes of)",
+        rotation=20,
+    )
 
 
 def main() -> None:

@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _common import grouped_bars
 from leave_one_out_probe import FAKE_ROWS, FAMILIES, OWN_REALS, build_sets, make_faces, read_split, write_table
 
 #: Reals each row's fakes are compared with first; diffusion (SDFD) has no reals of its own.
@@ -92,28 +93,15 @@ def row_figures(scores: dict[str, np.ndarray], row: str) -> tuple[float | None, 
 
 
 def plot(table: list[dict], path: str, also: list[str]) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    rows = [t["held_out"] for t in table]
     series = [("shown (the all run)", "auc_all", "#999999"), ("left out of training", "auc_left_out", "#c0392b")]
     series += [(name, f"auc_{name}", colour) for name, colour in zip(also, ("#2c7fb8", "#7fbc41", "#8856a7"))]
-    x = np.arange(len(rows))
-    width = 0.8 / len(series)
-    fig, ax = plt.subplots(figsize=(8, 3.8))
-    for i, (label, key, colour) in enumerate(series):
-        ax.bar(x - 0.4 + width * (i + 0.5), [t[key] or 0 for t in table], width, label=label, color=colour)
-    ax.axhline(0.5, color="k", lw=0.8, ls=":")
-    ax.set_xticks(x, rows)
-    ax.set_ylim(0.2, 1.0)
-    ax.set_ylabel("test ROC-AUC vs its own reals")
-    ax.set_title("Each kind of fake, shown in training or left out")
-    ax.legend(loc="lower left", fontsize=8)
-    fig.tight_layout()
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
+    grouped_bars(
+        [t["held_out"] for t in table],
+        [(label, [t[key] for t in table], colour) for label, key, colour in series],
+        path,
+        "test ROC-AUC vs its own reals",
+        "Each kind of fake, shown in training or left out",
+    )
 
 
 def main() -> None:

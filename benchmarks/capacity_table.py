@@ -7,7 +7,7 @@
 Per run (listed smallest first; the first is the baseline the rule compares against):
 
 * what chooses (docs/face-science.md, session 18): the pooled validation ROC-AUC and the lowest per-source validation
-  ROC-AUC from the run's ``calibration.json``; a larger model wins only if it gains >= 0.01 on both;
+  ROC-AUC from the run's calibration (``detector.json``); a larger model wins only if it gains >= 0.01 on both;
 * the gate: the ONNX export's size (<= 25 MB) and end-to-end images/s on face crops (>= 100; the same measurement as
   ``predict_folder.py``, ``--n`` crops, ONNX Runtime);
 * reported beside them: test ROC-AUC of every row of the leave-one-out table (``leave_one_out_finetuned.py``'s rows
@@ -34,10 +34,10 @@ MAX_MB, MIN_IMAGES_PER_S = 25.0, 100.0
 
 
 def validation_figures(run_dir: str) -> dict:
-    """Pooled and per-source validation ROC-AUC as the run's calibration measured them."""
-    cal = json.loads((Path(run_dir) / "calibration.json").read_text())
-    by_source = {s: m["roc_auc"] for s, m in cal["val_by_source"].items() if m.get("roc_auc") is not None}
-    return {"val_auc": cal["val"]["roc_auc"], "val_auc_min": min(by_source.values()), **{f"val_auc_{s}": v for s, v in by_source.items()}}
+    """Pooled and per-source validation ROC-AUC as the run's calibration measured them (``detector.json``'s info)."""
+    info = json.loads((Path(run_dir) / "detector.json").read_text())["info"]
+    by_source = {s: m["roc_auc"] for s, m in info["calibration"]["val_by_source"].items() if m.get("roc_auc") is not None}
+    return {"val_auc": info["val"]["roc_auc"], "val_auc_min": min(by_source.values()), **{f"val_auc_{s}": v for s, v in by_source.items()}}
 
 
 def gate_figures(run_dir: str, n: int) -> dict:

@@ -84,7 +84,11 @@ def _add_train(sub) -> None:
         help="train on N processes of this machine (DDP, as torchrun --standalone, but listening on loopback only)",
     )
     p.add_argument("--config", help="YAML/JSON file of training options (command-line options override it)")
-    p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the run in --out from its last checkpoint, with its saved options (those given again replace them: how long and how to run may change)",
+    )
 
 
 def _train(args) -> int:
@@ -98,12 +102,14 @@ def _train(args) -> int:
     options = {
         k: v for k, v in vars(args).items() if k not in ("command", "config", "resume", "func", "nproc_per_node", "argv") and v is not None
     }
-    from .training.config import read_config_file
+    from .training.config import read_config_file, resume_options
 
     base = read_config_file(args.config) if args.config else {}
     base.update(options)
     if "out" not in base:
         raise FakelensError("--out is required (the run folder)")
+    if args.resume:
+        base = resume_options(base["out"], base)
     if "data" not in base and not args.resume:
         raise FakelensError("--data is required (or a --config that names it)")
     base.setdefault("data", "")

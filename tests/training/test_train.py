@@ -94,6 +94,19 @@ def test_resume_after_interruption_loses_at_most_one_epoch(tmp_path, kaggle_data
     assert (tmp_path / "run" / "detector.json").is_file()
 
 
+def test_cli_resume_without_epochs_reaches_the_runs_own_end(tmp_path, kaggle_dataset):
+    # `fakelens train --out RUN --resume` after a kill: the saved config, not the defaults (10 epochs), says how long
+    from fakelens.cli import main
+
+    cfg = _config(kaggle_dataset, tmp_path / "run", "meso4", epochs=2)
+    with pytest.raises(KeyboardInterrupt):
+        Trainer(cfg, callbacks=[_KillAfter(2)], quiet=True).fit()
+    assert main(["train", "--out", str(tmp_path / "run"), "--resume"]) == 0
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["epochs"] == 2
+    assert len((tmp_path / "run" / "history.csv").read_text().splitlines()) == 1 + 2
+    assert (tmp_path / "run" / "detector.json").is_file()
+
+
 def test_unreadable_training_images_are_skipped_and_counted(tmp_path, kaggle_dataset):
     data = tmp_path / "data"
     shutil.copytree(kaggle_dataset, data)

@@ -155,3 +155,16 @@ def read_config_file(path: str | Path) -> dict:
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: a config is a mapping of training options (option: value), not a {type(raw).__name__}")
     return raw
+
+
+def resume_options(run_dir: str | Path, given: dict) -> dict:
+    """The options a resumed run trains with: its saved ``config.json``, then what was ``given`` again.
+
+    A kill followed by ``fakelens train --out RUN --resume`` must reach the run's own end, not the defaults' (a
+    resume without ``--epochs`` once trained a 4-epoch run on to 10 and dropped its epoch-4 checkpoint). No saved
+    config: ``given`` as it is (the trainer then says there is nothing to resume).
+    """
+    from ..utils.rundir import RunDir
+
+    saved = RunDir(run_dir).train_config
+    return {**(read_config_file(saved) if saved.is_file() else {}), **given}

@@ -67,7 +67,9 @@ def print_table(rows: list[dict], columns: list[str]) -> None:
         print(" | ".join(f"{r.get(c, '')}".ljust(widths[c]) for c in columns))
 
 
-def grouped_bars(groups: list[str], series: list[tuple[str, list, str | None]], path: str, ylabel: str, title: str, rotation: int = 0) -> None:
+def grouped_bars(
+    groups: list[str], series: list[tuple[str, list, str | None]], path: str, ylabel: str, title: str, rotation: int = 0, legend: str = "lower left"
+) -> None:
     """One bar per (group, series) with a chance line at 0.5: the leave-one-out and capacity figures."""
     import matplotlib
 
@@ -84,7 +86,7 @@ def grouped_bars(groups: list[str], series: list[tuple[str, list, str | None]], 
     ax.set_ylim(0.2, 1.0)
     ax.set_ylabel(ylabel)
     ax.set_title(title)
-    ax.legend(loc="lower left", fontsize=8)
+    ax.legend(loc=legend, fontsize=8)
     fig.tight_layout()
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)

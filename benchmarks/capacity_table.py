@@ -82,6 +82,7 @@ def plot(table: list[dict], path: str) -> None:
         "ROC-AUC",
         "One recipe at three backbones and input sizes (validation: sources these runs never saw fakes of)",
         rotation=20,
+        legend="upper left",
     )
 
 

@@ -11,6 +11,7 @@ from pydantic import ConfigDict, Field, ValidationError, field_validator
 from pydantic.dataclasses import dataclass
 
 from ..errors import ConfigError
+from ..utils.rundir import RunDir
 
 # A study config may hold this mapping: the options that replace the others when a transfer model
 # has to start from random weights (see training/study.py).
@@ -164,7 +165,5 @@ def resume_options(run_dir: str | Path, given: dict) -> dict:
     resume without ``--epochs`` once trained a 4-epoch run on to 10 and dropped its epoch-4 checkpoint). No saved
     config: ``given`` as it is (the trainer then says there is nothing to resume).
     """
-    from ..utils.rundir import RunDir
-
     saved = RunDir(run_dir).train_config
     return {**(read_config_file(saved) if saved.is_file() else {}), **given}

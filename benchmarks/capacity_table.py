@@ -33,9 +33,8 @@ MIN_GAIN = 0.01
 MAX_MB, MIN_IMAGES_PER_S = 25.0, 100.0
 
 
-def validation_figures(run_dir: str) -> dict:
+def validation_figures(info: dict) -> dict:
     """Pooled and per-source validation ROC-AUC as the run's calibration measured them (``detector.json``'s info)."""
-    info = json.loads((Path(run_dir) / "detector.json").read_text())["info"]
     by_source = {s: m["roc_auc"] for s, m in info["calibration"]["val_by_source"].items() if m.get("roc_auc") is not None}
     return {"val_auc": info["val"]["roc_auc"], "val_auc_min": min(by_source.values()), **{f"val_auc_{s}": v for s, v in by_source.items()}}
 
@@ -44,16 +43,16 @@ def gate_figures(run_dir: str, n: int) -> dict:
     """ONNX size and end-to-end speed of the run's detector: as calibrated (its test-time views, one model pass
     each) and with one view (how the bundled detector ships, ``calibrate --max-views 1``)."""
     import fakelens
-    from fakelens.export.exporter import export_cached
 
-    onnx_mb = export_cached(fakelens.load(run_dir, backend="torch")).stat().st_size / 2**20
+    det = fakelens.load(run_dir, backend="onnx")  # exports once into the user cache when the run has no model.onnx
     paths = sample_images(n)
-    det = fakelens.load(run_dir, backend="onnx")
+    passes = 1 + len(det.views)
     speed = end_to_end(det, paths)
-    one_view = end_to_end(fakelens.load(run_dir, backend="onnx", tta=False), paths)
+    det.tta = False
+    one_view = end_to_end(det, paths)
     return {
-        "onnx_mb": onnx_mb,
-        "model_passes": 1 + len(det.views),
+        "onnx_mb": Path(det.runner.path).stat().st_size / 2**20,
+        "model_passes": passes,
         "images_per_s": speed["images_per_s"],
         "images_per_s_one_view": one_view["images_per_s"],
         "p50_ms_one_view": one_view["p50_ms"],
@@ -102,12 +101,12 @@ def main() -> None:
     table, faces_by_size = [], {}
     for name, run_dir in (r.split("=", 1) for r in args.run):
         t0 = time.process_time()
-        info = json.loads((Path(run_dir) / "detector.json").read_text())
-        size = info["preprocess"]["image_size"]
+        saved = json.loads((Path(run_dir) / "detector.json").read_text())
+        size = saved["preprocess"]["image_size"]
         if size not in faces_by_size:
             faces_by_size[size] = test_faces(args.split, args.n_test, size, args.seed)
         scores = run_scores(run_dir, faces_by_size[size], cache_file(args.scores, name, run_dir))
-        row = {"name": name, "model": info["model"], "image_size": size, **validation_figures(run_dir)}
+        row = {"name": name, "model": saved["model"], "image_size": size, **validation_figures(saved["info"])}
         row.update({f"test_{r}": row_figures(scores, r)[0] for r in ROWS})
         if not args.no_speed:
             row.update(gate_figures(run_dir, args.n))

@@ -4,9 +4,11 @@
 #   benchmarks/leave_one_out_runs.sh OUT INIT [ROW ...]     # rows: all GAN openforensics sbi xray region diffusion blends
 #   DRY_RUN=1 benchmarks/leave_one_out_runs.sh OUT INIT      # print the commands only
 #   CONFIG=configs/capacity/efficientnet_lite2_224.yaml benchmarks/leave_one_out_runs.sh OUT imagenet blends
+#   EPOCHS=18 SAMPLES=6400 CONFIG=... benchmarks/leave_one_out_runs.sh OUT imagenet all    # a long run (session 19)
 #
 # INIT `imagenet` starts from the model's ImageNet weights at the config's learning rate (the capacity comparison,
-# session 18); CONFIG picks the model and input size (default: configs/efficientnet_lite0.yaml).
+# session 18); CONFIG picks the model and input size (default: configs/efficientnet_lite0.yaml); EPOCHS and SAMPLES
+# the budget (default 4 x 4,800 draws, the table's).
 #
 # OUT gets cfg/ (the source YAMLs each row trains on) and a run folder per row; INIT is the detector every run starts
 # from (the table used the DFDC-only default, commit 89030b0, so the dfdc row cannot be run from it). Each row trains
@@ -52,7 +54,7 @@ for row in $ROWS; do
   args=(); for f in $(row_sources "$row"); do args+=(--data "$f"); done
   resume=(); if ls "$out"/checkpoints/epoch-* >/dev/null 2>&1; then resume=(--resume); fi
   cmd=(fakelens train --config "${CONFIG:-configs/efficientnet_lite0.yaml}" "${args[@]}" --cue-chain 0.25 "${init[@]}"
-       --split-from src/fakelens/weights --epochs 4 --samples-per-epoch 4800 --max-val-batches 40 --patience 0
+       --split-from src/fakelens/weights --epochs "${EPOCHS:-4}" --samples-per-epoch "${SAMPLES:-4800}" --max-val-batches 40 --patience 0
        --out "$out" "${resume[@]}")
   if [ -n "${DRY_RUN:-}" ]; then echo "${cmd[*]}"; continue; fi
   echo "$(date +%T) start $row"

@@ -71,6 +71,19 @@ def face_crop():
     return crop_face(photo, detector.detect(photo)[0], detector.framing)
 
 
+def test_the_largest_face_of_a_crop_comes_in_the_crops_pixels(face_crop):
+    side = face_crop.shape[0]
+    box, points = A.largest_face(face_crop, canvas_side=None)  # the padding is taken off again
+    x0, y0, x1, y1 = box
+    assert -0.1 * side < x0 < x1 < 1.1 * side and -0.1 * side < y0 < y1 < 1.1 * side
+    assert x1 - x0 > 0.4 * side, "a face crop is mostly face"
+    assert ((points >= (x0, y0)) & (points <= (x1, y1))).all(), "the five points lie in the box"
+    assert points[:2, 1].max() < points[2, 1] < points[3:5, 1].min(), "eyes, then nose, then mouth"
+    fast = A.largest_face(face_crop)  # the aligner's small canvas: the same face, coarser
+    assert np.abs(np.subtract(fast[0], box)).max() < 0.1 * side
+    assert A.face_box(face_crop) == fast[0]
+
+
 @pytest.mark.parametrize("degrees", [-20, 20])
 def test_a_turned_face_is_turned_back(face_crop, degrees):
     upright_roll = A.align_face(face_crop)[1].roll_degrees

@@ -75,20 +75,37 @@ def _yuface() -> YuFace:
     return det
 
 
-def face_box(rgb: np.ndarray, min_score: float = 0.5) -> tuple[float, float, float, float] | None:
-    """yuface's box ``(x0, y0, x1, y1)`` of the largest face in a face crop, or None."""
+def largest_face(
+    rgb: np.ndarray, min_score: float = 0.5, canvas_side: int | None = DETECT_CANVAS
+) -> tuple[tuple[float, float, float, float], np.ndarray] | None:
+    """yuface's box ``(x0, y0, x1, y1)`` and five landmarks ``(5, 2)`` of the largest face in a face crop, or None.
+
+    Tight crops hide the face from the detector (it needs some context around the face), so the crop is padded
+    with black by half its side, as fakelens does when it recognises crops. The padded crop is searched at a
+    longer side of ``canvas_side`` pixels (None: as it is): the aligner needs only the box, which a small canvas
+    finds fast; the five points come out coarser there. In the crop's pixels. The aligner and the five-point
+    self-blends (:mod:`fakelens.data.sbi`) both search a crop this way.
+    """
     h, w = rgb.shape[:2]
     pad = max(h, w) // 2
     canvas = np.pad(rgb, ((pad, pad), (pad, pad), (0, 0)))
-    scale = min(1.0, DETECT_CANVAS / max(canvas.shape[:2]))
+    scale = 1.0 if canvas_side is None else min(1.0, canvas_side / max(canvas.shape[:2]))
     if scale < 1:
         size = (max(1, round(canvas.shape[1] * scale)), max(1, round(canvas.shape[0] * scale)))
         canvas = np.asarray(Image.fromarray(canvas).resize(size, Image.BILINEAR))
     rows = _yuface().rows(canvas, min_score)
     if not len(rows):
         return None
-    x, y, bw, bh = rows[np.argmax(rows[:, 3] * rows[:, 4]), 1:5] / scale
-    return (x - pad, y - pad, x - pad + bw, y - pad + bh)
+    row = rows[np.argmax(rows[:, 3] * rows[:, 4])] / scale
+    x, y, bw, bh = row[1:5]
+    landmarks = row[5:15].reshape(5, 2) - pad
+    return (x - pad, y - pad, x - pad + bw, y - pad + bh), landmarks
+
+
+def face_box(rgb: np.ndarray, min_score: float = 0.5) -> tuple[float, float, float, float] | None:
+    """yuface's box ``(x0, y0, x1, y1)`` of the largest face in a face crop, or None (:func:`largest_face`)."""
+    found = largest_face(rgb, min_score)
+    return None if found is None else found[0]
 
 
 def eyes_and_mouth(landmarks: np.ndarray) -> np.ndarray:
@@ -198,4 +215,4 @@ def unalign_map(values: np.ndarray, alignment: Alignment | None, nearest: bool =
     return out.reshape(n, n).astype(np.float32)
 
 
-__all__ = ["Alignment", "align_face", "alignment_for", "eyes_and_mouth", "face_box", "measure", "unalign_map", "warp"]
+__all__ = ["Alignment", "align_face", "alignment_for", "eyes_and_mouth", "face_box", "largest_face", "measure", "unalign_map", "warp"]

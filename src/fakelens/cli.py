@@ -92,7 +92,7 @@ def _add_train(sub) -> None:
 
 
 def _train(args) -> int:
-    from .training import TrainConfig, train
+    from .training import TrainConfig, resume, train
     from .training.distributed import launched_by_torchrun
 
     if args.nproc_per_node > 1 and not launched_by_torchrun():  # each rank runs this same command line
@@ -102,18 +102,18 @@ def _train(args) -> int:
     options = {
         k: v for k, v in vars(args).items() if k not in ("command", "config", "resume", "func", "nproc_per_node", "argv") and v is not None
     }
-    from .training.config import read_config_file, resume_options
+    from .training.config import read_config_file
 
     base = read_config_file(args.config) if args.config else {}
     base.update(options)
     if "out" not in base:
         raise FakelensError("--out is required (the run folder)")
     if args.resume:
-        base = resume_options(base["out"], base)
-    if "data" not in base and not args.resume:
+        resume(base.pop("out"), **base)
+        return 0
+    if "data" not in base:
         raise FakelensError("--data is required (or a --config that names it)")
-    base.setdefault("data", "")
-    train(TrainConfig.from_dict(base), resume=args.resume)
+    train(TrainConfig.from_dict(base))
     return 0
 
 

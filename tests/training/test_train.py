@@ -3,6 +3,7 @@ import shutil
 
 import pytest
 
+from fakelens.errors import RunDirError
 from fakelens.evaluation.evaluate import evaluate_run
 from fakelens.training import Callback, TrainConfig, Trainer, train
 
@@ -105,6 +106,22 @@ def test_cli_resume_without_epochs_reaches_the_runs_own_end(tmp_path, kaggle_dat
     assert json.loads((tmp_path / "run" / "config.json").read_text())["epochs"] == 2
     assert len((tmp_path / "run" / "history.csv").read_text().splitlines()) == 1 + 2
     assert (tmp_path / "run" / "detector.json").is_file()
+
+
+def test_python_resume_reaches_the_runs_own_end_and_takes_changes(tmp_path, kaggle_dataset):
+    # fakelens.training.resume(RUN) is the CLI's --resume: the saved config's 2 epochs, not TrainConfig's default
+    from fakelens.training import resume
+
+    cfg = _config(kaggle_dataset, tmp_path / "run", "meso4", epochs=2)
+    with pytest.raises(KeyboardInterrupt):
+        Trainer(cfg, callbacks=[_KillAfter(2)], quiet=True).fit()
+    resume(tmp_path / "run", quiet=True)
+    assert len((tmp_path / "run" / "history.csv").read_text().splitlines()) == 1 + 2
+    resume(tmp_path / "run", quiet=True, epochs=3)  # a change that may be made: train one epoch more
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["epochs"] == 3
+    assert len((tmp_path / "run" / "history.csv").read_text().splitlines()) == 1 + 3
+    with pytest.raises(RunDirError, match="nothing to resume"):
+        resume(tmp_path / "elsewhere", quiet=True)
 
 
 def test_unreadable_training_images_are_skipped_and_counted(tmp_path, kaggle_dataset):

@@ -13,6 +13,7 @@ _HOMES = {
     "finalize_run": "finalize",
     "DetectorModule": "module",
     "Trainer": "trainer",
+    "resume": "trainer",
     "train": "trainer",
 }
 

@@ -163,7 +163,7 @@ def resume_options(run_dir: str | Path, given: dict) -> dict:
 
     A kill followed by ``fakelens train --out RUN --resume`` must reach the run's own end, not the defaults' (a
     resume without ``--epochs`` once trained a 4-epoch run on to 10 and dropped its epoch-4 checkpoint). No saved
-    config: ``given`` as it is (the trainer then says there is nothing to resume).
+    config: ``given`` as it is. :func:`fakelens.training.trainer.resume` is the one caller.
     """
     saved = RunDir(run_dir).train_config
     return {**(read_config_file(saved) if saved.is_file() else {}), **given}

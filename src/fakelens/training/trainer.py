@@ -32,12 +32,12 @@ from ..utils.rundir import RunDir
 from . import distributed
 from .callbacks import BestModelTracker, Callback, Checkpointer, EarlyStopping, HistoryWriter
 from .checkpoint import BEST_WEIGHTS, latest_checkpoint, load_checkpoint, save_checkpoint
-from .config import TrainConfig
+from .config import TrainConfig, resume_options
 from .datamodule import FaceDataModule
 from .finalize import finalize_run
 from .module import DetectorModule, warmup_cosine
 
-__all__ = ["BEST_WEIGHTS", "Trainer", "train", "warmup_cosine"]
+__all__ = ["BEST_WEIGHTS", "Trainer", "resume", "train", "warmup_cosine"]
 
 
 class Trainer:
@@ -254,3 +254,16 @@ def train(config: TrainConfig, resume: bool = False, quiet: bool = False) -> dic
     """Train and return the test metrics; under ``torchrun`` every rank calls this (only rank 0 gets the metrics)."""
     with distributed.process_group():
         return Trainer(config, resume=resume, quiet=quiet).fit()
+
+
+def resume(run_dir: str | os.PathLike, quiet: bool = False, **changes) -> dict:
+    """Continue the run in ``run_dir`` after a kill, to its own end; returns the test metrics as :func:`train` does.
+
+    The run's saved ``config.json`` says how it trains; ``changes`` replace what may change on resume (e.g.
+    ``epochs=12`` to train on, ``threads=2``), as ``fakelens train --out RUN --resume [--epochs 12]`` does.
+    ``Trainer(config, resume=True)`` instead takes those options from the ``config`` it is handed, defaults included.
+    """
+    if not RunDir(run_dir).train_config.is_file():
+        raise RunDirError(f"{run_dir}: nothing to resume (no config.json)")
+    config = TrainConfig.from_dict(resume_options(run_dir, {**changes, "out": str(run_dir)}))
+    return train(config, resume=True, quiet=quiet)

@@ -121,7 +121,8 @@ def _add_calibrate(sub) -> None:
     p = sub.add_parser(
         "calibrate", help="refit a run's TTA choice, temperature, threshold and REAL/UNCERTAIN/FAKE bands on its validation split"
     )
-    p.add_argument("run", help="run folder (with split.csv)")
+    p.add_argument("run", help="run folder (with split.csv, or the bundled detector's split.csv.gz)")
+    p.add_argument("--split", help="take the validation faces from this split.csv (default: the run's own)")
     _add_tta(p)
     p.add_argument(
         "--precision", type=float, default=0.9, help="FAKE (and REAL) verdicts must be right this often on validation (default 0.9)"
@@ -151,7 +152,9 @@ def _add_calibrate(sub) -> None:
 def _calibrate(args) -> int:
     from .training.calibrate import calibrate_run
 
-    fitted = calibrate_run(args.run, args.tta, args.precision, args.max_real_called_fake, args.num_workers, args.per_source, args.max_views)
+    fitted = calibrate_run(
+        args.run, args.tta, args.precision, args.max_real_called_fake, args.num_workers, args.per_source, args.max_views, args.split
+    )
     print(json.dumps({k: fitted[k] for k in ("tta", "tta_views", "temperature", "threshold", "bands")}, indent=2))
     return 0
 

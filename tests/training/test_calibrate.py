@@ -93,6 +93,28 @@ def test_calibrate_run_fits_with_the_tta_setting_that_ships(trained_run, tmp_pat
     assert json.loads((run / "detector.json").read_text())["tta"] is False
 
 
+def test_calibrate_takes_another_split_for_a_folder_without_its_own(trained_run, tmp_path, capsys):
+    # a copy of one epoch's weights has no split.csv: calibrate it on the sides its run trained with
+    import json
+    import shutil
+
+    from fakelens.cli import main
+
+    run, copy = tmp_path / "run", tmp_path / "epoch-copy"
+    shutil.copytree(trained_run[0], run)
+    shutil.copytree(trained_run[0], copy)
+    (copy / "split.csv").unlink()
+    assert main(["calibrate", str(copy), "--max-views", "0"]) == 2
+    assert "no split.csv (nor a bundled split.csv.gz)" in capsys.readouterr().err
+    assert main(["calibrate", str(copy), "--split", str(tmp_path / "nope.csv")]) == 2
+    assert "no such split.csv" in capsys.readouterr().err
+    assert main(["calibrate", str(copy), "--split", str(run / "split.csv"), "--max-views", "0"]) == 0
+    assert main(["calibrate", str(run), "--max-views", "0"]) == 0
+    by_split, own = (json.loads((d / "calibration.json").read_text()) for d in (copy, run))
+    assert by_split["split"] == str(run / "split.csv") and own["split"] == str(run / "split.csv")
+    assert by_split["val"] == own["val"] and by_split["bands"] == own["bands"]  # the same faces, so the same fit
+
+
 def test_photo_cuts_keep_a_photo_of_real_people_as_rarely_accused_as_one_real_face():
     from fakelens.stats.calibration import photo_cuts
 

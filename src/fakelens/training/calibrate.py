@@ -146,6 +146,19 @@ def validation_faces(split: Path, trained_on: Sequence[dict] = ()) -> list[Sampl
     return [s for spec in trained_on for s in source_side(SourceSpec(**spec), split, "val")]
 
 
+def validation_split(run_dir: str | os.PathLike, split: str | os.PathLike | None = None) -> Path:
+    """The split whose validation faces calibrate a run: ``split`` where given, else the run's own ``split.csv`` or
+    the bundled detector's ``split.csv.gz`` (:func:`validation_faces` reads either)."""
+    if split is not None:
+        if not Path(split).is_file():
+            raise RunDirError(f"{split}: no such split.csv, so no validation data to calibrate on")
+        return Path(split)
+    found = RunDir(run_dir).split_file()
+    if found is None:
+        raise RunDirError(f"{run_dir}: no split.csv (nor a bundled split.csv.gz), so no validation data to calibrate on")
+    return found
+
+
 def calibrate_run(
     run_dir: str | os.PathLike,
     tta: bool | None = None,
@@ -154,17 +167,22 @@ def calibrate_run(
     num_workers: int = 1,
     per_source: bool = True,
     max_views: int | None = None,
+    split: str | os.PathLike | None = None,
 ) -> dict:
-    """``fakelens calibrate RUN``: refit the run's calibration on its validation split and save ``detector.json``."""
+    """``fakelens calibrate RUN``: refit the run's calibration on its validation faces and save ``detector.json``.
+
+    ``split``: take the validation faces from this ``split.csv`` instead of the run's own (:func:`validation_split`);
+    so a copy of one epoch's weights, or the bundled detector, is calibrated on the sides it was trained with.
+    """
     from ..inference.detector import CONFIG_FILE, load
     from ..utils.atomic import write_json
 
     run_dir = Path(run_dir)
-    if not (RunDir(run_dir).split).is_file():
-        raise RunDirError(f"{run_dir}: no split.csv, so no validation data to calibrate on")
+    split = validation_split(run_dir, split)
     detector = load(run_dir)
-    val = validation_faces(RunDir(run_dir).split)
+    val = validation_faces(split, detector.info.get("trained_on") or [])
     fitted = calibrate(detector, val, tta, precision, max_real_called_fake, num_workers, per_source, max_views)
+    fitted["split"] = str(split)
     detector.info["calibration"] = {k: v for k, v in fitted.items() if k not in ("val",)}
     detector.info["val"] = fitted["val"]
     write_json(run_dir / CONFIG_FILE, detector.config())

@@ -28,8 +28,7 @@ from ..errors import RunDirError
 from ..labels import FAKE, REAL
 from ..stats.calibration import fit_bands
 from ..stats.metrics import compute_metrics, verdict_metrics
-from ..utils.rundir import RunDir
-from .calibrate import validation_faces
+from .calibrate import validation_faces, validation_split
 
 #: What the report of a fit is saved as, beside ``calibration.json``.
 VIDEO_CALIBRATION_FILE = "video_calibration.json"
@@ -120,14 +119,7 @@ def calibrate_videos_run(run_dir: str | os.PathLike, split: str | os.PathLike | 
     from ..utils.atomic import write_json
 
     run_dir = Path(run_dir)
-    if split is not None:
-        split = Path(split)
-        if not split.is_file():
-            raise RunDirError(f"{split}: no such split.csv, so no validation data to calibrate on")
-    else:
-        split = RunDir(run_dir).split_file()
-        if split is None:
-            raise RunDirError(f"{run_dir}: no split.csv (nor a bundled split.csv.gz), so no validation data to calibrate on")
+    split = validation_split(run_dir, split)
     detector = load(run_dir)
     val = validation_faces(split, detector.info.get("trained_on") or [])
     report = fit_video_bands(detector, val, **options)

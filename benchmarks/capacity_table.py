@@ -40,8 +40,9 @@ def validation_figures(info: dict) -> dict:
 
 
 def gate_figures(run_dir: str, n: int) -> dict:
-    """ONNX size and end-to-end speed of the run's detector: as calibrated (its test-time views, one model pass
-    each) and with one view (how the bundled detector ships, ``calibrate --max-views 1``)."""
+    """ONNX size and end-to-end speed of the run's detector: as calibrated (the face and its test-time views, one
+    model pass each) and with the face alone (one model pass: test-time views off, as ``calibrate --max-views 0``
+    ships)."""
     import fakelens
 
     det = fakelens.load(run_dir, backend="onnx")  # exports once into the user cache when the run has no model.onnx

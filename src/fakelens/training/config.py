@@ -10,7 +10,7 @@ from typing import Literal
 from pydantic import ConfigDict, Field, ValidationError, field_validator
 from pydantic.dataclasses import dataclass
 
-from ..errors import ConfigError
+from ..errors import ConfigError, RunDirError
 from ..utils.rundir import RunDir
 
 # A study config may hold this mapping: the options that replace the others when a transfer model
@@ -162,8 +162,10 @@ def resume_options(run_dir: str | Path, given: dict) -> dict:
     """The options a resumed run trains with: its saved ``config.json``, then what was ``given`` again.
 
     A kill followed by ``fakelens train --out RUN --resume`` must reach the run's own end, not the defaults' (a
-    resume without ``--epochs`` once trained a 4-epoch run on to 10 and dropped its epoch-4 checkpoint). No saved
-    config: ``given`` as it is. :func:`fakelens.training.trainer.resume` is the one caller.
+    resume without ``--epochs`` once trained a 4-epoch run on to 10 and dropped its epoch-4 checkpoint).
+    :func:`fakelens.training.trainer.resume` is the one caller.
     """
     saved = RunDir(run_dir).train_config
-    return {**(read_config_file(saved) if saved.is_file() else {}), **given}
+    if not saved.is_file():
+        raise RunDirError(f"{run_dir}: nothing to resume (no config.json)")
+    return {**read_config_file(saved), **given}

@@ -263,7 +263,5 @@ def resume(run_dir: str | os.PathLike, quiet: bool = False, **changes) -> dict:
     ``epochs=12`` to train on, ``threads=2``), as ``fakelens train --out RUN --resume [--epochs 12]`` does.
     ``Trainer(config, resume=True)`` instead takes those options from the ``config`` it is handed, defaults included.
     """
-    if not RunDir(run_dir).train_config.is_file():
-        raise RunDirError(f"{run_dir}: nothing to resume (no config.json)")
     config = TrainConfig.from_dict(resume_options(run_dir, {**changes, "out": str(run_dir)}))
     return train(config, resume=True, quiet=quiet)

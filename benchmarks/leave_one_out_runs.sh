@@ -5,10 +5,11 @@
 #   DRY_RUN=1 benchmarks/leave_one_out_runs.sh OUT INIT      # print the commands only
 #   CONFIG=configs/capacity/efficientnet_lite2_224.yaml benchmarks/leave_one_out_runs.sh OUT imagenet blends
 #   EPOCHS=18 SAMPLES=6400 CONFIG=... benchmarks/leave_one_out_runs.sh OUT imagenet all    # a long run (session 19)
+#   DFDC_WEIGHT=10 EPOCHS=10 ... benchmarks/leave_one_out_runs.sh OUT RUN all               # a warm restart (session 20)
 #
 # INIT `imagenet` starts from the model's ImageNet weights at the config's learning rate (the capacity comparison,
 # session 18); CONFIG picks the model and input size (default: configs/efficientnet_lite0.yaml); EPOCHS and SAMPLES
-# the budget (default 4 x 4,800 draws, the table's).
+# the budget (default 4 x 4,800 draws, the table's); DFDC_WEIGHT replaces dfdc.yaml's sampling weight in every row.
 #
 # OUT gets cfg/ (the source YAMLs each row trains on) and a run folder per row; INIT is the detector every run starts
 # from (the table used the DFDC-only default, commit 89030b0, so the dfdc row cannot be run from it). Each row trains
@@ -25,21 +26,24 @@ ROWS=${*:-all GAN openforensics sbi xray region diffusion blends}
 D=configs/data; C=$OUT/cfg
 mkdir -p "$C"
 strip() { grep -v '^#' "$1"; }
-for s in dfdc openforensics rvf10k headshots; do { strip $D/$s.yaml; echo "train_fakes: false"; } > "$C/${s}_nofakes.yaml"; done
-strip $D/dfdc.yaml | sed 's/^sbi: .*/sbi: 0.0/' > "$C/dfdc_nosbi.yaml"
+DFDC=$D/dfdc.yaml
+if [ -n "${DFDC_WEIGHT:-}" ]; then strip $D/dfdc.yaml | sed "s/^weight: .*/weight: $DFDC_WEIGHT/" > "$C/dfdc.yaml"; DFDC=$C/dfdc.yaml; fi
+strip $DFDC > "$C/dfdc_nofakes.yaml"; echo "train_fakes: false" >> "$C/dfdc_nofakes.yaml"
+for s in openforensics rvf10k headshots; do { strip $D/$s.yaml; echo "train_fakes: false"; } > "$C/${s}_nofakes.yaml"; done
+strip $DFDC | sed 's/^sbi: .*/sbi: 0.0/' > "$C/dfdc_nosbi.yaml"
 strip $D/lfw.yaml | sed 's/^sbi: .*/sbi: 0.0/; s/^weight: .*/weight: 0.5/' > "$C/lfw_nosbi.yaml"
 for f in sbi xray region; do for suffix in "" _ffhq; do
   strip $D/pseudo_$f$suffix.yaml | sed 's/^weight: .*/weight: 0.2/' > "$C/pseudo_$f$suffix.yaml"
 done; done
 PSEUDO="$C/pseudo_sbi.yaml $C/pseudo_sbi_ffhq.yaml $C/pseudo_xray.yaml $C/pseudo_xray_ffhq.yaml $C/pseudo_region.yaml $C/pseudo_region_ffhq.yaml"
-ALL="$D/dfdc.yaml $D/openforensics.yaml $D/rvf10k.yaml $D/headshots.yaml $D/sdfd.yaml $D/lfw.yaml $PSEUDO"
+ALL="$DFDC $D/openforensics.yaml $D/rvf10k.yaml $D/headshots.yaml $D/sdfd.yaml $D/lfw.yaml $PSEUDO"
 row_sources() {
   case $1 in
     all) echo "$ALL" ;;
     GAN) echo "$ALL" | sed "s#$D/rvf10k.yaml#$C/rvf10k_nofakes.yaml#; s#$D/headshots.yaml#$C/headshots_nofakes.yaml#" ;;
-    dfdc) echo "$ALL" | sed "s#$D/dfdc.yaml#$C/dfdc_nofakes.yaml#" ;;
+    dfdc) echo "$ALL" | sed "s#$DFDC#$C/dfdc_nofakes.yaml#" ;;
     openforensics) echo "$ALL" | sed "s#$D/openforensics.yaml#$C/openforensics_nofakes.yaml#" ;;
-    sbi) echo "$ALL" | sed "s#$D/dfdc.yaml#$C/dfdc_nosbi.yaml#; s#$D/lfw.yaml#$C/lfw_nosbi.yaml#; s#$C/pseudo_sbi.yaml##; s#$C/pseudo_sbi_ffhq.yaml##" ;;
+    sbi) echo "$ALL" | sed "s#$DFDC#$C/dfdc_nosbi.yaml#; s#$D/lfw.yaml#$C/lfw_nosbi.yaml#; s#$C/pseudo_sbi.yaml##; s#$C/pseudo_sbi_ffhq.yaml##" ;;
     xray | region) echo "$ALL" | sed "s#$C/pseudo_$1.yaml##; s#$C/pseudo_$1_ffhq.yaml##" ;;
     diffusion) echo "$ALL" | sed "s#$D/sdfd.yaml##" ;;
     blends) echo "$C/dfdc_nofakes.yaml $C/openforensics_nofakes.yaml $C/rvf10k_nofakes.yaml $C/headshots_nofakes.yaml $D/lfw.yaml $PSEUDO" ;;

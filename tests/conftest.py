@@ -3,6 +3,8 @@ from pathlib import Path
 
 import pytest
 
+from tiny_runs import tiny_config
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("FAKELENS_CACHE", str(Path(__file__).resolve().parent.parent / ".pytest_cache" / "fakelens"))
 
@@ -26,23 +28,10 @@ def folder_dataset(tmp_path_factory):
 @pytest.fixture(scope="session")
 def trained_run(tmp_path_factory, kaggle_dataset):
     """A small simple_cnn run on synthetic data, shared by the prediction/evaluation tests."""
-    from fakelens.training import TrainConfig, train
+    from fakelens.training import train
 
     out = tmp_path_factory.mktemp("runs") / "simple"
-    cfg = TrainConfig(
-        data=str(kaggle_dataset),
-        model="simple_cnn",
-        out=str(out),
-        epochs=8,
-        batch_size=16,
-        image_size=64,
-        lr=3e-3,
-        aug_strength=0.0,
-        num_workers=0,
-        patience=0,
-        seed=0,
-    )
-    metrics = train(cfg, quiet=True)
+    metrics = train(tiny_config(kaggle_dataset, out, epochs=8), quiet=True)
     return out, metrics
 
 

@@ -12,6 +12,7 @@ from fakelens.data.synthetic import make_image
 from fakelens.errors import DataError
 from fakelens.labels import FAKE, REAL
 from fakelens.utils.unionfind import near_duplicate_groups
+from tiny_runs import tiny_config
 
 
 def _real_only(root, n=40, seed=5, size=64):
@@ -136,22 +137,10 @@ def test_sources_need_both_classes_together(tmp_path):
 
 
 def test_train_on_two_sources_with_self_blending(tmp_path, kaggle_dataset):
-    from fakelens.training import TrainConfig, train
+    from fakelens.training import train
 
     photos = _real_only(tmp_path / "photos", n=30)
-    cfg = TrainConfig(
-        data=[str(kaggle_dataset), str(photos)],
-        model="simple_cnn",
-        out=str(tmp_path / "run"),
-        epochs=1,
-        batch_size=16,
-        image_size=64,
-        lr=3e-3,
-        num_workers=0,
-        patience=0,
-        sbi=0.5,
-        samples_per_epoch=64,
-    )
+    cfg = tiny_config([kaggle_dataset, photos], tmp_path / "run", epochs=1, sbi=0.5, samples_per_epoch=64)
     metrics = train(cfg, quiet=True)
     samples, _ = read_split_csv(tmp_path / "run" / "split.csv")
     assert Counter(s.source for s in samples) == {kaggle_dataset.name: 240, "photos": 30}

@@ -2,6 +2,7 @@ import numpy as np
 
 from fakelens.data.sbi import hull_mask, self_blend
 from fakelens.data.synthetic import make_image
+from tiny_runs import tiny_config
 
 
 def test_hull_mask_from_landmarks_covers_the_face_not_the_corners():
@@ -35,7 +36,7 @@ def test_a_detector_learns_self_blended_fakes_from_reals_alone(tmp_path):
     """The SBI source type: only real images, pseudo-fakes made on the fly, and the model learns the seam."""
     from PIL import Image
 
-    from fakelens.training import TrainConfig, train
+    from fakelens.training import train
 
     def textured(seed):  # a photo-like picture: random colour blocks, smoothly enlarged, with fine grain
         g = np.random.default_rng(seed)
@@ -49,18 +50,12 @@ def test_a_detector_learns_self_blended_fakes_from_reals_alone(tmp_path):
         for i in range(n):
             img = textured(i) if name == "real" else self_blend(textured(500 + i), np.random.default_rng(i), find_landmarks=False)
             Image.fromarray(img).save(tmp_path / "data" / name / f"{i}.png")
-    cfg = TrainConfig(
-        data=[str(tmp_path / "data")],
-        model="simple_cnn",
-        out=str(tmp_path / "run"),
+    cfg = tiny_config(
+        [tmp_path / "data"],
+        tmp_path / "run",
         epochs=10,
         batch_size=32,
-        image_size=64,
-        lr=3e-3,
-        num_workers=0,
-        patience=0,
         sbi=1.0,
-        aug_strength=0.0,
         framing_jitter=0.0,
         samples_per_epoch=512,
         val_fraction=0.25,

@@ -10,6 +10,7 @@ from fakelens.data.split import read_split_csv
 from fakelens.data.transforms import train_transform
 from fakelens.errors import ConfigError, DataError
 from fakelens.imaging.preprocess import PreprocessConfig
+from tiny_runs import tiny_config
 
 
 @pytest.fixture(scope="module")
@@ -74,19 +75,7 @@ def test_ranks_and_workers_read_disjoint_parts_of_equal_length(shards, monkeypat
 def test_train_reads_shards_and_validates_on_the_same_split(shards, tmp_path):
     from fakelens.training import TrainConfig, train
 
-    cfg = TrainConfig(
-        data=str(shards),
-        model="simple_cnn",
-        out=str(tmp_path / "run"),
-        epochs=2,
-        batch_size=16,
-        image_size=64,
-        lr=3e-3,
-        aug_strength=0.0,
-        num_workers=1,
-        patience=0,
-        seed=0,
-    )
+    cfg = tiny_config(shards, tmp_path / "run", num_workers=1)
     metrics = train(cfg, quiet=True)
 
     def rows(split_csv):  # the run names the source after the shard folder; the samples and sides are the shards'

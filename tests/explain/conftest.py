@@ -1,6 +1,8 @@
 import pytest
 import torch
 
+from tiny_runs import tiny_config
+
 
 @pytest.fixture(scope="session")
 def patch_run(tmp_path_factory):
@@ -12,23 +14,11 @@ def patch_run(tmp_path_factory):
     (and the same numbers) every time.
     """
     from fakelens.data.synthetic import make_kaggle_dataset
-    from fakelens.training import TrainConfig, train
+    from fakelens.training import train
 
     data = make_kaggle_dataset(tmp_path_factory.mktemp("patch_data"), per_class=80, size=96, seed=0)
     out = tmp_path_factory.mktemp("patch_runs") / "simple96"
-    cfg = TrainConfig(
-        data=str(data),
-        model="simple_cnn",
-        out=str(out),
-        epochs=6,
-        batch_size=16,
-        image_size=96,
-        lr=3e-3,
-        aug_strength=0.0,
-        num_workers=0,
-        patience=0,
-        seed=0,
-    )
+    cfg = tiny_config(data, out, epochs=6, image_size=96)
     rng_state = torch.get_rng_state()
     torch.manual_seed(0)  # the trainer seeds its batches but not the initial weights
     try:

@@ -16,6 +16,7 @@ from fakelens.imaging.preprocess import PreprocessConfig
 from fakelens.sources import Sample, load_samples
 from fakelens.training import DetectorModule, TrainConfig, train
 from fakelens.training.distill import Distiller
+from tiny_runs import tiny_config
 
 
 class ConstantLogit(nn.Module):
@@ -106,26 +107,14 @@ def test_a_student_learns_from_its_teacher_where_the_labels_are_noise(tmp_path, 
     noisy = tmp_path / "noisy" / "clean.csv"  # the same file name: the same source name, so the same split
     noisy.parent.mkdir()
     _write_manifest(noisy, {**labels, **dict(zip(train_paths, shuffled.tolist()))})
-    base = dict(
-        data=[str(noisy)],
-        model="simple_cnn",
-        epochs=12,
-        batch_size=16,
-        image_size=64,
-        lr=3e-3,
-        aug_strength=0.0,
-        num_workers=0,
-        patience=0,
-        seed=0,
-    )
-    train(TrainConfig(**base, out=str(tmp_path / "taught"), distill_from=str(run), distill_weight=1.0), quiet=True)
+    train(tiny_config([noisy], tmp_path / "taught", epochs=12, distill_from=str(run), distill_weight=1.0), quiet=True)
     run_samples, run_sides = read_split_csv(tmp_path / "taught" / "split.csv")
     assert sorted(s.path for s, side in zip(run_samples, run_sides) if side == "train") == sorted(train_paths)
     # 200 unseen images: the shared 40-image folder set moved this AUC by 0.05 between machines (0.80 and 0.85 in CI)
     unseen = make_folder_dataset(tmp_path / "unseen", per_class=100, size=64, seed=3)
     taught = evaluate_run(tmp_path / "taught", data=str(unseen), num_workers=0)
     assert taught["roc_auc"] > 0.75, taught  # clearly above chance; the untaught student is the sharper check below
-    train(TrainConfig(**base, out=str(tmp_path / "alone")), quiet=True)
+    train(tiny_config([noisy], tmp_path / "alone", epochs=12), quiet=True)
     alone = evaluate_run(tmp_path / "alone", data=str(unseen), num_workers=0)
     assert alone["roc_auc"] < taught["roc_auc"] - 0.15, (alone, taught)
 

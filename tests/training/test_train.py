@@ -5,25 +5,12 @@ import pytest
 
 from fakelens.errors import RunDirError
 from fakelens.evaluation.evaluate import evaluate_run
-from fakelens.training import Callback, TrainConfig, Trainer, train
+from fakelens.training import Callback, Trainer, train
+from tiny_runs import tiny_config
 
 
 def _config(data, out, model, **kw):
-    base = dict(
-        data=str(data),
-        model=model,
-        out=str(out),
-        epochs=4,
-        batch_size=16,
-        image_size=64,
-        lr=3e-3,
-        aug_strength=0.0,
-        num_workers=0,
-        patience=0,
-        seed=0,
-    )
-    base.update(kw)
-    return TrainConfig(**base)
+    return tiny_config(data, out, **{"model": model, "epochs": 4, **kw})
 
 
 @pytest.mark.parametrize(

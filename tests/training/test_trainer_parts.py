@@ -9,24 +9,12 @@ import torch.nn.functional as F
 from safetensors.torch import load_file
 
 from fakelens.errors import RunDirError
-from fakelens.training import DetectorModule, FaceDataModule, TrainConfig, finalize_run
+from fakelens.training import DetectorModule, FaceDataModule, finalize_run
+from tiny_runs import tiny_config
 
 
 def _config(data, out, **kw):
-    base = dict(
-        data=str(data),
-        model="simple_cnn",
-        out=str(out),
-        epochs=2,
-        batch_size=16,
-        image_size=32,
-        lr=3e-3,
-        aug_strength=0.0,
-        num_workers=0,
-        patience=0,
-        seed=0,
-    )
-    return TrainConfig(**{**base, **kw})
+    return tiny_config(data, out, **{"image_size": 32, **kw})
 
 
 def _paths(dm):

@@ -96,9 +96,9 @@ def largest_face(
     rows = _yuface().rows(canvas, min_score)
     if not len(rows):
         return None
-    row = rows[np.argmax(rows[:, 3] * rows[:, 4])] / scale
-    x, y, bw, bh = row[1:5]
-    landmarks = row[5:15].reshape(5, 2) - pad
+    geometry = rows[np.argmax(rows[:, 3] * rows[:, 4]), 1:15] / scale  # box and points; the score is not rescaled
+    x, y, bw, bh = geometry[:4]
+    landmarks = geometry[4:].reshape(5, 2) - pad
     return (x - pad, y - pad, x - pad + bw, y - pad + bh), landmarks
 
 

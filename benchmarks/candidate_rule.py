@@ -13,10 +13,10 @@ then:
     python benchmarks/candidate_rule.py --default OUT_DEFAULT --candidate OUT_CANDIDATE
 
 Steps: (2) degraded faces: mean ROC-AUC over the four sources x {resize 0.5, resize 0.25, JPEG 50, JPEG 30, social
-chain} >= the default's + 0.005 (each source's mean is printed beside it); (3) raw guard: the five validation rows' mean ROC-AUC not lower by more than 0.01 and
-no row by more than 0.02; (4) no row loses more than 0.05 to its size- and JPEG-matched copy; gate: at most 3% of the
-audit sets' real faces called FAKE and no group more than 3 points above another. Speed and size are the same for the
-same architecture and views, so they are not read here.
+chain} >= the default's + 0.005 (each source's mean is printed beside it); (3) raw guard: the five validation rows'
+mean ROC-AUC not lower by more than 0.01 and no row by more than 0.02; (4) no row loses more than 0.05 to its size-
+and JPEG-matched copy; gate: at most 3% of the audit sets' real faces called FAKE and no group more than 3 points
+above another. Speed and size are the same for the same architecture and views, so they are not read here.
 """
 from __future__ import annotations
 
@@ -48,7 +48,7 @@ def robustness_aucs(folder: Path) -> dict[tuple[str, str], float]:
     return out
 
 
-def degraded_mean(aucs: dict[tuple[str, str], float], sources) -> float:
+def degraded_mean(aucs: dict[tuple[str, str], float], sources=ROBUST_SOURCES) -> float:
     """Mean ROC-AUC over ``sources`` x the degraded settings (step 2)."""
     return sum(aucs[(s, p)] for s in sources for p in DEGRADED) / (len(sources) * len(DEGRADED))
 
@@ -65,9 +65,9 @@ def judge(default: Path, candidate: Path) -> bool:
     drop = max(cv[n]["roc_auc"] - cv[f"{n} (matched)"]["roc_auc"] for n in VAL_ROWS)
     step4 = drop <= 0.05
     dr, cr = robustness_aucs(default / "robustness"), robustness_aucs(candidate / "robustness")
-    degraded = lambda r: degraded_mean(r, ROBUST_SOURCES)  # noqa: E731
-    step2 = degraded(cr) >= degraded(dr) + 0.005
-    print(f"\nstep 2, degraded faces: default {degraded(dr):.4f}, candidate {degraded(cr):.4f}: {'pass' if step2 else 'FAIL'}")
+    degraded_default, degraded_candidate = degraded_mean(dr), degraded_mean(cr)
+    step2 = degraded_candidate >= degraded_default + 0.005
+    print(f"\nstep 2, degraded faces: default {degraded_default:.4f}, candidate {degraded_candidate:.4f}: {'pass' if step2 else 'FAIL'}")
     for s in ROBUST_SOURCES:  # where the step's gap comes from (reported; the step judges the mean)
         d, c = degraded_mean(dr, [s]), degraded_mean(cr, [s])
         print(f"  {s}: default {d:.3f} (clean {dr[(s, 'none')]:.3f}), candidate {c:.3f} (clean {cr[(s, 'none')]:.3f})")

@@ -28,8 +28,9 @@ mkdir -p "$C"
 strip() { grep -v '^#' "$1"; }
 DFDC=$D/dfdc.yaml
 if [ -n "${DFDC_WEIGHT:-}" ]; then strip $D/dfdc.yaml | sed "s/^weight: .*/weight: $DFDC_WEIGHT/" > "$C/dfdc.yaml"; DFDC=$C/dfdc.yaml; fi
-strip $DFDC > "$C/dfdc_nofakes.yaml"; echo "train_fakes: false" >> "$C/dfdc_nofakes.yaml"
-for s in openforensics rvf10k headshots; do { strip $D/$s.yaml; echo "train_fakes: false"; } > "$C/${s}_nofakes.yaml"; done
+for f in $DFDC $D/openforensics.yaml $D/rvf10k.yaml $D/headshots.yaml; do
+  { strip "$f"; echo "train_fakes: false"; } > "$C/$(basename "$f" .yaml)_nofakes.yaml"
+done
 strip $DFDC | sed 's/^sbi: .*/sbi: 0.0/' > "$C/dfdc_nosbi.yaml"
 strip $D/lfw.yaml | sed 's/^sbi: .*/sbi: 0.0/; s/^weight: .*/weight: 0.5/' > "$C/lfw_nosbi.yaml"
 for f in sbi xray region; do for suffix in "" _ffhq; do

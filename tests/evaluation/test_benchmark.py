@@ -134,6 +134,38 @@ def test_a_second_detector_is_compared_with_the_first_on_the_same_images(trained
     assert "Against the first detector" in (tmp_path / "out" / "benchmark.md").read_text()
 
 
+def test_every_image_score_is_written_under_the_path_the_user_gave(trained_run, folder_dataset, tmp_path):
+    import csv
+    import shutil
+
+    from sklearn.metrics import roc_auc_score
+
+    from fakelens.evaluation.benchmark import run_benchmark
+    from fakelens.sources import load_samples
+
+    first, twin = tmp_path / "first", tmp_path / "twin"
+    shutil.copytree(trained_run[0], first)
+    shutil.copytree(trained_run[0], twin)
+    bench = tmp_path / "bench.yaml"
+    bench.write_text(f"datasets:\n  - name: folders\n    data: {folder_dataset}\n")
+    rows = run_benchmark(bench, [first, twin], tmp_path / "out", bootstrap=0)
+    scores = list(csv.DictReader(open(tmp_path / "out" / "scores.csv")))
+    given = {s.path: s.label for s in load_samples(folder_dataset)}
+    for row in rows:
+        if row["detector"] == "size-only":
+            continue
+        mine = [s for s in scores if (s["dataset"], s["detector"]) == (row["dataset"], row["detector"])]
+        assert len(mine) == row["n"]
+        # the matched copy's files are gone: its scores name the images they were made from
+        assert {s["path"] for s in mine} == set(given)
+        assert all(int(s["label"]) == given[s["path"]] for s in mine)
+        auc = roc_auc_score([int(s["label"]) for s in mine], [float(s["prob_fake"]) for s in mine])
+        assert auc == pytest.approx(row["roc_auc"])
+    copy = {s["path"]: s["prob_fake"] for s in scores if s["dataset"] == "folders (matched)" and s["detector"] == "first"}
+    as_given = {s["path"]: s["prob_fake"] for s in scores if s["dataset"] == "folders" and s["detector"] == "first"}
+    assert copy != as_given  # each row is its own image's score, not the dataset's scores twice
+
+
 def test_groups_are_listed_in_natural_order():
     from fakelens.evaluation.benchmark import natural_key
 

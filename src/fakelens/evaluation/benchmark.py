@@ -22,7 +22,7 @@ bootstrap interval that draws a source's groups whole), the share of
 real faces called FAKE and of fakes caught (at the binary threshold and at the
 FAKE verdict band), the share UNCERTAIN, ECE, and the false-positive rate per
 group. Results go to ``benchmark.md``, ``benchmark.csv``, ``benchmark.json``
-and ``benchmark.png``; per-group rates, each with its number of real faces and a
+and ``benchmark.png``, and every image's score to ``scores.csv``; per-group rates, each with its number of real faces and a
 95% Wilson interval (a group of 50 faces cannot show a 3-point gap), go to
 ``groups.csv`` and a second table in ``benchmark.md``. With several detectors,
 each one after the first is compared with the first on the same images
@@ -346,18 +346,46 @@ def _score_dataset(
     bootstrap: int,
     rows: list[dict],
     paired: list[dict],
+    scores: list[dict],
+    originals: dict[str, str] | None = None,
 ) -> None:
-    """Every detector's row on ``samples`` (and its comparison with the first), then the size-only baseline's row."""
+    """Every detector's row on ``samples`` (and its comparison with the first), then the size-only baseline's row.
+
+    Each scored image's probability goes to ``scores``, under the path the user gave (``originals`` maps a matched
+    copy's file back to it)."""
     first = first_paths = None
     for det_name, det in detectors.items():
         probs, labels, scored = score(det, samples, num_workers)
         rows.append(dataset_row(name, det_name, det, labels, probs, scored, with_groups, bootstrap))
+        scores.extend(score_rows(name, det_name, scored, probs, originals))
         paths = [s.path for s in scored]
         if first is None:
             first, first_paths = (rows[-1], det, probs), paths
         elif bootstrap and paths == first_paths:  # the same images: compare them pairwise
             paired.append(paired_row(first, (rows[-1], det, probs), labels, scored, with_groups, bootstrap))
     rows.append(size_baseline_row(name, samples))
+
+
+#: ``scores.csv``: one row per image and detector, for analyses the tables do not make (fusions, error galleries).
+SCORE_COLUMNS = ["dataset", "detector", "path", "source", "group", "label", "prob_fake"]
+
+
+def score_rows(
+    dataset: str, detector_name: str, samples: list[Sample], probs: np.ndarray, originals: dict[str, str] | None = None
+) -> list[dict]:
+    originals = originals or {}
+    return [
+        {
+            "dataset": dataset,
+            "detector": detector_name,
+            "path": originals.get(s.path, s.path),
+            "source": s.source,
+            "group": s.group,
+            "label": s.label,
+            "prob_fake": float(p),
+        }
+        for s, p in zip(samples, probs)
+    ]
 
 
 #: The detector name of the baseline that sees nothing but the image's size.
@@ -424,7 +452,7 @@ def size_baseline_row(name: str, samples: list[Sample]) -> dict:
 def matched_copy(samples: list[Sample], folder: str | os.PathLike, quality: int = MATCHED_QUALITY) -> list[Sample]:
     """Every image scaled (aspect kept) to the median longer side of the reals (of all images if none), saved at JPEG ``quality``.
 
-    Both classes go through the same resize and the same encoder, so neither size nor file format nor
+    A copy is named by the index of the sample it copies (``0000012.jpg`` copies ``samples[12]``). Both classes go through the same resize and the same encoder, so neither size nor file format nor
     compression can tell them apart any more. Unreadable images are left out (the scoring reports them).
     """
     from PIL import Image
@@ -468,17 +496,21 @@ def run_benchmark(
     out = Path(out)
     split_csv = next((f for f in (RunDir(detector_dir(r)).split_file() for r in runs) if f is not None), None)
     detectors = {(Path(r).name if r is not None else "default"): load(r) for r in runs}
-    rows, paired = [], []
+    rows, paired, scores = [], [], []
     for ds in cfg.datasets:
         samples = dataset_samples(ds, split_csv)
         with_groups = ds.groups is not None
-        _score_dataset(ds.name, samples, detectors, with_groups, num_workers, bootstrap, rows, paired)
+        _score_dataset(ds.name, samples, detectors, with_groups, num_workers, bootstrap, rows, paired, scores)
         if ds.matched:
             with tempfile.TemporaryDirectory(prefix="fakelens-matched-") as tmp:
                 matched = matched_copy(samples, tmp)
-                _score_dataset(f"{ds.name} (matched)", matched, detectors, with_groups, num_workers, bootstrap, rows, paired)
+                originals = {m.path: samples[int(Path(m.path).stem)].path for m in matched}
+                _score_dataset(
+                    f"{ds.name} (matched)", matched, detectors, with_groups, num_workers, bootstrap, rows, paired, scores, originals
+                )
     write_json(out / "benchmark.json", rows)
     write_csv(out / "benchmark.csv", rows, COLUMNS)
+    write_csv(out / "scores.csv", scores, SCORE_COLUMNS)
     text = f"# Benchmark ({Path(bench).name})\n\n" + "\n".join(_markdown_table(rows, COLUMNS)) + "\n"
     groups = group_rows(rows)
     if groups:

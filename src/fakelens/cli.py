@@ -159,6 +159,26 @@ def _calibrate(args) -> int:
     return 0
 
 
+def _add_fuse(sub) -> None:
+    p = sub.add_parser(
+        "fuse",
+        help="trained runs -> one run of their fusion (a registered fusion model: each member at its own input size, "
+        "their calibrated logits mixed); calibrate it next",
+    )
+    p.add_argument("runs", nargs="+", help="two or more trained run folders with the same split, in the fusion's member order")
+    p.add_argument("--out", required=True, help="the fused run's folder")
+    p.add_argument("--weight", type=float, action="append", help="each run's share of the mix, in order (default: equal)")
+    p.add_argument("--full-precision", dest="half", action="store_false", help="store the weights in float32 (default: float16)")
+
+
+def _fuse(args) -> int:
+    from .training.fuse import fuse_runs
+
+    out = fuse_runs(args.runs, args.out, args.weight, args.half)
+    print(f"{out}: fused; next: fakelens calibrate {out}")
+    return 0
+
+
 def _add_calibrate_videos(sub) -> None:
     p = sub.add_parser(
         "calibrate-videos",
@@ -819,6 +839,7 @@ COMMANDS = {
     "crop-faces": (_add_crop_faces, _crop_faces),
     "calibrate": (_add_calibrate, _calibrate),
     "calibrate-videos": (_add_calibrate_videos, _calibrate_videos),
+    "fuse": (_add_fuse, _fuse),
     "benchmark": (_add_benchmark, _benchmark),
     "robustness": (_add_robustness, _robustness),
     "export": (_add_export, _export),

@@ -14,6 +14,8 @@ from fakelens.models import create_model, get_model_spec
 
 def _small_detector(name: str, size: int = 64) -> Detector:
     spec = get_model_spec(name)
+    if spec.family == "fusion":  # its members' sizes are part of the model
+        size = spec.preprocess.image_size
     return Detector(create_model(name), name, PreprocessConfig(size, spec.preprocess.mean, spec.preprocess.std))
 
 
@@ -29,8 +31,9 @@ def test_gradcam_runs_on_every_zoo_model_at_its_registry_layer(name):
     flags = [p.requires_grad for p in det.model.parameters()]
     cam = GradCam.for_detector(det)
     assert cam.layer_name == get_model_spec(name).gradcam_layer
-    maps = cam(det.arrays_to_batch(_faces(2)))
-    assert maps.shape == (2, 64, 64) and maps.dtype == np.float32
+    size = det.preprocess.image_size
+    maps = cam(det.arrays_to_batch(_faces(2, size)))
+    assert maps.shape == (2, size, size) and maps.dtype == np.float32
     assert np.isfinite(maps).all() and maps.min() >= 0.0 and maps.max() <= 1.0 + 1e-6
     # the shared model comes back as it was: eval mode, same weights, same flags, no gradients left behind
     assert not det.model.training

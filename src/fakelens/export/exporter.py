@@ -11,6 +11,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from ..errors import FakelensError
 from ..inference.onnx_backend import (
     CAM_OUTPUT,
     DIGEST_KEY,
@@ -19,9 +20,10 @@ from ..inference.onnx_backend import (
     ONNX_FILE,
     OnnxRunner,
     TorchRunner,
+    file_weights_digest,
     weights_digest,
 )
-from ..models.factory import has_cam_head
+from ..models.factory import has_cam_head, logit_cam_features
 from ..utils.atomic import atomic_path, write_json
 from ..utils.rundir import RunDir
 
@@ -44,11 +46,8 @@ class LogitAndCam(nn.Module):
         self.model = model
 
     def forward(self, x: torch.Tensor):
-        features = self.model.forward_features(x)
-        logit = self.model.forward_head(features).reshape(-1)
-        weight = self.model.get_classifier().weight.reshape(-1)
-        cam = torch.relu(torch.einsum("nchw,c->nhw", features, weight))
-        return logit, cam, features.mean(dim=(2, 3))
+        logit, cam, features = logit_cam_features(self.model, x)
+        return logit, torch.relu(cam), features
 
 
 def export_onnx(detector, path: str | os.PathLike, opset: int = 17) -> Path:
@@ -67,6 +66,8 @@ def export_onnx(detector, path: str | os.PathLike, opset: int = 17) -> Path:
     outputs = ["logit", CAM_OUTPUT, FEATURES_OUTPUT] if with_cam else ["logit"]
     axes = {"input": {0: "batch"}, **{o: {0: "batch"} for o in outputs}}
     dummy = torch.zeros(2, 3, size, size)
+    stored = detector.weights_file
+    half = stored is not None and stored_in_half_precision(stored)
     with atomic_path(path) as tmp, torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
         # the exporter's notes on constant folding are about its own graph passes, not the user's model
         warnings.simplefilter("ignore", UserWarning)
@@ -74,7 +75,17 @@ def export_onnx(detector, path: str | os.PathLike, opset: int = 17) -> Path:
         try:
             # The TorchScript exporter is quick and gives ONNX Runtime a lean graph for timm models.
             torch.onnx.export(
-                graph, (dummy,), str(tmp), input_names=["input"], output_names=outputs, dynamic_axes=axes, opset_version=opset, dynamo=False
+                graph,
+                (dummy,),
+                str(tmp),
+                input_names=["input"],
+                output_names=outputs,
+                dynamic_axes=axes,
+                opset_version=opset,
+                dynamo=False,
+                # folded batch norms would be rounded to half precision after folding, away from what PyTorch
+                # computes; unfolded, the stored tensors stay as they are and ONNX Runtime folds them in float32
+                do_constant_folding=not half,
             )
         except Exception:  # noqa: BLE001 - e.g. adaptive pooling to a size that does not divide the input
             torch.onnx.export(
@@ -88,10 +99,51 @@ def export_onnx(detector, path: str | os.PathLike, opset: int = 17) -> Path:
                 verbose=False,
             )
         proto = onnx.load(str(tmp))
+        if half:
+            proto = half_precision_initializers(proto)
+        # the hash of the weights as stored (what open_matching_onnx compares), or as held for a detector in memory
         state = {k: v.detach().cpu().numpy() for k, v in detector.model.state_dict().items()}
-        onnx.helper.set_model_props(proto, {DIGEST_KEY: weights_digest(state)})
+        onnx.helper.set_model_props(proto, {DIGEST_KEY: file_weights_digest(stored) if stored is not None else weights_digest(state)})
         onnx.save(proto, str(tmp))
     return path
+
+
+def stored_in_half_precision(weights: str | os.PathLike) -> bool:
+    """True when every floating-point tensor of a safetensors file is float16 (a fused run's, ``fakelens fuse``)."""
+    from safetensors import safe_open
+
+    with safe_open(str(weights), "numpy") as fh:
+        dtypes = {fh.get_slice(k).get_dtype() for k in fh.keys()}
+    floats = {d for d in dtypes if d.startswith(("F", "BF"))}
+    return floats == {"F16"}
+
+
+def half_precision_initializers(proto, min_elements: int = 64):
+    """Store the graph's float32 weights as float16, each behind a Cast back to float32.
+
+    The file halves; ONNX Runtime folds the casts into float32 constants when it loads the graph, so it computes
+    exactly what PyTorch computes with the same half-precision weights loaded into float32. Small tensors (shapes,
+    scalars) stay as they are.
+    """
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    graph = proto.graph
+    casts, kept = [], []
+    for init in graph.initializer:
+        if init.data_type != TensorProto.FLOAT or np.prod(init.dims) < min_elements:
+            kept.append(init)
+            continue
+        half = numpy_helper.from_array(numpy_helper.to_array(init).astype(np.float16), init.name + "__fp16")
+        kept.append(half)
+        casts.append(helper.make_node("Cast", [half.name], [init.name], to=TensorProto.FLOAT, name=init.name + "__to_fp32"))
+    del graph.initializer[:]
+    graph.initializer.extend(kept)
+    nodes = casts + list(graph.node)
+    del graph.node[:]
+    graph.node.extend(nodes)
+    onnx.checker.check_model(proto)
+    return proto
 
 
 def export_cached(detector) -> Path:
@@ -150,7 +202,7 @@ def static_same_padding(model: nn.Module, image_size: int) -> nn.Module:
     return model
 
 
-class ExportParityError(RuntimeError):
+class ExportParityError(FakelensError, RuntimeError):
     """The exported model's probabilities differ from PyTorch's by more than the tolerance."""
 
 

@@ -200,6 +200,11 @@ class Detector:
             "info": self.info,
         }
 
+    @property
+    def weights_file(self) -> Path | None:
+        """The ``model.safetensors`` this detector was loaded from (None for one built in memory)."""
+        return self._weights_file
+
     # ------------------------------------------------------------- backends
     @property
     def backend(self) -> str:

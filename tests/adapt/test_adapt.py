@@ -38,8 +38,9 @@ def test_the_base_behaviour_stays_on_other_data(adapted):
     """Faces of the kind the base knows (no texture): the adapted scores keep the base's ranking and stay close."""
     out, _ = adapted
     rng = np.random.default_rng(7)
-    faces = [np.asarray(Image.fromarray(make_image(rng, 160, fake=i % 2 == 1)[0])) for i in range(60)]
     base, new = fakelens.load(), fakelens.load(out)
+    size = base.preprocess.image_size  # faces at the model's own size, whichever detector ships
+    faces = [np.asarray(Image.fromarray(make_image(rng, size, fake=i % 2 == 1)[0])) for i in range(60)]
     lb, fb = base.embed_arrays(faces)
     p_base, p_new = base.score_arrays(faces), new.score_arrays(faces)
     assert spearmanr(p_base, p_new).statistic > 0.9
@@ -103,7 +104,10 @@ def test_the_adapted_folder_is_a_detector_every_entry_point_takes(adapted, new_k
     out, _ = adapted
     (fake, _), _ = new_kind
     cfg = json.loads((out / "detector.json").read_text())
-    assert cfg["adapter"]["n_features"] == 1280 and cfg["temperature"] == 1.0
+    base = fakelens.load()
+    size = base.preprocess.image_size
+    _, features = base.embed_arrays(np.zeros((1, size, size, 3), np.uint8))
+    assert cfg["adapter"]["n_features"] == features.shape[1] and cfg["temperature"] == 1.0  # the base's pooled features
     assert not any(p.is_symlink() for p in out.iterdir())
     assert {"model.onnx", "model.safetensors", "adapter.safetensors", "MODEL_CARD.md"} <= {p.name for p in out.iterdir()}
     card = (out / "MODEL_CARD.md").read_text()

@@ -12,6 +12,9 @@ adds what matters for deepfakes and for faces met in the wild:
   keep its crop's verdict);
 * degradations (:mod:`fakelens.imaging.perturb`): JPEG 30-100, rescaling, noise,
   blur and the social-media chain, so compression and softness stop being cues;
+* roll (off unless asked for): the face turned by up to 30 degrees about the crop's centre, the corners left black,
+  as a tilted head or an already rotated crop arrives; a detector that never saw such corners may read them as a
+  fake's (docs/face-science.md, session 21);
 * flips and mild colour changes.
 """
 
@@ -53,6 +56,17 @@ def reframe(rgb: np.ndarray, rng: np.random.Generator, amount: float) -> np.ndar
     return cv2.warpAffine(rgb, matrix, (min(h, w), min(h, w)), flags=interp, borderMode=cv2.BORDER_REFLECT)
 
 
+#: The largest turn of the roll augmentation, in degrees (the tilt tests turn heads by up to 30).
+MAX_ROLL_DEGREES = 30.0
+
+
+def roll(rgb: np.ndarray, rng: np.random.Generator, max_degrees: float = MAX_ROLL_DEGREES) -> np.ndarray:
+    """The crop turned by a uniform angle in [-max_degrees, max_degrees] about its centre; the corners it uncovers are black."""
+    h, w = rgb.shape[:2]
+    matrix = cv2.getRotationMatrix2D((w / 2, h / 2), rng.uniform(-max_degrees, max_degrees), 1.0)
+    return cv2.warpAffine(rgb, matrix, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
+
+
 def colour_jitter(rgb: np.ndarray, rng: np.random.Generator, strength: float) -> np.ndarray:
     """Brightness, contrast and saturation changes of up to 25% x strength; grey now and then."""
     x = rgb.astype(np.float32)
@@ -71,17 +85,21 @@ class TrainTransform:
     ``strength`` in [0, 1] scales how often and how much each augmentation acts;
     ``framing`` is the largest relative change of the crop's framing;
     ``cue_chain`` is the probability of the size-and-quality chain, which acts
-    on every sample whatever its label (the transform is never told the label).
+    on every sample whatever its label (the transform is never told the label);
+    ``roll`` the probability of :func:`roll`, likewise blind to the label.
     """
 
-    def __init__(self, cfg: PreprocessConfig, strength: float = 0.5, framing: float = 0.15, cue_chain: float = 0.0):
+    def __init__(self, cfg: PreprocessConfig, strength: float = 0.5, framing: float = 0.15, cue_chain: float = 0.0, roll: float = 0.0):
         self.cfg = cfg
         self.strength = float(np.clip(strength, 0.0, 1.0))
         self.framing = float(framing)
         self.size_quality = SizeQualityChain(float(np.clip(cue_chain, 0.0, 1.0)))
+        self.roll = float(np.clip(roll, 0.0, 1.0))
 
     def __call__(self, rgb: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         s = self.strength
+        if self.roll and rng.random() < self.roll:  # before alignment, as a turned face arrives at predict time
+            rgb = roll(rgb, rng)
         if self.cfg.align:  # first, as at predict time: the augmentations then act on the upright face
             rgb = self.cfg.aligned_square(_pil(rgb))[0]
         out = self.size_quality(rgb, rng)
@@ -104,5 +122,7 @@ def _pil(rgb: np.ndarray):
     return Image.fromarray(rgb)
 
 
-def train_transform(cfg: PreprocessConfig, strength: float = 0.5, framing: float = 0.15, cue_chain: float = 0.0) -> TrainTransform:
-    return TrainTransform(cfg, strength, framing, cue_chain)
+def train_transform(
+    cfg: PreprocessConfig, strength: float = 0.5, framing: float = 0.15, cue_chain: float = 0.0, roll: float = 0.0
+) -> TrainTransform:
+    return TrainTransform(cfg, strength, framing, cue_chain, roll)

@@ -75,6 +75,12 @@ class TrainConfig:
         le=1,
         description=("probability that a training face of either class is shrunk to 64-96 px and saved at JPEG 30-95 (cue hygiene)"),
     )
+    roll: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="probability that a training face of either class is turned by up to 30 degrees, corners left black",
+    )
     align: bool = Field(
         False, description="level the eyes and normalise the face's scale before the model, at training and in the shipped detector"
     )

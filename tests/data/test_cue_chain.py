@@ -90,20 +90,22 @@ def test_the_training_option_is_a_probability():
         TrainConfig.from_dict({"data": ["x"], "cue_chain": 1.5})
 
 
-def test_roll_turns_the_face_and_leaves_black_corners():
+def test_roll_turns_the_face_and_fills_the_corners_black_or_mirrored():
     from fakelens.data.transforms import roll
 
     rng = np.random.default_rng(0)
     white = np.full((96, 96, 3), 255, np.uint8)
-    turned = roll(white, rng)
+    turned = roll(white, rng, mirrored=False)
     corners = turned[[0, 0, -1, -1], [0, -1, 0, -1]]
     assert (corners == 0).all() and (turned[48, 48] == 255).all()  # the corners black, the centre kept
+    assert (roll(white, rng, mirrored=True) == 255).all()  # mirrored in: a white crop stays white
     assert (roll(white, rng, max_degrees=0.0) == white).all()
     cfg = PreprocessConfig(64, (0.5,) * 3, (0.5,) * 3)
     # always on: every output has a black corner; off (the default): none has (strength 0: no other change)
-    on = [TrainTransform(cfg, strength=0.0, framing=0.0, roll=1.0)(white, rng) for _ in range(20)]
+    on = [TrainTransform(cfg, strength=0.0, framing=0.0, roll=1.0)(white, rng) for _ in range(40)]
     off = [TrainTransform(cfg, strength=0.0, framing=0.0)(white, rng) for _ in range(20)]
-    assert all(x[:, 0, 0].max() < -0.5 or x[:, -1, -1].max() < -0.5 for x in on)
+    black = [x[:, 0, 0].max() < -0.5 or x[:, -1, -1].max() < -0.5 for x in on]
+    assert 10 <= sum(black) <= 30  # about half the turns leave black corners, the others mirror the face in
     assert all(x.min() > 0.99 for x in off)
 
 

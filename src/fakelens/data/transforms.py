@@ -12,9 +12,9 @@ adds what matters for deepfakes and for faces met in the wild:
   keep its crop's verdict);
 * degradations (:mod:`fakelens.imaging.perturb`): JPEG 30-100, rescaling, noise,
   blur and the social-media chain, so compression and softness stop being cues;
-* roll (off unless asked for): the face turned by up to 30 degrees about the crop's centre, the corners left black,
-  as a tilted head or an already rotated crop arrives; a detector that never saw such corners may read them as a
-  fake's (docs/face-science.md, session 21);
+* roll (off unless asked for): the face turned by up to 30 degrees about the crop's centre, the corners black or
+  mirrored in, as a tilted head or an already rotated crop arrives; a detector that never saw such corners may read
+  them as a fake's (docs/face-science.md, session 21);
 * flips and mild colour changes.
 """
 
@@ -60,11 +60,16 @@ def reframe(rgb: np.ndarray, rng: np.random.Generator, amount: float) -> np.ndar
 MAX_ROLL_DEGREES = 30.0
 
 
-def roll(rgb: np.ndarray, rng: np.random.Generator, max_degrees: float = MAX_ROLL_DEGREES) -> np.ndarray:
-    """The crop turned by a uniform angle in [-max_degrees, max_degrees] about its centre; the corners it uncovers are black."""
+def roll(rgb: np.ndarray, rng: np.random.Generator, max_degrees: float = MAX_ROLL_DEGREES, mirrored: bool | None = None) -> np.ndarray:
+    """The crop turned by a uniform angle in [-max_degrees, max_degrees] about its centre. The corners it uncovers are
+    black (as other tools' rotated crops come) or mirrored in (as fakelens's own aligner fills them), half the time
+    each unless ``mirrored`` says which."""
     h, w = rgb.shape[:2]
     matrix = cv2.getRotationMatrix2D((w / 2, h / 2), rng.uniform(-max_degrees, max_degrees), 1.0)
-    return cv2.warpAffine(rgb, matrix, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
+    if mirrored is None:
+        mirrored = bool(rng.random() < 0.5)
+    border = cv2.BORDER_REFLECT if mirrored else cv2.BORDER_CONSTANT
+    return cv2.warpAffine(rgb, matrix, (w, h), flags=cv2.INTER_LINEAR, borderMode=border, borderValue=(0, 0, 0))
 
 
 def colour_jitter(rgb: np.ndarray, rng: np.random.Generator, strength: float) -> np.ndarray:

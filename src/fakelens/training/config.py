@@ -79,7 +79,7 @@ class TrainConfig:
         0.0,
         ge=0,
         le=1,
-        description="probability that a training face of either class is turned by up to 30 degrees, corners left black",
+        description="probability that a training face of either class is turned by up to 30 degrees (corners black or mirrored)",
     )
     align: bool = Field(
         False, description="level the eyes and normalise the face's scale before the model, at training and in the shipped detector"

@@ -1,0 +1,101 @@
+"""Does a turned face move the verdict? Validation faces turned by +-10/20/30 degrees, black or mirrored corners.
+
+    python benchmarks/tilt_stability.py [--run RUN ...] [--per-source 100]
+
+Each detector (the bundled one first, then every ``--run``) scores the validation faces of the bundled split (per
+training source, up to ``--per-source`` of each class, the same faces for every detector) as stored, then each face
+turned about its centre at its stored resolution, before the one preprocessing path, as a rotated crop arrives. Per
+detector and turn: the share of real faces called FAKE, the mean change of P(FAKE) on real faces, and ROC-AUC. The
+tilt tests (``tests/faces/test_alignment_verdicts.py``) check one photo; this measures many faces.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import cv2
+import numpy as np
+from sklearn.metrics import roc_auc_score
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import print_table  # noqa: E402
+
+import fakelens  # noqa: E402
+from fakelens.imaging.imageio import load_image  # noqa: E402
+from fakelens.inference.detector import DEFAULT_DIR  # noqa: E402
+
+TURNS = (-30, -20, -10, 10, 20, 30)
+
+
+def turned(rgb: np.ndarray, degrees: float, mirrored: bool) -> np.ndarray:
+    h, w = rgb.shape[:2]
+    matrix = cv2.getRotationMatrix2D((w / 2, h / 2), degrees, 1.0)
+    border = cv2.BORDER_REFLECT if mirrored else cv2.BORDER_CONSTANT
+    return cv2.warpAffine(rgb, matrix, (w, h), flags=cv2.INTER_LINEAR, borderMode=border, borderValue=(0, 0, 0))
+
+
+def validation_sample(per_source: int, seed: int = 0) -> tuple[list[np.ndarray], np.ndarray]:
+    """Up to ``per_source`` real and fake validation faces of each source of the bundled detector (its split.csv.gz)."""
+    from fakelens.training.calibrate import validation_faces
+    from fakelens.utils.rundir import RunDir
+
+    bundled = fakelens.load()
+    faces = validation_faces(RunDir(DEFAULT_DIR).split_file(), bundled.info.get("trained_on") or [])
+    by_kind = defaultdict(list)
+    for s in faces:
+        by_kind[(s.source, s.label)].append(s)
+    rng = np.random.default_rng(seed)
+    chosen = [s for group in by_kind.values() for s in rng.permutation(group)[:per_source]]
+    return [load_image(s.path) for s in chosen], np.asarray([s.label for s in chosen])
+
+
+def rows_for(name: str, detector, images: list[np.ndarray], labels: np.ndarray) -> list[dict]:
+    def scores(imgs):
+        return detector.score_arrays([detector.decode(im) for im in imgs])
+
+    def verdicts(p):
+        return np.asarray([detector.verdict(x) for x in p])
+
+    base = scores(images)
+    real = labels == 0
+    rows = [{"detector": name, "turn": "none", "real_called_fake": float((verdicts(base[real]) == "FAKE").mean()),
+             "mean_abs_change_real": 0.0, "roc_auc": round(float(roc_auc_score(labels, base)), 4)}]
+    for mirrored in (False, True):
+        for degrees in TURNS:
+            p = scores([turned(im, degrees, mirrored) for im in images])
+            rows.append(
+                {
+                    "detector": name,
+                    "turn": f"{degrees:+d} {'mirrored' if mirrored else 'black'}",
+                    "real_called_fake": round(float((verdicts(p[real]) == "FAKE").mean()), 4),
+                    "mean_abs_change_real": round(float(np.abs(p[real] - base[real]).mean()), 4),
+                    "roc_auc": round(float(roc_auc_score(labels, p)), 4),
+                }
+            )
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--run", action="append", default=[], help="a run folder to measure beside the bundled detector (repeatable)")
+    ap.add_argument("--per-source", type=int, default=100, help="validation faces of each class per source (default 100)")
+    args = ap.parse_args(argv)
+    images, labels = validation_sample(args.per_source)
+    print(f"{len(images)} validation faces ({int((labels == 0).sum())} real) of the bundled split", file=sys.stderr)
+    rows = []
+    for run in [None, *args.run]:
+        det = fakelens.load(run)
+        rows += rows_for("default" if run is None else Path(run).name, det, images, labels)
+    print_table(rows, ["detector", "turn", "real_called_fake", "mean_abs_change_real", "roc_auc"])
+    for name in dict.fromkeys(r["detector"] for r in rows):
+        mine = [r for r in rows if r["detector"] == name and r["turn"] != "none"]
+        print(f"{name}: worst turn: real faces called FAKE {max(r['real_called_fake'] for r in mine):.3f}, "
+              f"mean P(FAKE) change on real faces {max(r['mean_abs_change_real'] for r in mine):.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -114,17 +114,25 @@ def test_benchmark_reports_every_dataset_and_group(trained_run, kaggle_dataset, 
     assert (out / "benchmark.png").stat().st_size > 1000 and "| folders |" in (out / "benchmark.md").read_text()
 
 
-def test_a_second_detector_is_compared_with_the_first_on_the_same_images(trained_run, folder_dataset, tmp_path):
-    import csv
+@pytest.fixture
+def twin_runs(trained_run, folder_dataset, tmp_path):
+    """Two copies of one run ("first", "twin") and a benchmark YAML of the folder dataset."""
     import shutil
-
-    from fakelens.evaluation.benchmark import run_benchmark
 
     first, twin = tmp_path / "first", tmp_path / "twin"
     shutil.copytree(trained_run[0], first)
     shutil.copytree(trained_run[0], twin)
     bench = tmp_path / "bench.yaml"
     bench.write_text(f"datasets:\n  - name: folders\n    data: {folder_dataset}\n")
+    return first, twin, bench
+
+
+def test_a_second_detector_is_compared_with_the_first_on_the_same_images(twin_runs, tmp_path):
+    import csv
+
+    from fakelens.evaluation.benchmark import run_benchmark
+
+    first, twin, bench = twin_runs
     run_benchmark(bench, [first, twin], tmp_path / "out", bootstrap=50)
     row, matched = list(csv.DictReader(open(tmp_path / "out" / "paired.csv")))
     assert (row["dataset"], row["detector"], row["against"]) == ("folders", "twin", "first")
@@ -134,20 +142,15 @@ def test_a_second_detector_is_compared_with_the_first_on_the_same_images(trained
     assert "Against the first detector" in (tmp_path / "out" / "benchmark.md").read_text()
 
 
-def test_every_image_score_is_written_under_the_path_the_user_gave(trained_run, folder_dataset, tmp_path):
+def test_every_image_score_is_written_under_the_path_the_user_gave(twin_runs, folder_dataset, tmp_path):
     import csv
-    import shutil
 
     from sklearn.metrics import roc_auc_score
 
     from fakelens.evaluation.benchmark import run_benchmark
     from fakelens.sources import load_samples
 
-    first, twin = tmp_path / "first", tmp_path / "twin"
-    shutil.copytree(trained_run[0], first)
-    shutil.copytree(trained_run[0], twin)
-    bench = tmp_path / "bench.yaml"
-    bench.write_text(f"datasets:\n  - name: folders\n    data: {folder_dataset}\n")
+    first, twin, bench = twin_runs
     rows = run_benchmark(bench, [first, twin], tmp_path / "out", bootstrap=0)
     scores = list(csv.DictReader(open(tmp_path / "out" / "scores.csv")))
     given = {s.path: s.label for s in load_samples(folder_dataset)}

@@ -12,8 +12,16 @@ from tiny_runs import tiny_config
 
 #: Two small runs of the tests' recipe at two input sizes, fused the way the shipped fusion is.
 FUSION = "test_fusion_cnn_48_64"
-if FUSION not in list_models():
+
+
+@pytest.fixture(autouse=True)
+def registered_fusion(monkeypatch):
+    """The test fusion, in a copy of the registry that each test's end puts back (other tests see only the zoo)."""
+    from fakelens.models import registry
+
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
     register_fusion(FUSION, (("simple_cnn", 48), ("simple_cnn", 64)))
+    assert FUSION in list_models()
 
 
 @pytest.fixture(scope="module")

@@ -6,10 +6,12 @@
 #   CONFIG=configs/capacity/efficientnet_lite2_224.yaml benchmarks/leave_one_out_runs.sh OUT imagenet blends
 #   EPOCHS=18 SAMPLES=6400 CONFIG=... benchmarks/leave_one_out_runs.sh OUT imagenet all    # a long run (session 19)
 #   DFDC_WEIGHT=10 EPOCHS=10 ... benchmarks/leave_one_out_runs.sh OUT RUN all               # a warm restart (session 20)
+#   ROLL=0.3 DFDC_WEIGHT=15 ... benchmarks/leave_one_out_runs.sh OUT RUN all                # with turned faces (session 21)
 #
 # INIT `imagenet` starts from the model's ImageNet weights at the config's learning rate (the capacity comparison,
 # session 18); CONFIG picks the model and input size (default: configs/efficientnet_lite0.yaml); EPOCHS and SAMPLES
-# the budget (default 4 x 4,800 draws, the table's); DFDC_WEIGHT replaces dfdc.yaml's sampling weight in every row.
+# the budget (default 4 x 4,800 draws, the table's); DFDC_WEIGHT replaces dfdc.yaml's sampling weight in every row;
+# ROLL is the share of faces turned by up to 30 degrees (`--roll`; unset: none).
 #
 # OUT gets cfg/ (the source YAMLs each row trains on) and a run folder per row; INIT is the detector every run starts
 # from (the table used the DFDC-only default, commit 89030b0, so the dfdc row cannot be run from it). Each row trains
@@ -53,12 +55,13 @@ row_sources() {
 }
 # From an earlier detector the runs fine-tune at half the config's peak rate; from ImageNet, at the config's own.
 init=(--init-weights "$INIT" --lr 2e-4); if [ "$INIT" = imagenet ]; then init=(); fi
+roll=(); if [ -n "${ROLL:-}" ]; then roll=(--roll "$ROLL"); fi
 for row in $ROWS; do
   out=$OUT/$row
   if [ -f "$out/detector.json" ]; then echo "$row: done already"; continue; fi
   args=(); for f in $(row_sources "$row"); do args+=(--data "$f"); done
   resume=(); if ls "$out"/checkpoints/epoch-* >/dev/null 2>&1; then resume=(--resume); fi
-  cmd=(fakelens train --config "${CONFIG:-configs/efficientnet_lite0.yaml}" "${args[@]}" --cue-chain 0.25 "${init[@]}"
+  cmd=(fakelens train --config "${CONFIG:-configs/efficientnet_lite0.yaml}" "${args[@]}" --cue-chain 0.25 "${roll[@]}" "${init[@]}"
        --split-from src/fakelens/weights --epochs "${EPOCHS:-4}" --samples-per-epoch "${SAMPLES:-4800}" --max-val-batches 40 --patience 0
        --out "$out" "${resume[@]}")
   if [ -n "${DRY_RUN:-}" ]; then echo "${cmd[*]}"; continue; fi

@@ -16,7 +16,6 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-import cv2
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
@@ -24,17 +23,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import print_table  # noqa: E402
 
 import fakelens  # noqa: E402
+from fakelens.data.transforms import turn  # noqa: E402 (the roll augmentation's turn, at a fixed angle)
 from fakelens.imaging.imageio import load_image  # noqa: E402
 from fakelens.inference.detector import DEFAULT_DIR  # noqa: E402
 
 TURNS = (-30, -20, -10, 10, 20, 30)
-
-
-def turned(rgb: np.ndarray, degrees: float, mirrored: bool) -> np.ndarray:
-    h, w = rgb.shape[:2]
-    matrix = cv2.getRotationMatrix2D((w / 2, h / 2), degrees, 1.0)
-    border = cv2.BORDER_REFLECT if mirrored else cv2.BORDER_CONSTANT
-    return cv2.warpAffine(rgb, matrix, (w, h), flags=cv2.INTER_LINEAR, borderMode=border, borderValue=(0, 0, 0))
 
 
 def validation_sample(per_source: int, seed: int = 0) -> tuple[list[np.ndarray], np.ndarray]:
@@ -65,7 +58,7 @@ def rows_for(name: str, detector, images: list[np.ndarray], labels: np.ndarray) 
              "mean_abs_change_real": 0.0, "roc_auc": round(float(roc_auc_score(labels, base)), 4)}]
     for mirrored in (False, True):
         for degrees in TURNS:
-            p = scores([turned(im, degrees, mirrored) for im in images])
+            p = scores([turn(im, degrees, mirrored) for im in images])
             rows.append(
                 {
                     "detector": name,

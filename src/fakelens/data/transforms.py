@@ -64,10 +64,16 @@ def roll(rgb: np.ndarray, rng: np.random.Generator, max_degrees: float = MAX_ROL
     """The crop turned by a uniform angle in [-max_degrees, max_degrees] about its centre. The corners it uncovers are
     black (as other tools' rotated crops come) or mirrored in (as fakelens's own aligner fills them), half the time
     each unless ``mirrored`` says which."""
-    h, w = rgb.shape[:2]
-    matrix = cv2.getRotationMatrix2D((w / 2, h / 2), rng.uniform(-max_degrees, max_degrees), 1.0)
+    degrees = rng.uniform(-max_degrees, max_degrees)
     if mirrored is None:
         mirrored = bool(rng.random() < 0.5)
+    return turn(rgb, degrees, mirrored)
+
+
+def turn(rgb: np.ndarray, degrees: float, mirrored: bool) -> np.ndarray:
+    """The crop turned by ``degrees`` (counter-clockwise) about its centre, the uncovered corners mirrored in or black."""
+    h, w = rgb.shape[:2]
+    matrix = cv2.getRotationMatrix2D((w / 2, h / 2), degrees, 1.0)
     border = cv2.BORDER_REFLECT if mirrored else cv2.BORDER_CONSTANT
     return cv2.warpAffine(rgb, matrix, (w, h), flags=cv2.INTER_LINEAR, borderMode=border, borderValue=(0, 0, 0))
 

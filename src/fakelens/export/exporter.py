@@ -102,8 +102,11 @@ def export_onnx(detector, path: str | os.PathLike, opset: int = 17) -> Path:
         if half:
             proto = half_precision_initializers(proto)
         # the hash of the weights as stored (what open_matching_onnx compares), or as held for a detector in memory
-        state = {k: v.detach().cpu().numpy() for k, v in detector.model.state_dict().items()}
-        onnx.helper.set_model_props(proto, {DIGEST_KEY: file_weights_digest(stored) if stored is not None else weights_digest(state)})
+        if stored is not None:
+            digest = file_weights_digest(stored)
+        else:
+            digest = weights_digest({k: v.detach().cpu().numpy() for k, v in detector.model.state_dict().items()})
+        onnx.helper.set_model_props(proto, {DIGEST_KEY: digest})
         onnx.save(proto, str(tmp))
     return path
 

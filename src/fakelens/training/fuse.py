@@ -10,6 +10,7 @@ would have no validation faces that none of them saw, so that is refused).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 from pathlib import Path
@@ -48,6 +49,7 @@ def fuse_runs(runs: Sequence[str | os.PathLike], out: str | os.PathLike, weights
     """Write the fusion of ``runs`` (each a trained run folder) to ``out``; returns ``out``."""
     from safetensors.torch import save_file
 
+    from ..inference.detector import Detector
     from ..inference.detector_config import DetectorConfig, load_weights
 
     runs = [Path(r) for r in runs]
@@ -93,15 +95,7 @@ def fuse_runs(runs: Sequence[str | os.PathLike], out: str | os.PathLike, weights
         for r, c, w in zip(runs, configs, weights)
     ]
     info = {"fusion": {"members": members, "half_precision_weights": half}, "trained_on": configs[0].info.get("trained_on", [])}
-    write_json(
-        RunDir(out).detector_config,
-        {
-            "model": name,
-            "preprocess": {**spec.preprocess.to_dict(), "align": configs[0].preprocess.align},
-            "threshold": 0.5,
-            "temperature": 1.0,
-            "tta": False,
-            "info": info,
-        },
-    )
+    # detector.json as any detector writes it; uncalibrated (threshold 0.5, temperature 1) until `fakelens calibrate`
+    preprocess = dataclasses.replace(spec.preprocess, align=configs[0].preprocess.align)
+    write_json(RunDir(out).detector_config, Detector(None, name, preprocess, info=info).config())
     return out

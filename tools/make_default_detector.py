@@ -163,6 +163,15 @@ def _compute(info: dict, lineage: str) -> str:
             f"temperature, threshold and bands were then fitted on validation. {lineage}")
 
 
+def _fusion_sources_note(detector: dict) -> str:
+    """Under the sources table of a fusion: whose sampling weights it shows (the members' may differ; see the lineage)."""
+    members = (detector.get("info", {}).get("fusion") or {}).get("members")
+    if not members:
+        return ""
+    return (f"\nThe weights are those of the first member's run (`{members[0]['model']}`); the members trained on the same sources and "
+            "sides, each with its own sampling weights where the compute paragraph below says so.\n")
+
+
 def _face_science(run: Path, detector: dict) -> str:
     """Alignment, pseudo-fake families, cue hygiene and the landmark model's licence, in words (empty if none applies)."""
     cfg = _training_config(run, detector)
@@ -181,6 +190,10 @@ def _face_science(run: Path, detector: dict) -> str:
         parts.append(f"Cue hygiene: with probability {cfg['cue_chain']}, any training face of either class was shrunk to 64-96 px "
                      "and saved at JPEG 30-95 (the transform is never told the label), so image size and compression stop "
                      "telling the classes apart; the benchmark's `(matched)` rows and `size-only` baseline check it.")
+    if cfg.get("roll"):
+        parts.append(f"Turned faces: with probability {cfg['roll']}, any training face of either class was turned by up to 30 degrees, "
+                     "its corners black or mirrored, so a tilted head does not read as a fake; `benchmarks/tilt_stability.py` "
+                     "measures real faces called FAKE at each turn.")
     if aligned or families:
         parts.append("Licence: the 68-point predictor (`shape_predictor_68_face_landmarks.dat` of the `face-recognition-models` "
                      "wheel, run by `dlib-bin`) was trained on the iBUG 300-W images, which are licensed for research use only; "
@@ -394,7 +407,7 @@ Binary threshold for accuracy figures: {_f(detector['threshold'], 4)} (balanced 
 | source | where | weight | self-blended share of fakes |
 |---|---|---|---|
 {chr(10).join(src_lines)}
-
+{_fusion_sources_note(detector)}
 Images (real / fake) per split; every source is split by its own groups (DFDC: the source video; LFW: the person;
 others: near-duplicate groups by perceptual hash), so no group and no near-copy is on two sides; an exact copy of an
 image of an earlier source (the FFHQ photos rvf10k and headshots share) is dropped from the later one:

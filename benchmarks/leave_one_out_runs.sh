@@ -12,6 +12,9 @@
 # session 18); CONFIG picks the model and input size (default: configs/efficientnet_lite0.yaml); EPOCHS and SAMPLES
 # the budget (default 4 x 4,800 draws, the table's); DFDC_WEIGHT replaces dfdc.yaml's sampling weight in every row;
 # ROLL is the share of faces turned by up to 30 degrees (`--roll`; unset: none).
+# SEED seeds the draws and augmentations (`--seed`; unset: 0). A restart from a run made with the same seed, sources
+# and weights replays that run's draws exactly (session 22), so give each continuation a new one; the sides come from
+# --split-from either way.
 #
 # OUT gets cfg/ (the source YAMLs each row trains on) and a run folder per row; INIT is the detector every run starts
 # from (the table used the DFDC-only default, commit 89030b0, so the dfdc row cannot be run from it). Each row trains
@@ -56,12 +59,13 @@ row_sources() {
 # From an earlier detector the runs fine-tune at half the config's peak rate; from ImageNet, at the config's own.
 init=(--init-weights "$INIT" --lr 2e-4); if [ "$INIT" = imagenet ]; then init=(); fi
 roll=(); if [ -n "${ROLL:-}" ]; then roll=(--roll "$ROLL"); fi
+seed=(); if [ -n "${SEED:-}" ]; then seed=(--seed "$SEED"); fi
 for row in $ROWS; do
   out=$OUT/$row
   if [ -f "$out/detector.json" ]; then echo "$row: done already"; continue; fi
   args=(); for f in $(row_sources "$row"); do args+=(--data "$f"); done
   resume=(); if ls "$out"/checkpoints/epoch-* >/dev/null 2>&1; then resume=(--resume); fi
-  cmd=(fakelens train --config "${CONFIG:-configs/efficientnet_lite0.yaml}" "${args[@]}" --cue-chain 0.25 "${roll[@]}" "${init[@]}"
+  cmd=(fakelens train --config "${CONFIG:-configs/efficientnet_lite0.yaml}" "${args[@]}" --cue-chain 0.25 "${roll[@]}" "${seed[@]}" "${init[@]}"
        --split-from src/fakelens/weights --epochs "${EPOCHS:-4}" --samples-per-epoch "${SAMPLES:-4800}" --max-val-batches 40 --patience 0
        --out "$out" "${resume[@]}")
   if [ -n "${DRY_RUN:-}" ]; then echo "${cmd[*]}"; continue; fi

@@ -151,3 +151,38 @@ def test_a_run_continued_from_another_keeps_its_validation_and_test_images_out_o
     fresh = FaceDataModule(_config(kaggle_dataset, tmp_path / "fresh"), tmp_path / "fresh")
     fresh.setup()
     assert _paths(fresh) != _paths(first)
+
+
+def test_a_run_continued_with_its_parents_seed_sources_and_draws_is_found_to_replay_them(tmp_path, kaggle_dataset):
+    from fakelens.training.datamodule import replays_draws_of
+
+    parent = tmp_path / "parent"
+    parent.mkdir()
+    (parent / "config.json").write_text(json.dumps(_config(kaggle_dataset, parent, samples_per_epoch=64).to_dict()))
+    child = tmp_path / "child"
+    assert replays_draws_of(_config(kaggle_dataset, child, init_weights=str(parent), samples_per_epoch=64)) == parent
+    # the same source written as a YAML somewhere else is the same source
+    spec = tmp_path / "cfg" / "faces.yaml"
+    spec.parent.mkdir()
+    spec.write_text(f"name: {kaggle_dataset.name}\npath: {kaggle_dataset}\n")
+    assert replays_draws_of(_config(spec, child, init_weights=str(parent), samples_per_epoch=64)) == parent
+    # a new seed, another draw count or another sampling weight draws other faces
+    assert replays_draws_of(_config(kaggle_dataset, child, init_weights=str(parent), samples_per_epoch=64, seed=1)) is None
+    assert replays_draws_of(_config(kaggle_dataset, child, init_weights=str(parent), samples_per_epoch=128)) is None
+    spec.write_text(f"name: {kaggle_dataset.name}\npath: {kaggle_dataset}\nweight: 2\n")
+    assert replays_draws_of(_config(spec, child, init_weights=str(parent), samples_per_epoch=64)) is None
+    # nothing to compare with: no parent, or a parent folder without its training config
+    assert replays_draws_of(_config(kaggle_dataset, child)) is None
+    (parent / "config.json").unlink()
+    assert replays_draws_of(_config(kaggle_dataset, child, init_weights=str(parent), samples_per_epoch=64)) is None
+
+
+def test_the_trainer_warns_when_a_continued_run_replays_its_parents_draws(tmp_path, kaggle_dataset, capsys):
+    from fakelens.training import Trainer
+
+    parent = tmp_path / "parent"
+    Trainer(_config(kaggle_dataset, parent, epochs=1, samples_per_epoch=32), quiet=True).fit()
+    Trainer(_config(kaggle_dataset, tmp_path / "child", epochs=1, samples_per_epoch=32, init_weights=str(parent))).fit()
+    assert "replays its draws; pass --seed" in capsys.readouterr().out
+    Trainer(_config(kaggle_dataset, tmp_path / "other", epochs=1, samples_per_epoch=32, init_weights=str(parent), seed=2)).fit()
+    assert "replays its draws" not in capsys.readouterr().out

@@ -9,6 +9,7 @@ each rank reads its own part (tar shards split themselves).
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 
 from torch.utils.data import DataLoader
@@ -32,6 +33,27 @@ def model_input(config: TrainConfig) -> PreprocessConfig:
     """The input the trained model takes: its zoo preprocessing at ``image_size`` (the model's own when unset)."""
     spec = get_model_spec(config.model)
     return dataclasses.replace(spec.preprocess, image_size=config.image_size or spec.preprocess.image_size, align=config.align)
+
+
+def replays_draws_of(config: TrainConfig) -> Path | None:
+    """The ``init_weights`` run whose draws this run would repeat, else None.
+
+    The weighted sampler and the augmentations are seeded by ``seed`` alone, so a run continued from another with the
+    same seed, the same sources (compared by what their specs say, not by where the YAML lives) and the same draws per
+    epoch meets its parent's training faces again in the very same order and form.
+    """
+    if not config.init_weights:
+        return None
+    parent_config = RunDir(config.init_weights).train_config
+    if not parent_config.is_file():
+        return None
+    try:
+        parent = TrainConfig.from_dict(json.loads(parent_config.read_text()))
+        same_sources = [SourceSpec.parse(d) for d in parent.data] == [SourceSpec.parse(d) for d in config.data]
+    except (ValueError, OSError, DataError):  # a parent whose config no longer reads: nothing to compare
+        return None
+    same = parent.seed == config.seed and parent.samples_per_epoch == config.samples_per_epoch and same_sources
+    return Path(config.init_weights) if same else None
 
 
 class FaceDataModule:

@@ -33,7 +33,7 @@ from . import distributed
 from .callbacks import BestModelTracker, Callback, Checkpointer, EarlyStopping, HistoryWriter
 from .checkpoint import BEST_WEIGHTS, latest_checkpoint, load_checkpoint, save_checkpoint
 from .config import TrainConfig, resume_options
-from .datamodule import FaceDataModule
+from .datamodule import FaceDataModule, replays_draws_of
 from .finalize import finalize_run
 from .module import DetectorModule, warmup_cosine
 
@@ -203,6 +203,11 @@ class Trainer:
             f"training {self.config.model} on {len(splits['train'])} images "
             f"(val {len(splits['val'])}, test {len(splits['test'])}) -> {self.run_dir}"
         )
+        parent = None if self.resume else replays_draws_of(self.config)
+        if parent is not None:
+            self.log(
+                f"warning: {parent} was trained with the same seed, sources and draws per epoch: this run replays its draws; pass --seed N for new ones"
+            )
         while self.state["epoch"] < self.config.epochs and not self.should_stop and not self._stopped_early():
             epoch = self.state["epoch"] + 1
             start = time.time()

@@ -49,25 +49,23 @@ def rows_for(name: str, detector, images: list[np.ndarray], labels: np.ndarray) 
     def scores(imgs):
         return detector.score_arrays([detector.decode(im) for im in imgs])
 
-    def verdicts(p):
-        return np.asarray([detector.verdict(x) for x in p])
-
-    base = scores(images)
     real = labels == 0
-    rows = [{"detector": name, "turn": "none", "real_called_fake": float((verdicts(base[real]) == "FAKE").mean()),
-             "mean_abs_change_real": 0.0, "roc_auc": round(float(roc_auc_score(labels, base)), 4)}]
+    base = scores(images)
+
+    def row(turn_name: str, p: np.ndarray) -> dict:
+        called_fake = np.asarray([detector.verdict(x) for x in p[real]]) == "FAKE"
+        return {
+            "detector": name,
+            "turn": turn_name,
+            "real_called_fake": round(float(called_fake.mean()), 4),
+            "mean_abs_change_real": round(float(np.abs(p[real] - base[real]).mean()), 4),
+            "roc_auc": round(float(roc_auc_score(labels, p)), 4),
+        }
+
+    rows = [row("none", base)]
     for mirrored in (False, True):
         for degrees in TURNS:
-            p = scores([turn(im, degrees, mirrored) for im in images])
-            rows.append(
-                {
-                    "detector": name,
-                    "turn": f"{degrees:+d} {'mirrored' if mirrored else 'black'}",
-                    "real_called_fake": round(float((verdicts(p[real]) == "FAKE").mean()), 4),
-                    "mean_abs_change_real": round(float(np.abs(p[real] - base[real]).mean()), 4),
-                    "roc_auc": round(float(roc_auc_score(labels, p)), 4),
-                }
-            )
+            rows.append(row(f"{degrees:+d} {'mirrored' if mirrored else 'black'}", scores([turn(im, degrees, mirrored) for im in images])))
     return rows
 
 
@@ -85,8 +83,10 @@ def main(argv: list[str] | None = None) -> int:
     print_table(rows, ["detector", "turn", "real_called_fake", "mean_abs_change_real", "roc_auc"])
     for name in dict.fromkeys(r["detector"] for r in rows):
         mine = [r for r in rows if r["detector"] == name and r["turn"] != "none"]
-        print(f"{name}: worst turn: real faces called FAKE {max(r['real_called_fake'] for r in mine):.3f}, "
-              f"mean P(FAKE) change on real faces {max(r['mean_abs_change_real'] for r in mine):.3f}")
+        print(
+            f"{name}: worst turn: real faces called FAKE {max(r['real_called_fake'] for r in mine):.3f}, "
+            f"mean P(FAKE) change on real faces {max(r['mean_abs_change_real'] for r in mine):.3f}"
+        )
     return 0
 
 

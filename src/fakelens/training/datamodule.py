@@ -9,7 +9,6 @@ each rank reads its own part (tar shards split themselves).
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 
 from torch.utils.data import DataLoader
@@ -48,9 +47,9 @@ def replays_draws_of(config: TrainConfig) -> Path | None:
     if not parent_config.is_file():
         return None
     try:
-        parent = TrainConfig.from_dict(json.loads(parent_config.read_text()))
+        parent = TrainConfig.from_file(parent_config)
         same_sources = [SourceSpec.parse(d) for d in parent.data] == [SourceSpec.parse(d) for d in config.data]
-    except (ValueError, OSError, DataError):  # a parent whose config no longer reads: nothing to compare
+    except (ValueError, OSError):  # a parent whose config no longer reads (ConfigError, DataError): nothing to compare
         return None
     same = parent.seed == config.seed and parent.samples_per_epoch == config.samples_per_epoch and same_sources
     return Path(config.init_weights) if same else None

@@ -8,7 +8,6 @@ was interrupted, to ship what it has without training further.
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Callable
@@ -48,7 +47,7 @@ def finalize_run(
         config_file = RunDir(run_dir).train_config
         if not config_file.is_file():
             raise RunDirError(f"{run_dir}: no config.json, so no run to finalise")
-        datamodule = FaceDataModule(TrainConfig.from_dict(json.loads(config_file.read_text())), run_dir, resume=True, quiet=True)
+        datamodule = FaceDataModule(TrainConfig.from_file(config_file), run_dir, resume=True, quiet=True)
         datamodule.setup()  # re-reads split.csv
     config = datamodule.config
     if model is None or state is None:

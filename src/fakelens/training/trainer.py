@@ -12,7 +12,6 @@ RNG) lives here, so a resumed run trains exactly as an uninterrupted one.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import random
@@ -74,7 +73,7 @@ class Trainer:
         if self.resume:
             if not cfg_path.is_file():
                 raise RunDirError(f"{self.run_dir}: nothing to resume (no config.json)")
-            saved = TrainConfig.from_dict(json.loads(cfg_path.read_text()))
+            saved = TrainConfig.from_file(cfg_path)
             # What may change on resume: how long to train and how to run; never the data or the model.
             for key in ("epochs", "num_workers", "threads", "patience", "max_steps_per_epoch", "max_val_batches"):
                 setattr(saved, key, getattr(self.config, key))

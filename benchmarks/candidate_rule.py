@@ -17,7 +17,12 @@ chain} >= the default's + 0.005 (each source's mean is printed beside it); (3) r
 mean ROC-AUC not lower by more than 0.01 and no row by more than 0.02; (4) no row loses more than 0.05 to its size-
 and JPEG-matched copy; gate: at most 3% of the audit sets' real faces called FAKE and no group more than 3 points
 above another. Speed and size are the same for the same architecture and views, so they are not read here.
+
+A plan may move step 2's margin (``--degraded-margin -0.003``: not worse by more than 0.003) and add step 5
+(``--caught-gain 0.05``: DFDC validation fakes given the FAKE verdict at least 5 points above the default's), for a
+candidate meant to move the verdict bands rather than the ranking (session 25).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -53,7 +58,7 @@ def degraded_mean(aucs: dict[tuple[str, str], float], sources=ROBUST_SOURCES) ->
     return sum(aucs[(s, p)] for s in sources for p in DEGRADED) / (len(sources) * len(DEGRADED))
 
 
-def judge(default: Path, candidate: Path) -> bool:
+def judge(default: Path, candidate: Path, degraded_margin: float = 0.005, caught_gain: float | None = None) -> bool:
     dv, cv = benchmark_rows(default / "bench-val" / "benchmark.json"), benchmark_rows(candidate / "bench-val" / "benchmark.json")
     print("| validation ROC-AUC | default raw | candidate raw | default matched | candidate matched |\n|---|---|---|---|---|")
     for name in VAL_ROWS:
@@ -66,13 +71,28 @@ def judge(default: Path, candidate: Path) -> bool:
     step4 = drop <= 0.05
     dr, cr = robustness_aucs(default / "robustness"), robustness_aucs(candidate / "robustness")
     degraded_default, degraded_candidate = degraded_mean(dr), degraded_mean(cr)
-    step2 = degraded_candidate >= degraded_default + 0.005
-    print(f"\nstep 2, degraded faces: default {degraded_default:.4f}, candidate {degraded_candidate:.4f}: {'pass' if step2 else 'FAIL'}")
+    step2 = degraded_candidate >= degraded_default + degraded_margin
+    print(
+        f"\nstep 2, degraded faces (needs {degraded_margin:+.3f}): default {degraded_default:.4f}, candidate {degraded_candidate:.4f}: {'pass' if step2 else 'FAIL'}"
+    )
     for s in ROBUST_SOURCES:  # where the step's gap comes from (reported; the step judges the mean)
         d, c = degraded_mean(dr, [s]), degraded_mean(cr, [s])
         print(f"  {s}: default {d:.3f} (clean {dr[(s, 'none')]:.3f}), candidate {c:.3f} (clean {cr[(s, 'none')]:.3f})")
     print(f"step 3, raw guard: mean {mean(dv):.4f} -> {mean(cv):.4f}, worst row {worst:+.4f}: {'pass' if step3 else 'FAIL'}")
     print(f"step 4, largest drop to a matched copy {drop:.4f}: {'pass' if step4 else 'FAIL'}")
+    print("\n| validation, FAKE verdict | default: fakes / reals | candidate: fakes / reals |\n|---|---|---|")
+    for name in VAL_ROWS:
+        d, c = dv[name], cv[name]
+        print(
+            f"| {name} | {d['fakes_caught_verdict']:.3f} / {d['real_called_fake_verdict']:.3f} | {c['fakes_caught_verdict']:.3f} / {c['real_called_fake_verdict']:.3f} |"
+        )
+    step5 = True
+    if caught_gain is not None:
+        before, after = dv["dfdc-val"]["fakes_caught_verdict"], cv["dfdc-val"]["fakes_caught_verdict"]
+        step5 = after >= before + caught_gain
+        print(
+            f"step 5, DFDC validation fakes at FAKE {before:.3f} -> {after:.3f} (needs +{caught_gain:.3f}): {'pass' if step5 else 'FAIL'}"
+        )
     gate = True
     gen = candidate / "bench-gen" / "benchmark.json"
     if gen.is_file():
@@ -86,7 +106,7 @@ def judge(default: Path, candidate: Path) -> bool:
     else:
         print(f"gate: {gen} missing, not judged")
         gate = False
-    verdict = step2 and step3 and step4 and gate
+    verdict = step2 and step3 and step4 and step5 and gate
     print(f"\ncandidate {'SHIPS' if verdict else 'does not ship'}")
     return verdict
 
@@ -95,8 +115,12 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--default", type=Path, required=True, help="folder with bench-val/ and robustness/ of the bundled detector")
     p.add_argument("--candidate", type=Path, required=True, help="the same for the candidate, plus bench-gen/")
+    p.add_argument("--degraded-margin", type=float, default=0.005, help="step 2: candidate >= default + this (default 0.005)")
+    p.add_argument(
+        "--caught-gain", type=float, default=None, help="step 5 (off unless given): DFDC validation fakes at FAKE >= default + this"
+    )
     args = p.parse_args(argv)
-    judge(args.default, args.candidate)
+    judge(args.default, args.candidate, args.degraded_margin, args.caught_gain)
     return 0
 
 

@@ -7,10 +7,13 @@
 #   EPOCHS=18 SAMPLES=6400 CONFIG=... benchmarks/leave_one_out_runs.sh OUT imagenet all    # a long run (session 19)
 #   DFDC_WEIGHT=10 EPOCHS=10 ... benchmarks/leave_one_out_runs.sh OUT RUN all               # a warm restart (session 20)
 #   ROLL=0.3 DFDC_WEIGHT=15 ... benchmarks/leave_one_out_runs.sh OUT RUN all                # with turned faces (session 21)
+#   OF_WEIGHT=2.5 OF_REAL_SHARE=0.7 ... benchmarks/leave_one_out_runs.sh OUT RUN all          # more OpenForensics reals (session 25)
 #
 # INIT `imagenet` starts from the model's ImageNet weights at the config's learning rate (the capacity comparison,
 # session 18); CONFIG picks the model and input size (default: configs/efficientnet_lite0.yaml); EPOCHS and SAMPLES
 # the budget (default 4 x 4,800 draws, the table's); DFDC_WEIGHT replaces dfdc.yaml's sampling weight in every row;
+# OF_WEIGHT and OF_REAL_SHARE replace openforensics.yaml's weight and set its `real_share` (the share of its draws that
+# are reals; default 0.5);
 # ROLL is the share of faces turned by up to 30 degrees (`--roll`; unset: none).
 # SEED seeds the draws and augmentations (`--seed`; unset: 0). A restart from a run made with the same seed, sources
 # and weights replays that run's draws exactly (session 22), so give each continuation a new one; the sides come from
@@ -33,7 +36,12 @@ mkdir -p "$C"
 strip() { grep -v '^#' "$1"; }
 DFDC=$D/dfdc.yaml
 if [ -n "${DFDC_WEIGHT:-}" ]; then strip $D/dfdc.yaml | sed "s/^weight: .*/weight: $DFDC_WEIGHT/" > "$C/dfdc.yaml"; DFDC=$C/dfdc.yaml; fi
-for f in $DFDC $D/openforensics.yaml $D/rvf10k.yaml $D/headshots.yaml; do
+OF=$D/openforensics.yaml
+if [ -n "${OF_WEIGHT:-}${OF_REAL_SHARE:-}" ]; then
+  { strip $D/openforensics.yaml | sed "${OF_WEIGHT:+s/^weight: .*/weight: $OF_WEIGHT/}"; echo "real_share: ${OF_REAL_SHARE:-0.5}"; } > "$C/openforensics.yaml"
+  OF=$C/openforensics.yaml
+fi
+for f in $DFDC $OF $D/rvf10k.yaml $D/headshots.yaml; do
   { strip "$f"; echo "train_fakes: false"; } > "$C/$(basename "$f" .yaml)_nofakes.yaml"
 done
 strip $DFDC | sed 's/^sbi: .*/sbi: 0.0/' > "$C/dfdc_nosbi.yaml"
@@ -42,13 +50,13 @@ for f in sbi xray region; do for suffix in "" _ffhq; do
   strip $D/pseudo_$f$suffix.yaml | sed 's/^weight: .*/weight: 0.2/' > "$C/pseudo_$f$suffix.yaml"
 done; done
 PSEUDO="$C/pseudo_sbi.yaml $C/pseudo_sbi_ffhq.yaml $C/pseudo_xray.yaml $C/pseudo_xray_ffhq.yaml $C/pseudo_region.yaml $C/pseudo_region_ffhq.yaml"
-ALL="$DFDC $D/openforensics.yaml $D/rvf10k.yaml $D/headshots.yaml $D/sdfd.yaml $D/lfw.yaml $PSEUDO"
+ALL="$DFDC $OF $D/rvf10k.yaml $D/headshots.yaml $D/sdfd.yaml $D/lfw.yaml $PSEUDO"
 row_sources() {
   case $1 in
     all) echo "$ALL" ;;
     GAN) echo "$ALL" | sed "s#$D/rvf10k.yaml#$C/rvf10k_nofakes.yaml#; s#$D/headshots.yaml#$C/headshots_nofakes.yaml#" ;;
     dfdc) echo "$ALL" | sed "s#$DFDC#$C/dfdc_nofakes.yaml#" ;;
-    openforensics) echo "$ALL" | sed "s#$D/openforensics.yaml#$C/openforensics_nofakes.yaml#" ;;
+    openforensics) echo "$ALL" | sed "s#$OF#$C/openforensics_nofakes.yaml#" ;;
     sbi) echo "$ALL" | sed "s#$DFDC#$C/dfdc_nosbi.yaml#; s#$D/lfw.yaml#$C/lfw_nosbi.yaml#; s#$C/pseudo_sbi.yaml##; s#$C/pseudo_sbi_ffhq.yaml##" ;;
     xray | region) echo "$ALL" | sed "s#$C/pseudo_$1.yaml##; s#$C/pseudo_$1_ffhq.yaml##" ;;
     diffusion) echo "$ALL" | sed "s#$D/sdfd.yaml##" ;;

@@ -114,6 +114,23 @@ def test_training_draws_give_each_source_its_weight_and_balance_classes(tmp_path
     assert share(lambda it: it.label == REAL and it.kind != "sbi") == pytest.approx(0.5)
 
 
+def test_real_share_moves_a_sources_draws_to_its_reals_and_keeps_the_others(tmp_path, kaggle_dataset):
+    photos = _real_only(tmp_path / "photos")
+    balanced = [SourceSpec(name="dfdc", path=str(kaggle_dataset), weight=3.0, sbi=0.5), SourceSpec(name="photos", path=str(photos))]
+    samples, splits = split_sources(balanced, 0.1, 0.1, 0, progress=False)
+    train = [s for s, sp in zip(samples, splits) if sp == "train"]
+    tilted = [balanced[0].model_copy(update={"real_share": 0.75}), balanced[1]]
+    items, p = training_draws(train, tilted)
+    share = lambda cond: float(sum(pi for it, pi in zip(items, p) if cond(it)))  # noqa: E731
+    assert share(lambda it: it.source == "dfdc") == pytest.approx(0.75)  # the source's weight is unchanged
+    assert share(lambda it: it.source == "dfdc" and it.label == REAL and it.kind != "sbi") == pytest.approx(0.75 * 0.75)
+    # its fakes keep their split between stored fakes and self-blends
+    assert share(lambda it: it.source == "dfdc" and it.kind == "sbi") == pytest.approx(0.75 * 0.25 * 0.5)
+    assert share(lambda it: it.source == "photos" and it.label == REAL) == pytest.approx(0.25 * 0.5)
+    with pytest.raises(ValueError, match="real_share"):
+        SourceSpec(name="x", path="p", real_share=1.0)
+
+
 def test_source_yaml_is_validated(tmp_path, kaggle_dataset, monkeypatch):
     monkeypatch.setenv("MY_DATA", str(kaggle_dataset.parent))
     good = tmp_path / "good.yaml"

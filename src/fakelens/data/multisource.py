@@ -9,6 +9,7 @@ reads, plus how to use it (``configs/data/*.yaml``)::
     labels: {Real: REAL, Fake: FAKE}  # folders layout: sub-folder name -> label (default real/ + fake/)
     group: auto                     # auto | layout | phash | file
     weight: 1.0                     # share of each epoch's draws, relative to the other sources
+    real_share: 0.5                 # of those draws, the share that are its reals (the rest fakes)
     sbi: 0.5                        # share of the fakes drawn from this source that are self-blended reals
     train_fakes: true               # false: train on its reals only (its fakes stay in validation and test)
 
@@ -91,6 +92,10 @@ class SourceSpec(BaseModel):
     labels: dict[str, Literal["REAL", "FAKE", "real", "fake"]] = Field(default_factory=dict)
     group: Literal["auto", "layout", "phash", "file"] = "auto"
     weight: float = Field(1.0, gt=0, allow_inf_nan=False)
+    # Above 0.5 the model sees more of this source's reals than of its fakes: for a source whose real faces a
+    # detector tends to accuse (OpenForensics' sharp group-photo crops set the shipped FAKE band), without
+    # drawing fewer of its fakes when ``weight`` is raised with it.
+    real_share: float = Field(0.5, gt=0, lt=1, allow_inf_nan=False)
     sbi: float | None = Field(None, ge=0, le=1)
     # False: train on this source's reals only (validation and test keep its fakes), e.g. for a blends-only specialist
     train_fakes: bool = True
@@ -363,7 +368,7 @@ def training_draws(train: list[Sample], specs: list[SourceSpec], default_sbi: fl
     """The training items (stored images plus self-blended reals) and the probability of drawing each.
 
     Each source gets ``weight`` of every epoch's draws (relative to the others):
-    half to its reals and half to its fakes, and of the fakes a share ``sbi`` are
+    ``real_share`` (by default half) to its reals and the rest to its fakes, and of the fakes a share ``sbi`` are
     self-blended reals (all of them for a source without stored fakes; a source
     of reals only gets self-blended fakes unless its ``sbi`` is set to 0).
     A pseudo-fake source's half of fakes are ``real_from``'s training reals of
@@ -384,16 +389,17 @@ def training_draws(train: list[Sample], specs: list[SourceSpec], default_sbi: fl
         if spec.is_pseudo_fake:
             reals = cells[(spec.real_from, "real")]
             blends = [Sample(s.path, FAKE, s.group, spec.name, PSEUDO_FAKE_KIND + spec.family) for s in reals]
-            parts = {"real": (reals, 0.5), "pseudo": (blends, 0.5)}
+            parts = {"real": (reals, spec.real_share), "pseudo": (blends, 1 - spec.real_share)}
         else:
             reals, fakes = cells[(spec.name, "real")], cells[(spec.name, "fake")] if spec.train_fakes else []
             # A source of real photos only is paired with self-blended fakes unless its YAML says sbi: 0.
             sbi = spec.sbi if spec.sbi is not None else (default_sbi if fakes else 1.0)
             blends = [Sample(s.path, FAKE, s.group, s.source, "sbi") for s in reals] if sbi > 0 else []
+            fake_share = 1 - spec.real_share
             parts = {
-                "real": (reals, 0.5),
-                "fake": (fakes, 0.5 * (1 - sbi) if blends else 0.5),
-                "sbi": (blends, 0.5 * sbi if fakes else 0.5),
+                "real": (reals, spec.real_share),
+                "fake": (fakes, fake_share * (1 - sbi) if blends else fake_share),
+                "sbi": (blends, fake_share * sbi if fakes else fake_share),
             }
         live = {k: v for k, v in parts.items() if v[0] and v[1] > 0}
         norm = sum(p for _, p in live.values())

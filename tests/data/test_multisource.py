@@ -97,14 +97,22 @@ def test_an_exact_copy_in_a_later_source_is_dropped_not_split_apart(tmp_path, ka
     ]
 
 
-def test_training_draws_give_each_source_its_weight_and_balance_classes(tmp_path, kaggle_dataset):
+def _draw_share(tmp_path, kaggle_dataset, dfdc_real_share=0.5):
+    """The draws of a DFDC-like source (weight 3, sbi 0.5) beside a real-only one: share(cond) sums their probabilities."""
     photos = _real_only(tmp_path / "photos")
-    specs = [SourceSpec(name="dfdc", path=str(kaggle_dataset), weight=3.0, sbi=0.5), SourceSpec(name="photos", path=str(photos))]
+    specs = [
+        SourceSpec(name="dfdc", path=str(kaggle_dataset), weight=3.0, sbi=0.5, real_share=dfdc_real_share),
+        SourceSpec(name="photos", path=str(photos)),
+    ]
     samples, splits = split_sources(specs, 0.1, 0.1, 0, progress=False)
     train = [s for s, sp in zip(samples, splits) if sp == "train"]
     items, p = training_draws(train, specs)
     assert p.sum() == pytest.approx(1.0)
-    share = lambda cond: float(sum(pi for it, pi in zip(items, p) if cond(it)))  # noqa: E731
+    return items, lambda cond: float(sum(pi for it, pi in zip(items, p) if cond(it)))
+
+
+def test_training_draws_give_each_source_its_weight_and_balance_classes(tmp_path, kaggle_dataset):
+    items, share = _draw_share(tmp_path, kaggle_dataset)
     assert share(lambda it: it.source == "dfdc") == pytest.approx(0.75)
     # dfdc: half real, half fake, and half of the fakes self-blended
     assert share(lambda it: it.source == "dfdc" and it.kind == "sbi") == pytest.approx(0.75 * 0.25)
@@ -115,13 +123,7 @@ def test_training_draws_give_each_source_its_weight_and_balance_classes(tmp_path
 
 
 def test_real_share_moves_a_sources_draws_to_its_reals_and_keeps_the_others(tmp_path, kaggle_dataset):
-    photos = _real_only(tmp_path / "photos")
-    balanced = [SourceSpec(name="dfdc", path=str(kaggle_dataset), weight=3.0, sbi=0.5), SourceSpec(name="photos", path=str(photos))]
-    samples, splits = split_sources(balanced, 0.1, 0.1, 0, progress=False)
-    train = [s for s, sp in zip(samples, splits) if sp == "train"]
-    tilted = [balanced[0].model_copy(update={"real_share": 0.75}), balanced[1]]
-    items, p = training_draws(train, tilted)
-    share = lambda cond: float(sum(pi for it, pi in zip(items, p) if cond(it)))  # noqa: E731
+    _, share = _draw_share(tmp_path, kaggle_dataset, dfdc_real_share=0.75)
     assert share(lambda it: it.source == "dfdc") == pytest.approx(0.75)  # the source's weight is unchanged
     assert share(lambda it: it.source == "dfdc" and it.label == REAL and it.kind != "sbi") == pytest.approx(0.75 * 0.75)
     # its fakes keep their split between stored fakes and self-blends

@@ -371,9 +371,10 @@ def training_draws(train: list[Sample], specs: list[SourceSpec], default_sbi: fl
     ``real_share`` (by default half) to its reals and the rest to its fakes, and of the fakes a share ``sbi`` are
     self-blended reals (all of them for a source without stored fakes; a source
     of reals only gets self-blended fakes unless its ``sbi`` is set to 0).
-    A pseudo-fake source's half of fakes are ``real_from``'s training reals of
-    kind ``pf:<family>`` (:class:`~fakelens.data.pseudofake.PseudoFakeMaker`), its
-    other half those reals as they are, so every source is balanced on its own.
+    A pseudo-fake source's fakes are ``real_from``'s training reals of kind
+    ``pf:<family>`` (:class:`~fakelens.data.pseudofake.PseudoFakeMaker`), its reals
+    (``real_share``) those reals as they are, so every source is balanced on its own
+    unless its ``real_share`` says otherwise.
     """
     check_pseudo_fake_sources(specs)
     cells: dict[tuple[str, str], list[Sample]] = defaultdict(list)

@@ -8,12 +8,14 @@
 #   DFDC_WEIGHT=10 EPOCHS=10 ... benchmarks/leave_one_out_runs.sh OUT RUN all               # a warm restart (session 20)
 #   ROLL=0.3 DFDC_WEIGHT=15 ... benchmarks/leave_one_out_runs.sh OUT RUN all                # with turned faces (session 21)
 #   OF_WEIGHT=2.5 OF_REAL_SHARE=0.7 ... benchmarks/leave_one_out_runs.sh OUT RUN all          # more OpenForensics reals (session 25)
+#   OF_SET="hard=$PWD/configs/data/hard/openforensics_reals.txt hard_share=0.3" ...              # its hard reals (session 28)
 #
 # INIT `imagenet` starts from the model's ImageNet weights at the config's learning rate (the capacity comparison,
 # session 18); CONFIG picks the model and input size (default: configs/efficientnet_lite0.yaml); EPOCHS and SAMPLES
 # the budget (default 4 x 4,800 draws, the table's); DFDC_WEIGHT replaces dfdc.yaml's sampling weight in every row;
 # OF_WEIGHT and OF_REAL_SHARE replace openforensics.yaml's weight and set its `real_share` (the share of its draws that
-# are reals; default 0.5);
+# are reals; default 0.5); DFDC_SET and OF_SET set any other keys of those two YAMLs (KEY=VALUE ..., a file path
+# absolute: the copy lives in OUT/cfg);
 # ROLL is the share of faces turned by up to 30 degrees (`--roll`; unset: none).
 # SEED seeds the draws and augmentations (`--seed`; unset: 0). A restart from a run made with the same seed, sources
 # and weights replays that run's draws exactly (session 22), so give each continuation a new one; the sides come from
@@ -34,13 +36,16 @@ ROWS=${*:-all GAN openforensics sbi xray region diffusion blends}
 D=configs/data; C=$OUT/cfg
 mkdir -p "$C"
 strip() { grep -v '^#' "$1"; }
-DFDC=$D/dfdc.yaml
-if [ -n "${DFDC_WEIGHT:-}" ]; then strip $D/dfdc.yaml | sed "s/^weight: .*/weight: $DFDC_WEIGHT/" > "$C/dfdc.yaml"; DFDC=$C/dfdc.yaml; fi
-OF=$D/openforensics.yaml
-if [ -n "${OF_WEIGHT:-}${OF_REAL_SHARE:-}" ]; then
-  { strip $D/openforensics.yaml | sed "${OF_WEIGHT:+s/^weight: .*/weight: $OF_WEIGHT/}"; echo "real_share: ${OF_REAL_SHARE:-0.5}"; } > "$C/openforensics.yaml"
-  OF=$C/openforensics.yaml
-fi
+# source_yaml NAME KEY=VALUE ...: configs/data/NAME.yaml, or with any KEY=VALUE given, its copy in $C with those keys set
+source_yaml() {
+  local name=$1 key line; shift
+  if [ $# -eq 0 ]; then echo "$D/$name.yaml"; return; fi
+  line=$(strip "$D/$name.yaml")
+  for kv in "$@"; do key=${kv%%=*}; line=$(grep -v "^$key:" <<<"$line"; echo "$key: ${kv#*=}"); done
+  echo "$line" > "$C/$name.yaml"; echo "$C/$name.yaml"
+}
+DFDC=$(source_yaml dfdc ${DFDC_WEIGHT:+weight=$DFDC_WEIGHT} ${DFDC_SET:-})
+OF=$(source_yaml openforensics ${OF_WEIGHT:+weight=$OF_WEIGHT} ${OF_REAL_SHARE:+real_share=$OF_REAL_SHARE} ${OF_SET:-})
 for f in $DFDC $OF $D/rvf10k.yaml $D/headshots.yaml; do
   { strip "$f"; echo "train_fakes: false"; } > "$C/$(basename "$f" .yaml)_nofakes.yaml"
 done

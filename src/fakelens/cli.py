@@ -179,6 +179,24 @@ def _fuse(args) -> int:
     return 0
 
 
+def _add_unfuse(sub) -> None:
+    p = sub.add_parser(
+        "unfuse",
+        help="a fused run -> one run folder per member (weights, temperature, the fusion's split), "
+        "to continue a member with --init-weights or fuse it anew",
+    )
+    p.add_argument("run", help="a fused run folder, e.g. the bundled default's weights folder")
+    p.add_argument("--out", required=True, help="folder for the member folders (<i>-<model>-<size>)")
+
+
+def _unfuse(args) -> int:
+    from .training.fuse import unfuse_run
+
+    for folder in unfuse_run(args.run, args.out):
+        print(f"{folder}: a member; calibrate it before scoring with it alone: fakelens calibrate {folder}")
+    return 0
+
+
 def _add_calibrate_videos(sub) -> None:
     p = sub.add_parser(
         "calibrate-videos",
@@ -840,6 +858,7 @@ COMMANDS = {
     "calibrate": (_add_calibrate, _calibrate),
     "calibrate-videos": (_add_calibrate_videos, _calibrate_videos),
     "fuse": (_add_fuse, _fuse),
+    "unfuse": (_add_unfuse, _unfuse),
     "benchmark": (_add_benchmark, _benchmark),
     "robustness": (_add_robustness, _robustness),
     "export": (_add_export, _export),

@@ -1,5 +1,6 @@
 import shutil
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -97,11 +98,12 @@ def test_an_exact_copy_in_a_later_source_is_dropped_not_split_apart(tmp_path, ka
     ]
 
 
-def _draw_share(tmp_path, kaggle_dataset, dfdc_real_share=0.5):
-    """The draws of a DFDC-like source (weight 3, sbi 0.5) beside a real-only one: share(cond) sums their probabilities."""
+def _draw_share(tmp_path, kaggle_dataset, **dfdc_changes):
+    """The draws of a DFDC-like source (weight 3, sbi 0.5, ``dfdc_changes`` over it) beside a real-only one:
+    share(cond) sums their probabilities."""
     photos = _real_only(tmp_path / "photos")
     specs = [
-        SourceSpec(name="dfdc", path=str(kaggle_dataset), weight=3.0, sbi=0.5, real_share=dfdc_real_share),
+        SourceSpec(name="dfdc", path=str(kaggle_dataset), weight=3.0, sbi=0.5, **dfdc_changes),
         SourceSpec(name="photos", path=str(photos)),
     ]
     samples, splits = split_sources(specs, 0.1, 0.1, 0, progress=False)
@@ -123,7 +125,7 @@ def test_training_draws_give_each_source_its_weight_and_balance_classes(tmp_path
 
 
 def test_real_share_moves_a_sources_draws_to_its_reals_and_keeps_the_others(tmp_path, kaggle_dataset):
-    _, share = _draw_share(tmp_path, kaggle_dataset, dfdc_real_share=0.75)
+    _, share = _draw_share(tmp_path, kaggle_dataset, real_share=0.75)
     assert share(lambda it: it.source == "dfdc") == pytest.approx(0.75)  # the source's weight is unchanged
     assert share(lambda it: it.source == "dfdc" and it.label == REAL and it.kind != "sbi") == pytest.approx(0.75 * 0.75)
     # its fakes keep their split between stored fakes and self-blends
@@ -133,12 +135,48 @@ def test_real_share_moves_a_sources_draws_to_its_reals_and_keeps_the_others(tmp_
         SourceSpec(name="x", path="p", real_share=1.0)
 
 
+def test_hard_examples_get_their_share_of_their_class_and_leave_the_rest_as_it_was(tmp_path, kaggle_dataset):
+    plain_items, plain = _draw_share(tmp_path / "plain", kaggle_dataset)
+    train_reals = [it.path for it in plain_items if it.source == "dfdc" and it.label == REAL and it.kind != "sbi"]
+    hard_paths = set(train_reals[:12])
+    listed = tmp_path / "hard.txt"
+    # keys inside the source's folder; a comment, a blank line and a key of no training image are skipped
+    keys = [Path(p).relative_to(kaggle_dataset).as_posix() for p in sorted(hard_paths)]
+    listed.write_text("# the highest-scored reals\n\n" + "\n".join(keys) + "\nfaces_224/not-there.jpg\n")
+    _, share = _draw_share(tmp_path / "hard", kaggle_dataset, hard=str(listed), hard_share=0.4)
+
+    is_hard_real = lambda it: it.path in hard_paths and it.kind != "sbi"  # noqa: E731
+    dfdc_reals = lambda it: it.source == "dfdc" and it.label == REAL and it.kind != "sbi"  # noqa: E731
+    # 0.4 of the source's real draws go to the listed reals on top of their even share of the other 0.6
+    assert share(is_hard_real) == pytest.approx(0.75 * 0.5 * (0.4 + 0.6 * len(hard_paths) / len(train_reals)))
+    assert share(is_hard_real) > 3 * plain(is_hard_real)
+    # nothing else moves: the source's reals, its stored fakes, its self-blends (even over all its reals), the other source
+    for cond in (
+        dfdc_reals,
+        lambda it: it.source == "dfdc" and it.label == FAKE and it.kind != "sbi",
+        lambda it: it.kind == "sbi" and it.path in hard_paths,
+        lambda it: it.source == "photos",
+    ):
+        assert share(cond) == pytest.approx(plain(cond))
+
+    with pytest.raises(ValueError, match="hard_share needs hard"):
+        SourceSpec(name="x", path="p", hard_share=0.5)
+    with pytest.raises(ValueError, match="no path, labels, sbi, train_fakes or hard"):
+        SourceSpec(name="x", type="pseudo_fake", family="sbi", real_from="y", hard=str(listed))
+    with pytest.raises(DataError, match="hard-examples file is unreadable"):
+        _draw_share(tmp_path / "missing", kaggle_dataset, hard=str(tmp_path / "nope.txt"))
+
+
 def test_source_yaml_is_validated(tmp_path, kaggle_dataset, monkeypatch):
     monkeypatch.setenv("MY_DATA", str(kaggle_dataset.parent))
     good = tmp_path / "good.yaml"
     good.write_text(f"name: synth\npath: ${{MY_DATA}}/{kaggle_dataset.name}\nlayout: kaggle\nweight: 2\nsbi: 0.25\n")
     spec = SourceSpec.parse(str(good))
     assert spec.resolved_path == kaggle_dataset and spec.weight == 2 and spec.sbi == 0.25
+    beside = tmp_path / "configs" / "with_hard.yaml"
+    beside.parent.mkdir()
+    beside.write_text(f"path: {kaggle_dataset}\nhard: lists/hard.txt\n")
+    assert SourceSpec.parse(str(beside)).hard == str(beside.parent / "lists" / "hard.txt")  # read from the YAML's folder
     bad = tmp_path / "bad.yaml"
     bad.write_text("name: x\npath: somewhere\nweight: -1\nshuffle: yes\n")
     with pytest.raises(DataError, match="weight.*greater than 0.*shuffle.*[Ee]xtra"):

@@ -100,3 +100,36 @@ def test_fuse_refuses_what_it_cannot_fuse(member_runs, tmp_path, capsys):
     assert main(["fuse", str(large), str(small), "--out", str(tmp_path / "d")]) == 2
     assert "no registered fusion" in capsys.readouterr().err
     assert not (tmp_path / "d").exists() and get_model_spec(FUSION).family == "fusion"
+
+
+def test_unfuse_gives_back_members_that_score_continue_and_fuse_as_before(member_runs, kaggle_dataset, tmp_path, capsys):
+    from fakelens.cli import main
+    from fakelens.training import train
+    from fakelens.training.fuse import fuse_runs, unfuse_run
+    from tiny_runs import tiny_config
+
+    small, large = member_runs
+    fused = fuse_runs([small, large], tmp_path / "fused", weights=[0.25, 0.75])
+    members = unfuse_run(fused, tmp_path / "members")
+    assert [m.name for m in members] == ["0-simple_cnn-48", "1-simple_cnn-64"]
+    faces = np.random.default_rng(1).integers(0, 255, (6, 64, 64, 3), dtype=np.uint8)
+    for member, original in zip(members, member_runs):
+        got, want = fakelens.load(member, backend="torch"), fakelens.load(original, backend="torch")
+        assert got.preprocess.image_size == want.preprocess.image_size
+        assert got.temperature == pytest.approx(want.temperature)
+        # the fusion stored the weights in float16: the same scores up to that rounding
+        assert np.allclose(got.score_arrays(faces), want.score_arrays(faces), atol=2e-3)
+        assert (member / "split.csv").read_bytes() == (original / "split.csv").read_bytes()
+
+    # fused anew, the members mix as the fusion did
+    again = fuse_runs(members, tmp_path / "again", weights=[0.25, 0.75])
+    assert np.allclose(fakelens.load(again, backend="torch").model.coef, fakelens.load(fused, backend="torch").model.coef, rtol=1e-3)
+    # a member continues like any run: it keeps the fusion's sides
+    cont = tmp_path / "cont"
+    train(tiny_config(kaggle_dataset, cont, image_size=48, epochs=1, seed=5, init_weights=str(members[0])), quiet=True)
+    assert (cont / "split.csv").read_text().count(",val,") == (small / "split.csv").read_text().count(",val,")
+
+    with pytest.raises(ConfigError, match="not a fusion"):
+        unfuse_run(small, tmp_path / "x")
+    assert main(["unfuse", str(large), "--out", str(tmp_path / "y")]) == 2
+    assert "not a fusion" in capsys.readouterr().err and not (tmp_path / "y").exists()

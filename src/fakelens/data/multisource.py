@@ -12,6 +12,9 @@ reads, plus how to use it (``configs/data/*.yaml``)::
     real_share: 0.5                 # of those draws, the share that are its reals (the rest fakes)
     sbi: 0.5                        # share of the fakes drawn from this source that are self-blended reals
     train_fakes: true               # false: train on its reals only (its fakes stay in validation and test)
+    hard: hard_reals.txt            # images to draw more often (keys inside the source's folder, one a line;
+    hard_share: 0.3                 #   a relative path is read from the YAML's folder): this share of the draws of
+                                    #   each class of the source goes to its listed images (0.3 when unset)
 
 A pseudo-fake source has no images of its own: it turns another source's training
 reals into fakes of one family (:mod:`fakelens.data.pseudofake`) on the fly, and
@@ -99,6 +102,10 @@ class SourceSpec(BaseModel):
     sbi: float | None = Field(None, ge=0, le=1)
     # False: train on this source's reals only (validation and test keep its fakes), e.g. for a blends-only specialist
     train_fakes: bool = True
+    # Hard examples: a file of keys (paths inside the source's folder), e.g. the training reals a detector scores
+    # highest (tools/mine_hard_examples.py), and the share of each class's draws they get on top of their even share.
+    hard: str | None = None
+    hard_share: float | None = Field(None, gt=0, lt=1, allow_inf_nan=False)
 
     @model_validator(mode="after")
     def _fields_of_the_type(self) -> "SourceSpec":
@@ -110,8 +117,12 @@ class SourceSpec(BaseModel):
         else:
             if not self.family or not self.real_from:
                 raise ValueError("a pseudo_fake source needs a family (sbi, xray or region) and real_from (an image source's name)")
-            if self.path or self.sbi is not None or self.labels or not self.train_fakes:
-                raise ValueError("a pseudo_fake source has no path, labels, sbi or train_fakes of its own: it blends real_from's reals")
+            if self.path or self.sbi is not None or self.labels or not self.train_fakes or self.hard:
+                raise ValueError(
+                    "a pseudo_fake source has no path, labels, sbi, train_fakes or hard of its own: it blends real_from's reals"
+                )
+        if self.hard_share is not None and not self.hard:
+            raise ValueError("hard_share needs hard (the file of the images to draw more often)")
         return self
 
     @property
@@ -136,6 +147,8 @@ class SourceSpec(BaseModel):
             if not isinstance(raw, dict):
                 raise DataError(f"{arg}: a source config is a mapping (name, path, layout, ...)")
             raw.setdefault("name", Path(arg).stem)
+            if isinstance(raw.get("hard"), str):  # a hard-examples file beside the YAML is found from anywhere
+                raw["hard"] = str(Path(arg).parent / expand_path(raw["hard"]))
             try:
                 return cls(**raw)
             except ValidationError as exc:
@@ -404,11 +417,35 @@ def training_draws(train: list[Sample], specs: list[SourceSpec], default_sbi: fl
             }
         live = {k: v for k, v in parts.items() if v[0] and v[1] > 0}
         norm = sum(p for _, p in live.values())
-        for members, p in live.values():
+        hard = _hard_keys(spec) if spec.hard else frozenset()
+        for kind, (members, p) in live.items():
             items += members
-            weights += [share * p / norm / len(members)] * len(members)
+            within = _even_or_hard(members, hard if kind in ("real", "fake") else frozenset(), spec)
+            weights += list(share * p / norm * within)
     w = np.asarray(weights, dtype=np.float64)
     return items, w / w.sum()
+
+
+def _hard_keys(spec: SourceSpec) -> frozenset[str]:
+    """The keys listed in a source's ``hard`` file (blank lines and ``#`` comments skipped)."""
+    try:
+        lines = Path(expand_path(spec.hard)).read_text().splitlines()
+    except OSError as exc:
+        raise DataError(f"source {spec.name!r}: its hard-examples file is unreadable ({exc})") from None
+    return frozenset(line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#"))
+
+
+def _even_or_hard(members: list[Sample], hard: frozenset[str], spec: SourceSpec) -> np.ndarray:
+    """Each member's share of its cell's draws: even, or ``hard_share`` of them spread over the listed members."""
+    even = np.full(len(members), 1.0 / len(members))
+    if not hard:
+        return even
+    root = source_root(spec)
+    listed = np.array([_relative(s.path, root) in hard for s in members])
+    if not listed.any():
+        return even
+    h = spec.hard_share if spec.hard_share is not None else 0.3
+    return (1 - h) * even + h * listed / listed.sum()
 
 
 def pseudo_fake_donors(train: list[Sample], specs: list[SourceSpec]) -> dict[str, list[Sample]]:

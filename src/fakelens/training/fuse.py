@@ -6,6 +6,10 @@ are dropped: one pass each). The weights are stored in half precision by default
 export (computation stays in float32). The fused run has no calibration of its own yet: ``fakelens calibrate DIR``
 fits it on the validation faces of the split the members share (a fusion of members trained on different sides
 would have no validation faces that none of them saw, so that is refused).
+
+``fakelens unfuse FUSED --out DIR`` goes the other way: each member back as a run folder of its own (its weights,
+its temperature, the fusion's split), so a member can be continued (``--init-weights``), recalibrated or fused anew
+on a machine that holds only the fused detector, such as the bundled default.
 """
 
 from __future__ import annotations
@@ -99,3 +103,48 @@ def fuse_runs(runs: Sequence[str | os.PathLike], out: str | os.PathLike, weights
     preprocess = dataclasses.replace(spec.preprocess, align=configs[0].preprocess.align)
     write_json(RunDir(out).detector_config, Detector(None, name, preprocess, info=info).config())
     return out
+
+
+def unfuse_run(fused: str | os.PathLike, out: str | os.PathLike) -> list[Path]:
+    """Write each member of the fused run ``fused`` to ``out/<i>-<model>-<size>``; returns those folders.
+
+    A member folder holds the member's weights (in float32, as the fusion stored them), a ``detector.json`` with the
+    member's temperature from the fusion's record of it and an uncalibrated threshold (``fakelens calibrate`` fits
+    one), and the fusion's split, so its validation and test faces stay unseen by a continuation.
+    """
+    from safetensors.torch import load_file, save_file
+
+    from ..inference.detector import Detector
+    from ..inference.detector_config import DetectorConfig, load_weights
+
+    fused = Path(fused)
+    if not RunDir(fused).is_trained():
+        raise RunDirError(f"{fused}: not a trained run (needs detector.json and model.safetensors)")
+    cfg = DetectorConfig.load(RunDir(fused).detector_config)
+    spec = get_model_spec(cfg.model)
+    if spec.family != "fusion":
+        raise ConfigError(f"{fused}: model {cfg.model} is not a fusion; only a fused run has members to take apart")
+    members = dict(spec.builder_kwargs)["members"]
+    records = cfg.info.get("fusion", {}).get("members", [])
+    if len(records) != len(members) or any("temperature" not in r for r in records):
+        raise RunDirError(f"{fused}: detector.json's info.fusion.members does not record the {len(members)} members' temperatures")
+    split = RunDir(fused).split_file()
+    if split is None:
+        raise RunDirError(f"{fused}: no split.csv, so a member could not keep the fusion's validation faces unseen")
+    load_weights(create_model(cfg.model), RunDir(fused).weights, cfg.model)  # the whole file fits, before any member is written
+    state = load_file(str(RunDir(fused).weights))
+    folders = []
+    for i, ((name, size), record) in enumerate(zip(members, records)):
+        prefix = f"members.{i}."
+        member = {k[len(prefix) :]: (v.float() if v.is_floating_point() else v) for k, v in state.items() if k.startswith(prefix)}
+        folder = Path(out) / f"{i}-{name}-{size}"
+        folder.mkdir(parents=True, exist_ok=True)
+        with atomic_path(RunDir(folder).weights) as tmp:
+            save_file(member, str(tmp), metadata={"model": name})
+        with atomic_path(folder / split.name) as tmp:
+            shutil.copyfile(split, tmp)
+        preprocess = dataclasses.replace(get_model_spec(name).preprocess, image_size=int(size), align=cfg.preprocess.align)
+        info = {"unfused_from": {"run": str(fused), "member": i} | dict(record), "trained_on": cfg.info.get("trained_on", [])}
+        write_json(RunDir(folder).detector_config, Detector(None, name, preprocess, temperature=record["temperature"], info=info).config())
+        folders.append(folder)
+    return folders

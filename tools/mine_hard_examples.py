@@ -59,8 +59,9 @@ def main(argv: list[str] | None = None) -> int:
     except FakelensError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    detector_name = "the bundled detector" if Path(args.run).resolve() == DEFAULT_DIR.resolve() else args.run
     header = [
-        f"# {spec.name}: the {len(pick)} of {len(scored)} {args.label} training images that {args.run} scores most wrongly",
+        f"# {spec.name}: the {len(pick)} of {len(scored)} {args.label} training images that {detector_name} scores most wrongly",
         f"# (P(FAKE) {'from' if label == REAL else 'up to'} {probs[pick[-1]]:.4f}); made by tools/mine_hard_examples.py --top {args.top}",
     ]
     out = Path(args.out)

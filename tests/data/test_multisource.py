@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from draw_shares import draw_share
 from fakelens.data.dedup import phash_groups
 from fakelens.data.multisource import SourceSpec, load_source, read_earlier_sides, sample_keys, split_sources, training_draws
 from fakelens.data.split import read_split_csv, split_by_group, write_split_csv
@@ -110,7 +111,7 @@ def _draw_share(tmp_path, kaggle_dataset, **dfdc_changes):
     train = [s for s, sp in zip(samples, splits) if sp == "train"]
     items, p = training_draws(train, specs)
     assert p.sum() == pytest.approx(1.0)
-    return items, lambda cond: float(sum(pi for it, pi in zip(items, p) if cond(it)))
+    return items, draw_share(items, p)
 
 
 def test_training_draws_give_each_source_its_weight_and_balance_classes(tmp_path, kaggle_dataset):

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from draw_shares import draw_share
 from fakelens.data.multisource import SourceSpec, pseudo_fake_donors, split_sources, training_draws
 from fakelens.data.synthetic import make_image
 from fakelens.errors import DataError
@@ -20,8 +21,8 @@ def _real_only(root, n=30, seed=5, size=96):
     return root
 
 
-def _pseudo(name, family, real_from="photos", weight=1.0):
-    return SourceSpec(name=name, type="pseudo_fake", family=family, real_from=real_from, weight=weight)
+def _pseudo(name, family, real_from="photos", weight=1.0, **changes):
+    return SourceSpec(name=name, type="pseudo_fake", family=family, real_from=real_from, weight=weight, **changes)
 
 
 def test_a_pseudo_fake_source_yaml(tmp_path):
@@ -55,7 +56,7 @@ def test_pseudo_fake_sources_get_their_weight_half_reals_half_blends(tmp_path, k
     assert {s.source for s in samples} == {"dfdc", "photos"}  # pseudo-fake sources hold no images of their own
     train = [s for s, sp in zip(samples, splits) if sp == "train"]
     items, p = training_draws(train, specs)
-    share = lambda cond: float(sum(pi for it, pi in zip(items, p) if cond(it)))  # noqa: E731
+    share = draw_share(items, p)
     total = 2 + 1 + 1 + 3 + 2
     for name, kind, weight in [("photos-sbi", "pf:sbi", 1), ("photos-xray", "pf:xray", 3), ("photos-region", "pf:region", 2)]:
         assert share(lambda it, name=name: it.source == name) == pytest.approx(weight / total / 2)
@@ -67,6 +68,23 @@ def test_pseudo_fake_sources_get_their_weight_half_reals_half_blends(tmp_path, k
     assert share(lambda it: it.label == REAL) == pytest.approx((1 + 1 + (1 + 3 + 2) / 2) / total)
     donors = pseudo_fake_donors(train, specs)
     assert {d.path for d in donors["photos-xray"]} == photo_reals
+
+
+def test_real_share_of_a_pseudo_fake_source_splits_its_draws_between_the_reals_and_their_blends(tmp_path, kaggle_dataset):
+    photos = _real_only(tmp_path / "photos")
+    specs = [
+        SourceSpec(name="dfdc", path=str(kaggle_dataset), weight=2.0, sbi=0.0),
+        SourceSpec(name="photos", path=str(photos), sbi=0.0),
+        _pseudo("photos-xray", "xray", weight=3.0, real_share=0.75),
+    ]
+    samples, splits = split_sources(specs, 0.1, 0.1, 0, progress=False)
+    items, p = training_draws([s for s, sp in zip(samples, splits) if sp == "train"], specs)
+    share = draw_share(items, p)
+    total = 2 + 1 + 3
+    assert share(lambda it: it.kind == "pf:xray") == pytest.approx(3 / total * 0.25)
+    # the pseudo-fake source's reals are photos' own: its weight plus 0.75 of the pseudo-fake source's
+    assert share(lambda it: it.source == "photos" and it.label == REAL) == pytest.approx((1 + 3 * 0.75) / total)
+    assert share(lambda it: it.source == "dfdc") == pytest.approx(2 / total)
 
 
 def test_a_blends_only_specialist_trains_on_no_stored_fake(tmp_path, kaggle_dataset):

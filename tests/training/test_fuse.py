@@ -124,6 +124,9 @@ def test_unfuse_gives_back_members_that_score_continue_and_fuse_as_before(member
     # fused anew, the members mix as the fusion did
     again = fuse_runs(members, tmp_path / "again", weights=[0.25, 0.75])
     assert np.allclose(fakelens.load(again, backend="torch").model.coef, fakelens.load(fused, backend="torch").model.coef, rtol=1e-3)
+    # the fusion itself is no start for one member: the message says how to get one
+    with pytest.raises(ConfigError, match="is a fusion; `fakelens unfuse"):
+        train(tiny_config(kaggle_dataset, tmp_path / "wrong", image_size=48, epochs=1, init_weights=str(fused)), quiet=True)
     # a member continues like any run: it keeps the fusion's sides
     cont = tmp_path / "cont"
     train(tiny_config(kaggle_dataset, cont, image_size=48, epochs=1, seed=5, init_weights=str(members[0])), quiet=True)

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from ..errors import ConfigError
 from ..evaluation.evaluate import collect_logits
 from ..inference.detector import Detector
 from ..models import create_model, get_model_spec
@@ -66,7 +67,10 @@ class DetectorModule:
         if config.init_weights and not resume:
             init = Detector.from_dir(config.init_weights, backend="torch")
             if init.model_name != config.model:
-                raise ValueError(f"--init-weights run has model {init.model_name}, not {config.model}")
+                hint = ""
+                if get_model_spec(init.model_name).family == "fusion":  # the bundled default is one
+                    hint = f": it is a fusion; `fakelens unfuse {config.init_weights} --out DIR` gives its members as runs to start from"
+                raise ConfigError(f"--init-weights run has model {init.model_name}, not {config.model}{hint}")
             model.load_state_dict(init.model.state_dict())
         # channels_last runs convolutions about 10% faster on CPU (oneDNN's native layout).
         self.model = model.to(device=self.device, memory_format=torch.channels_last)

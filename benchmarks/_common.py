@@ -90,3 +90,24 @@ def grouped_bars(
     fig.tight_layout()
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
+
+
+def validation_sample(per_source: int, seed: int = 0) -> tuple[list[np.ndarray], np.ndarray, list[str]]:
+    """Up to ``per_source`` real and fake validation faces of each source of the bundled detector (its split.csv.gz):
+    the images, their labels and their sources."""
+    from collections import defaultdict
+
+    import fakelens
+    from fakelens.imaging.imageio import load_image
+    from fakelens.inference.detector import DEFAULT_DIR
+    from fakelens.training.calibrate import validation_faces
+    from fakelens.utils.rundir import RunDir
+
+    bundled = fakelens.load()
+    faces = validation_faces(RunDir(DEFAULT_DIR).split_file(), bundled.info.get("trained_on") or [])
+    by_kind = defaultdict(list)
+    for s in faces:
+        by_kind[(s.source, s.label)].append(s)
+    rng = np.random.default_rng(seed)
+    chosen = [s for group in by_kind.values() for s in rng.permutation(group)[:per_source]]
+    return [load_image(s.path) for s in chosen], np.asarray([s.label for s in chosen]), [s.source for s in chosen]

@@ -13,36 +13,18 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import print_table  # noqa: E402
+from _common import print_table, validation_sample  # noqa: E402
 
 import fakelens  # noqa: E402
 from fakelens.data.transforms import turn  # noqa: E402 (the roll augmentation's turn, at a fixed angle)
-from fakelens.imaging.imageio import load_image  # noqa: E402
-from fakelens.inference.detector import DEFAULT_DIR  # noqa: E402
 
 TURNS = (-30, -20, -10, 10, 20, 30)
-
-
-def validation_sample(per_source: int, seed: int = 0) -> tuple[list[np.ndarray], np.ndarray]:
-    """Up to ``per_source`` real and fake validation faces of each source of the bundled detector (its split.csv.gz)."""
-    from fakelens.training.calibrate import validation_faces
-    from fakelens.utils.rundir import RunDir
-
-    bundled = fakelens.load()
-    faces = validation_faces(RunDir(DEFAULT_DIR).split_file(), bundled.info.get("trained_on") or [])
-    by_kind = defaultdict(list)
-    for s in faces:
-        by_kind[(s.source, s.label)].append(s)
-    rng = np.random.default_rng(seed)
-    chosen = [s for group in by_kind.values() for s in rng.permutation(group)[:per_source]]
-    return [load_image(s.path) for s in chosen], np.asarray([s.label for s in chosen])
 
 
 def rows_for(name: str, detector, images: list[np.ndarray], labels: np.ndarray) -> list[dict]:
@@ -74,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--run", action="append", default=[], help="a run folder to measure beside the bundled detector (repeatable)")
     ap.add_argument("--per-source", type=int, default=100, help="validation faces of each class per source (default 100)")
     args = ap.parse_args(argv)
-    images, labels = validation_sample(args.per_source)
+    images, labels, _ = validation_sample(args.per_source)
     print(f"{len(images)} validation faces ({int((labels == 0).sum())} real) of the bundled split", file=sys.stderr)
     rows = []
     for run in [None, *args.run]:

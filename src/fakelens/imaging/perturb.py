@@ -54,6 +54,24 @@ def gaussian_blur(rgb: np.ndarray, sigma: float) -> np.ndarray:
     return np.asarray(Image.fromarray(np.ascontiguousarray(rgb)).filter(ImageFilter.GaussianBlur(float(sigma))))
 
 
+def skin_smoothing(rgb: np.ndarray, strength: float = 0.8, sigma: float = 3.0) -> np.ndarray:
+    """A phone camera's beauty mode, roughly: flat areas (skin) blurred by ``sigma`` pixels, edges kept.
+
+    Each pixel is mixed with its Gaussian-blurred value by ``strength`` times one minus its edge strength (Pillow's
+    edge filter on the smoothed grey image, softened and scaled to its 90th percentile), so eyes, lips and outlines stay
+    sharp while the skin loses its texture: the smooth skin of many synthetic faces, on a real one.
+    """
+    img = Image.fromarray(np.ascontiguousarray(rgb))
+    blurred = np.asarray(img.filter(ImageFilter.GaussianBlur(float(sigma))), dtype=np.float32)
+    # edges of the grey image smoothed first, so that the texture itself (pores, grain) does not count as an edge
+    grey = img.convert("L").filter(ImageFilter.GaussianBlur(2.0))
+    edges = np.asarray(grey.filter(ImageFilter.FIND_EDGES).filter(ImageFilter.GaussianBlur(1.5)), dtype=np.float32)
+    scale = max(float(np.percentile(edges, 90)), 1.0)
+    weight = float(strength) * np.clip(1.0 - edges / scale, 0.0, 1.0)[..., None]
+    out = rgb.astype(np.float32) * (1.0 - weight) + blurred * weight
+    return np.clip(out, 0, 255).round().astype(np.uint8)
+
+
 def social_media_chain(rgb: np.ndarray, face_fraction: float = 0.3, long_side: int = 720, quality: int = 75) -> np.ndarray:
     """What a face goes through when its photo is resized to ``long_side`` and saved at JPEG ``quality``.
 
@@ -79,6 +97,7 @@ ROBUSTNESS_PERTURBATIONS: dict[str, Perturbation] = {
     "resize0.5": lambda x: rescale(x, 0.5),
     "resize0.25": lambda x: rescale(x, 0.25),
     "blur1": lambda x: gaussian_blur(x, 1.0),
+    "smooth": lambda x: skin_smoothing(x),
     "noise3": lambda x: gaussian_noise(x, 3.0),
     "noise5": lambda x: gaussian_noise(x, 5.0),
     "noise10": lambda x: gaussian_noise(x, 10.0),

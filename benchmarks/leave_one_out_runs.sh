@@ -16,7 +16,8 @@
 # OF_WEIGHT and OF_REAL_SHARE replace openforensics.yaml's weight and set its `real_share` (the share of its draws that
 # are reals; default 0.5); DFDC_SET and OF_SET set any other keys of those two YAMLs (KEY=VALUE ..., a file path
 # absolute: the copy lives in OUT/cfg);
-# ROLL is the share of faces turned by up to 30 degrees (`--roll`; unset: none).
+# ROLL is the share of faces turned by up to 30 degrees (`--roll`; unset: none); SMOOTH the share of faces of either
+# class put through skin smoothing (`--skin-smoothing`; unset: none).
 # SEED seeds the draws and augmentations (`--seed`; unset: 0). A restart from a run made with the same seed, sources
 # and weights replays that run's draws exactly (session 22), so give each continuation a new one; the sides come from
 # --split-from either way.
@@ -72,13 +73,14 @@ row_sources() {
 # From an earlier detector the runs fine-tune at half the config's peak rate; from ImageNet, at the config's own.
 init=(--init-weights "$INIT" --lr 2e-4); if [ "$INIT" = imagenet ]; then init=(); fi
 roll=(); if [ -n "${ROLL:-}" ]; then roll=(--roll "$ROLL"); fi
+smooth=(); if [ -n "${SMOOTH:-}" ]; then smooth=(--skin-smoothing "$SMOOTH"); fi
 seed=(); if [ -n "${SEED:-}" ]; then seed=(--seed "$SEED"); fi
 for row in $ROWS; do
   out=$OUT/$row
   if [ -f "$out/detector.json" ]; then echo "$row: done already"; continue; fi
   args=(); for f in $(row_sources "$row"); do args+=(--data "$f"); done
   resume=(); if ls "$out"/checkpoints/epoch-* >/dev/null 2>&1; then resume=(--resume); fi
-  cmd=(fakelens train --config "${CONFIG:-configs/efficientnet_lite0.yaml}" "${args[@]}" --cue-chain 0.25 "${roll[@]}" "${seed[@]}" "${init[@]}"
+  cmd=(fakelens train --config "${CONFIG:-configs/efficientnet_lite0.yaml}" "${args[@]}" --cue-chain 0.25 "${roll[@]}" "${smooth[@]}" "${seed[@]}" "${init[@]}"
        --split-from src/fakelens/weights --epochs "${EPOCHS:-4}" --samples-per-epoch "${SAMPLES:-4800}" --max-val-batches 40 --patience 0
        --out "$out" "${resume[@]}")
   if [ -n "${DRY_RUN:-}" ]; then echo "${cmd[*]}"; continue; fi

@@ -116,3 +116,21 @@ def test_the_roll_option_is_a_probability():
     assert TrainConfig(data=["x"]).roll == 0.0 and TrainConfig(data=["x"], roll=0.3).roll == 0.3
     with pytest.raises(ConfigError, match="roll"):
         TrainConfig.from_dict({"data": ["x"], "roll": -0.1})
+
+
+def test_skin_smoothing_in_training_is_a_label_blind_probability():
+    from fakelens.errors import ConfigError
+    from fakelens.training import TrainConfig
+
+    rng = np.random.default_rng(3)
+    grainy = np.clip(128 + rng.normal(0, 14, (96, 96, 3)), 0, 255).astype(np.uint8)
+    cfg = PreprocessConfig(64, (0.5,) * 3, (0.5,) * 3)
+    # strength 0, framing 0: the smoothing is the only change; the texture left is the image's spread
+    on = [TrainTransform(cfg, strength=0.0, framing=0.0, smoothing=1.0)(grainy, rng).std() for _ in range(10)]
+    off = [TrainTransform(cfg, strength=0.0, framing=0.0)(grainy, rng).std() for _ in range(10)]
+    half = [TrainTransform(cfg, strength=0.0, framing=0.0, smoothing=0.5)(grainy, rng).std() for _ in range(60)]
+    assert max(on) < 0.8 * min(off)
+    assert 15 <= sum(s < 0.9 * min(off) for s in half) <= 45  # about half of the faces smoothed
+    assert TrainConfig(data=["x"]).skin_smoothing == 0.0
+    with pytest.raises(ConfigError, match="skin_smoothing"):
+        TrainConfig.from_dict({"data": ["x"], "skin_smoothing": 1.5})

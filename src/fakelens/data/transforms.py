@@ -15,6 +15,8 @@ adds what matters for deepfakes and for faces met in the wild:
 * roll (off unless asked for): the face turned by up to 30 degrees about the crop's centre, the corners black or
   mirrored in, as a tilted head or an already rotated crop arrives; a detector that never saw such corners may read
   them as a fake's (docs/face-science.md, session 21);
+* skin smoothing (off unless asked for): a beauty mode's smoothing of flat areas at a random strength, on real and
+  fake faces alike, so smooth skin stops telling the classes apart (docs/face-science.md, session 28);
 * flips and mild colour changes.
 """
 
@@ -24,7 +26,7 @@ import cv2
 import numpy as np
 import torch
 
-from ..imaging.perturb import SizeQualityChain, random_degradation
+from ..imaging.perturb import SizeQualityChain, random_degradation, skin_smoothing
 from ..imaging.preprocess import PreprocessConfig, resize_square  # noqa: F401  (re-exported: the one place they live)
 
 
@@ -97,15 +99,26 @@ class TrainTransform:
     ``framing`` is the largest relative change of the crop's framing;
     ``cue_chain`` is the probability of the size-and-quality chain, which acts
     on every sample whatever its label (the transform is never told the label);
-    ``roll`` the probability of :func:`roll`, likewise blind to the label.
+    ``roll`` the probability of :func:`roll`, likewise blind to the label;
+    ``smoothing`` the probability of a beauty mode's :func:`~fakelens.imaging.perturb.skin_smoothing` at a random
+    strength (0.3-0.9), also blind to the label, so that smooth skin stops telling the classes apart.
     """
 
-    def __init__(self, cfg: PreprocessConfig, strength: float = 0.5, framing: float = 0.15, cue_chain: float = 0.0, roll: float = 0.0):
+    def __init__(
+        self,
+        cfg: PreprocessConfig,
+        strength: float = 0.5,
+        framing: float = 0.15,
+        cue_chain: float = 0.0,
+        roll: float = 0.0,
+        smoothing: float = 0.0,
+    ):
         self.cfg = cfg
         self.strength = float(np.clip(strength, 0.0, 1.0))
         self.framing = float(framing)
         self.size_quality = SizeQualityChain(float(np.clip(cue_chain, 0.0, 1.0)))
         self.roll = float(np.clip(roll, 0.0, 1.0))
+        self.smoothing = float(np.clip(smoothing, 0.0, 1.0))
 
     def __call__(self, rgb: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         s = self.strength
@@ -113,6 +126,8 @@ class TrainTransform:
             rgb = roll(rgb, rng)
         if self.cfg.align:  # first, as at predict time: the augmentations then act on the upright face
             rgb = self.cfg.aligned_square(_pil(rgb))[0]
+        if self.smoothing and rng.random() < self.smoothing:  # as the phone did it, before any later resize or JPEG
+            rgb = skin_smoothing(rgb, float(rng.uniform(0.3, 0.9)))
         out = self.size_quality(rgb, rng)
         # Degrade at the crop's own resolution, as the picture was degraded before it was cut.
         out = random_degradation(out, rng, s)
@@ -134,6 +149,6 @@ def _pil(rgb: np.ndarray):
 
 
 def train_transform(
-    cfg: PreprocessConfig, strength: float = 0.5, framing: float = 0.15, cue_chain: float = 0.0, roll: float = 0.0
+    cfg: PreprocessConfig, strength: float = 0.5, framing: float = 0.15, cue_chain: float = 0.0, roll: float = 0.0, smoothing: float = 0.0
 ) -> TrainTransform:
-    return TrainTransform(cfg, strength, framing, cue_chain, roll)
+    return TrainTransform(cfg, strength, framing, cue_chain, roll, smoothing)

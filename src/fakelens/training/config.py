@@ -81,6 +81,12 @@ class TrainConfig:
         le=1,
         description="probability that a training face of either class is turned by up to 30 degrees (corners black or mirrored)",
     )
+    skin_smoothing: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="probability that a training face of either class goes through a beauty mode's skin smoothing (cue hygiene)",
+    )
     align: bool = Field(
         False, description="level the eyes and normalise the face's scale before the model, at training and in the shipped detector"
     )

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 import time
 from pathlib import Path
 
@@ -111,3 +112,20 @@ def validation_sample(per_source: int, seed: int = 0) -> tuple[list[np.ndarray],
     rng = np.random.default_rng(seed)
     chosen = [s for group in by_kind.values() for s in rng.permutation(group)[:per_source]]
     return [load_image(s.path) for s in chosen], np.asarray([s.label for s in chosen]), [s.source for s in chosen]
+
+
+def validation_study(doc: str, argv: list[str] | None = None):
+    """The command line of a study over the bundled split's validation faces (``--run RUN ...``, ``--per-source N``):
+    its arguments, the sampled images, labels and sources, and ``[(name, detector), ...]``, the bundled one first."""
+    import argparse
+
+    import fakelens
+
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--run", action="append", default=[], help="a run folder to measure beside the bundled detector (repeatable)")
+    ap.add_argument("--per-source", type=int, default=100, help="validation faces of each class per source (default 100)")
+    args = ap.parse_args(argv)
+    images, labels, sources = validation_sample(args.per_source)
+    print(f"{len(images)} validation faces ({int((labels == 0).sum())} real) of the bundled split", file=sys.stderr)
+    detectors = [("default" if run is None else Path(run).name, fakelens.load(run)) for run in [None, *args.run]]
+    return args, images, labels, sources, detectors

@@ -12,7 +12,6 @@ faces the detector learned from often have smooth skin: a detector that reads sm
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -20,9 +19,8 @@ import numpy as np
 from sklearn.metrics import roc_auc_score
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import print_table, validation_sample  # noqa: E402
+from _common import print_table, validation_study  # noqa: E402
 
-import fakelens  # noqa: E402
 from fakelens.imaging.perturb import skin_smoothing  # noqa: E402
 
 SETTINGS = {"none": None, "smooth 0.5": 0.5, "smooth 0.8": 0.8}
@@ -55,15 +53,8 @@ def rows_for(name: str, detector, images: list[np.ndarray], labels: np.ndarray, 
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--run", action="append", default=[], help="a run folder to measure beside the bundled detector (repeatable)")
-    ap.add_argument("--per-source", type=int, default=100, help="validation faces of each class per source (default 100)")
-    args = ap.parse_args(argv)
-    images, labels, sources = validation_sample(args.per_source)
-    print(f"{len(images)} validation faces ({int((labels == 0).sum())} real) of the bundled split", file=sys.stderr)
-    rows = []
-    for run in [None, *args.run]:
-        rows += rows_for("default" if run is None else Path(run).name, fakelens.load(run), images, labels, sources)
+    _, images, labels, sources, detectors = validation_study(__doc__, argv)
+    rows = [row for name, det in detectors for row in rows_for(name, det, images, labels, sources)]
     print_table(rows, ["detector", "setting", "source", "real_called_fake", "mean_rise_real", "fakes_called_fake", "roc_auc"])
     return 0
 

@@ -11,7 +11,6 @@ tilt tests (``tests/faces/test_alignment_verdicts.py``) check one photo; this me
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -19,9 +18,8 @@ import numpy as np
 from sklearn.metrics import roc_auc_score
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import print_table, validation_sample  # noqa: E402
+from _common import print_table, validation_study  # noqa: E402
 
-import fakelens  # noqa: E402
 from fakelens.data.transforms import turn  # noqa: E402 (the roll augmentation's turn, at a fixed angle)
 
 TURNS = (-30, -20, -10, 10, 20, 30)
@@ -52,16 +50,8 @@ def rows_for(name: str, detector, images: list[np.ndarray], labels: np.ndarray) 
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--run", action="append", default=[], help="a run folder to measure beside the bundled detector (repeatable)")
-    ap.add_argument("--per-source", type=int, default=100, help="validation faces of each class per source (default 100)")
-    args = ap.parse_args(argv)
-    images, labels, _ = validation_sample(args.per_source)
-    print(f"{len(images)} validation faces ({int((labels == 0).sum())} real) of the bundled split", file=sys.stderr)
-    rows = []
-    for run in [None, *args.run]:
-        det = fakelens.load(run)
-        rows += rows_for("default" if run is None else Path(run).name, det, images, labels)
+    _, images, labels, _, detectors = validation_study(__doc__, argv)
+    rows = [row for name, det in detectors for row in rows_for(name, det, images, labels)]
     print_table(rows, ["detector", "turn", "real_called_fake", "mean_abs_change_real", "roc_auc"])
     for name in dict.fromkeys(r["detector"] for r in rows):
         mine = [r for r in rows if r["detector"] == name and r["turn"] != "none"]

@@ -112,7 +112,7 @@ def unfuse_run(fused: str | os.PathLike, out: str | os.PathLike) -> list[Path]:
     member's temperature from the fusion's record of it and an uncalibrated threshold (``fakelens calibrate`` fits
     one), and the fusion's split, so its validation and test faces stay unseen by a continuation.
     """
-    from safetensors.torch import load_file, save_file
+    from safetensors.torch import save_file
 
     from ..inference.detector import Detector
     from ..inference.detector_config import DetectorConfig, load_weights
@@ -131,12 +131,11 @@ def unfuse_run(fused: str | os.PathLike, out: str | os.PathLike) -> list[Path]:
     split = RunDir(fused).split_file()
     if split is None:
         raise RunDirError(f"{fused}: no split.csv, so a member could not keep the fusion's validation faces unseen")
-    load_weights(create_model(cfg.model), RunDir(fused).weights, cfg.model)  # the whole file fits, before any member is written
-    state = load_file(str(RunDir(fused).weights))
+    model = create_model(cfg.model)
+    load_weights(model, RunDir(fused).weights, cfg.model)  # the whole file fits, before any member is written
     folders = []
     for i, ((name, size), record) in enumerate(zip(members, records)):
-        prefix = f"members.{i}."
-        member = {k[len(prefix) :]: (v.float() if v.is_floating_point() else v) for k, v in state.items() if k.startswith(prefix)}
+        member = {k: (v.float() if v.is_floating_point() else v).contiguous() for k, v in model.members[i].state_dict().items()}
         folder = Path(out) / f"{i}-{name}-{size}"
         folder.mkdir(parents=True, exist_ok=True)
         with atomic_path(RunDir(folder).weights) as tmp:

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file
 
-from fakelens.errors import RunDirError
+from fakelens.errors import ConfigError, RunDirError
 from fakelens.training import DetectorModule, FaceDataModule, finalize_run
 from tiny_runs import tiny_config
 
@@ -124,6 +124,32 @@ def test_finalize_run_alone_ships_what_the_trainer_shipped(trained_run, tmp_path
     assert fakelens.load(run).temperature == metrics["temperature"]
 
 
+def test_a_resumed_run_stops_when_its_source_yaml_or_hard_examples_file_changed(tmp_path, kaggle_dataset):
+    hard = tmp_path / "hard.txt"
+    hard.write_text("real/a.jpg\n")
+    source = tmp_path / "synth.yaml"
+    source.write_text(f"path: {kaggle_dataset}\nweight: 2\nhard: hard.txt\n")
+    run = tmp_path / "run"
+    run.mkdir()
+    config = _config([source], run)
+    FaceDataModule(config, run).setup()
+    assert json.loads((run / "sources.json").read_text())[0]["weight"] == 2
+    FaceDataModule(config, run, resume=True).setup()  # nothing changed: it resumes
+    hard.write_text("# mined again\nreal/a.jpg\n\n")
+    FaceDataModule(config, run, resume=True).setup()  # comments and blank lines draw nothing
+    hard.write_text("real/a.jpg\nreal/b.jpg\n")
+    with pytest.raises(ConfigError, match="synth: the keys of its hard-examples file"):
+        FaceDataModule(config, run, resume=True).setup()
+    hard.write_text("real/a.jpg\n")
+    source.write_text(f"path: {kaggle_dataset}\nweight: 3\nhard: hard.txt\n")
+    with pytest.raises(ConfigError, match="sources changed since it started \\(synth: weight\\)"):
+        FaceDataModule(config, run, resume=True).setup()
+    # a run from before sources.json resumes as it is, and is kept to its sources from then on
+    (run / "sources.json").unlink()
+    FaceDataModule(config, run, resume=True).setup()
+    assert json.loads((run / "sources.json").read_text())[0]["weight"] == 3
+
+
 def test_finalize_run_needs_a_run(tmp_path, kaggle_dataset):
     with pytest.raises(RunDirError, match="config.json"):
         finalize_run(tmp_path)
@@ -171,6 +197,12 @@ def test_a_run_continued_with_its_parents_seed_sources_and_draws_is_found_to_rep
     assert replays_draws_of(_config(kaggle_dataset, child, init_weights=str(parent), samples_per_epoch=128)) is None
     spec.write_text(f"name: {kaggle_dataset.name}\npath: {kaggle_dataset}\nweight: 2\n")
     assert replays_draws_of(_config(spec, child, init_weights=str(parent), samples_per_epoch=64)) is None
+    # what the parent recorded in sources.json it trained on counts, not what its YAMLs say now
+    from fakelens.data.multisource import SourceSpec, source_record
+
+    (parent / "sources.json").write_text(json.dumps(source_record([SourceSpec.parse(str(spec))])))
+    assert replays_draws_of(_config(spec, child, init_weights=str(parent), samples_per_epoch=64)) == parent
+    assert replays_draws_of(_config(kaggle_dataset, child, init_weights=str(parent), samples_per_epoch=64)) is None
     # nothing to compare with: no parent, or a parent folder without its training config
     assert replays_draws_of(_config(kaggle_dataset, child)) is None
     (parent / "config.json").unlink()

@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import csv
 import functools
+import hashlib
 import logging
 import os
 import re
@@ -433,6 +434,35 @@ def _hard_keys(spec: SourceSpec) -> frozenset[str]:
     except OSError as exc:
         raise DataError(f"source {spec.name!r}: its hard-examples file is unreadable ({exc})") from None
     return frozenset(line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#"))
+
+
+def source_record(specs: list[SourceSpec]) -> list[dict]:
+    """What a run's draws depend on in its source YAMLs: each spec as parsed, and a digest of its ``hard`` file's keys.
+
+    A run keeps this as ``sources.json``, since its ``config.json`` names the YAMLs but holds none of what they say:
+    a YAML or hard-examples file edited under a run that is later resumed would change its draws without a word.
+    """
+    records = []
+    for spec in specs:
+        record = spec.model_dump(mode="json")
+        if spec.hard:
+            record["hard_keys_sha256"] = hashlib.sha256("\n".join(sorted(_hard_keys(spec))).encode()).hexdigest()
+        records.append(record)
+    return records
+
+
+def source_record_changes(before: list[dict], now: list[dict]) -> list[str]:
+    """How ``now`` differs from ``before`` (two :func:`source_record` lists): ``"source: field"`` per change."""
+    names = lambda records: [r.get("name") for r in records]  # noqa: E731
+    if names(before) != names(now):
+        return [f"sources {', '.join(map(str, names(before)))} are now {', '.join(map(str, names(now)))}"]
+    changes = []
+    for old, new in zip(before, now):
+        for field in sorted(set(old) | set(new)):
+            if old.get(field) != new.get(field):
+                what = "the keys of its hard-examples file" if field == "hard_keys_sha256" else field
+                changes.append(f"{old.get('name')}: {what}")
+    return changes
 
 
 def _even_or_hard(members: list[Sample], hard: frozenset[str], spec: SourceSpec) -> np.ndarray:

@@ -9,18 +9,29 @@ each rank reads its own part (tar shards split themselves).
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 
 from torch.utils.data import DataLoader
 
 from ..data.dataset import FaceCropDataset, TrainingDataset, make_loader, weighted_sampler
-from ..data.multisource import SourceSpec, pseudo_fake_donors, read_earlier_sides, sample_keys, split_sources, training_draws
+from ..data.multisource import (
+    SourceSpec,
+    pseudo_fake_donors,
+    read_earlier_sides,
+    sample_keys,
+    source_record,
+    source_record_changes,
+    split_sources,
+    training_draws,
+)
 from ..data.shards import ShardDataset, is_shard_dir, read_shard_split
 from ..data.split import read_split_csv, write_split_csv
 from ..data.transforms import eval_transform, train_transform
-from ..errors import DataError
+from ..errors import ConfigError, DataError
 from ..imaging.preprocess import PreprocessConfig
 from ..models import get_model_spec
+from ..utils.atomic import write_json
 from ..utils.rundir import RunDir
 from . import distributed
 from .config import TrainConfig
@@ -43,12 +54,18 @@ def replays_draws_of(config: TrainConfig) -> Path | None:
     """
     if not config.init_weights:
         return None
-    parent_config = RunDir(config.init_weights).train_config
-    if not parent_config.is_file():
+    parent_run = RunDir(config.init_weights)
+    if not parent_run.train_config.is_file():
         return None
     try:
-        parent = TrainConfig.from_file(parent_config)
-        same_sources = [SourceSpec.parse(d) for d in parent.data] == [SourceSpec.parse(d) for d in config.data]
+        parent = TrainConfig.from_file(parent_run.train_config)
+        # what the parent trained on: its sources.json, else its YAMLs as they read now
+        before = (
+            json.loads(parent_run.sources.read_text())
+            if parent_run.sources.is_file()
+            else source_record([SourceSpec.parse(d) for d in parent.data])
+        )
+        same_sources = not source_record_changes(before, source_record([SourceSpec.parse(d) for d in config.data]))
     except (ValueError, OSError):  # a parent whose config no longer reads (ConfigError, DataError): nothing to compare
         return None
     same = parent.seed == config.seed and parent.samples_per_epoch == config.samples_per_epoch and same_sources
@@ -74,6 +91,7 @@ class FaceDataModule:
     def setup(self) -> None:
         cfg = self.config
         self.sources = [SourceSpec.parse(d) for d in cfg.data]
+        self._keep_sources_as_they_were()
         split_csv = RunDir(self.run_dir).split
         if self.resume and split_csv.is_file():
             samples, splits = read_split_csv(split_csv)
@@ -106,6 +124,19 @@ class FaceDataModule:
             if labels != {0, 1}:
                 raise DataError(f"the {name} split has only {'/'.join(map(str, labels)) or 'no'} labels; use more data or other fractions")
         self.preprocess = model_input(cfg)
+
+    def _keep_sources_as_they_were(self) -> None:
+        """A resumed run trains on what its source YAMLs said when it started (``sources.json``), or stops."""
+        record, saved = source_record(self.sources), RunDir(self.run_dir).sources
+        if self.resume and saved.is_file():
+            changes = source_record_changes(json.loads(saved.read_text()), record)
+            if changes:
+                raise ConfigError(
+                    f"{self.run_dir}: its sources changed since it started ({'; '.join(changes)}); "
+                    f"put them back as {saved} records them, or train a new run"
+                )
+        elif distributed.is_main():  # a new run, or one from before sources.json: keep what it trains on from now on
+            write_json(saved, record)
 
     def _earlier_split(self) -> Path | None:
         """The split.csv whose sides carry over: ``split_from``, else that of the run the weights come from."""

@@ -16,6 +16,7 @@ ONNX = "model.onnx"
 ONNX_INT8 = "model.int8.onnx"
 MODEL_CARD = "MODEL_CARD.md"
 SPLIT = "split.csv"
+SOURCES = "sources.json"
 TRAIN_CONFIG = "config.json"
 METRICS = "metrics.json"
 HISTORY = "history.csv"
@@ -46,6 +47,7 @@ class RunDir:
     onnx_int8 = property(lambda self: self.path / ONNX_INT8)
     model_card = property(lambda self: self.path / MODEL_CARD)
     split = property(lambda self: self.path / SPLIT)
+    sources = property(lambda self: self.path / SOURCES)
     train_config = property(lambda self: self.path / TRAIN_CONFIG)
     metrics = property(lambda self: self.path / METRICS)
     history = property(lambda self: self.path / HISTORY)

@@ -169,9 +169,9 @@ class Writer:
     """Writes OUT/<name>/{real,fake}/*.jpg and the manifest; counts what it skipped."""
 
     def __init__(self, out: Path, name: str, repo: Repo, want_hashes: bool = False,
-                 per_class: int | None = None, seed: int = 0):
+                 per_class: int | None = None, seed: int = 0, grow: bool = False):
         self.dir, self.repo, self.name = out / name, repo, name
-        self.per_class, self.seed = per_class, seed
+        self.per_class, self.seed, self.grow = per_class, seed, grow
         for sub in ("real", "fake"):
             shutil.rmtree(self.dir / sub, ignore_errors=True)
             (self.dir / sub).mkdir(parents=True)
@@ -216,9 +216,13 @@ class Writer:
 
 # --------------------------------------------------------------------------- one function per source
 
-def per_class_subset(items: list, per_class: int | None, seed: int) -> list:
+def per_class_subset(items: list, per_class: int | None, seed: int, grow: bool = False) -> list:
     """At most ``per_class`` items of each label, drawn with a seeded generator (all of them when None);
-    the draw depends only on the sorted repository paths, so it is the same on every machine."""
+    the draw depends only on the sorted repository paths, so it is the same on every machine.
+
+    ``grow``: every item, the drawn ones first and in the same order. The writer names files in the order it
+    gets them (a stem taken already gets a suffix), so the drawn images keep the names, and so the keys, that a
+    plain ``per_class`` import gave them: runs and split files made on the subset still find their sides."""
     if not per_class:
         return items
     rng = np.random.default_rng(seed)
@@ -227,6 +231,9 @@ def per_class_subset(items: list, per_class: int | None, seed: int) -> list:
         of_label = sorted(i for i in items if i[1] == label)
         keep = rng.permutation(len(of_label))[:per_class]
         chosen += [of_label[k] for k in sorted(keep)]
+    if grow:
+        drawn = set(chosen)
+        chosen += sorted(i for i in items if i not in drawn)
     return chosen
 
 
@@ -244,7 +251,7 @@ def import_openforensics(repo: Repo, w: Writer) -> None:
         for cls in ("Real", "Fake"):
             items += [(p, cls.upper(), "", split.lower()) for p in repo.files(f"Dataset/{split}/{cls}")]
     w.want_hashes = True
-    w.add_all(per_class_subset(items, w.per_class, w.seed))
+    w.add_all(per_class_subset(items, w.per_class, w.seed, w.grow))
     h = np.array(w.hashes, dtype=np.uint64)
     root = clusters(len(h), near_dup_pairs(h))
     size = Counter(root)
@@ -360,6 +367,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--per-class", type=int, help="openforensics: a seeded subset of at most N images per class "
                     "(configs/data/openforensics.yaml uses 4000)")
     ap.add_argument("--seed", type=int, default=0, help="seed of the --per-class draw")
+    ap.add_argument("--grow", action="store_true", help="with --per-class N: every image, the N a class of that "
+                    "draw first, so that they keep the names (keys) a --per-class N import gave them")
     a = ap.parse_args(argv)
     if a.source == "dups":
         find_dups(a.out, a.max_distance)
@@ -368,9 +377,11 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("give --git-dir or --src")
     if a.per_class and a.source != "openforensics":
         ap.error("--per-class is for openforensics only (the other sources are imported whole)")
+    if a.grow and not a.per_class:
+        ap.error("--grow keeps the names of a --per-class N import: give that N")
     repo = Repo(git_dir=a.git_dir, commit=a.commit or DEFAULT_COMMIT[a.source], folder=a.src)
     try:
-        w = Writer(a.out, a.source, repo, per_class=a.per_class, seed=a.seed)
+        w = Writer(a.out, a.source, repo, per_class=a.per_class, seed=a.seed, grow=a.grow)
         IMPORTERS[a.source](repo, w)
         w.finish()
     finally:

@@ -44,3 +44,31 @@ def test_fairface_labels_go_into_the_file_name_and_cfd_groups_by_person(load_too
                    "real/CFD-WM-251-002-N.jpg": "CFD-WM-251"}
     with Image.open(out / "cfd" / "real" / "CFD-WM-251-002-N.jpg") as im:  # re-encoded like every source
         assert im.format == "JPEG" and max(im.size) == tool.MAX_SIDE
+
+
+def test_a_grown_openforensics_import_keeps_the_names_its_subset_had(load_tool, tmp_path):
+    tool = load_tool("import_sources")
+    src = tmp_path / "checkout"
+    rng = np.random.default_rng(0)
+    for split in ("Train", "Validation"):  # the same stems in both split folders, as in the source
+        for cls in ("Real", "Fake"):
+            (src / "Dataset" / split / cls).mkdir(parents=True)
+            for i in range(6):
+                im = rng.integers(0, 255, (48, 48, 3), dtype=np.uint8)
+                Image.fromarray(im).save(src / "Dataset" / split / cls / f"{cls.lower()}_{i}.png")
+
+    def imported(out, *options):
+        assert tool.main(["openforensics", "--src", str(src), "--out", str(out), *options]) == 0
+        rows = list(csv.DictReader(open(out / "openforensics" / "manifest.csv")))
+        return {r["path"]: np.asarray(Image.open(out / "openforensics" / r["path"])) for r in rows}
+
+    subset = imported(tmp_path / "subset", "--per-class", "4")
+    grown = imported(tmp_path / "grown", "--per-class", "4", "--grow")
+    whole = imported(tmp_path / "whole")
+    assert len(subset) == 8 and len(grown) == len(whole) == 24
+    # every name of the subset is in the grown import, and holds the same picture there
+    assert all(np.array_equal(grown[name], image) for name, image in subset.items())
+    # a plain full import names colliding stems by listing order, so some subset names would hold other pictures
+    assert any(name not in whole or not np.array_equal(whole[name], image) for name, image in subset.items())
+    with pytest.raises(SystemExit):
+        tool.main(["openforensics", "--src", str(src), "--out", str(tmp_path / "x"), "--grow"])

@@ -151,7 +151,9 @@ def _read_manifest(path: Path) -> list[Sample]:
         label = parse_label(row["label"], f"{path} line {i}")
         img = Path(row["path"])
         img = img if img.is_absolute() else path.parent / img
-        samples.append(Sample(str(img), label, row.get("group") or str(img)))
+        # Without a group every image is its own, named as the manifest names it: a relative path names it the
+        # same on every machine, so the hash split puts it on the same side wherever the data was imported.
+        samples.append(Sample(str(img), label, row.get("group") or row["path"]))
     _check_files(samples, path)
     return samples
 

@@ -57,3 +57,20 @@ def test_not_a_dataset(tmp_path):
         load_samples(tmp_path)
     with pytest.raises(DataError, match="no such file"):
         load_samples(tmp_path / "absent")
+
+
+def test_a_manifest_image_without_a_group_is_its_own_named_as_the_manifest_names_it(tmp_path, folder_dataset):
+    import shutil
+
+    from fakelens.data.split import split_by_group_hash
+
+    sides = []
+    for where in ("here", "there"):  # the same data imported into two places
+        root = tmp_path / where / "import"
+        shutil.copytree(folder_dataset, root)
+        rows = [f"{p.relative_to(root).as_posix()},{p.parent.name}" for p in sorted(root.rglob("*.png"))]
+        (root / "manifest.csv").write_text("path,label\n" + "\n".join(rows) + "\n")
+        samples = load_samples(root / "manifest.csv")
+        assert samples[0].path == str(root / "fake" / "0000.png") and samples[0].group == "fake/0000.png"
+        sides.append(split_by_group_hash(samples, 0.2, 0.2, seed=0))
+    assert sides[0] == sides[1] and len(set(sides[0])) == 3  # the hash split does not depend on where data lives

@@ -77,6 +77,29 @@ def test_a_fused_run_is_calibrated_scored_and_exported_like_any_run(member_runs,
     assert np.allclose(onnx.score_arrays(faces), det.score_arrays(faces), atol=1e-5)
 
 
+def _with_extra_split_row(run, out, name):
+    """A copy of ``run`` whose split.csv lists one image more (on the val side), as after its source grew."""
+    shutil.copytree(run, out)
+    rows = list(csv.DictReader(open(out / "split.csv")))
+    rows.append({**rows[0], "path": str(out / name), "group": name, "split": "val", "key": name})
+    with open(out / "split.csv", "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return out
+
+
+def test_a_member_continued_on_a_grown_source_fuses_with_one_that_never_saw_its_new_images(member_runs, tmp_path):
+    from fakelens.data.multisource import read_earlier_sides
+    from fakelens.training.fuse import fuse_runs
+
+    small, large = member_runs
+    grown = _with_extra_split_row(small, tmp_path / "grown", "new.png")
+    fused = fuse_runs([grown, large], tmp_path / "fused")
+    sides = read_earlier_sides(fused / "split.csv", [])
+    assert sides == read_earlier_sides(grown / "split.csv", []) and len(sides) == len(read_earlier_sides(large / "split.csv", [])) + 1
+
+
 def test_fuse_refuses_what_it_cannot_fuse(member_runs, tmp_path, capsys):
     from fakelens.cli import main
     from fakelens.training.fuse import fuse_runs
@@ -97,6 +120,10 @@ def test_fuse_refuses_what_it_cannot_fuse(member_runs, tmp_path, capsys):
         writer.writerows(rows)
     with pytest.raises(RunDirError, match="different sides"):
         fuse_runs([moved, large], tmp_path / "c")
+    # two members that each list an image the other does not: neither split covers the fusion's faces
+    extra = [_with_extra_split_row(small, tmp_path / "small+x", "x.png"), _with_extra_split_row(large, tmp_path / "large+y", "y.png")]
+    with pytest.raises(RunDirError, match="no member's split lists every image"):
+        fuse_runs(extra, tmp_path / "e")
     assert main(["fuse", str(large), str(small), "--out", str(tmp_path / "d")]) == 2
     assert "no registered fusion" in capsys.readouterr().err
     assert not (tmp_path / "d").exists() and get_model_spec(FUSION).family == "fusion"

@@ -4,8 +4,9 @@ The members' weights go into one ``model.safetensors`` with the mixing coefficie
 weighted by ``weight_i / temperature_i``, so the fusion mixes the members' calibrated logits (their test-time views
 are dropped: one pass each). The weights are stored in half precision by default, which halves the file and its ONNX
 export (computation stays in float32). The fused run has no calibration of its own yet: ``fakelens calibrate DIR``
-fits it on the validation faces of the split the members share (a fusion of members trained on different sides
-would have no validation faces that none of them saw, so that is refused).
+fits it on the validation faces of the split the members share, or of the one that lists every image the others do
+(a fusion of members that put an image on different sides would have no validation faces that none of them saw, so
+that is refused).
 
 ``fakelens unfuse FUSED --out DIR`` goes the other way: each member back as a run folder of its own (its weights,
 its temperature, the fusion's split), so a member can be continued (``--init-weights``), recalibrated or fused anew
@@ -38,15 +39,30 @@ def fusion_for(members: Sequence[tuple[str, int]]) -> str:
     )
 
 
-def _same_sides(splits: Sequence[Path]) -> None:
+def _covering_split(splits: Sequence[Path]) -> Path:
+    """The members' split that lists every image any of them lists; refused where two put an image on other sides.
+
+    A member never trained on an image its split does not list, so a member continued on a grown source (more
+    images, the old ones on their old sides) fuses with one that never saw the new images: they are on the sides
+    the larger split gives them. A plain ``split.csv`` is preferred (it names the images on this machine; the bundled
+    ``.gz`` only keys them).
+    """
     from ..data.multisource import read_earlier_sides
 
-    first = read_earlier_sides(splits[0], [])
-    for other in splits[1:]:
-        if read_earlier_sides(other, []) != first:
+    sides = [read_earlier_sides(s, []) for s in splits]
+    union: dict = {}
+    for split, own in zip(splits, sides):
+        clash = next((key for key in own.keys() & union.keys() if own[key] != union[key][0]), None)
+        if clash is not None:
             raise RunDirError(
-                f"{splits[0]} and {other} put images on different sides: the fusion would have no validation faces unseen by all its members"
+                f"{union[clash][1]} and {split} put images on different sides ({clash[0]} {clash[1]}): the fusion "
+                "would have no validation faces unseen by all its members"
             )
+        union.update({key: (side, split) for key, side in own.items() if key not in union})
+    covering = [split for split, own in zip(splits, sides) if len(own) == len(union)]
+    if not covering:
+        raise RunDirError(f"no member's split lists every image the others list ({', '.join(map(str, splits))})")
+    return next((s for s in covering if s.suffix == ".csv"), covering[0])
 
 
 def fuse_runs(runs: Sequence[str | os.PathLike], out: str | os.PathLike, weights: Sequence[float] | None = None, half: bool = True) -> Path:
@@ -72,7 +88,7 @@ def fuse_runs(runs: Sequence[str | os.PathLike], out: str | os.PathLike, weights
     splits = [RunDir(r).split_file() for r in runs]
     if any(s is None for s in splits):
         raise RunDirError(f"{runs[splits.index(None)]}: no split.csv, so no validation faces the fusion can be calibrated on")
-    _same_sides(splits)
+    split = _covering_split(splits)
 
     import torch
 
@@ -86,8 +102,6 @@ def fuse_runs(runs: Sequence[str | os.PathLike], out: str | os.PathLike, weights
     out.mkdir(parents=True, exist_ok=True)
     with atomic_path(RunDir(out).weights) as tmp:
         save_file(state, str(tmp), metadata={"model": name})
-    # a plain split.csv where a member has one (it names the images on this machine; the bundled .gz only keys them)
-    split = next((s for s in splits if s.suffix == ".csv"), splits[0])
     with atomic_path(out / split.name) as tmp:
         shutil.copyfile(split, tmp)
     spec = get_model_spec(name)

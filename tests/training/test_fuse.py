@@ -77,11 +77,15 @@ def test_a_fused_run_is_calibrated_scored_and_exported_like_any_run(member_runs,
     assert np.allclose(onnx.score_arrays(faces), det.score_arrays(faces), atol=1e-5)
 
 
-def _with_extra_split_row(run, out, name):
-    """A copy of ``run`` whose split.csv lists one image more (on the val side), as after its source grew."""
+def _edited_split(run, out, extra=None, to_train=None):
+    """A copy of ``run`` whose split.csv lists one image ``extra`` more (val side), as after its source grew, and/or
+    has its ``to_train``-th validation image moved to train (a member that trained on it)."""
     shutil.copytree(run, out)
     rows = list(csv.DictReader(open(out / "split.csv")))
-    rows.append({**rows[0], "path": str(out / name), "group": name, "split": "val", "key": name})
+    if extra:
+        rows.append({**rows[0], "path": str(out / extra), "group": extra, "split": "val", "key": extra})
+    if to_train is not None:
+        rows[[i for i, r in enumerate(rows) if r["split"] == "val"][to_train]]["split"] = "train"
     with open(out / "split.csv", "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
         writer.writeheader()
@@ -94,10 +98,13 @@ def test_a_member_continued_on_a_grown_source_fuses_with_one_that_never_saw_its_
     from fakelens.training.fuse import fuse_runs
 
     small, large = member_runs
-    grown = _with_extra_split_row(small, tmp_path / "grown", "new.png")
+    # the grown member lists a new image, and trained on a face the other member was validated on (a new near-copy
+    # joined its group to a training group): the fusion keeps that face out of validation
+    grown = _edited_split(small, tmp_path / "grown", extra="new.png", to_train=0)
     fused = fuse_runs([grown, large], tmp_path / "fused")
-    sides = read_earlier_sides(fused / "split.csv", [])
-    assert sides == read_earlier_sides(grown / "split.csv", []) and len(sides) == len(read_earlier_sides(large / "split.csv", [])) + 1
+    sides, before = read_earlier_sides(fused / "split.csv", []), read_earlier_sides(large / "split.csv", [])
+    assert sides == read_earlier_sides(grown / "split.csv", []) and len(sides) == len(before) + 1
+    assert [key for key in before if before[key] != sides[key]] == [next(k for k in before if before[k] == "val")]
 
 
 def test_fuse_refuses_what_it_cannot_fuse(member_runs, tmp_path, capsys):
@@ -109,20 +116,13 @@ def test_fuse_refuses_what_it_cannot_fuse(member_runs, tmp_path, capsys):
         fuse_runs([large, small], tmp_path / "a")  # the members in another order
     with pytest.raises(ConfigError, match="non-negative weight per run"):
         fuse_runs([small, large], tmp_path / "b", weights=[1.0, -0.5])
-    # members trained on different sides: no validation face is unseen by both
-    moved = tmp_path / "moved"
-    shutil.copytree(small, moved)
-    rows = list(csv.DictReader(open(moved / "split.csv")))
-    rows[next(i for i, r in enumerate(rows) if r["split"] == "val")]["split"] = "train"
-    with open(moved / "split.csv", "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    # each member trained on a face the other was validated on: no member's split keeps both out of validation
+    crossed = [_edited_split(small, tmp_path / "s0", to_train=0), _edited_split(large, tmp_path / "l1", to_train=1)]
     with pytest.raises(RunDirError, match="different sides"):
-        fuse_runs([moved, large], tmp_path / "c")
-    # two members that each list an image the other does not: neither split covers the fusion's faces
-    extra = [_with_extra_split_row(small, tmp_path / "small+x", "x.png"), _with_extra_split_row(large, tmp_path / "large+y", "y.png")]
-    with pytest.raises(RunDirError, match="no member's split lists every image"):
+        fuse_runs(crossed, tmp_path / "c")
+    # each member lists an image the other does not: neither split holds all the fusion's faces
+    extra = [_edited_split(small, tmp_path / "sx", extra="x.png"), _edited_split(large, tmp_path / "ly", extra="y.png")]
+    with pytest.raises(RunDirError, match="different sides"):
         fuse_runs(extra, tmp_path / "e")
     assert main(["fuse", str(large), str(small), "--out", str(tmp_path / "d")]) == 2
     assert "no registered fusion" in capsys.readouterr().err

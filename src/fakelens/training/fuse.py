@@ -4,9 +4,9 @@ The members' weights go into one ``model.safetensors`` with the mixing coefficie
 weighted by ``weight_i / temperature_i``, so the fusion mixes the members' calibrated logits (their test-time views
 are dropped: one pass each). The weights are stored in half precision by default, which halves the file and its ONNX
 export (computation stays in float32). The fused run has no calibration of its own yet: ``fakelens calibrate DIR``
-fits it on the validation faces of the split the members share, or of the one that lists every image the others do
-(a fusion of members that put an image on different sides would have no validation faces that none of them saw, so
-that is refused).
+fits it on the validation faces that no member trained on: the split of the member whose sides already keep every
+other member's training images out of validation (the members' shared split, or that of a member continued on a grown
+source); members whose splits need merging are refused.
 
 ``fakelens unfuse FUSED --out DIR`` goes the other way: each member back as a run folder of its own (its weights,
 its temperature, the fusion's split), so a member can be continued (``--init-weights``), recalibrated or fused anew
@@ -40,28 +40,31 @@ def fusion_for(members: Sequence[tuple[str, int]]) -> str:
 
 
 def _covering_split(splits: Sequence[Path]) -> Path:
-    """The members' split that lists every image any of them lists; refused where two put an image on other sides.
+    """The members' split whose sides keep every image away from validation that any member trained on.
 
-    A member never trained on an image its split does not list, so a member continued on a grown source (more
-    images, the old ones on their old sides) fuses with one that never saw the new images: they are on the sides
-    the larger split gives them. A plain ``split.csv`` is preferred (it names the images on this machine; the bundled
-    ``.gz`` only keys them).
+    Each image takes the earliest side any member gave it (train, then val, then test), the rule a continued run
+    follows (:func:`~fakelens.data.split.keep_earlier_sides`): an image one member trained on is no validation face
+    for the fusion, and one a member was calibrated on is no test face. A member never trained on an image its split
+    does not list, so a member continued on a grown source (more images; the old ones on their old sides, or moved to
+    train where a new near-copy joined groups) fuses with one that never saw the new images. The fusion takes the
+    member split that already says all that, a plain ``split.csv`` first (it names the images on this machine; the
+    bundled ``.gz`` only keys them); where none does, it is refused.
     """
     from ..data.multisource import read_earlier_sides
 
+    rank = {"train": 0, "val": 1, "test": 2}
     sides = [read_earlier_sides(s, []) for s in splits]
-    union: dict = {}
-    for split, own in zip(splits, sides):
-        clash = next((key for key in own.keys() & union.keys() if own[key] != union[key][0]), None)
-        if clash is not None:
-            raise RunDirError(
-                f"{union[clash][1]} and {split} put images on different sides ({clash[0]} {clash[1]}): the fusion "
-                "would have no validation faces unseen by all its members"
-            )
-        union.update({key: (side, split) for key, side in own.items() if key not in union})
-    covering = [split for split, own in zip(splits, sides) if len(own) == len(union)]
+    merged: dict = {}
+    for own in sides:
+        for key, side in own.items():
+            if key not in merged or rank[side] < rank[merged[key]]:
+                merged[key] = side
+    covering = [split for split, own in zip(splits, sides) if own == merged]
     if not covering:
-        raise RunDirError(f"no member's split lists every image the others list ({', '.join(map(str, splits))})")
+        raise RunDirError(
+            f"no member's split keeps every image that another member trained on out of validation and test "
+            f"({', '.join(map(str, splits))}): the members put images on different sides"
+        )
     return next((s for s in covering if s.suffix == ".csv"), covering[0])
 
 

@@ -194,6 +194,10 @@ def _face_science(run: Path, detector: dict) -> str:
         parts.append(f"Turned faces: with probability {cfg['roll']}, any training face of either class was turned by up to 30 degrees, "
                      "its corners black or mirrored, so a tilted head does not read as a fake; `benchmarks/tilt_stability.py` "
                      "measures real faces called FAKE at each turn.")
+    if cfg.get("skin_smoothing"):
+        parts.append(f"Skin smoothing: with probability {cfg['skin_smoothing']}, any training face of either class was put through "
+                     "a beauty mode (flat areas blurred, edges kept, at a random strength of 0.3-0.9), so smooth skin does not read "
+                     "as a fake; `benchmarks/beauty_filter.py` measures real faces called FAKE after a beauty mode.")
     if aligned or families:
         parts.append("Licence: the 68-point predictor (`shape_predictor_68_face_landmarks.dat` of the `face-recognition-models` "
                      "wheel, run by `dlib-bin`) was trained on the iBUG 300-W images, which are licensed for research use only; "

@@ -139,12 +139,13 @@ def test_a_fusions_card_names_each_member_its_weights_and_its_training_options(l
     bundled, trained = tmp_path / "bundled", tmp_path / "trained"  # a member without config.json, one with
     bundled.mkdir()
     trained.mkdir()
-    (trained / "config.json").write_text(json.dumps({"cue_chain": 0.25, "roll": 0.3}))
+    (trained / "config.json").write_text(json.dumps({"cue_chain": 0.25, "roll": 0.3, "skin_smoothing": 0.3}))
     members = [{"run": str(bundled), "model": "efficientnet_lite0", "image_size": 160, "temperature": 0.7, "weight": 0.5},
                {"run": str(trained), "model": "efficientnet_lite2", "image_size": 224, "temperature": 0.75, "weight": 0.5}]
     detector = {"preprocess": {"align": False}, "info": {"fusion": {"members": members}}}
     science = tool._face_science(tmp_path / "fused", detector)
     assert "with probability 0.25" in science and "with probability 0.3, any training face of either class was turned" in science
+    assert "with probability 0.3, any training face of either class was put through a beauty mode" in science
     # the sources table is one member's: the card says whose
     assert "first member's run (`efficientnet_lite0`)" in tool._fusion_sources_note(detector)
     assert tool._fusion_sources_note({"info": {}}) == ""

@@ -27,6 +27,9 @@ from ..sources import Sample, parse_label
 from ..utils.atomic import write_csv
 
 SPLITS = ("train", "val", "test")
+#: Where a face seen on several sides must go: the earliest (a face trained on is never validated on, one
+#: calibrated on never tested on); continued runs and fusions both follow it.
+SIDE_RANK = {side: i for i, side in enumerate(SPLITS)}
 SPLIT_METHODS = ("hash", "shuffle")
 
 
@@ -107,11 +110,10 @@ def keep_earlier_sides(samples: list[Sample], splits: list[str], keys: Sequence[
     images to test. Groups the earlier run never saw keep their side. So a run
     continued from an earlier one is never validated or tested on what that run learnt.
     """
-    rank = {"train": 0, "val": 1, "test": 2}
     inherited: dict[str, str] = {}
     for s, key in zip(samples, keys):
         side = earlier.get(key)
-        if side is not None and (s.group not in inherited or rank[side] < rank[inherited[s.group]]):
+        if side is not None and (s.group not in inherited or SIDE_RANK[side] < SIDE_RANK[inherited[s.group]]):
             inherited[s.group] = side
     return [inherited.get(s.group, sp) for s, sp in zip(samples, splits)]
 

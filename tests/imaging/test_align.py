@@ -9,6 +9,7 @@ pytest.importorskip("dlib")
 pytest.importorskip("yuface")
 
 from fakelens.imaging import align as A  # noqa: E402
+from fakelens.imaging.landmarks import CROP_BOX  # noqa: E402
 from fakelens.imaging.preprocess import PreprocessConfig  # noqa: E402
 
 
@@ -142,3 +143,26 @@ def test_training_aligns_first_when_the_model_aligns(monkeypatch, face_crop):
     assert seen == []
     transforms.TrainTransform(PreprocessConfig(96, align=True), cue_chain=0.0)(face_crop, rng)
     assert seen == [(192, 192, 3)]  # aligned at twice the model's size at most, before any augmentation
+
+
+@pytest.mark.parametrize("degrees", [-30, 30])
+def test_a_face_turned_by_thirty_degrees_is_read_from_the_crops_fixed_box(face_crop, degrees):
+    upright = A.measure(face_crop)
+    turned = A.warp(face_crop, A.rotation_about((112, 112), degrees), 224)
+    assert A.landmark_box(turned) == pytest.approx(tuple(np.asarray(CROP_BOX) * 224))
+    assert A._roll(A.measure(turned)) - A._roll(upright) == pytest.approx(-degrees, abs=3.0)
+
+
+def test_a_loose_or_off_centre_face_keeps_yufaces_box(face_crop):
+    from PIL import Image
+
+    small = np.asarray(Image.fromarray(face_crop).resize((96, 96), Image.BILINEAR))
+    loose = np.full((224, 224, 3), 40, dtype=np.uint8)
+    loose[8:104, 120:216] = small  # the face in the top right corner, at less than half the side
+    box = A.landmark_box(loose)
+    x0, y0, x1, y1 = box
+    assert 110 < (x0 + x1) / 2 < 226 and (y0 + y1) / 2 < 110, f"{box} is not the corner's face"
+    points = A.measure(loose)
+    assert (points[:, 0] > 120).all() and (points[:, 1] < 104).all(), "the eyes and mouth are placed on the small face"
+    noise = np.random.default_rng(1).integers(0, 255, (224, 224, 3), dtype=np.uint8)
+    assert A.landmark_box(noise) is None and A.measure(noise) is None

@@ -11,13 +11,19 @@ tilted head reaches the model upright. It is on for a detector whose
 
 Landmarks: yuface (the default face detector, weights inside its wheel) finds
 the face on the crop padded with black (tight crops hide the face from a
-detector) and shrunk to a 192 px canvas; dlib's 68-point predictor
-(:mod:`fakelens.imaging.landmarks`) then places the eyes and the mouth in that
-box. yuface's own eye points barely follow a tilt (a crop turned by 20 degrees
-read as 1-13 degrees), dlib's do; a head turned more than 8 degrees is turned
-back and measured once more, because dlib starts from an upright mean face.
-About 10 ms a crop on this CPU. A crop without a found face passes unchanged
-(its alignment is ``None``).
+detector), first on a 96 px canvas and, where that misses, on a 192 px one;
+dlib's 68-point predictor (:mod:`fakelens.imaging.landmarks`) then places the
+eyes and the mouth. Where yuface's face sits where fakelens' crops hold theirs,
+dlib reads it in that fixed box (:data:`~fakelens.imaging.landmarks.CROP_BOX`),
+else in yuface's box: yuface's box follows a turned head loosely, and dlib in it
+misread turned heads often (300 DFDC crops turned by +-10-30 degrees: 31% read
+more than 5 degrees off from yuface's box, 9% from the fixed box; 90th
+percentile 35 against 4 degrees; ``benchmarks/face_alignment.py``). With the
+small canvas first, 6-8 ms a crop on this CPU (was 11-14).
+yuface's own eye points barely follow a tilt (a crop turned by 20 degrees read
+as 1-13 degrees), dlib's do; a head turned more than 8 degrees is turned back
+and measured once more, because dlib starts from an upright mean face. A crop
+without a found face passes unchanged (its alignment is ``None``).
 
 The matrix of every alignment is kept, so that maps computed on the aligned
 face (Grad-CAM, LIME) are warped back onto the picture as given
@@ -34,13 +40,14 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from .landmarks import LEFT_EYE, MOUTH, RIGHT_EYE, shared_landmarks
+from .landmarks import CROP_BOX, LEFT_EYE, MOUTH, RIGHT_EYE, shared_landmarks
 from .yunet import YuFace
 
 #: Where the training crops have the landmark centre (mean of dlib's eye and mouth centres), as a fraction of the side,
-#: and their eye-centre to mouth-centre distance / side: medians over 150 DFDC crops (benchmarks/face_alignment.py).
-CANONICAL_CENTRE = (0.501, 0.526)
-CANONICAL_EYE_MOUTH = 0.437
+#: and their eye-centre to mouth-centre distance / side: medians over 300 DFDC crops, measured as :func:`measure`
+#: measures (benchmarks/face_alignment.py --n 300).
+CANONICAL_CENTRE = (0.505, 0.525)
+CANONICAL_EYE_MOUTH = 0.428
 #: Bounds on the scale change: the eye-mouth distance also shrinks with pitch, which is no reason to zoom far.
 SCALE_RANGE = (0.85, 1.18)
 #: The landmark centre is moved by at most this fraction of the side (landmarks far off are wrong, not the crop).
@@ -51,6 +58,12 @@ MAX_ROLL_DEGREES = 60.0
 REFINE_ABOVE_DEGREES = 8.0
 #: Side of the black-padded canvas the face box is searched on.
 DETECT_CANVAS = 192
+#: The aligner searches this smaller canvas first (a quarter of the pixels), and DETECT_CANVAS only where it misses.
+QUICK_CANVAS = 96
+#: yuface's face counts as framed like fakelens' crops when its box centre is within this fraction of the side of the
+#: fixed box's centre, and its size within this factor of the fixed box's; a loose or off-centre face keeps its box.
+FRAMED_SHIFT = 0.25
+FRAMED_SIZE = 2.0
 
 _local = threading.local()
 
@@ -129,20 +142,38 @@ def rotation_about(centre, degrees: float, scale: float = 1.0) -> np.ndarray:
     return np.array([[a, b, (1 - a) * cx - b * cy], [-b, a, b * cx + (1 - a) * cy]])
 
 
-def warp(rgb: np.ndarray, matrix: np.ndarray, side: int) -> np.ndarray:
-    """``rgb`` warped by the 2x3 ``matrix`` into a ``side`` square; outside the picture is mirrored in."""
+def warp(rgb: np.ndarray, matrix: np.ndarray, side: int, mirrored: bool = True) -> np.ndarray:
+    """``rgb`` warped by the 2x3 ``matrix`` into a ``side`` square; outside the picture is mirrored in (else black)."""
     h, w = rgb.shape[:2]
-    pad = max(h, w) // 2  # mirror a border in, so that turned corners show face surroundings, not black
-    padded = np.pad(rgb, ((pad, pad), (pad, pad), (0, 0)), mode="symmetric")
+    pad = max(h, w) // 2 if mirrored else 0  # a mirrored border: turned corners show face surroundings, not black
+    padded = np.pad(rgb, ((pad, pad), (pad, pad), (0, 0)), mode="symmetric") if pad else rgb
     shifted = np.vstack([matrix, [0, 0, 1]]) @ np.array([[1, 0, -pad], [0, 1, -pad], [0, 0, 1]])
     inverse = np.linalg.inv(shifted)[:2]  # Pillow asks, for each output pixel, where to read
     out = Image.fromarray(padded).transform((side, side), Image.AFFINE, tuple(inverse.ravel()), resample=Image.BILINEAR)
     return np.asarray(out)
 
 
+def landmark_box(rgb: np.ndarray) -> tuple[float, float, float, float] | None:
+    """The box dlib's predictor reads the face of a square crop in, or None where yuface finds no face.
+
+    The fixed box where fakelens' crops hold their face, when yuface's face is there (:data:`FRAMED_SHIFT`,
+    :data:`FRAMED_SIZE`); else yuface's own box. yuface only has to say that, and roughly where, a face is, so the
+    small canvas is searched first.
+    """
+    found = largest_face(rgb, canvas_side=QUICK_CANVAS) or largest_face(rgb)
+    if found is None:
+        return None
+    side = rgb.shape[0]
+    found_box, fixed = np.asarray(found[0], dtype=np.float64), np.asarray(CROP_BOX) * side
+    shift = np.abs((found_box[:2] + found_box[2:]) / 2 - (fixed[:2] + fixed[2:]) / 2).max()
+    size_ratio = (found_box[2:] - found_box[:2]).mean() / (fixed[2:] - fixed[:2]).mean()
+    framed = shift < FRAMED_SHIFT * side and 1 / FRAMED_SIZE < size_ratio < FRAMED_SIZE
+    return tuple(float(v) for v in (fixed if framed else found_box))
+
+
 def measure(rgb: np.ndarray) -> np.ndarray | None:
-    """The eye and mouth centres (:func:`eyes_and_mouth`) of the face in a crop, or None where no face is found."""
-    box = face_box(rgb)
+    """The eye and mouth centres (:func:`eyes_and_mouth`) of the face in a square crop, or None where no face is found."""
+    box = landmark_box(rgb)
     if box is None:
         return None
     predictor = shared_landmarks()
@@ -151,7 +182,7 @@ def measure(rgb: np.ndarray) -> np.ndarray | None:
     if abs(roll) > REFINE_ABOVE_DEGREES:
         centre = ((box[0] + box[2]) / 2, (box[1] + box[3]) / 2)
         level = rotation_about(centre, roll)
-        upright = warp(rgb, level, rgb.shape[0])
+        upright = warp(rgb, level, rgb.shape[0], mirrored=False)  # dlib reads the face in the box, not the corners
         again = eyes_and_mouth(predictor(upright, box))
         back = np.linalg.inv(np.vstack([level, [0, 0, 1]]))
         points = (back @ np.c_[again, np.ones(3)].T).T[:, :2]
@@ -215,4 +246,15 @@ def unalign_map(values: np.ndarray, alignment: Alignment | None, nearest: bool =
     return out.reshape(n, n).astype(np.float32)
 
 
-__all__ = ["Alignment", "align_face", "alignment_for", "eyes_and_mouth", "face_box", "largest_face", "measure", "unalign_map", "warp"]
+__all__ = [
+    "Alignment",
+    "align_face",
+    "alignment_for",
+    "eyes_and_mouth",
+    "face_box",
+    "landmark_box",
+    "largest_face",
+    "measure",
+    "unalign_map",
+    "warp",
+]

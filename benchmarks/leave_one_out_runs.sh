@@ -19,8 +19,10 @@
 # ROLL is the share of faces turned by up to 30 degrees (`--roll`; unset: none); SMOOTH the share of faces of either
 # class put through skin smoothing (`--skin-smoothing`; unset: none).
 # SEED seeds the draws and augmentations (`--seed`; unset: 0). A restart from a run made with the same seed, sources
-# and weights replays that run's draws exactly (session 22), so give each continuation a new one; the sides come from
-# --split-from either way.
+# and weights replays that run's draws exactly (session 22), so give each continuation a new one. The sides come from
+# INIT's split (the bundled detector's when INIT is imagenet; SPLIT_FROM names another run folder or split.csv, e.g.
+# the other member's line, so that two members of a fusion share sides); images it does not hold are hashed with --split-seed 0,
+# whatever SEED is (until session 31 they followed SEED, and a continuation on a grown source split them anew).
 #
 # OUT gets cfg/ (the source YAMLs each row trains on) and a run folder per row; INIT is the detector every run starts
 # from (the table used the DFDC-only default, commit 89030b0, so the dfdc row cannot be run from it). Each row trains
@@ -71,7 +73,8 @@ row_sources() {
   esac
 }
 # From an earlier detector the runs fine-tune at half the config's peak rate; from ImageNet, at the config's own.
-init=(--init-weights "$INIT" --lr 2e-4); if [ "$INIT" = imagenet ]; then init=(); fi
+split_from=${SPLIT_FROM:-$INIT}; if [ "$split_from" = imagenet ]; then split_from=src/fakelens/weights; fi
+init=(--init-weights "$INIT" --lr 2e-4 --split-from "$split_from"); if [ "$INIT" = imagenet ]; then init=(--split-from "$split_from"); fi
 roll=(); if [ -n "${ROLL:-}" ]; then roll=(--roll "$ROLL"); fi
 smooth=(); if [ -n "${SMOOTH:-}" ]; then smooth=(--skin-smoothing "$SMOOTH"); fi
 seed=(); if [ -n "${SEED:-}" ]; then seed=(--seed "$SEED"); fi
@@ -81,7 +84,7 @@ for row in $ROWS; do
   args=(); for f in $(row_sources "$row"); do args+=(--data "$f"); done
   resume=(); if ls "$out"/checkpoints/epoch-* >/dev/null 2>&1; then resume=(--resume); fi
   cmd=(fakelens train --config "${CONFIG:-configs/efficientnet_lite0.yaml}" "${args[@]}" --cue-chain 0.25 "${roll[@]}" "${smooth[@]}" "${seed[@]}" "${init[@]}"
-       --split-from src/fakelens/weights --epochs "${EPOCHS:-4}" --samples-per-epoch "${SAMPLES:-4800}" --max-val-batches 40 --patience 0
+       --epochs "${EPOCHS:-4}" --samples-per-epoch "${SAMPLES:-4800}" --max-val-batches 40 --patience 0
        --out "$out" "${resume[@]}")
   if [ -n "${DRY_RUN:-}" ]; then echo "${cmd[*]}"; continue; fi
   echo "$(date +%T) start $row"

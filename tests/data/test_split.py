@@ -85,3 +85,12 @@ def test_earlier_sides_win_and_training_wins_over_held_out():
     kept = keep_earlier_sides(samples, now, [s.path for s in samples], earlier)
     # A: one image was trained on, so the whole group is training; B: val beats test; C: as before; D: unseen, unchanged
     assert kept == ["train", "train", "val", "val", "test", "val"]
+
+
+def test_earliest_sides_puts_each_image_where_the_earliest_run_had_it():
+    from fakelens.data.split import earliest_sides
+
+    a = {"x": "val", "y": "test", "z": "train"}
+    b = {"x": "train", "y": "val", "w": "test"}
+    assert earliest_sides([a, b]) == {"x": "train", "y": "val", "z": "train", "w": "test"}
+    assert earliest_sides([b, a]) == earliest_sides([a, b])

@@ -27,15 +27,49 @@ def test_datamodule_rereads_its_split_on_resume(tmp_path, kaggle_dataset):
     first = FaceDataModule(_config(kaggle_dataset, run), run)
     first.setup()
     assert (run / "split.csv").is_file()
-    # another seed splits differently, unless the run's split.csv is re-read
+    # another split seed splits differently, unless the run's split.csv is re-read
     (tmp_path / "other").mkdir()
-    fresh = FaceDataModule(_config(kaggle_dataset, tmp_path / "other", seed=1), tmp_path / "other")
+    fresh = FaceDataModule(_config(kaggle_dataset, tmp_path / "other", split_seed=1), tmp_path / "other")
     fresh.setup()
     assert _paths(fresh)["val"] != _paths(first)["val"]
-    resumed = FaceDataModule(_config(kaggle_dataset, run, seed=1), run, resume=True)
+    resumed = FaceDataModule(_config(kaggle_dataset, run, split_seed=1), run, resume=True)
     resumed.setup()
     assert _paths(resumed) == _paths(first)
     assert resumed.preprocess.image_size == 32
+
+
+def test_the_draw_seed_leaves_the_sides_alone(tmp_path, kaggle_dataset):
+    # a continuation draws with a new seed; the images no earlier split holds must still land where its parent put them
+    sides = []
+    for seed in (0, 7):
+        run = tmp_path / f"seed{seed}"
+        run.mkdir()
+        dm = FaceDataModule(_config(kaggle_dataset, run, seed=seed), run)
+        dm.setup()
+        sides.append(_paths(dm))
+    assert sides[0] == sides[1]
+
+
+def test_what_the_parent_trained_on_stays_in_training_whatever_split_from_says(tmp_path, kaggle_dataset):
+    # the leak of session 31: --split-from named a split that held fewer images than the parent's (or other sides),
+    # and the parent's training images came back on the child's validation side
+    fractions = {"val_fraction": 0.3, "test_fraction": 0.3}
+    modules = {}
+    for name, changes in (("parent", {}), ("other", {"split_seed": 1})):
+        (tmp_path / name).mkdir()
+        modules[name] = FaceDataModule(_config(kaggle_dataset, tmp_path / name, **fractions, **changes), tmp_path / name)
+        modules[name].setup()
+    parent, other = (_paths(modules[n]) for n in ("parent", "other"))
+    assert set(parent["train"]) != set(other["train"])
+    child_dir = tmp_path / "child"
+    child_dir.mkdir()
+    config = _config(kaggle_dataset, child_dir, init_weights=str(tmp_path / "parent"), split_from=str(tmp_path / "other"), **fractions)
+    child = FaceDataModule(config, child_dir)
+    child.setup()
+    child_paths = _paths(child)
+    held_out = set(child_paths["val"]) | set(child_paths["test"])
+    assert held_out and not held_out & (set(parent["train"]) | set(other["train"]))
+    assert set(child_paths["val"]) <= set(parent["val"]) | set(other["val"])
 
 
 def test_datamodule_loaders(tmp_path, kaggle_dataset):

@@ -102,6 +102,20 @@ def split_by(method: str, samples: list[Sample], val_fraction: float, test_fract
     raise DataError(f"unknown split method {method!r} (expected one of {', '.join(SPLIT_METHODS)})")
 
 
+def earliest_sides(sides: Sequence[Mapping[Hashable, str]]) -> dict[Hashable, str]:
+    """Several runs' ``key -> side`` as one: each image on the earliest side any gave it (train, then val, then test).
+
+    An image one run trained on is no validation face for a run that follows or joins it, and one a run was
+    calibrated on is no test face.
+    """
+    merged: dict[Hashable, str] = {}
+    for own in sides:
+        for key, side in own.items():
+            if key not in merged or SIDE_RANK[side] < SIDE_RANK[merged[key]]:
+                merged[key] = side
+    return merged
+
+
 def keep_earlier_sides(samples: list[Sample], splits: list[str], keys: Sequence[Hashable], earlier: Mapping[Hashable, str]) -> list[str]:
     """``splits`` with each group moved to the side an earlier run gave its images (``earlier``: key -> side).
 

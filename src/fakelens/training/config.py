@@ -46,7 +46,13 @@ class TrainConfig:
     )
     val_fraction: float = Field(0.1, gt=0, lt=1, description="share of groups for validation")
     test_fraction: float = Field(0.1, ge=0, lt=1, description="share of groups for test")
-    seed: int = Field(0, description="seed of the split, the draws and the augmentations")
+    seed: int = Field(0, description="seed of the draws and the augmentations")
+    # Apart from `seed` since session 31: a continuation with a new draw seed gave the images no earlier split held
+    # other sides than its parent had, so its validation side held faces the parent trained on.
+    split_seed: int = Field(
+        0,
+        description="seed of the group split (images no --split-from split holds); apart from --seed, so runs that draw differently split alike",
+    )
     split_method: Literal["hash", "shuffle"] = Field(
         "hash",
         description=(
@@ -54,7 +60,10 @@ class TrainConfig:
         ),
     )
     split_from: str | None = Field(
-        None, description=("an earlier run folder or split.csv: the images it saw keep its sides (default: --init-weights' split.csv)")
+        None,
+        description=(
+            "an earlier run folder or split.csv: the images it saw keep its sides (with --init-weights' split.csv: an image either trained on stays in training)"
+        ),
     )
     aug_strength: float = Field(
         0.5, ge=0, le=1, description=("0 (flips only) .. 1 (strong): JPEG 30-100, rescaling, noise, blur, social-media chain")

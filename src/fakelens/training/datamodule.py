@@ -26,7 +26,7 @@ from ..data.multisource import (
     training_draws,
 )
 from ..data.shards import ShardDataset, is_shard_dir, read_shard_split
-from ..data.split import read_split_csv, write_split_csv
+from ..data.split import earliest_sides, read_split_csv, write_split_csv
 from ..data.transforms import eval_transform, train_transform
 from ..errors import ConfigError, DataError
 from ..imaging.preprocess import PreprocessConfig
@@ -105,16 +105,16 @@ class FaceDataModule:
         else:
             # Each source is split by its own groups first; only then is the per-class subset drawn
             # from the training part, so every run on a source is validated and tested on the same groups.
-            earlier = self._earlier_split()
+            earlier = [read_earlier_sides(path, self.sources) for path in self._earlier_splits()]
             samples, splits = split_sources(
                 self.sources,
                 cfg.val_fraction,
                 cfg.test_fraction,
-                cfg.seed,
+                cfg.split_seed,
                 cfg.per_class,
                 not self.quiet,
                 method=cfg.split_method,
-                earlier=read_earlier_sides(earlier, self.sources) if earlier else None,
+                earlier=earliest_sides(earlier) if earlier else None,
             )
             if distributed.is_main():
                 write_split_csv(split_csv, samples, splits, sample_keys(samples, self.sources))
@@ -138,16 +138,23 @@ class FaceDataModule:
         elif distributed.is_main():  # a new run, or one from before sources.json: keep what it trains on from now on
             write_json(saved, record)
 
-    def _earlier_split(self) -> Path | None:
-        """The split.csv whose sides carry over: ``split_from``, else that of the run the weights come from."""
-        cfg = self.config
+    def _earlier_splits(self) -> list[Path]:
+        """The split.csv files whose sides carry over: ``split_from`` and that of the run the weights come from.
+
+        Both, merged by :func:`~fakelens.data.split.earliest_sides`: a ``split_from`` that holds fewer images than the
+        parent run (the bundled split, before a source grew) must not put on validation what the parent trained on.
+        """
+        cfg, paths = self.config, []
         if cfg.split_from:
             path = Path(cfg.split_from)
             found = RunDir(path).split_file() if path.is_dir() else path if path.is_file() else None
             if found is None:
                 raise DataError(f"split_from: {path} is neither a split.csv nor a folder with one")
-            return found
-        return RunDir(cfg.init_weights).split_file() if cfg.init_weights else None
+            paths.append(found)
+        parent = RunDir(cfg.init_weights).split_file() if cfg.init_weights else None
+        if parent is not None and all(parent.resolve() != p.resolve() for p in paths):
+            paths.append(parent)
+        return paths
 
     def train_dataloader(self) -> DataLoader:
         """Weighted draws over the sources (tar shards: the shards in stream order), this rank's part of them."""

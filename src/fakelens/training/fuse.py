@@ -51,14 +51,10 @@ def _covering_split(splits: Sequence[Path]) -> Path:
     bundled ``.gz`` only keys them); where none does, it is refused.
     """
     from ..data.multisource import read_earlier_sides
-    from ..data.split import SIDE_RANK
+    from ..data.split import earliest_sides
 
     sides = [read_earlier_sides(s, []) for s in splits]
-    merged: dict = {}
-    for own in sides:
-        for key, side in own.items():
-            if key not in merged or SIDE_RANK[side] < SIDE_RANK[merged[key]]:
-                merged[key] = side
+    merged = earliest_sides(sides)
     covering = [split for split, own in zip(splits, sides) if own == merged]
     if not covering:
         raise RunDirError(

@@ -7,6 +7,7 @@ search on a face crop (:func:`fakelens.imaging.align.face_box`) call it, so the 
 from __future__ import annotations
 
 import contextlib
+import threading
 
 import numpy as np
 
@@ -14,6 +15,12 @@ from ..utils.openmp import OpenMPThreads
 
 #: Columns of a yuface row: confidence (0-100), x, y, w, h, five landmark (x, y) pairs, one unused.
 ROW_WIDTH = 16
+
+# One yuface call at a time in a process. Its C call keeps the GIL, and two threads' first calls could deadlock: one
+# inside it waits on a lock that the other's first call holds while that one waits for the GIL (3 of 20 fresh
+# processes aligning crops on two threads hung, session 31). Waiting on this lock gives the GIL up; the GIL already
+# kept the calls from running at once, so nothing is lost.
+_DETECT_LOCK = threading.Lock()
 
 
 def yuface_rows(raw, min_score: float) -> np.ndarray:
@@ -40,5 +47,6 @@ class YuFace:
         """Rows (:func:`yuface_rows`) of the faces in an RGB uint8 image, in its pixels."""
         bgr = np.ascontiguousarray(rgb[..., ::-1])
         with self._openmp.limit(self.threads) if self._openmp else contextlib.nullcontext():
-            raw = self._detect(bgr)
+            with _DETECT_LOCK:
+                raw = self._detect(bgr)
         return yuface_rows(raw, min_score)

@@ -17,12 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from fakelens.imaging.align import align_face, measure, rotation_about, warp
+from fakelens.imaging.align import align_face, eye_roll, measure, rotation_about, warp
 from fakelens.imaging.imageio import load_image
-
-
-def roll_of(points: np.ndarray) -> float:
-    return float(np.degrees(np.arctan2(*(points[1] - points[0])[::-1])))
 
 
 def main() -> None:
@@ -49,14 +45,14 @@ def main() -> None:
         eye_mid = points[:2].mean(axis=0)
         centres.append(((eye_mid + points[2]) / 2) / side)
         eye_mouth.append(np.linalg.norm(points[2] - eye_mid) / side)
-        roll0 = roll_of(points)
+        roll0 = eye_roll(points)
         for d in errors:
             turned = warp(rgb, rotation_about((side / 2, side / 2), d), side)
             t = time.perf_counter()
             p = measure(turned)
             seconds["turned"] += time.perf_counter() - t
             # turning by +d counter-clockwise reads as roll -d; a face lost on turning counts as 180 degrees off
-            errors[d].append(180.0 if p is None else abs((roll_of(p) - roll0) + d))
+            errors[d].append(180.0 if p is None else abs((eye_roll(p) - roll0) + d))
     print(
         f"crops {len(crops)}, face found in {found}; measure {1000 * seconds['upright'] / len(crops):.1f} ms an upright "
         f"crop, {1000 * seconds['turned'] / max(1, 6 * found):.1f} ms a turned one"

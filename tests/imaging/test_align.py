@@ -150,7 +150,7 @@ def test_a_face_turned_by_thirty_degrees_is_read_from_the_crops_fixed_box(face_c
     upright = A.measure(face_crop)
     turned = A.warp(face_crop, A.rotation_about((112, 112), degrees), 224)
     assert A.landmark_box(turned) == pytest.approx(tuple(np.asarray(CROP_BOX) * 224))
-    assert A._roll(A.measure(turned)) - A._roll(upright) == pytest.approx(-degrees, abs=3.0)
+    assert A.eye_roll(A.measure(turned)) - A.eye_roll(upright) == pytest.approx(-degrees, abs=3.0)
 
 
 def test_a_loose_or_off_centre_face_keeps_yufaces_box(face_crop):

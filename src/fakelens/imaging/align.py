@@ -129,7 +129,8 @@ def eyes_and_mouth(landmarks: np.ndarray) -> np.ndarray:
     return np.stack([first, second, lm[MOUTH].mean(axis=0)])
 
 
-def _roll(points: np.ndarray) -> float:
+def eye_roll(points: np.ndarray) -> float:
+    """Degrees the line from the first eye to the second (:func:`eyes_and_mouth`) is turned from level (y down)."""
     dx, dy = points[1] - points[0]
     return float(np.degrees(np.arctan2(dy, dx)))
 
@@ -178,7 +179,7 @@ def measure(rgb: np.ndarray) -> np.ndarray | None:
         return None
     predictor = shared_landmarks()
     points = eyes_and_mouth(predictor(rgb, box))
-    roll = _roll(points)
+    roll = eye_roll(points)
     if abs(roll) > REFINE_ABOVE_DEGREES:
         centre = ((box[0] + box[2]) / 2, (box[1] + box[3]) / 2)
         level = rotation_about(centre, roll)
@@ -194,7 +195,7 @@ def alignment_for(points: np.ndarray, side: int) -> Alignment | None:
     points = np.asarray(points, dtype=np.float64)
     if not np.isfinite(points).all():
         return None
-    roll = _roll(points)
+    roll = eye_roll(points)
     eye_mid, mouth = points[0:2].mean(axis=0), points[2]
     eye_mouth = float(np.linalg.norm(mouth - eye_mid))
     if abs(roll) > MAX_ROLL_DEGREES or eye_mouth <= 0:
@@ -250,6 +251,7 @@ __all__ = [
     "Alignment",
     "align_face",
     "alignment_for",
+    "eye_roll",
     "eyes_and_mouth",
     "face_box",
     "landmark_box",

@@ -1,7 +1,7 @@
 """yuface (libfacedetection's YuNet, weights inside its wheel): one runner and one reading of its output.
 
 Both the face detector of photos and frames (:class:`fakelens.faces.detectors.YuFaceDetector`) and the aligner's
-search on a face crop (:func:`fakelens.imaging.align.face_box`) call it, so the row layout is read in one place.
+search on a face crop (:func:`fakelens.imaging.align.largest_face`) call it, so the row layout is read in one place.
 """
 
 from __future__ import annotations

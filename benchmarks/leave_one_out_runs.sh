@@ -20,7 +20,7 @@
 # class put through skin smoothing (`--skin-smoothing`; unset: none).
 # SEED seeds the draws and augmentations (`--seed`; unset: 0). A restart from a run made with the same seed, sources
 # and weights replays that run's draws exactly (session 22), so give each continuation a new one. The sides come from
-# INIT's split (the bundled detector's when INIT is imagenet; SPLIT_FROM names another run folder or split.csv, e.g.
+# INIT's split (the bundled detector's when INIT is imagenet; SPLIT_FROM adds another run folder or split.csv, e.g.
 # the other member's line, so that two members of a fusion share sides); images it does not hold are hashed with --split-seed 0,
 # whatever SEED is (until session 31 they followed SEED, and a continuation on a grown source split them anew).
 #
@@ -73,8 +73,11 @@ row_sources() {
   esac
 }
 # From an earlier detector the runs fine-tune at half the config's peak rate; from ImageNet, at the config's own.
-split_from=${SPLIT_FROM:-$INIT}; if [ "$split_from" = imagenet ]; then split_from=src/fakelens/weights; fi
-init=(--init-weights "$INIT" --lr 2e-4 --split-from "$split_from"); if [ "$INIT" = imagenet ]; then init=(--split-from "$split_from"); fi
+# The trainer keeps INIT's sides by itself (--init-weights); --split-from adds SPLIT_FROM's, or the bundled detector's
+# for a run from ImageNet, which has no sides of its own.
+init=(--init-weights "$INIT" --lr 2e-4); if [ "$INIT" = imagenet ]; then init=(); fi
+split_from=${SPLIT_FROM:-}; if [ -z "$split_from" ] && [ "$INIT" = imagenet ]; then split_from=src/fakelens/weights; fi
+split=(); if [ -n "$split_from" ]; then split=(--split-from "$split_from"); fi
 roll=(); if [ -n "${ROLL:-}" ]; then roll=(--roll "$ROLL"); fi
 smooth=(); if [ -n "${SMOOTH:-}" ]; then smooth=(--skin-smoothing "$SMOOTH"); fi
 seed=(); if [ -n "${SEED:-}" ]; then seed=(--seed "$SEED"); fi
@@ -83,7 +86,7 @@ for row in $ROWS; do
   if [ -f "$out/detector.json" ]; then echo "$row: done already"; continue; fi
   args=(); for f in $(row_sources "$row"); do args+=(--data "$f"); done
   resume=(); if ls "$out"/checkpoints/epoch-* >/dev/null 2>&1; then resume=(--resume); fi
-  cmd=(fakelens train --config "${CONFIG:-configs/efficientnet_lite0.yaml}" "${args[@]}" --cue-chain 0.25 "${roll[@]}" "${smooth[@]}" "${seed[@]}" "${init[@]}"
+  cmd=(fakelens train --config "${CONFIG:-configs/efficientnet_lite0.yaml}" "${args[@]}" --cue-chain 0.25 "${roll[@]}" "${smooth[@]}" "${seed[@]}" "${init[@]}" "${split[@]}"
        --epochs "${EPOCHS:-4}" --samples-per-epoch "${SAMPLES:-4800}" --max-val-batches 40 --patience 0
        --out "$out" "${resume[@]}")
   if [ -n "${DRY_RUN:-}" ]; then echo "${cmd[*]}"; continue; fi

@@ -101,7 +101,12 @@ def main(argv: list[str] | None = None) -> int:
                 continue  # Grad-CAM always runs on the torch model; time it once
             # warm up once (ONNX Runtime and oneDNN set up on their first batches); LIME with a few samples is enough
             warm = {**options, "lime_samples": 50} if method == "lime" else options
-            times, cpu = time_calls(lambda face: explain(det, [face], **options), faces[:n], lambda face: explain(det, [face] * 3, **warm))
+            # the lambdas are called inside this iteration; the defaults bind its values all the same
+            times, cpu = time_calls(
+                lambda face, det=det, options=options: explain(det, [face], **options),
+                faces[:n],
+                lambda face, det=det, warm=warm: explain(det, [face] * 3, **warm),
+            )
             target = None if options.get("faithfulness", True) else TARGETS[method]
             print(f"  {name:<44} {det.backend:<6} median {statistics.median(times):.3f} s, cpu {statistics.median(cpu):.3f} s over {n}", file=sys.stderr)
             rows.append({

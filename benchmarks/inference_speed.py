@@ -67,8 +67,8 @@ def measure_one(name: str, size: int, repeat: int) -> dict:
 
     out = {"model": name, "size": size, "gflops": round(flops, 3)}
     for backend, infer in (("torch", torch_run), ("onnx", lambda x: runner.run(x.numpy()))):
-        t1 = timeit(lambda: infer(x1), repeat=max(10, repeat * 4))
-        t32 = timeit(lambda: infer(x32), repeat=repeat)
+        t1 = timeit(lambda infer=infer: infer(x1), repeat=max(10, repeat * 4))
+        t32 = timeit(lambda infer=infer: infer(x32), repeat=repeat)
         d32 = timeit(with_decode(infer, 32), repeat=repeat)
         out[f"{backend}_b1_ips"] = round(1 / np.median(t1), 1)
         out[f"{backend}_b1_p50_ms"] = round(1000 * np.median(t1), 2)

@@ -23,9 +23,9 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from fakelens.inference.tta import DEFAULT_VIEWS
+from fakelens.models import create_model
 from fakelens.training.checkpoint import BEST_WEIGHTS, latest_checkpoint, load_checkpoint
 from fakelens.training.finalize import finalize_run
-from fakelens.models import create_model
 
 
 def average_state_dicts(paths: list[str], mix: list[float] | None = None) -> dict[str, torch.Tensor]:

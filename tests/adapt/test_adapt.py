@@ -27,7 +27,7 @@ def test_adapting_raises_the_new_kinds_auc_and_catches_it_at_fake(new_kind, adap
     new = fakelens.load(out)
     _, probs = _score(new, measure)
     base_caught = np.mean([base_detector.verdict(p) == "FAKE" for p in base[labels == 1]])
-    assert base_caught <= 0.1, base_caught  # the base does not catch this kind (it may rank it a little: fusion33 0.88)
+    assert base_caught <= 0.1, base_caught  # the base does not catch this kind (it may still rank it: fusion33 at ROC-AUC 0.88)
     assert roc_auc_score(labels, probs) > max(0.95, roc_auc_score(labels, base))
     caught = np.mean([new.verdict(p) == "FAKE" for p in probs[labels == 1]])
     assert caught >= 0.8, caught  # the FAKE verdict, not only a higher score

@@ -19,6 +19,11 @@ def _score(detector, folder):
     return labels, detector.predict_proba([str(p) for p in paths])
 
 
+def _called_fake(detector, probs) -> float:
+    """The share of ``probs`` that ``detector`` gives the FAKE verdict."""
+    return float(np.mean([detector.verdict(p) == "FAKE" for p in probs]))
+
+
 def test_adapting_raises_the_new_kinds_auc_and_catches_it_at_fake(new_kind, adapted):
     _, measure = new_kind
     out, summary = adapted
@@ -26,10 +31,10 @@ def test_adapting_raises_the_new_kinds_auc_and_catches_it_at_fake(new_kind, adap
     labels, base = _score(base_detector, measure)
     new = fakelens.load(out)
     _, probs = _score(new, measure)
-    base_caught = np.mean([base_detector.verdict(p) == "FAKE" for p in base[labels == 1]])
+    base_caught = _called_fake(base_detector, base[labels == 1])
     assert base_caught <= 0.1, base_caught  # the base does not catch this kind (it may still rank it: fusion33 at ROC-AUC 0.88)
     assert roc_auc_score(labels, probs) > max(0.95, roc_auc_score(labels, base))
-    caught = np.mean([new.verdict(p) == "FAKE" for p in probs[labels == 1]])
+    caught = _called_fake(new, probs[labels == 1])
     assert caught >= 0.8, caught  # the FAKE verdict, not only a higher score
     # the model card's figures come from examples held back from the fit
     val = summary["validation"]

@@ -99,13 +99,18 @@ def test_int8_quantization_is_checked_on_validation(run_copy):
     det = fakelens.load(run_copy, backend="torch")
     report = quantize_run(det, run_copy, calibration_images=32)
     assert report["val_images"] > 0 and 0 <= report["int8_accuracy"] <= 1
-    assert report["kept"] == (report["drop_points"] <= 0.5)
+    assert report["fp32_images_per_s"] > 0 and report["int8_images_per_s"] > 0
+    assert report["kept"] == (report["drop_points"] <= 0.5 and report["speedup"] >= 1.0)
     assert (run_copy / INT8_FILE).is_file() == report["kept"]
     if report["kept"]:
         assert fakelens.load(run_copy).backend == "onnx"
     # a strict bound that no quantized model passes unless it is exactly as accurate
     strict = quantize_run(det, run_copy, calibration_images=32, max_drop=-1.0)
     assert not strict["kept"] and not (run_copy / INT8_FILE).exists()
+    assert "accuracy" in strict["rejected_for"]
+    # an int8 model that is accurate but not faster is not kept either: the loader would prefer it
+    slow = quantize_run(det, run_copy, calibration_images=32, max_drop=1.0, min_speedup=float("inf"))
+    assert slow["rejected_for"] == ["speed"] and not (run_copy / INT8_FILE).exists()
 
 
 def test_export_bakes_same_padding_into_a_static_graph(tmp_path):

@@ -327,6 +327,11 @@ def group_rows(rows: list[dict]) -> list[dict]:
     return out
 
 
+def _markdown_section(title: str, rows: list[dict], columns: list[str]) -> str:
+    """A titled table for ``benchmark.md``."""
+    return f"\n## {title}\n\n" + "\n".join(_markdown_table(rows, columns)) + "\n"
+
+
 def _markdown_table(rows: list[dict], columns: list[str]) -> list[str]:
     fmt = lambda v: "" if v is None else f"{v:.3f}" if isinstance(v, float) else markdown_text(v)  # noqa: E731
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
@@ -515,17 +520,11 @@ def run_benchmark(
     groups = group_rows(rows)
     if groups:
         write_csv(out / "groups.csv", groups, GROUP_COLUMNS)
-        text += (
-            "\n## Real faces called FAKE per group (FAKE verdicts; 95% Wilson interval)\n\n"
-            + "\n".join(_markdown_table(groups, GROUP_COLUMNS))
-            + "\n"
-        )
+        text += _markdown_section("Real faces called FAKE per group (FAKE verdicts; 95% Wilson interval)", groups, GROUP_COLUMNS)
     if paired:
         write_csv(out / "paired.csv", paired, PAIRED_COLUMNS)
-        text += (
-            "\n## Against the first detector, on the same images (difference; paired 95% bootstrap interval)\n\n"
-            + "\n".join(_markdown_table(paired, PAIRED_COLUMNS))
-            + "\n"
+        text += _markdown_section(
+            "Against the first detector, on the same images (difference; paired 95% bootstrap interval)", paired, PAIRED_COLUMNS
         )
     write_text(out / "benchmark.md", text)
     plot_benchmark(rows, out / "benchmark.png")

@@ -58,7 +58,44 @@ def degraded_mean(aucs: dict[tuple[str, str], float], sources=ROBUST_SOURCES) ->
     return sum(aucs[(s, p)] for s in sources for p in DEGRADED) / (len(sources) * len(DEGRADED))
 
 
-def judge(default: Path, candidate: Path, degraded_margin: float = 0.005, caught_gain: float | None = None) -> bool:
+def audit_gate(rows: dict[str, dict], report_only=(), default_rows: dict[str, dict] | None = None, gap_margin: float | None = None) -> bool:
+    """Each ``audit-`` row: at most 3% of its real faces called FAKE and no group more than 3 points above another.
+
+    Rows in ``report_only`` are printed, not judged (a plan retires a row whose groups are too small to resolve 3
+    points). With ``gap_margin``, a judged row's gap must also be at most the default's (``default_rows``) + it.
+    """
+    gate = True
+    for name, row in rows.items():
+        if not name.startswith(AUDIT_PREFIX) or name.endswith("(matched)"):
+            continue
+        accused, gap = row.get("real_called_fake_verdict") or 0.0, row.get("group_fpr_gap") or 0.0
+        if name in report_only:
+            print(f"reported, {name}: real called FAKE {accused:.3f}, group gap {gap:.3f} (not judged)")
+            continue
+        ok = accused <= 0.03 and gap <= 0.03
+        extra = ""
+        if gap_margin is not None:
+            if default_rows is None or name not in default_rows:
+                raise SystemExit(f"--audit-gap-margin: the default has no {name!r} row to compare with")
+            default_gap = default_rows[name].get("group_fpr_gap") or 0.0
+            ok &= gap <= default_gap + gap_margin + 1e-9
+            extra = f" (default's {default_gap:.3f} + {gap_margin:.3f})"
+        gate &= ok
+        print(f"gate, {name}: real called FAKE {accused:.3f}, group gap {gap:.3f}{extra}: {'pass' if ok else 'FAIL'}")
+    missing = set(report_only) - set(rows)
+    if missing:
+        raise SystemExit(f"--report-only names rows the benchmark does not have: {sorted(missing)}")
+    return gate
+
+
+def judge(
+    default: Path,
+    candidate: Path,
+    degraded_margin: float = 0.005,
+    caught_gain: float | None = None,
+    report_only=(),
+    audit_gap_margin: float | None = None,
+) -> bool:
     dv, cv = benchmark_rows(default / "bench-val" / "benchmark.json"), benchmark_rows(candidate / "bench-val" / "benchmark.json")
     print("| validation ROC-AUC | default raw | candidate raw | default matched | candidate matched |\n|---|---|---|---|---|")
     for name in VAL_ROWS:
@@ -93,16 +130,11 @@ def judge(default: Path, candidate: Path, degraded_margin: float = 0.005, caught
         print(
             f"step 5, DFDC validation fakes at FAKE {before:.3f} -> {after:.3f} (needs +{caught_gain:.3f}): {'pass' if step5 else 'FAIL'}"
         )
-    gate = True
     gen = candidate / "bench-gen" / "benchmark.json"
     if gen.is_file():
-        for name, row in benchmark_rows(gen).items():
-            if not name.startswith(AUDIT_PREFIX) or name.endswith("(matched)"):
-                continue
-            accused, gap = row.get("real_called_fake_verdict") or 0.0, row.get("group_fpr_gap") or 0.0
-            ok = accused <= 0.03 and gap <= 0.03
-            gate &= ok
-            print(f"gate, {name}: real called FAKE {accused:.3f}, group gap {gap:.3f}: {'pass' if ok else 'FAIL'}")
+        default_gen = default / "bench-gen" / "benchmark.json"
+        default_rows = benchmark_rows(default_gen) if audit_gap_margin is not None else None
+        gate = audit_gate(benchmark_rows(gen), report_only, default_rows, audit_gap_margin)
     else:
         print(f"gate: {gen} missing, not judged")
         gate = False
@@ -119,8 +151,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--caught-gain", type=float, default=None, help="step 5 (off unless given): DFDC validation fakes at FAKE >= default + this"
     )
+    p.add_argument("--report-only", nargs="+", default=[], metavar="ROW", help="audit rows to print but not judge (a plan retires them)")
+    p.add_argument(
+        "--audit-gap-margin", type=float, default=None, help="each judged audit row's group gap <= the default's + this (off unless given)"
+    )
     args = p.parse_args(argv)
-    judge(args.default, args.candidate, args.degraded_margin, args.caught_gain)
+    judge(args.default, args.candidate, args.degraded_margin, args.caught_gain, args.report_only, args.audit_gap_margin)
     return 0
 
 

@@ -17,6 +17,7 @@ default with ``--git-dir``; with ``--src`` check that commit out first (``git ch
   cvface         chrisiu/CVFaceAnalysis @ ab524ac                         hand-made Photoshop composites
   cfd            Isaac-Crane/opacity-cpt @ 295d3da                        Chicago Face Database portraits, race + gender in the name (audit only)
   fairface540    thlaiquid-ai/demographic-test-images @ 3225e93           540 FairFace photos, age + gender (audit only)
+  appa           DannyFGitHub/age_faces @ 3ad4ccc                         APPA-REAL face crops, real age (audit only)
 
 The OpenForensics repository marks ``Dataset/*`` as Git LFS; with ``git lfs`` installed a clone
 fetches the images, without it you get pointer files (which this tool skips and counts).
@@ -52,7 +53,7 @@ IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".gif", ".tif", ".tiff"}
 DEFAULT_COMMIT = {
     "lfw": "e4a9f71", "openforensics": "a9942d8", "rvf10k": "1051cba",
     "headshots": "d9c8a26", "sdfd": "3b44460", "cvface": "ab524ac",
-    "cfd": "295d3da", "fairface540": "3225e93",
+    "cfd": "295d3da", "fairface540": "3225e93", "appa": "3ad4ccc",
 }
 DUP_DISTANCE = 4  # pHash bits, as in fakelens.data.dedup
 
@@ -320,10 +321,46 @@ def import_fairface540(repo: Repo, w: Writer) -> None:
     w.add_all(items)
 
 
+#: FairFace's age groups, used to bin an exact age (upper bounds, inclusive; above the last: 70plus).
+AGE_GROUPS = [(2, "0-2"), (9, "3-9"), (19, "10-19"), (29, "20-29"), (39, "30-39"), (49, "40-49"), (59, "50-59"), (69, "60-69")]
+
+
+def age_group(age: int) -> str:
+    """An exact age in years -> FairFace's group name (``70plus`` for 70 and over)."""
+    if age < 0:
+        raise ValueError(f"negative age {age}")
+    return next((name for top, name in AGE_GROUPS if age <= top), "70plus")
+
+
+def import_appa(repo: Repo, w: Writer) -> None:
+    """DannyFGitHub/age_faces: APPA-REAL's face crops (ChaLearn LAP 2016), {train,val,test}/NNNNNN.jpg with
+    {split}_labels.csv (``NNNNNN.jpg,AGE``, no header; the person's real age).  Real only, for the per-age-group
+    audit (never trained on).  The three splits are pooled (no single one has 200 faces in every age group); a
+    file whose bytes repeat an earlier one is left out (one such pair is known); the age group goes into the
+    file name (appa_000123_20-29.jpg) so a benchmark's file-name rule reads it."""
+    import hashlib
+
+    seen, items = set(), []
+    for split in ("train", "val", "test"):
+        for line in repo.read(f"{split}_labels.csv").decode().splitlines():
+            if not line.strip():
+                continue
+            name, age = line.strip().split(",")
+            path = f"{split}/{name}"
+            digest = hashlib.sha256(repo.read(path)).hexdigest()
+            if digest in seen:
+                w.skipped.append((path, "exact duplicate of an earlier file"))
+                continue
+            seen.add(digest)
+            stem = PurePosixPath(name).stem
+            items.append((path, "REAL", stem, split, f"appa_{stem}_{age_group(int(age))}"))
+    w.add_all(items)
+
+
 IMPORTERS = {
     "lfw": import_lfw, "openforensics": import_openforensics, "rvf10k": import_rvf10k,
     "headshots": import_headshots, "sdfd": import_sdfd, "cvface": import_cvface,
-    "cfd": import_cfd, "fairface540": import_fairface540,
+    "cfd": import_cfd, "fairface540": import_fairface540, "appa": import_appa,
 }
 
 

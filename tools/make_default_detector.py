@@ -446,9 +446,11 @@ real faces with group labels, never trained, tuned or calibrated on either (per 
 {rob}
 
 ## Per-group figures (real faces called FAKE)
-No training source labels age, gender or ethnic group. The audit uses two sets of real faces with group labels that
+No training source labels age, gender or ethnic group. The audit uses three sets of real faces with group labels that
 were never trained, tuned or calibrated on: CFD (Chicago Face Database studio portraits, one per person; race A Asian,
-B Black, I Indian, L Latino, M multiracial, W White; gender F/M) and 540 FairFace photos (30 per age band and gender).
+B Black, I Indian, L Latino, M multiracial, W White; gender F/M), 540 FairFace photos (30 per age band and gender) and
+APPA-REAL's 7,570 face crops with the person's real age (ChaLearn LAP 2016; 236-2,071 faces an age group; mostly white
+faces, research use only). Age is judged on APPA-REAL: FairFace's 60 faces an age group cannot resolve 3 points.
 Each rate counts FAKE verdicts; the interval is the 95% Wilson interval, which is several points wide for groups of 60-150 faces: a gap
 smaller than the intervals is not evidence of a difference either way.
 
@@ -459,7 +461,8 @@ smaller than the intervals is not evidence of a difference either way.
   reenactment and lip-sync that leave the face's blend seam intact) can look REAL to it; the held-out row above shows
   how far it carries. Its SD 2.1 row is a test part of a training source, not a held-out generator.
 - The per-group audit covers real faces only (no labelled fakes), CFD's studio portraits rather than photos in the wild,
-  and FairFace without race labels; groups of 60-150 faces leave intervals of several points. Clean studio portraits
+  and FairFace and APPA-REAL without race labels; CFD's and FairFace's groups of 60-150 faces leave intervals of
+  several points. Clean studio portraits
   look more fake to it than news photos: read the audit rows' UNCERTAIN and "real >= threshold" columns, not only
   the FAKE verdicts.
 {_weakest_perturbations(robustness)}- One face crop is weak evidence: use many frames of a video. A photo with several faces gets a FAKE cut fitted for

@@ -167,6 +167,28 @@ def test_export_outputs_the_pooled_features_the_classifier_reads(tmp_path):
     assert np.abs(torch_features - features).max() < 1e-3 and np.abs(torch_logits - logits).max() < 1e-3
 
 
+def test_a_batch_split_across_threads_scores_as_one_call_would(tmp_path):
+    from fakelens.inference.onnx_backend import OnnxRunner
+
+    det = Detector(create_model("efficientnet_lite0").eval(), "efficientnet_lite0")
+    det.preprocess = type(det.preprocess)(96, det.preprocess.mean, det.preprocess.std)
+    export_run(det, tmp_path, check_batch=torch.randn(2, 3, 96, 96, generator=torch.Generator().manual_seed(0)))
+    whole = OnnxRunner(tmp_path / "model.onnx", threads=2, chunk=0)
+    split = OnnxRunner(tmp_path / "model.onnx", threads=2, chunk=2)
+    assert split._splits(7) and not split._splits(3) and not whole._splits(7)
+    assert not OnnxRunner(tmp_path / "model.onnx", threads=1, chunk=2)._splits(7)  # one thread: nothing to split across
+    x = np.random.default_rng(3).standard_normal((7, 3, 96, 96)).astype(np.float32)  # 7: the last chunk is short
+    ref = whole.run(x)
+    assert np.ptp(ref) > 1e-3  # distinct faces, so the order of the pieces is checked
+    assert np.abs(split.run(x) - ref).max() < 1e-5
+    assert np.abs(split.run(x[::-1]) - ref[::-1]).max() < 1e-5
+    for method in ("run_with_cam", "run_with_features"):
+        for a, b in zip(getattr(whole, method)(x), getattr(split, method)(x)):
+            assert a.shape == b.shape and a.shape[0] == 7 and np.abs(a - b).max() < 1e-4
+    with pytest.raises(ValueError, match="chunk"):
+        OnnxRunner(tmp_path / "model.onnx", chunk=-1)
+
+
 def test_the_bundled_export_has_the_features_output_and_an_old_export_says_to_re_export(tmp_path):
     from fakelens.inference.detector import DEFAULT_DIR
     from fakelens.inference.onnx_backend import NoFeaturesError, OnnxRunner

@@ -72,3 +72,28 @@ def test_a_grown_openforensics_import_keeps_the_names_its_subset_had(load_tool, 
     assert any(name not in whole or not np.array_equal(whole[name], image) for name, image in subset.items())
     with pytest.raises(SystemExit):
         tool.main(["openforensics", "--src", str(src), "--out", str(tmp_path / "x"), "--grow"])
+
+
+def test_appa_pools_its_splits_bins_the_age_into_the_name_and_keeps_one_copy_of_a_repeated_file(load_tool, tmp_path):
+    tool = load_tool("import_sources")
+    src = tmp_path / "checkout"
+    rng = np.random.default_rng(1)
+    faces = {name: rng.integers(0, 255, (40, 40, 3), dtype=np.uint8) for name in ("000000", "000001", "000002")}
+    labels = {"train": [("000000", 2), ("000001", 70)], "val": [("000002", 19)], "test": [("000003", 3)]}
+    for split, rows in labels.items():
+        (src / split).mkdir(parents=True)
+        for stem, _ in rows:
+            # the test file repeats a train file byte for byte (one such pair is in the source)
+            face = faces["000000"] if stem == "000003" else faces[stem]
+            Image.fromarray(face).save(src / split / f"{stem}.png", format="PNG")
+            (src / split / f"{stem}.jpg").write_bytes((src / split / f"{stem}.png").read_bytes())
+            (src / split / f"{stem}.png").unlink()
+        (src / f"{split}_labels.csv").write_text("\n".join(f"{stem}.jpg,{age}" for stem, age in rows))
+    assert tool.main(["appa", "--src", str(src), "--out", str(tmp_path / "raw")]) == 0
+    rows = list(csv.DictReader(open(tmp_path / "raw" / "appa" / "manifest.csv")))
+    assert [(r["path"], r["orig_split"]) for r in rows] == [
+        ("real/appa_000000_0-2.jpg", "train"),
+        ("real/appa_000001_70plus.jpg", "train"),
+        ("real/appa_000002_10-19.jpg", "val"),
+    ]
+    assert [tool.age_group(a) for a in (0, 2, 3, 9, 10, 69, 70, 100)] == ["0-2", "0-2", "3-9", "3-9", "10-19", "60-69", "70plus", "70plus"]

@@ -271,9 +271,12 @@ def replace_video_section(card: str, detector: dict) -> str:
     start = card.find(VIDEO_HEADING)
     limitations = card.find("\n## What it still cannot do")
     if start < 0:
-        start = limitations
+        start = end = limitations
+    else:  # up to the next heading: a section placed after Videos (the leave-source-out runs) stays
+        nxt = card.find("\n## ", start + len(VIDEO_HEADING))
+        end = limitations if nxt < 0 else nxt
     section = _video_section(detector)
-    card = card[:start] + (section.rstrip("\n") + "\n" if section else "") + card[limitations:]
+    card = card[:start] + (section.rstrip("\n") + "\n" if section else "") + card[end:]
     return card.replace(NO_VIDEO_BANDS, WITH_VIDEO_BANDS) if detector.get("video_bands") else card
 
 

@@ -179,6 +179,21 @@ def test_the_videos_section_states_the_video_bands_and_is_replaced_not_repeated(
     assert CLIP_RECIPE in rolled.replace("\n", " ") and "beyond that roll" in rolled and tool.OLD_CLIPS not in rolled
 
 
+def test_rewriting_the_videos_section_keeps_a_section_that_follows_it(load_tool):
+    # A run calibrated for videos before it is bundled gets its Videos section from the template, and the
+    # leave-source-out section is then placed after it: rewriting Videos must not swallow it (session 36's ship did).
+    tool = load_tool("make_default_detector")
+    detector = {"video_bands": {"real_below": 0.25, "fake_from": 0.875}, "video_aggregate": "topk",
+                "info": {"video_calibration": {"videos": 900, "frames": 12, "no_face": 3,
+                                               "val_videos": {"roc_auc": 0.9, "real_called_fake": 0.02}}}}
+    with_videos = tool.replace_video_section(CARD, detector)
+    study = f"{tool.LEAVE_OUT_HEADING}\n\nIntro.\n\n**Without x** (`loso_x`: trained on y).\n\n"
+    card = tool.replace_leave_source_out(with_videos, study)
+    assert card.index("## Videos") < card.index(tool.LEAVE_OUT_HEADING) < card.index("## What it still cannot do")
+    again = tool.replace_video_section(card, {**detector, "video_bands": {"real_below": 0.5, "fake_from": 0.9}})
+    assert "**Without x** (`loso_x`" in again and again.count("## Videos") == 1 and "below 0.5000" in again
+
+
 def test_the_card_describes_the_bank_only_when_it_was_made_from_the_runs_weights(load_tool, tmp_path, monkeypatch):
     import numpy as np
     from safetensors.numpy import save_file

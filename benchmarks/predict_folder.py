@@ -2,7 +2,9 @@
 
     python benchmarks/predict_folder.py [--run RUN_DIR] --n 1000 --backend onnx [--align on|off]
 
-``--align`` overrides the detector's own face alignment (``preprocess.align`` in detector.json), to measure its cost.
+``--align`` overrides the detector's own face alignment (``preprocess.align`` in detector.json), to measure its cost;
+``--onnx-chunk`` the faces per single-thread ONNX Runtime call (0: one call on every thread; see
+``benchmarks/onnx_threading.py``).
 """
 from __future__ import annotations
 
@@ -42,11 +44,16 @@ def main() -> None:
     ap.add_argument("--backend", default="onnx")
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--align", choices=["on", "off"], help="force face alignment on or off (default: as the detector says)")
+    ap.add_argument("--onnx-chunk", type=int, help="faces per single-thread ONNX call (0: the whole batch on every thread)")
     args = ap.parse_args()
     paths = sample_images(args.n)
     det = fakelens.load(args.run, backend=args.backend)
     if args.align:
         det.preprocess = dataclasses.replace(det.preprocess, align=args.align == "on")
+    if args.onnx_chunk is not None:
+        if det.backend != "onnx":
+            raise SystemExit("--onnx-chunk needs the onnx backend")
+        det.runner.chunk = args.onnx_chunk
     speed = end_to_end(det, paths, args.batch_size)
     print(f"{det!r} align={det.preprocess.align}")
     print(f"folder of {len(paths)} crops, batch {args.batch_size}: {speed['images_per_s']:.1f} images/s end to end (decode included)")

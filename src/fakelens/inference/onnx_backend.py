@@ -122,10 +122,11 @@ class OnnxRunner:
 
     A batch of at least ``2 * chunk`` faces is cut into chunks of ``chunk`` that
     run ``threads`` at a time, one ONNX Runtime thread each; a smaller batch is one
-    call on every thread. On the 2-core CPU the split scores about 12% more faces a
-    second than one two-thread call (``benchmarks/onnx_threading.py``): a small
-    chunk keeps each layer's activations in cache, and depthwise convolutions gain
-    little from a second thread. ``chunk=0`` turns the split off.
+    call on every thread. On the 2-core CPU the split scores 10-15% more faces a
+    second than one two-thread call (model pass 105 against 92, end to end 98
+    against 89: ``benchmarks/onnx_threading.py``, ``docs/experiments.md``): a
+    small chunk keeps each layer's activations in cache, and one call leaves a
+    core idle in much of the graph. ``chunk=0`` turns the split off.
     """
 
     name = "onnx"

@@ -20,7 +20,9 @@ above another. Speed and size are the same for the same architecture and views, 
 
 A plan may move step 2's margin (``--degraded-margin -0.003``: not worse by more than 0.003) and add step 5
 (``--caught-gain 0.05``: DFDC validation fakes given the FAKE verdict at least 5 points above the default's), for a
-candidate meant to move the verdict bands rather than the ranking (session 25).
+candidate meant to move the verdict bands rather than the ranking (session 25). ``--report-only ROW`` prints an audit
+row without judging it (a plan retires a row whose groups are too small), and ``--audit-gap-margin 0.01`` also holds
+each judged audit row's group gap to the default's + 0.01 (session 36).
 """
 
 from __future__ import annotations

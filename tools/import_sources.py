@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import io
 import shutil
 import subprocess
@@ -179,14 +180,23 @@ class Writer:
         self.rows, self.hashes, self.skipped, self.taken = [], [], [], set()
         self.want_hashes = want_hashes
 
-    def add_all(self, items):
-        """items: (repo_path, label 'REAL'/'FAKE', group, orig_split[, stem]); the stem defaults to the file's."""
+    def add_all(self, items, drop_exact_duplicates: bool = False):
+        """items: (repo_path, label 'REAL'/'FAKE', group, orig_split[, stem]); the stem defaults to the file's.
+        ``drop_exact_duplicates``: a file whose bytes repeat an earlier item's is skipped and counted."""
+        seen: set[bytes] = set()
         for path, label, group, split, *stem in tqdm(items, desc=self.name, unit="img", mininterval=5):
             try:
-                im = decode(self.repo.read(path))
+                data = self.repo.read(path)
+                im = decode(data)
             except Exception as e:  # noqa: BLE001 - any unreadable file is skipped and counted
                 self.skipped.append((path, f"{type(e).__name__}: {e}"))
                 continue
+            if drop_exact_duplicates:
+                digest = hashlib.sha256(data).digest()
+                if digest in seen:
+                    self.skipped.append((path, "exact duplicate of an earlier file"))
+                    continue
+                seen.add(digest)
             sub = "real" if label == "REAL" else "fake"
             stem = stem[0] if stem else PurePosixPath(path).stem
             rel = f"{sub}/{stem}.jpg"
@@ -338,23 +348,15 @@ def import_appa(repo: Repo, w: Writer) -> None:
     audit (never trained on).  The three splits are pooled (no single one has 200 faces in every age group); a
     file whose bytes repeat an earlier one is left out (one such pair is known); the age group goes into the
     file name (appa_000123_20-29.jpg) so a benchmark's file-name rule reads it."""
-    import hashlib
-
-    seen, items = set(), []
+    items = []
     for split in ("train", "val", "test"):
         for line in repo.read(f"{split}_labels.csv").decode().splitlines():
             if not line.strip():
                 continue
             name, age = line.strip().split(",")
-            path = f"{split}/{name}"
-            digest = hashlib.sha256(repo.read(path)).hexdigest()
-            if digest in seen:
-                w.skipped.append((path, "exact duplicate of an earlier file"))
-                continue
-            seen.add(digest)
             stem = PurePosixPath(name).stem
-            items.append((path, "REAL", stem, split, f"appa_{stem}_{age_group(int(age))}"))
-    w.add_all(items)
+            items.append((f"{split}/{name}", "REAL", stem, split, f"appa_{stem}_{age_group(int(age))}"))
+    w.add_all(items, drop_exact_duplicates=True)
 
 
 IMPORTERS = {

@@ -5,7 +5,7 @@ import torch.nn.functional as F
 
 from fakelens.models import create_model, get_model_spec, list_models, register_fusion
 from fakelens.models.factory import logit_cam_features
-from fakelens.models.fusion import resize_matrix
+from fakelens.models.fusion import resize_bands, resize_matrix
 
 SHIPPED = "fusion_lite0_160_lite2_224"
 
@@ -24,6 +24,20 @@ def test_the_resize_matrix_is_pils_antialiased_bilinear_shrink():
     assert np.abs(ours - pil).max() <= 1.0
 
 
+@pytest.mark.parametrize("size_in, size_out, rows", [(224, 160, 20), (224, 160, 7), (192, 128, 40), (100, 99, 1000)])
+def test_the_resize_in_bands_is_the_full_matrix_product_without_its_zeros(size_in, size_out, rows):
+    r = resize_matrix(size_in, size_out)
+    bands = resize_bands(r, rows)
+    assert [band.shape[0] for _, _, band in bands][:-1] == [rows] * (len(bands) - 1) and sum(b.shape[0] for _, _, b in bands) == size_out
+    x = torch.from_numpy(np.random.default_rng(1).random((2, 3, size_in, size_in), dtype=np.float32))
+    rows_out = torch.cat([band @ x[..., first:end, :] for first, end, band in bands], dim=-2)
+    assert torch.allclose(rows_out, r @ x, atol=1e-6)
+    if len(bands) > 1:  # each band reads the few input rows it needs, not the whole side
+        assert sum(band.numel() for _, _, band in bands) < r.numel() / 2
+    with pytest.raises(ValueError, match="rows must be >= 1"):
+        resize_bands(r, 0)
+
+
 def test_the_fused_logit_mixes_each_members_logit_on_its_own_size():
     torch.manual_seed(0)
     model = create_model(SHIPPED).eval()
@@ -39,6 +53,8 @@ def test_the_fused_logit_mixes_each_members_logit_on_its_own_size():
     assert fused.shape == (2, 1)
     assert torch.allclose(fused.reshape(-1), expected, atol=1e-4)
     assert torch.allclose(logit, fused.reshape(-1), atol=1e-5)
+    r = resize_matrix(224, 160)
+    assert torch.allclose(model.member_input(0, x), r @ x @ r.T, atol=1e-5) and model.member_input(1, x) is x
     # the maps meet at the larger member's size; the pooled features sit side by side
     assert cam.shape == (2, 7, 7)
     widths = [m.num_features for m in model.members]

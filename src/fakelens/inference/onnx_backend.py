@@ -124,7 +124,8 @@ class OnnxRunner:
     run ``threads`` at a time, one ONNX Runtime thread each; a smaller batch is one
     call on every thread. On the 2-core CPU the split scores 10-15% more faces a
     second than one two-thread call (model pass 105 against 92, end to end 98
-    against 89: ``benchmarks/onnx_threading.py``, ``docs/experiments.md``): a
+    against 89 for the fused default before its shrink was banded:
+    ``benchmarks/onnx_threading.py``, ``docs/experiments.md``): a
     small chunk keeps each layer's activations in cache, and one call leaves a
     core idle in much of the graph. ``chunk=0`` turns the split off.
     """

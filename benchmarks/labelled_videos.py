@@ -120,14 +120,14 @@ def plot(rows: list[dict], cal, pooling: str, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    bands = cal.video_bands if cal.video_bands is not None and cal.video_aggregate == pooling else cal.bands
+    edges = cal.video_edges(1, pooling)  # the bands a one-person video is judged by with this pooling
     fig, ax = plt.subplots(figsize=(5, 3.6))
     jitter = np.random.default_rng(0)
     for label, colour in ((0, "#27ae60"), (1, "#c0392b")):
         probs = [r["probs"][pooling] for r in rows if r["label"] == label]
         ax.scatter(label + jitter.uniform(-0.12, 0.12, len(probs)), probs, color=colour, alpha=0.8)
-    ax.axhline(bands.fake_from, color="#c0392b", linestyle="--", label=f"FAKE from {bands.fake_from:.3f}")
-    ax.axhline(bands.real_below, color="#27ae60", linestyle="--", label=f"REAL below {bands.real_below:.3f}")
+    ax.axhline(edges["fake_from"], color="#c0392b", linestyle="--", label=f"FAKE from {edges['fake_from']:.3f}")
+    ax.axhline(edges["real_below"], color="#27ae60", linestyle="--", label=f"REAL below {edges['real_below']:.3f}")
     ax.set_xticks([0, 1], ["real videos", "fake videos"])
     ax.set_ylabel(f"P(FAKE), {pooling} pooling")
     ax.set_ylim(0, 1.02)

@@ -10,7 +10,7 @@ fixed matrix on each side: ``torch``'s antialiased resize has no ONNX export, ma
 antialiased ``Resize`` differs from PIL's by up to 0.07 on a [-1, 1] image). Each output row reads 2-3 input rows, so
 the matrix is cut into bands of :data:`RESIZE_BAND_ROWS` rows, each multiplied with only the input rows it reads: the
 same sums without the zeros, a quarter of ONNX Runtime's time for the 224 -> 160 shrink (0.9 ms against 3.2 for four
-faces on one thread, about 6% of the fused model's pass: ``docs/experiments.md``). For a
+faces on one thread; the whole shrink was 4-5% of the fused model's pass: ``docs/experiments.md``). For a
 face the preprocessing brought to 224 px this is the same filter at a ratio of 1.4, not the ratio the member saw in
 training from the original crop, so a fused run is measured as it is, never assumed equal to its members.
 """

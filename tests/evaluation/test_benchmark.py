@@ -313,3 +313,13 @@ def test_benchmark_reads_the_sides_a_bundled_detector_carries(trained_run, kaggl
     assert main(["robustness", str(run), "--data", str(kaggle_dataset), "--split", "val", "--out", str(tmp_path / "rob")]) == 0
     lines = (tmp_path / "rob" / "robustness.csv").read_text().splitlines()
     assert int(dict(zip(lines[0].split(","), lines[1].split(",")))["n"]) == row["n"]
+
+
+def test_detectors_from_folders_of_the_same_name_keep_a_row_each(tmp_path):
+    from fakelens.errors import ConfigError
+    from fakelens.evaluation.benchmark import detector_names
+
+    a, b = tmp_path / "lite2" / "all-last", tmp_path / "lite0" / "all-last"
+    assert detector_names([a, b, tmp_path / "fusion", None]) == ["lite2/all-last", "lite0/all-last", "fusion", "default"]
+    with pytest.raises(ConfigError, match="twice"):
+        detector_names([a, tmp_path / "lite2" / ".." / "lite2" / "all-last"])

@@ -490,6 +490,21 @@ def matched_copy(samples: list[Sample], folder: str | os.PathLike, quality: int 
     return out
 
 
+def detector_names(runs: list[str | os.PathLike | None]) -> list[str]:
+    """A name per detector for the tables: its folder's name, with as many parent folders as it takes to tell it from
+    the others (two members' ``a/all-last`` and ``b/all-last`` must not share a row); None is the bundled ``default``."""
+    parts = [Path(r).resolve().parts if r is not None else ("default",) for r in runs]
+    if len(set(parts)) < len(parts):
+        raise ConfigError("the same detector is named twice")
+    names = []
+    for mine in parts:
+        depth = 1
+        while any(other != mine and other[-depth:] == mine[-depth:] for other in parts):
+            depth += 1
+        names.append("/".join(mine[-depth:]))
+    return names
+
+
 def run_benchmark(
     bench: str | os.PathLike, runs: list[str | os.PathLike | None], out: str | os.PathLike, num_workers: int = 1, bootstrap: int = BOOTSTRAP
 ) -> list[dict]:
@@ -500,7 +515,7 @@ def run_benchmark(
     cfg = BenchConfig.read(bench)
     out = Path(out)
     split_csv = next((f for f in (RunDir(detector_dir(r)).split_file() for r in runs) if f is not None), None)
-    detectors = {(Path(r).name if r is not None else "default"): load(r) for r in runs}
+    detectors = {name: load(r) for name, r in zip(detector_names(runs), runs)}
     rows, paired, scores = [], [], []
     for ds in cfg.datasets:
         samples = dataset_samples(ds, split_csv)

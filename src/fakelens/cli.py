@@ -169,12 +169,19 @@ def _add_fuse(sub) -> None:
     p.add_argument("--out", required=True, help="the fused run's folder")
     p.add_argument("--weight", type=float, action="append", help="each run's share of the mix, in order (default: equal)")
     p.add_argument("--full-precision", dest="half", action="store_false", help="store the weights in float32 (default: float16)")
+    p.add_argument(
+        "--shrink",
+        choices=("float", "pil"),
+        default="float",
+        help="how a smaller member's input is made: PIL's filter as a float product (default), or PIL's own 8-bit resize "
+        "(pil: what the member was trained on)",
+    )
 
 
 def _fuse(args) -> int:
     from .training.fuse import fuse_runs
 
-    out = fuse_runs(args.runs, args.out, args.weight, args.half)
+    out = fuse_runs(args.runs, args.out, args.weight, args.half, args.shrink)
     print(f"{out}: fused; next: fakelens calibrate {out}")
     return 0
 

@@ -5,7 +5,7 @@ import torch.nn.functional as F
 
 from fakelens.models import create_model, get_model_spec, list_models, register_fusion
 from fakelens.models.factory import logit_cam_features
-from fakelens.models.fusion import resize_bands, resize_matrix
+from fakelens.models.fusion import LogitFusion, resize_bands, resize_matrix
 
 SHIPPED = "fusion_lite0_160_lite2_224"
 
@@ -63,6 +63,49 @@ def test_the_fused_logit_mixes_each_members_logit_on_its_own_size():
     assert {"coef", "bias"} <= set(model.state_dict()) and not any(k.startswith("resize") for k in model.state_dict())
     with pytest.raises(ValueError, match="takes 224 px faces"):
         model(torch.randn(1, 3, 160, 160))
+
+
+def _photo_like(rng, side: int) -> np.ndarray:
+    """A uint8 face-sized picture with smooth regions, edges and noise (what rounding differences hide in)."""
+    yy, xx = np.mgrid[0:side, 0:side] / side
+    base = np.stack([120 + 90 * np.sin(6 * xx + k) * np.cos(4 * yy - k) for k in range(3)], axis=-1)
+    base[side // 3 : side // 2, side // 4 : 3 * side // 4] = (30, 200, 90)
+    return np.clip(base + rng.normal(0, 12, base.shape), 0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize("size_in, size_out", [(224, 160), (192, 128)])
+def test_the_pil_shrink_gives_pils_8bit_resize_to_the_level(size_in, size_out):
+    from PIL import Image
+
+    from fakelens.imaging.preprocess import PreprocessConfig
+
+    rng = np.random.default_rng(2)
+    pictures = [_photo_like(rng, size_in), (rng.random((size_in, size_in, 3)) * 255).astype(np.uint8)]
+    big, small = (PreprocessConfig(s, (0.5,) * 3, (0.5,) * 3) for s in (size_in, size_out))
+    x = torch.from_numpy(big.normalize(np.stack(pictures)))
+    exact = torch.from_numpy(
+        small.normalize(np.stack([np.asarray(Image.fromarray(p).resize((size_out,) * 2, Image.BILINEAR)) for p in pictures]))
+    )
+    fusion = LogitFusion((("simple_cnn", size_out), ("simple_cnn", size_in)), shrink="pil")
+    with torch.no_grad():
+        ours = fusion.member_input(0, x)
+    assert torch.allclose(ours, exact, atol=1e-5)  # every value the same level: one level is 0.0078
+    # the float product (the default shrink) is up to a level off, and off somewhere
+    float_shrink = LogitFusion((("simple_cnn", size_out), ("simple_cnn", size_in))).member_input(0, x)
+    gap = (float_shrink - exact).abs()
+    assert gap.max() > 1e-3 and gap.max() <= 2.0 / 255 + 1e-5
+    with pytest.raises(ValueError, match="shrink must be one of"):
+        LogitFusion((("simple_cnn", size_out), ("simple_cnn", size_in)), shrink="nearest")
+
+
+def test_the_registered_pil_fusion_takes_the_shipped_fusions_weights():
+    torch.manual_seed(0)
+    plain, pil = create_model(SHIPPED).eval(), create_model(SHIPPED + "_pil").eval()
+    pil.load_state_dict(plain.state_dict())  # strict: the same weights file fits both
+    x = torch.from_numpy(np.random.default_rng(3).integers(0, 256, (2, 3, 224, 224)).astype(np.float32) / 127.5 - 1)
+    with torch.no_grad():
+        assert torch.equal(pil.member_input(1, x), x)  # the largest member is not shrunk
+        assert not torch.equal(pil.member_input(0, x), plain.member_input(0, x))
 
 
 def test_a_fusion_is_registered_with_its_members_sizes_and_a_layer_of_its_largest_member():

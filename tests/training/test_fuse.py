@@ -21,6 +21,7 @@ def registered_fusion(monkeypatch):
 
     monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
     register_fusion(FUSION, (("simple_cnn", 48), ("simple_cnn", 64)))
+    register_fusion(FUSION + "_pil", (("simple_cnn", 48), ("simple_cnn", 64)), shrink="pil")
     assert FUSION in list_models()
 
 
@@ -75,6 +76,31 @@ def test_a_fused_run_is_calibrated_scored_and_exported_like_any_run(member_runs,
     assert onnx.backend == "onnx"  # the export's weights hash matches the stored file
     faces = np.random.default_rng(0).integers(0, 255, (4, 64, 64, 3), dtype=np.uint8)
     assert np.allclose(onnx.score_arrays(faces), det.score_arrays(faces), atol=1e-5)
+
+
+def test_with_the_pil_shrink_a_member_scores_a_face_as_its_own_run_does(member_runs, tmp_path):
+    import torch
+
+    from fakelens.export.exporter import export_run
+    from fakelens.training.fuse import fuse_runs
+
+    small, large = member_runs
+    out = fuse_runs([small, large], tmp_path / "fused", shrink="pil", half=False)
+    det = fakelens.load(out, backend="torch")
+    assert det.model_name == FUSION + "_pil"
+    own = fakelens.load(small, backend="torch")
+    # photo-like faces at the fusion's size: the small member gets exactly what its own preprocessing makes of them
+    rng = np.random.default_rng(4)
+    faces = np.clip(rng.normal(128, 50, (3, 8, 8, 3)).repeat(8, 1).repeat(8, 2) + rng.normal(0, 6, (3, 64, 64, 3)), 0, 255).astype(np.uint8)
+    x = torch.from_numpy(det.preprocess.normalize(faces))
+    with torch.no_grad():
+        inside = det.model.members[0](det.model.member_input(0, x)).reshape(-1)
+        alone = own.model(torch.from_numpy(own.to_batch(list(faces)))).reshape(-1)
+    assert torch.allclose(inside, alone, atol=1e-4)
+    export_run(det, out)
+    assert np.allclose(fakelens.load(out).score_arrays(faces), det.score_arrays(faces), atol=1e-5)
+    with pytest.raises(ConfigError, match="with shrink 'nearest'"):
+        fuse_runs([small, large], tmp_path / "never", shrink="nearest")
 
 
 def _edited_split(run, out, extra=None, to_train=None):

@@ -94,11 +94,14 @@ def register_timm(
     )
 
 
-def register_fusion(name: str, members: tuple[tuple[str, int], ...], gradcam_member: int = -1, description: str = "") -> ModelSpec:
+def register_fusion(
+    name: str, members: tuple[tuple[str, int], ...], gradcam_member: int = -1, description: str = "", shrink: str = "float"
+) -> ModelSpec:
     """A fusion entry (:class:`fakelens.models.fusion.LogitFusion`): registered members, each at its own input size.
 
     The fusion takes the face at the largest member size with the members' normalisation (they must share one), and
-    Grad-CAM looks at member ``gradcam_member``'s layer (the exported CAM output sums every member's map).
+    Grad-CAM looks at member ``gradcam_member``'s layer (the exported CAM output sums every member's map). ``shrink``:
+    how a smaller member's input is made (``LogitFusion``'s ``shrink``; "pil" is PIL's own 8-bit resize).
     """
     specs = [get_model_spec(member) for member, _ in members]
     norms = {(s.preprocess.mean, s.preprocess.std) for s in specs}
@@ -110,7 +113,7 @@ def register_fusion(name: str, members: tuple[tuple[str, int], ...], gradcam_mem
         ModelSpec(
             name=name,
             builder="fakelens.models.fusion:LogitFusion",
-            builder_kwargs=(("members", tuple(members)),),
+            builder_kwargs=(("members", tuple(members)),) + ((("shrink", shrink), ("norm", (mean, std))) if shrink != "float" else ()),
             preprocess=PreprocessConfig(max(size for _, size in members), mean, std),
             gradcam_layer=f"members.{index}.{specs[index].gradcam_layer}",
             family="fusion",
@@ -169,3 +172,5 @@ register_timm("resnet50", "resnet50", gradcam_layer="layer4")
 register_timm("xception", "legacy_xception", gradcam_layer="conv4", norm=INCEPTION)
 # The shipped default's backbone at 160 px beside the long lite2 line at 224 px (docs/face-science.md, session 21).
 register_fusion("fusion_lite0_160_lite2_224", (("efficientnet_lite0", 160), ("efficientnet_lite2", 224)))
+# The same, its lite0 member fed by PIL's 8-bit shrink, as in its training (session 40).
+register_fusion("fusion_lite0_160_lite2_224_pil", (("efficientnet_lite0", 160), ("efficientnet_lite2", 224)), shrink="pil")

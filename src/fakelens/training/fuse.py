@@ -27,15 +27,16 @@ from ..utils.atomic import atomic_path, write_json
 from ..utils.rundir import RunDir
 
 
-def fusion_for(members: Sequence[tuple[str, int]]) -> str:
-    """The registered fusion whose members are these (model, input size) pairs, in this order."""
+def fusion_for(members: Sequence[tuple[str, int]], shrink: str = "float") -> str:
+    """The registered fusion whose members are these (model, input size) pairs, in this order, shrunk by ``shrink``."""
     for name in list_models():
         spec = get_model_spec(name)
-        if spec.family == "fusion" and tuple(dict(spec.builder_kwargs)["members"]) == tuple(members):
+        kwargs = dict(spec.builder_kwargs) if spec.family == "fusion" else {}
+        if kwargs and tuple(kwargs["members"]) == tuple(members) and kwargs.get("shrink", "float") == shrink:
             return name
     known = [n for n in list_models() if get_model_spec(n).family == "fusion"]
     raise ConfigError(
-        f"no registered fusion of {list(members)} (registered: {', '.join(known) or 'none'}; see fakelens.models.register_fusion)"
+        f"no registered fusion of {list(members)} with shrink {shrink!r} (registered: {', '.join(known) or 'none'}; see fakelens.models.register_fusion)"
     )
 
 
@@ -64,8 +65,15 @@ def _covering_split(splits: Sequence[Path]) -> Path:
     return next((s for s in covering if s.suffix == ".csv"), covering[0])
 
 
-def fuse_runs(runs: Sequence[str | os.PathLike], out: str | os.PathLike, weights: Sequence[float] | None = None, half: bool = True) -> Path:
-    """Write the fusion of ``runs`` (each a trained run folder) to ``out``; returns ``out``."""
+def fuse_runs(
+    runs: Sequence[str | os.PathLike],
+    out: str | os.PathLike,
+    weights: Sequence[float] | None = None,
+    half: bool = True,
+    shrink: str = "float",
+) -> Path:
+    """Write the fusion of ``runs`` (each a trained run folder) to ``out``; returns ``out``. ``shrink``: how a smaller
+    member's input is made (:class:`~fakelens.models.fusion.LogitFusion`)."""
     from safetensors.torch import save_file
 
     from ..inference.detector import Detector
@@ -83,7 +91,7 @@ def fuse_runs(runs: Sequence[str | os.PathLike], out: str | os.PathLike, weights
     configs = [DetectorConfig.load(RunDir(r).detector_config) for r in runs]
     if len({c.preprocess.align for c in configs}) != 1:
         raise ConfigError("the runs differ in face alignment (preprocess.align): a fusion takes one preprocessing")
-    name = fusion_for([(c.model, c.preprocess.image_size) for c in configs])
+    name = fusion_for([(c.model, c.preprocess.image_size) for c in configs], shrink)
     splits = [RunDir(r).split_file() for r in runs]
     if any(s is None for s in splits):
         raise RunDirError(f"{runs[splits.index(None)]}: no split.csv, so no validation faces the fusion can be calibrated on")

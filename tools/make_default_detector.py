@@ -151,7 +151,18 @@ def _training_config(run: Path, detector: dict) -> dict:
     return {}
 
 
-def _compute(info: dict, lineage: str) -> str:
+def _shrink_sentence(model: str) -> str:
+    """How a fusion's smaller members get their input, from its registry entry (``LogitFusion``'s ``shrink``)."""
+    from fakelens.models import get_model_spec
+
+    if dict(get_model_spec(model).builder_kwargs).get("shrink", "float") == "pil":
+        return (" A smaller member's input is made by PIL's own 8-bit resize of the face (two passes, each rounded to whole "
+                "levels), the values its training gave it.")
+    return (" A smaller member's input is made by PIL's resize filter as a float product, up to one level away from "
+            "the 8-bit resize its training gave it.")
+
+
+def _compute(info: dict, lineage: str, model: str = "") -> str:
     """The card's compute sentence: the run's own, or each fusion member's as recorded when it was fused."""
     members = (info.get("fusion") or {}).get("members")
     if not members:
@@ -160,7 +171,7 @@ def _compute(info: dict, lineage: str) -> str:
     each = "; ".join(f"`{m['model']}` at {m['image_size']} px with weight {m['weight']} (its temperature {_f(m['temperature'], 4)} "
                      "divides its logit)" for m in members)
     return (f"The members' calibrated logits are mixed ({each}), each member making one pass of the face; the fusion's own "
-            f"temperature, threshold and bands were then fitted on validation. {lineage}")
+            f"temperature, threshold and bands were then fitted on validation.{_shrink_sentence(model) if model else ''} {lineage}")
 
 
 def _fusion_sources_note(detector: dict) -> str:
@@ -430,7 +441,7 @@ this detector trained on.
 Self-blended images (Shiohara & Yamasaki 2022) were made on the fly from training reals. Training crops of the photo
 sources went through the same face detection and framing as `fakelens predict` (`fakelens crop-faces`); all crops were
 augmented with framing jitter, JPEG 30-100, rescaling, noise, blur and the social-media chain.
-{_face_science(run, detector)}{_distillation(run)}{_compute(info, lineage or _lineage(run))}
+{_face_science(run, detector)}{_distillation(run)}{_compute(info, lineage or _lineage(run), detector.get('model', ''))}
 None of these images carries a licence: research use only. No set reserved for independent evaluation was used.
 {_memory_bank_section(run)}
 ## Validation (what the bands were fitted on)

@@ -151,6 +151,9 @@ def test_a_fusions_card_names_each_member_its_weights_and_its_training_options(l
     assert tool._fusion_sources_note({"info": {}}) == ""
     compute = tool._compute(detector["info"], "Trained in two lines.")
     assert "`efficientnet_lite2` at 224 px with weight 0.5 (its temperature 0.7500" in compute and compute.endswith("Trained in two lines.")
+    # the card says how the smaller member's input is made, from the fusion's registry entry
+    assert "PIL's own 8-bit resize" in tool._compute(detector["info"], "", "fusion_lite0_160_lite2_224_pil")
+    assert "up to one level away" in tool._compute(detector["info"], "", "fusion_lite0_160_lite2_224")
     # a run of its own keeps its compute sentence
     assert tool._compute({"train_minutes": 62, "best_epoch": 9, "epochs_run": 10}, "").startswith("Compute: 62 min")
 

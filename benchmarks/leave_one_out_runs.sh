@@ -17,7 +17,8 @@
 # are reals; default 0.5); DFDC_SET and OF_SET set any other keys of those two YAMLs (KEY=VALUE ..., a file path
 # absolute: the copy lives in OUT/cfg);
 # ROLL is the share of faces turned by up to 30 degrees (`--roll`; unset: none); SMOOTH the share of faces of either
-# class put through skin smoothing (`--skin-smoothing`; unset: none).
+# class put through skin smoothing (`--skin-smoothing`; unset: none); LEVEL_NOISE the share of faces given faint noise
+# at the model's input size (`--level-noise`; unset: none).
 # SEED seeds the draws and augmentations (`--seed`; unset: 0). A restart from a run made with the same seed, sources
 # and weights replays that run's draws exactly (session 22), so give each continuation a new one. The sides come from
 # INIT's split (the bundled detector's when INIT is imagenet; SPLIT_FROM adds another run folder or split.csv, e.g.
@@ -80,6 +81,7 @@ split_from=${SPLIT_FROM:-}; if [ -z "$split_from" ] && [ "$INIT" = imagenet ]; t
 split=(); if [ -n "$split_from" ]; then split=(--split-from "$split_from"); fi
 roll=(); if [ -n "${ROLL:-}" ]; then roll=(--roll "$ROLL"); fi
 smooth=(); if [ -n "${SMOOTH:-}" ]; then smooth=(--skin-smoothing "$SMOOTH"); fi
+if [ -n "${LEVEL_NOISE:-}" ]; then smooth+=(--level-noise "$LEVEL_NOISE"); fi
 seed=(); if [ -n "${SEED:-}" ]; then seed=(--seed "$SEED"); fi
 for row in $ROWS; do
   out=$OUT/$row

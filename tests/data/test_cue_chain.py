@@ -134,3 +134,26 @@ def test_skin_smoothing_in_training_is_a_label_blind_probability():
     assert TrainConfig(data=["x"]).skin_smoothing == 0.0
     with pytest.raises(ConfigError, match="skin_smoothing"):
         TrainConfig.from_dict({"data": ["x"], "skin_smoothing": 1.5})
+
+
+def test_level_noise_is_faint_comes_after_the_resize_and_is_a_probability():
+    from fakelens.errors import ConfigError
+    from fakelens.training import TrainConfig
+
+    rng = np.random.default_rng(4)
+    flat = np.full((96, 96, 3), 128, dtype=np.uint8)  # a flat face: whatever varies was added at the model's size
+    cfg = PreprocessConfig(64, (0.5,) * 3, (0.5,) * 3)
+    level = 2 / 255  # one grey level on the [-1, 1] scale
+    on = [TrainTransform(cfg, strength=0.0, framing=0.0, level_noise=1.0)(flat, rng) for _ in range(10)]
+    assert all(x.shape == (3, 64, 64) for x in on)
+    # sd 0.5-2 levels, whole levels: nonzero, never beyond a few levels, and not smoothed by a resize after it
+    assert all(0.4 * level < x.std() < 2.5 * level for x in on)
+    assert all(np.allclose(np.round((x + 1) / level), (x + 1) / level, atol=1e-3) for x in on)
+    assert all(np.abs(np.diff(x, axis=-1)).mean() > 0.4 * level for x in on)
+    off = TrainTransform(cfg, strength=0.0, framing=0.0)(flat, rng)
+    assert off.std() == 0
+    half = [TrainTransform(cfg, strength=0.0, framing=0.0, level_noise=0.5)(flat, rng).std() > 0 for _ in range(60)]
+    assert 15 <= sum(half) <= 45
+    assert TrainConfig(data=["x"]).level_noise == 0.0
+    with pytest.raises(ConfigError, match="level_noise"):
+        TrainConfig.from_dict({"data": ["x"], "level_noise": 2})

@@ -26,7 +26,7 @@ import cv2
 import numpy as np
 import torch
 
-from ..imaging.perturb import SizeQualityChain, random_degradation, skin_smoothing
+from ..imaging.perturb import SizeQualityChain, gaussian_noise, random_degradation, skin_smoothing
 from ..imaging.preprocess import PreprocessConfig, resize_square  # noqa: F401  (re-exported: the one place they live)
 
 
@@ -101,7 +101,9 @@ class TrainTransform:
     on every sample whatever its label (the transform is never told the label);
     ``roll`` the probability of :func:`roll`, likewise blind to the label;
     ``smoothing`` the probability of a beauty mode's :func:`~fakelens.imaging.perturb.skin_smoothing` at a random
-    strength (0.3-0.9), also blind to the label, so that smooth skin stops telling the classes apart.
+    strength (0.3-0.9), also blind to the label, so that smooth skin stops telling the classes apart;
+    ``level_noise`` the probability of faint Gaussian noise (sd 0.5-2 grey levels) at the model's input size, after the
+    resize, so that differences of a level or two (resampling, rounding, sensor noise) stop moving the verdict.
     """
 
     def __init__(
@@ -112,6 +114,7 @@ class TrainTransform:
         cue_chain: float = 0.0,
         roll: float = 0.0,
         smoothing: float = 0.0,
+        level_noise: float = 0.0,
     ):
         self.cfg = cfg
         self.strength = float(np.clip(strength, 0.0, 1.0))
@@ -119,6 +122,7 @@ class TrainTransform:
         self.size_quality = SizeQualityChain(float(np.clip(cue_chain, 0.0, 1.0)))
         self.roll = float(np.clip(roll, 0.0, 1.0))
         self.smoothing = float(np.clip(smoothing, 0.0, 1.0))
+        self.level_noise = float(np.clip(level_noise, 0.0, 1.0))
 
     def __call__(self, rgb: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         s = self.strength
@@ -139,6 +143,8 @@ class TrainTransform:
             out = out[:, ::-1]
         if s > 0 and rng.random() < 0.5 * s:
             out = colour_jitter(out, rng, s)
+        if self.level_noise and rng.random() < self.level_noise:  # last: no resize after it smooths it away
+            out = gaussian_noise(out, float(rng.uniform(0.5, 2.0)), rng)
         return self.cfg.normalize(np.ascontiguousarray(out))[0]
 
 
@@ -149,6 +155,12 @@ def _pil(rgb: np.ndarray):
 
 
 def train_transform(
-    cfg: PreprocessConfig, strength: float = 0.5, framing: float = 0.15, cue_chain: float = 0.0, roll: float = 0.0, smoothing: float = 0.0
+    cfg: PreprocessConfig,
+    strength: float = 0.5,
+    framing: float = 0.15,
+    cue_chain: float = 0.0,
+    roll: float = 0.0,
+    smoothing: float = 0.0,
+    level_noise: float = 0.0,
 ) -> TrainTransform:
-    return TrainTransform(cfg, strength, framing, cue_chain, roll, smoothing)
+    return TrainTransform(cfg, strength, framing, cue_chain, roll, smoothing, level_noise)

@@ -96,6 +96,13 @@ class TrainConfig:
         le=1,
         description="probability that a training face of either class goes through a beauty mode's skin smoothing (cue hygiene)",
     )
+    level_noise: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="probability that a training face of either class gets faint noise (sd 0.5-2 grey levels) at the model's "
+        "input size, after the resize (cue hygiene: one-level differences stop moving the verdict)",
+    )
     align: bool = Field(
         False, description="level the eyes and normalise the face's scale before the model, at training and in the shipped detector"
     )

@@ -159,7 +159,9 @@ class FaceDataModule:
     def train_dataloader(self) -> DataLoader:
         """Weighted draws over the sources (tar shards: the shards in stream order), this rank's part of them."""
         cfg = self.config
-        transform = train_transform(self.preprocess, cfg.aug_strength, cfg.framing_jitter, cfg.cue_chain, cfg.roll, cfg.skin_smoothing)
+        transform = train_transform(
+            self.preprocess, cfg.aug_strength, cfg.framing_jitter, cfg.cue_chain, cfg.roll, cfg.skin_smoothing, cfg.level_noise
+        )
         if self.from_shards:  # tar shards: the dataset itself splits them across ranks and workers
             shards = ShardDataset(cfg.data[0], transform, seed=cfg.seed)
             loader = make_loader(shards, cfg.batch_size, False, cfg.num_workers, drop_last=len(shards) > cfg.batch_size)

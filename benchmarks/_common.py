@@ -1,4 +1,5 @@
 """Helpers shared by the benchmark scripts."""
+
 from __future__ import annotations
 
 import os
@@ -57,7 +58,10 @@ def cpu_peak_gflops() -> tuple[float, str]:
     flops_per_cycle = 2 * lanes * 2  # two FMA pipes, FMA = 2 FLOPs
     cores = len(os.sched_getaffinity(0))
     ghz = max(mhz) / 1000
-    return cores * ghz * flops_per_cycle, f"{cores} cores x {ghz:.2f} GHz x {flops_per_cycle} FLOP/cycle ({'avx512' if lanes == 16 else 'avx2' if lanes == 8 else 'sse'})"
+    return (
+        cores * ghz * flops_per_cycle,
+        f"{cores} cores x {ghz:.2f} GHz x {flops_per_cycle} FLOP/cycle ({'avx512' if lanes == 16 else 'avx2' if lanes == 8 else 'sse'})",
+    )
 
 
 def print_table(rows: list[dict], columns: list[str]) -> None:
@@ -69,7 +73,13 @@ def print_table(rows: list[dict], columns: list[str]) -> None:
 
 
 def grouped_bars(
-    groups: list[str], series: list[tuple[str, list, str | None]], path: str, ylabel: str, title: str, rotation: int = 0, legend: str = "lower left"
+    groups: list[str],
+    series: list[tuple[str, list, str | None]],
+    path: str,
+    ylabel: str,
+    title: str,
+    rotation: int = 0,
+    legend: str = "lower left",
 ) -> None:
     """One bar per (group, series) with a chance line at 0.5: the leave-one-out and capacity figures."""
     import matplotlib
@@ -114,9 +124,10 @@ def validation_sample(per_source: int, seed: int = 0) -> tuple[list[np.ndarray],
     return [load_image(s.path) for s in chosen], np.asarray([s.label for s in chosen]), [s.source for s in chosen]
 
 
-def validation_study(doc: str, argv: list[str] | None = None):
+def validation_study(doc: str, argv: list[str] | None = None, backend: str = "auto"):
     """The command line of a study over the bundled split's validation faces (``--run RUN ...``, ``--per-source N``):
-    its arguments, the sampled images, labels and sources, and ``[(name, detector), ...]``, the bundled one first."""
+    its arguments, the sampled images, labels and sources, and ``[(name, detector), ...]``, the bundled one first
+    (loaded with ``backend``: "torch" for a study that reads inside the model)."""
     import argparse
 
     import fakelens
@@ -127,5 +138,5 @@ def validation_study(doc: str, argv: list[str] | None = None):
     args = ap.parse_args(argv)
     images, labels, sources = validation_sample(args.per_source)
     print(f"{len(images)} validation faces ({int((labels == 0).sum())} real) of the bundled split", file=sys.stderr)
-    detectors = [("default" if run is None else Path(run).name, fakelens.load(run)) for run in [None, *args.run]]
+    detectors = [("default" if run is None else Path(run).name, fakelens.load(run, backend=backend)) for run in [None, *args.run]]
     return args, images, labels, sources, detectors

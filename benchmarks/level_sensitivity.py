@@ -26,7 +26,7 @@ import numpy as np
 from sklearn.metrics import roc_auc_score
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import print_table, validation_sample  # noqa: E402
+from _common import print_table, validation_study  # noqa: E402
 
 BATCH = 32
 
@@ -100,19 +100,8 @@ def rows_for(name: str, detector, images: list[np.ndarray], labels: np.ndarray) 
 
 
 def main(argv: list[str] | None = None) -> int:
-    import argparse
-
-    import fakelens
-
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--run", action="append", default=[], help="a run folder to measure beside the bundled detector (repeatable)")
-    ap.add_argument("--per-source", type=int, default=100, help="validation faces of each class per source (default 100)")
-    args = ap.parse_args(argv)
-    images, labels, _ = validation_sample(args.per_source)
-    print(f"{len(images)} validation faces ({int((labels == 0).sum())} real) of the bundled split", file=sys.stderr)
-    rows = []
-    for run in [None, *args.run]:
-        rows += rows_for("default" if run is None else Path(run).name, fakelens.load(run, backend="torch"), images, labels)
+    _, images, labels, _, detectors = validation_study(__doc__, argv, backend="torch")
+    rows = [row for name, det in detectors for row in rows_for(name, det, images, labels)]
     print_table(rows, ["detector", "part", "change", "mean", "sd", "p95_abs", "max_abs", "roc_auc"])
     return 0
 

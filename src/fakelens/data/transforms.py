@@ -154,13 +154,5 @@ def _pil(rgb: np.ndarray):
     return Image.fromarray(rgb)
 
 
-def train_transform(
-    cfg: PreprocessConfig,
-    strength: float = 0.5,
-    framing: float = 0.15,
-    cue_chain: float = 0.0,
-    roll: float = 0.0,
-    smoothing: float = 0.0,
-    level_noise: float = 0.0,
-) -> TrainTransform:
-    return TrainTransform(cfg, strength, framing, cue_chain, roll, smoothing, level_noise)
+#: The factory name the data module (and older code) builds the training transform by; the class itself, same arguments.
+train_transform = TrainTransform

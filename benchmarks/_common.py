@@ -138,5 +138,8 @@ def validation_study(doc: str, argv: list[str] | None = None, backend: str = "au
     args = ap.parse_args(argv)
     images, labels, sources = validation_sample(args.per_source)
     print(f"{len(images)} validation faces ({int((labels == 0).sum())} real) of the bundled split", file=sys.stderr)
-    detectors = [("default" if run is None else Path(run).name, fakelens.load(run, backend=backend)) for run in [None, *args.run]]
+    from fakelens.evaluation.benchmark import detector_names
+
+    runs = [None, *args.run]  # named as benchmark names them: two runs' ".../all-last" keep a name each
+    detectors = [(name, fakelens.load(run, backend=backend)) for name, run in zip(detector_names(runs), runs)]
     return args, images, labels, sources, detectors

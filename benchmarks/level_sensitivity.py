@@ -53,12 +53,19 @@ def raw_logits(model, x: np.ndarray, members: bool) -> np.ndarray:
 
 
 def other_shrink(model):
-    """The same fusion with the other shrink (float <-> pil) and the same weights, or None for a single model."""
+    """The registered fusion of the same members with the other shrink (float <-> pil), holding the same weights; None
+    for a single model, a fusion with nothing to shrink, or one without a registered twin."""
+    from fakelens.errors import ConfigError
+    from fakelens.models import create_model
     from fakelens.models.fusion import LogitFusion
+    from fakelens.training.fuse import fusion_for
 
     if not isinstance(model, LogitFusion) or len(set(model.sizes)) == 1:
         return None
-    twin = LogitFusion(tuple(zip(model.member_names, model.sizes)), shrink="float" if model.shrink == "pil" else "pil")
+    try:
+        twin = create_model(fusion_for(tuple(zip(model.member_names, model.sizes)), "float" if model.shrink == "pil" else "pil"))
+    except ConfigError:
+        return None
     twin.load_state_dict(model.state_dict())
     return twin.eval()
 

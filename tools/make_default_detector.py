@@ -155,7 +155,7 @@ def _shrink_sentence(model: str) -> str:
     """How a fusion's smaller members get their input, from its registry entry (``LogitFusion``'s ``shrink``)."""
     from fakelens.models import get_model_spec
 
-    if dict(get_model_spec(model).builder_kwargs).get("shrink", "float") == "pil":
+    if dict(get_model_spec(model).builder_kwargs)["shrink"] == "pil":
         return (" A smaller member's input is made by PIL's own 8-bit resize of the face (two passes, each rounded to whole "
                 "levels), the values its training gave it.")
     return (" A smaller member's input is made by PIL's resize filter as a float product, up to one level away from "

@@ -90,10 +90,10 @@ class LogitFusion(nn.Module):
         self.register_buffer("bias", torch.zeros(1))
         # the input rows (and columns) each band of member i's resize reads; the bands are buffers resize_{i}_{k}
         self.band_spans: dict[int, tuple[tuple[int, int], ...]] = {}
-        # "pil": levels = x * std * 255 + mean * 255 (the members' normalisation, undone)
-        mean, std = (torch.tensor([float(v) for v in t]).reshape(1, 3, 1, 1) for t in norm)
-        self.register_buffer("level_scale", std * 255.0, persistent=False)
-        self.register_buffer("level_offset", mean * 255.0, persistent=False)
+        if shrink == "pil":  # levels = x * std * 255 + mean * 255: the members' normalisation, undone
+            mean, std = (torch.tensor([float(v) for v in t]).reshape(1, 3, 1, 1) for t in norm)
+            self.register_buffer("level_scale", std * 255.0, persistent=False)
+            self.register_buffer("level_offset", mean * 255.0, persistent=False)
         for i, size in enumerate(self.sizes):
             if size != self.input_size:  # constants of the architecture: not in the weights file
                 matrix = resize_matrix(self.input_size, size)

@@ -113,7 +113,7 @@ def register_fusion(
         ModelSpec(
             name=name,
             builder="fakelens.models.fusion:LogitFusion",
-            builder_kwargs=(("members", tuple(members)),) + ((("shrink", shrink), ("norm", (mean, std))) if shrink != "float" else ()),
+            builder_kwargs=(("members", tuple(members)), ("shrink", shrink), ("norm", (mean, std))),
             preprocess=PreprocessConfig(max(size for _, size in members), mean, std),
             gradcam_layer=f"members.{index}.{specs[index].gradcam_layer}",
             family="fusion",

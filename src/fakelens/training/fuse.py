@@ -32,7 +32,7 @@ def fusion_for(members: Sequence[tuple[str, int]], shrink: str = "float") -> str
     for name in list_models():
         spec = get_model_spec(name)
         kwargs = dict(spec.builder_kwargs) if spec.family == "fusion" else {}
-        if kwargs and tuple(kwargs["members"]) == tuple(members) and kwargs.get("shrink", "float") == shrink:
+        if kwargs and tuple(kwargs["members"]) == tuple(members) and kwargs["shrink"] == shrink:
             return name
     known = [n for n in list_models() if get_model_spec(n).family == "fusion"]
     raise ConfigError(

@@ -99,10 +99,11 @@ def unique_faces(scores: dict, meta: dict, a: str, b: str) -> dict[str, np.ndarr
 def verdict_row(faces: dict, w: float, cap: float, mask: np.ndarray | None = None) -> dict:
     """The bands fitted on the fused score ``w * a + (1 - w) * b`` of these faces, and each source's shares at FAKE."""
     from fakelens.stats.calibration import fit_bands
+    from fakelens.utils.numeric import sigmoid
 
     mask = np.ones(len(faces["label"]), dtype=bool) if mask is None else mask
     y, src = faces["label"][mask], faces["source"][mask]
-    prob = 1.0 / (1.0 + np.exp(-(w * faces["a"][mask] + (1 - w) * faces["b"][mask])))
+    prob = sigmoid(w * faces["a"][mask] + (1 - w) * faces["b"][mask])
     bands = fit_bands(y, prob, max_real_called_fake=cap, sources=src)
     row = {"w": w, "fake_from": round(bands.fake_from, 4)}
     for name in dict.fromkeys(src):
